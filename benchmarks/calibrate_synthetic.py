@@ -54,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         worst = max(worst, abs(r - s))
         print(f"{col:32s} {r:7.3f} {s:7.3f} {s - r:+7.3f}")
     print(f"\nlargest correlation gap: {worst:.3f} (aim <= 0.05)")
-    print(f"rows: real {len(real):,}, synthetic {len(synth):,} (scale {args.scale}, seed {args.seed})")
+    print(
+        f"rows: real {len(real):,}, synthetic {len(synth):,} (scale {args.scale}, seed {args.seed})"
+    )
     return 0
 
 

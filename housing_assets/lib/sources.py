@@ -70,9 +70,11 @@ def _suffix(name: str) -> str:
 
 def split_by_month(frame: pd.DataFrame, source: str) -> dict[str, pd.DataFrame]:
     frame, problems = c.coerce(frame, source=source)
-    if c.DATE not in frame.columns or problems and any("'date'" in p for p in problems):
-        raise c.ContractError(f"{source}: a single-table source needs a parseable 'date' column; "
-                              f"{problems or 'column missing'}")  # fmt: skip
+    if c.DATE not in frame.columns or (problems and any("'date'" in p for p in problems)):
+        raise c.ContractError(
+            f"{source}: a single-table source needs a parseable 'date' column; "
+            f"{problems or 'column missing'}"
+        )
     keys = frame[c.DATE].dt.strftime("%Y-%m")
     return {k: part.reset_index(drop=True) for k, part in frame.groupby(keys, sort=True)}
 
@@ -82,7 +84,9 @@ class SyntheticPanelSource(PanelSource):
         self.spec = spec
 
     def months(self) -> list[str]:
-        return [str(p) for p in pd.period_range(self.spec.first_month, self.spec.last_month, freq="M")]
+        return [
+            str(p) for p in pd.period_range(self.spec.first_month, self.spec.last_month, freq="M")
+        ]
 
     def load_months(self, months: Iterable[str]) -> dict[str, MonthLoad]:
         by_month = _synthetic_by_month(self.spec)

@@ -35,8 +35,12 @@ METRO_PROFILE: dict[str, tuple[str, int, int]] = {
     "LV": ("890 891", 32, 158_000),
     "MIA": ("330 331 333 334", 78, 230_000),
     "MSP": ("540 547 550 551 553 554 560 563", 84, 205_000),
-    "NY": ("070 071 072 073 074 075 076 077 078 079 080 085 087 088 100 101 103 104 105 106 107 "
-           "108 109 110 111 112 113 114 115 117 119 125 183 184", 368, 400_000),
+    "NY": (
+        "070 071 072 073 074 075 076 077 078 079 080 085 087 088 100 101 103 104 105 106 107 "
+        "108 109 110 111 112 113 114 115 117 119 125 183 184",
+        368,
+        400_000,
+    ),
     "ORL": ("321 327 328 347", 49, 150_000),
     "PDX": ("970 971 972 986", 38, 230_000),
     "PGH": ("150 151 152 153 154 156 159 160 161 162", 154, 105_000),
@@ -50,7 +54,7 @@ METRO_PROFILE: dict[str, tuple[str, int, int]] = {
     "SF": ("940 941 943 944 945 946 947 948 949", 85, 650_000),
     "STL": ("620 622 625 626 630 631 633", 100, 130_000),
     "TPA": ("335 336 337 346", 55, 144_000),
-}  # fmt: skip
+}
 # Rows of these metros before 2015 carry the pre-2015 OMB name, as older HouseTS vintages do.
 OLD_NAMES = {code: name for name, code in c.METRO_ALIASES.items()}
 OLD_NAME_UNTIL_YEAR = 2014
@@ -190,7 +194,9 @@ def _market(rng, price: np.ndarray, t: _Time) -> dict[str, np.ndarray]:
     dom_center = np.log(48) - 0.15 * t.season - 0.55 * t.boom + 0.35 * t.shock
     dom_sd = 0.35 + 1.2 / np.sqrt(mean_sold + 1)
     median_dom = np.round(np.exp(dom_center[None, :] + dom_sd * rng.normal(0, 1, (z, steps))))
-    sale_to_list = rng.normal((0.973 + 0.045 * t.boom - 0.012 * t.shock)[None, :], 0.022, (z, steps))
+    sale_to_list = rng.normal(
+        (0.973 + 0.045 * t.boom - 0.012 * t.shock)[None, :], 0.022, (z, steps)
+    )
     p_above = np.clip(0.2 + 0.35 * t.boom - 0.05 * t.shock + 0.04 * t.season, 0.02, 0.95)
     p_above = np.clip(p_above[None, :] * np.exp(rng.normal(0, 0.6, (z, 1))), 0.01, 0.97)
     above = rng.binomial(homes_sold.astype(int), np.broadcast_to(p_above, (z, steps)))
@@ -259,17 +265,24 @@ def _census(rng, price: np.ndarray, premium: np.ndarray, t: _Time) -> dict[str, 
     unemployed_rate = np.exp(rng.normal(np.log(0.06), 0.7, z))[:, None] * wobble(0.15)
     yearly_price = np.stack([price[:, t.year == y].mean(axis=1) for y in years], axis=1)
     lagged_price = np.concatenate([yearly_price[:, :1] * 0.92, yearly_price[:, :-1]], axis=1)
-    home_value = np.minimum(lagged_price * 0.93 * np.exp(rng.normal(0, 0.3, (z, 1))) * wobble(0.04),
-                            2_000_001)  # fmt: skip
+    home_value = np.minimum(
+        lagged_price * 0.93 * np.exp(rng.normal(0, 0.3, (z, 1))) * wobble(0.04), 2_000_001
+    )
     income = np.exp(np.log(28_500) + 0.45 * premium + rng.normal(0, 0.38, z))[:, None]
     yearly = {
         "Total Population": pop,
-        "Median Age": np.round(np.clip(rng.normal(38.5, 6.5, z), 16, 80)[:, None] + 0.1 * ys[None, :], 1),
+        "Median Age": np.round(
+            np.clip(rng.normal(38.5, 6.5, z), 16, 80)[:, None] + 0.1 * ys[None, :], 1
+        ),
         "Per Capita Income": np.round(income * 1.025 ** ys[None, :] * wobble(0.03)),
         "Total Families Below Poverty": np.round(pop * ratio(0.975, 1.0)),
         "Total Housing Units": np.round(pop * ratio(0.3, 0.5)),
-        "Median Rent": np.round(980 * np.exp(0.35 * premium + rng.normal(0, 0.27, z))[:, None]
-                                * 1.03 ** ys[None, :] * wobble(0.03)),  # fmt: skip
+        "Median Rent": np.round(
+            980
+            * np.exp(0.35 * premium + rng.normal(0, 0.27, z))[:, None]
+            * 1.03 ** ys[None, :]
+            * wobble(0.03)
+        ),
         "Median Home Value": np.round(home_value, -2),
         "Total Labor Force": labor,
         "Unemployed Population": np.round(labor * unemployed_rate),

@@ -1,0 +1,200 @@
+"""`housing`: the platform's command line.
+
+housing run        generate/ingest every month -> checks -> cleaned data (the main job)
+housing generate   write the synthetic panel as monthly files or one HouseTS CSV
+housing dev        the Dagster UI on this project's instance (dagster dev)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from housing_assets.settings import DEFAULT_SCALE, DEFAULT_SEED, Settings, project_root
+
+DAGSTER_PORT = 3000
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _prepare_dagster_env(settings: Settings) -> None:
+    """dagster.yaml at the project root reads its storage location from HOUSING_DAGSTER_STORAGE."""
+    os.environ.setdefault("DAGSTER_HOME", str(project_root()))
+    os.environ["HOUSING_DAGSTER_STORAGE"] = str(settings.dagster_home)
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    # Keep the CLI readable: Dagster's preview/beta warnings are for developers, not for a run.
+    warnings.filterwarnings("ignore", module="dagster")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def _settings(args) -> Settings:
+    settings = Settings.from_env()
+    changes = {}
+    if getattr(args, "full", False):
+        changes["scale"] = 1.0
+    elif getattr(args, "scale", None) is not None:
+        changes["scale"] = args.scale
+    if getattr(args, "seed", None) is not None:
+        changes["seed"] = args.seed
+    if getattr(args, "source", None):
+        changes["source"] = args.source
+    return settings.with_(**changes)
+
+
+def cmd_run(args) -> int:
+    settings = _settings(args)
+    _prepare_dagster_env(settings)
+    import dagster as dg
+
+    from housing_assets.definitions import build_definitions
+    from housing_assets.runner import ingest, register_months
+
+    started = time.perf_counter()
+    defs = build_definitions(settings)
+    source = defs.resources["source"]
+    _say(f"[1/3] source: {source.describe()}")
+    months = source.months()
+    if args.months:
+        months = (
+            [m for m in months if m in set(args.months.split(","))]
+            if "," in args.months
+            else [m for m in months if m.startswith(args.months)]
+        )
+    if not months:
+        _say("no months to ingest")
+        return 2
+    with dg.DagsterInstance.get() as instance:
+        new = register_months(instance, months)
+        _say(f"[2/3] {len(months)} month(s) {months[0]}..{months[-1]} ({len(new)} new partitions)")
+        _say("[3/3] ingest + great-expectations checks + cleaning")
+        outcome = ingest(defs, instance, months, say=_say)
+    elapsed = time.perf_counter() - started
+    _summary(settings, outcome, elapsed)
+    return 1 if outcome.quarantined else 0
+
+
+def _summary(settings: Settings, outcome, elapsed: float) -> None:
+    _say("")
+    _say(f"done in {elapsed:.1f}s: {len(outcome.ingested)} month(s) ingested and cleaned")
+    for check, text in outcome.warnings.items():
+        _say(f"  warning  {check}: {text}")
+    for month, why in outcome.quarantined.items():
+        _say(f"  FAILED   {month} quarantined by the blocking contract check:\n{why}")
+    _say(f"  data:     {settings.data_dir}/{{raw_monthly,cleaned_monthly}}/<YYYY-MM>.parquet")
+    _say(f"  runs:     {', '.join(r[:8] for r in outcome.run_ids)} in {settings.dagster_home}")
+    _say(f"  UI:       uv run housing dev   ->  http://127.0.0.1:{DAGSTER_PORT}")
+
+
+def cmd_generate(args) -> int:
+    from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
+
+    spec = SyntheticSpec(seed=args.seed, scale=1.0 if args.full else args.scale)
+    panel = generate_panel(spec, progress=_say)
+    out = Path(args.out)
+    if args.single_file:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        panel.assign(date=panel["date"].dt.strftime("%Y-%m-%d")).to_csv(out, index=False)
+        _say(f"wrote {len(panel):,} rows to {out}")
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+    groups = list(panel.groupby(panel["date"].dt.strftime("%Y-%m"), sort=True))
+    for i, (month, part) in enumerate(groups, 1):
+        target = out / f"{month}.{args.format}"
+        if args.format == "parquet":
+            part.to_parquet(target, index=False)
+        else:
+            part.assign(date=part["date"].dt.strftime("%Y-%m-%d")).to_csv(target, index=False)
+        if i % 24 == 0 or i == len(groups):
+            _say(f"  wrote {i}/{len(groups)} monthly files")
+    _say(f"wrote {len(panel):,} rows as {len(groups)} monthly {args.format} files in {out}")
+    return 0
+
+
+def cmd_dev(args) -> int:
+    settings = _settings(args)
+    _prepare_dagster_env(settings)
+    # The code location reads its settings from the environment (settings.py).
+    os.environ.update(
+        HOUSING_HOME=str(settings.home),
+        HOUSING_SOURCE=settings.source,
+        HOUSING_SCALE=str(settings.scale),
+        HOUSING_SEED=str(settings.seed),
+    )
+    root = project_root()
+    os.chdir(root)
+    command = ["dagster", "dev", "-w", str(root / "workspace.yaml"), "-p", str(args.port)]
+    _say(f"Dagster UI on http://127.0.0.1:{args.port} (instance: {settings.dagster_home})")
+    os.execvp(command[0], command)  # replaces this process: Ctrl-C reaches dagster directly
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="housing", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_options(p, *, with_source: bool = True):
+        p.add_argument(
+            "--scale",
+            type=float,
+            default=None,
+            help=f"fraction of the ~6,226 synthetic zips (default {DEFAULT_SCALE})",
+        )
+        p.add_argument(
+            "--full", action="store_true", help="full scale: all ~6,226 zips (884k rows)"
+        )
+        p.add_argument(
+            "--seed", type=int, default=None, help=f"synthetic seed (default {DEFAULT_SEED})"
+        )
+        if with_source:
+            p.add_argument(
+                "--source",
+                default=None,
+                help="synthetic (default), a HouseTS CSV/Parquet file or monthly directory, or s3://...",
+            )
+
+    run = sub.add_parser("run", help="the main job, end to end")
+    data_options(run)
+    run.add_argument(
+        "--months",
+        default=None,
+        help="only these months: a prefix (2019) or a list (2019-01,2019-02)",
+    )
+    run.set_defaults(func=cmd_run)
+
+    gen = sub.add_parser("generate", help="write the synthetic panel to files")
+    gen.add_argument(
+        "--out",
+        required=True,
+        help="directory for monthly files, or a .csv path with --single-file",
+    )
+    gen.add_argument("--format", choices=["csv", "parquet"], default="parquet")
+    gen.add_argument(
+        "--single-file", action="store_true", help="one HouseTS-layout CSV, as published"
+    )
+    gen.add_argument("--scale", type=float, default=DEFAULT_SCALE)
+    gen.add_argument("--full", action="store_true")
+    gen.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    gen.set_defaults(func=cmd_generate)
+
+    dev = sub.add_parser(
+        "dev", help="start the Dagster UI (dagster dev) on this project's instance"
+    )
+    data_options(dev)
+    dev.add_argument("--port", type=int, default=DAGSTER_PORT)
+    dev.set_defaults(func=cmd_dev)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""The Dagster code location: assets, checks, jobs, sensors and the resources of the environment."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from housing_assets.defs.ingestion import assets as ingestion
+from housing_assets.defs.ingestion import checks as ingestion_checks
+from housing_assets.defs.ingestion.partitions import months
+from housing_assets.defs.ingestion.sensors import register_source_months
+from housing_assets.resources.io_manager import ParquetIOManager
+from housing_assets.resources.source import source_from_setting
+from housing_assets.settings import Settings
+
+ingest_job = dg.define_asset_job(
+    "ingest",
+    selection=dg.AssetSelection.groups(ingestion.GROUP),
+    partitions_def=months,
+    description="Raw monthly HouseTS data -> expectation checks -> cleaned monthly data.",
+)
+
+# Used by the runner when a month is quarantined: checks alone, and re-check + clean.
+raw_checks_job = dg.define_asset_job(
+    "raw_checks",
+    selection=dg.AssetSelection.checks_for_assets(ingestion.raw_monthly),
+    partitions_def=months,
+    description="Expectation checks of raw monthly data, without re-ingesting it.",
+)
+check_and_clean_job = dg.define_asset_job(
+    "check_and_clean",
+    selection=dg.AssetSelection.checks_for_assets(ingestion.raw_monthly)
+    | dg.AssetSelection.assets(ingestion.cleaned_monthly),
+    partitions_def=months,
+    description="Re-check stored raw months and clean those that pass.",
+)
+
+
+def resources_for(settings: Settings) -> dict:
+    """One resource set per environment; the asset code is the same everywhere."""
+    if settings.env == "local":
+        return {
+            "source": source_from_setting(
+                settings.source, seed=settings.seed, scale=settings.scale
+            ),
+            "io_manager": ParquetIOManager(base_dir=str(settings.data_dir)),
+        }
+    raise NotImplementedError("the prod resource set (S3, MLflow server) comes with the cloud work")
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[ingestion.raw_monthly, ingestion.cleaned_monthly],
+        asset_checks=[
+            ingestion_checks.raw_contract,
+            ingestion_checks.raw_plausible_values,
+            ingestion_checks.cleaned_expectations,
+        ],
+        jobs=[ingest_job, raw_checks_job, check_and_clean_job],
+        sensors=[register_source_months],
+        resources=resources_for(settings),
+    )
+
+
+defs = build_definitions(Settings.from_env())

@@ -1,0 +1,122 @@
+"""Cleaning rules from raw HouseTS rows to the modelling panel, each one counted.
+
+Rules (applied in this order, every count reported):
+  1. metro names   -- map every known `city_full` spelling to one canonical name per `city` code;
+  2. duplicates    -- exact (zipcode, date) repeats keep ONE copy (the reference pipeline's
+                      keep=False dropped every copy, losing the zip-month entirely);
+  3. not reported  -- HouseTS writes "no data" as 0.0: all-zero market rows, impossible zero
+                      prices / days on market, and all-zero census blocks become NaN;
+  4. outliers      -- cells outside the contract's plausible ranges become NaN (the row stays);
+                      rows whose *target* is implausible are dropped, since they cannot train.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from housing_assets.lib import contract as c
+
+# Market stats for which 0.0 can only mean "not reported" (a zero price or a zero-day median).
+ZERO_MEANS_MISSING = [*c.MARKET_PRICE_STATS, "median_dom", "avg_sale_to_list"]
+
+
+@dataclass
+class CleaningReport:
+    rows_in: int = 0
+    metro_names_normalized: int = 0
+    unknown_metro_rows: int = 0
+    duplicates_dropped: int = 0
+    market_rows_not_reported: int = 0
+    zero_cells_to_missing: int = 0
+    census_rows_not_reported: int = 0
+    outlier_cells: dict[str, int] = field(default_factory=dict)
+    target_outlier_rows_dropped: int = 0
+    rows_out: int = 0
+
+    def add(self, other: CleaningReport) -> CleaningReport:
+        for name, value in vars(other).items():
+            if isinstance(value, dict):
+                mine = getattr(self, name)
+                for k, v in value.items():
+                    mine[k] = mine.get(k, 0) + v
+            else:
+                setattr(self, name, getattr(self, name) + value)
+        return self
+
+    def as_metadata(self) -> dict[str, int]:
+        flat = {k: v for k, v in vars(self).items() if not isinstance(v, dict)}
+        flat["outlier_cells_total"] = sum(self.outlier_cells.values())
+        return flat
+
+
+def normalize_metro_names(df: pd.DataFrame, report: CleaningReport) -> pd.DataFrame:
+    canonical = df[c.CITY].map(c.METROS)
+    alias_code = df[c.CITY_FULL].map(c.METRO_ALIASES)
+    # A known alias fixes a missing/unknown code too; an unknown code keeps its name, counted.
+    code = df[c.CITY].where(canonical.notna(), alias_code)
+    new_name = code.map(c.METROS)
+    unknown = new_name.isna()
+    report.unknown_metro_rows += int(unknown.sum())
+    new_name = new_name.where(~unknown, df[c.CITY_FULL])
+    report.metro_names_normalized += int((new_name != df[c.CITY_FULL]).sum())
+    out = df.copy()
+    out[c.CITY] = code.where(~unknown, df[c.CITY])
+    out[c.CITY_FULL] = new_name
+    return out
+
+
+def drop_duplicate_keys(df: pd.DataFrame, report: CleaningReport) -> pd.DataFrame:
+    dup = df.duplicated(subset=c.KEYS, keep="first")
+    report.duplicates_dropped += int(dup.sum())
+    return df.loc[~dup]
+
+
+def not_reported_to_missing(df: pd.DataFrame, report: CleaningReport) -> pd.DataFrame:
+    out = df.copy()
+    all_zero = c.all_zero_market(out)
+    report.market_rows_not_reported += int(all_zero.sum())
+    out.loc[all_zero, c.MARKET_STATS] = np.nan
+    for col in ZERO_MEANS_MISSING:
+        zero = out[col] == 0
+        report.zero_cells_to_missing += int(zero.sum())
+        out.loc[zero, col] = np.nan
+    census_missing = out["Total Population"] == 0
+    report.census_rows_not_reported += int(census_missing.sum())
+    out.loc[census_missing, c.CENSUS_COLUMNS] = np.nan
+    home_value_zero = out["Median Home Value"] == 0
+    report.zero_cells_to_missing += int(home_value_zero.sum())
+    out.loc[home_value_zero, "Median Home Value"] = np.nan
+    return out
+
+
+def outliers_to_missing(df: pd.DataFrame, report: CleaningReport) -> pd.DataFrame:
+    out = df.copy()
+    for col, rule in c.RANGES.items():
+        if col == c.TARGET:
+            continue
+        bad = (out[col] < rule.low) | (out[col] > rule.high)
+        if bad.any():
+            report.outlier_cells[col] = report.outlier_cells.get(col, 0) + int(bad.sum())
+            out.loc[bad, col] = np.nan
+    target_rule = c.RANGES[c.TARGET]
+    bad_target = ~out[c.TARGET].between(target_rule.low, target_rule.high)
+    report.target_outlier_rows_dropped += int(bad_target.sum())
+    return out.loc[~bad_target]
+
+
+def clean_month(df: pd.DataFrame) -> tuple[pd.DataFrame, CleaningReport]:
+    """All rules on one month of contract-conformant raw rows."""
+    problems = c.schema_problems(df)
+    if problems:
+        raise c.ContractError("cannot clean rows that break the contract: " + "; ".join(problems))
+    report = CleaningReport(rows_in=len(df))
+    out = normalize_metro_names(df, report)
+    out = drop_duplicate_keys(out, report)
+    out = not_reported_to_missing(out, report)
+    out = outliers_to_missing(out, report)
+    out = out.sort_values(c.KEYS[::-1], kind="stable").reset_index(drop=True)
+    report.rows_out = len(out)
+    return out, report

@@ -1,0 +1,307 @@
+"""Great Expectations suites generated from the data contract, validated once per partition range.
+
+Validating 142 monthly partitions one by one costs ~0.4 s each in GE's per-run overhead; instead
+the months of a run are stacked into one frame with a `_month` column and validated together,
+and every failing row is attributed back to its month through GE's
+`unexpected_index_column_names`, so findings still read per partition. GE's pandas engine copies
+the whole batch for each expectation's row filter, so column expectations run on narrow
+per-column batches (the full 884k-row panel validates in seconds, not minutes).
+
+Suites:
+  * contract (blocking): exact columns and dtypes per month, non-null keys, valid zip codes,
+    every row's date inside its partition's month;
+  * ranges (warning): plausible values from the contract, with HouseTS's 0.0 = "not reported"
+    read as missing; row count per month near the expected number of zips;
+  * cleaned (blocking): unique (zipcode, date) and no value outside the plausible ranges.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from functools import cache
+
+import numpy as np
+import pandas as pd
+
+from housing_assets.lib import contract as c
+
+MONTH = "_month"
+ERROR, WARN = "ERROR", "WARN"
+MAX_EXAMPLES = 5
+
+
+@dataclass
+class Finding:
+    rule: str
+    severity: str
+    month_counts: dict[str, int]
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.month_counts.values())
+
+
+@dataclass
+class Outcome:
+    suite: str
+    months: list[str]
+    findings: list[Finding]
+    expectations: int
+
+    def failed_months(self, severity: str = ERROR) -> list[str]:
+        bad = {m for f in self.findings if f.severity == severity for m in f.month_counts}
+        return sorted(bad)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed_months(ERROR) and not self.failed_months(WARN)
+
+    def markdown(self, limit: int = 25) -> str:
+        if not self.findings:
+            return f"All {self.expectations} expectations of `{self.suite}` hold on {len(self.months)} month(s)."
+        lines = ["| rule | severity | rows | months | examples |", "|---|---|---|---|---|"]
+        for f in sorted(self.findings, key=lambda f: (f.severity != ERROR, -f.total))[:limit]:
+            months = sorted(f.month_counts)
+            shown = ", ".join(months[:6]) + (
+                f" (+{len(months) - 6} more)" if len(months) > 6 else ""
+            )
+            examples = "; ".join(f.examples[:3]).replace("|", "/")
+            lines.append(f"| {f.rule} | {f.severity} | {f.total:,} | {shown} | {examples} |")
+        return "\n".join(lines)
+
+    def month_table(self) -> str:
+        """One line per failing month: which rules, how many rows."""
+        per_month: dict[str, list[str]] = defaultdict(list)
+        for f in self.findings:
+            for m, n in f.month_counts.items():
+                per_month[m].append(f"{f.rule} ({n:,}, {f.severity})")
+        if not per_month:
+            return "No month has findings."
+        rows = ["| month | findings |", "|---|---|"]
+        rows += [f"| {m} | {'; '.join(v)} |" for m, v in sorted(per_month.items())]
+        return "\n".join(rows)
+
+
+# --- suites ----------------------------------------------------------------------------------
+
+
+def _gx():
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    return gx, gxe
+
+
+@cache
+def _validation(name: str, column: str | None = None):
+    """One GE validation definition per suite (and per column for the per-column suites)."""
+    gx, gxe = _gx()
+    ctx = _context()
+    label = f"{name}:{column}" if column else name
+    suite = gx.ExpectationSuite(name=label)
+    factory = _SUITES[name]
+    for expectation in factory(gxe, column) if column else factory(gxe):
+        suite.add_expectation(expectation)
+    suite = ctx.suites.add(suite)
+    asset = ctx.data_sources.get("frames").add_dataframe_asset(label)
+    batch = asset.add_batch_definition_whole_dataframe("all")
+    return ctx.validation_definitions.add(
+        gx.ValidationDefinition(name=label, data=batch, suite=suite)
+    )
+
+
+@cache
+def _context():
+    gx, _ = _gx()
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    ctx = gx.get_context(mode="ephemeral")
+    # Progress bars would flood the run logs once per expectation run.
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    ctx.data_sources.add_pandas("frames")
+    return ctx
+
+
+def _schema_suite(gxe):
+    yield gxe.ExpectColumnValuesToBeInSet(column="columns", value_set=["|".join(c.COLUMNS)])
+    for col, dtype in c.DTYPES.items():
+        yield gxe.ExpectColumnValuesToBeInSet(column=f"dtype:{col}", value_set=[dtype])
+
+
+def _keys_suite(gxe):
+    for col in c.KEYS:
+        yield gxe.ExpectColumnValuesToNotBeNull(column=col)
+    yield gxe.ExpectColumnValuesToBeBetween(column=c.ZIPCODE, min_value=501, max_value=99_950)
+    yield gxe.ExpectColumnPairValuesToBeEqual(column_A="date_month", column_B="partition_month")
+
+
+def _range_suite(gxe, column: str):
+    rule = c.RANGES[column]
+    yield gxe.ExpectColumnValuesToBeBetween(
+        column=column, min_value=rule.low, max_value=rule.high, meta={"rule": rule.rule}
+    )
+
+
+def _row_count_suite(gxe):
+    yield gxe.ExpectColumnValuesToBeBetween(column="rows_vs_expected", min_value=0.9, max_value=1.1)
+
+
+def _unique_keys_suite(gxe):
+    yield gxe.ExpectCompoundColumnsToBeUnique(column_list=c.KEYS)
+    for col in c.KEYS:
+        yield gxe.ExpectColumnValuesToNotBeNull(column=col)
+
+
+def _present_suite(gxe, column: str):
+    yield gxe.ExpectColumnValuesToNotBeNull(column=column)
+
+
+_SUITES = {
+    "schema": _schema_suite,
+    "keys": _keys_suite,
+    "range": _range_suite,
+    "row_count": _row_count_suite,
+    "unique_keys": _unique_keys_suite,
+    "present": _present_suite,
+}
+
+
+def _run(
+    name: str, frame: pd.DataFrame, severity: str, id_columns: list[str], column: str | None = None
+) -> tuple[list[Finding], int]:
+    validation = _validation(name, column)
+    result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": id_columns}
+    result = validation.run(batch_parameters={"dataframe": frame}, result_format=result_format)
+    findings = []
+    for r in result.results:
+        if r.success:
+            continue
+        cfg = r.expectation_config
+        target = (
+            cfg.kwargs.get("column")
+            or cfg.kwargs.get("column_list")
+            or (f"{cfg.kwargs.get('column_A')} == {cfg.kwargs.get('column_B')}")
+        )
+        rule = f"{cfg.type.removeprefix('expect_')}[{target}]"
+        if r.exception_info.get("raised_exception"):
+            msg = r.exception_info.get("exception_message") or "expectation raised"
+            findings.append(
+                Finding(rule, severity, dict.fromkeys(frame[MONTH].unique(), len(frame)), [msg])
+            )
+            continue
+        rows = r.result.get("unexpected_index_list") or []
+        counts = Counter(str(row[MONTH]) for row in rows)
+        examples = [_example(row) for row in rows[:MAX_EXAMPLES]]
+        findings.append(Finding(rule, severity, dict(counts), examples))
+    return findings, len(validation.suite.expectations)
+
+
+def _run_per_column(
+    name: str, frame: pd.DataFrame, columns: list[str], severity: str, id_columns: list[str]
+) -> tuple[list[Finding], int]:
+    """One small validation per column: GE's pandas engine copies every column of the batch for
+    each expectation's row filter, so narrow batches are ~10x faster on the full panel."""
+    findings, n = [], 0
+    for col in columns:
+        more, k = _run(name, frame[[*id_columns, col]], severity, id_columns, column=col)
+        findings += more
+        n += k
+    return findings, n
+
+
+def _example(row: dict) -> str:
+    parts = [f"{k}={_fmt(v)}" for k, v in row.items() if k != MONTH]
+    return f"{row[MONTH]}: " + ", ".join(parts)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float | np.floating):
+        return f"{v:.6g}"
+    if isinstance(v, pd.Timestamp):
+        return v.date().isoformat()
+    return str(v)
+
+
+def _stack(frames: dict[str, pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    parts = [f[columns].assign(**{MONTH: m}) for m, f in frames.items() if len(f)]
+    if not parts:
+        return pd.DataFrame(columns=[*columns, MONTH])
+    return pd.concat(parts, ignore_index=True)
+
+
+# --- public API ---------------------------------------------------------------------------
+
+
+def schema_profile(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per month: its column list and each contract column's dtype ('<missing>' if absent)."""
+    rows = []
+    for month, f in frames.items():
+        row = {MONTH: month, "columns": "|".join(map(str, f.columns))}
+        row.update(
+            {
+                f"dtype:{col}": str(f[col].dtype) if col in f.columns else "<missing>"
+                for col in c.DTYPES
+            }
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def validate_contract(frames: dict[str, pd.DataFrame]) -> Outcome:
+    """Blocking: schema and dtypes per month, then keys and dates on the months whose schema holds."""
+    months = sorted(frames)
+    findings, n = _run("schema", schema_profile(frames), ERROR, [MONTH, "columns"])
+    for f in findings:  # the profile's 'columns' value is long; say what differs instead
+        f.examples = [_schema_diff(frames[m]) for m in sorted(f.month_counts)][:MAX_EXAMPLES]
+    sound = {
+        m: f for m, f in frames.items() if m not in {x for f in findings for x in f.month_counts}
+    }
+    rows = _stack(sound, c.KEYS)
+    # Integer yyyymm codes: comparing strings would format 884k dates (~2.5 s).
+    rows["date_month"] = rows[c.DATE].dt.year * 100 + rows[c.DATE].dt.month
+    rows["partition_month"] = rows[MONTH].str.replace("-", "").astype("int64")
+    more, n_keys = _run("keys", rows, ERROR, [MONTH, c.ZIPCODE, c.DATE])
+    empty = [m for m, f in frames.items() if len(f) == 0]
+    if empty:
+        more.append(
+            Finding("month_has_rows", ERROR, dict.fromkeys(empty, 1), ["no rows delivered"])
+        )
+    return Outcome("contract", months, findings + more, n + n_keys)
+
+
+def _schema_diff(f: pd.DataFrame) -> str:
+    # Re-running the cast names the offending values and rows, not just the wrong dtype.
+    _, cast_problems = c.coerce(f, source="values")
+    problems = [p for p in c.schema_problems(f) if "dtype" not in p] + cast_problems
+    return "; ".join(problems) if problems else "column order differs from the contract"
+
+
+def validate_ranges(frames: dict[str, pd.DataFrame], expected_rows: int | None) -> Outcome:
+    """Warnings: implausible values (0.0 read as 'not reported') and unusual row counts."""
+    sound = {m: f for m, f in frames.items() if not c.schema_problems(f)}
+    rows = _stack(sound, [c.ZIPCODE, *c.RANGES])
+    not_reported = [*c.MARKET_STATS, *c.CENSUS_COLUMNS]
+    rows[not_reported] = rows[not_reported].replace(0.0, np.nan)
+    findings, n = _run_per_column("range", rows, list(c.RANGES), WARN, [MONTH, c.ZIPCODE])
+    if expected_rows:
+        counts = pd.DataFrame({MONTH: list(frames), "rows": [len(f) for f in frames.values()]})
+        counts["rows_vs_expected"] = counts["rows"] / expected_rows
+        more, n_count = _run("row_count", counts, WARN, [MONTH, "rows"])
+        findings += more
+        n += n_count
+    return Outcome("ranges", sorted(frames), findings, n)
+
+
+def validate_cleaned(frames: dict[str, pd.DataFrame]) -> Outcome:
+    rows = _stack(frames, c.COLUMNS)
+    ids = [MONTH, c.ZIPCODE, c.DATE]
+    findings, n = _run("unique_keys", rows[ids], ERROR, ids)
+    more, k = _run_per_column("range", rows, list(c.RANGES), ERROR, ids)
+    present, j = _run_per_column("present", rows, [c.TARGET, c.CITY, c.CITY_FULL], ERROR, ids)
+    return Outcome("cleaned", sorted(frames), findings + more + present, n + k + j)

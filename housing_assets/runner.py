@@ -1,0 +1,126 @@
+"""Runs the ingest job over many months as ONE Dagster run, quarantining months that fail.
+
+Dagster evaluates a check once per run step, so in a single run over a partition range a
+blocking failure in one month would hold back every month's cleaning. The runner keeps the
+one-run fast path and, only when the contract check blocks, re-runs per partition scope:
+each failing month's checks alone (so the failure is recorded against that partition in the UI)
+and the cleaning of the passing months in one run per contiguous stretch of partitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from housing_assets.defs.ingestion.partitions import months as months_partitions
+
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+LOGGING = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass
+class IngestOutcome:
+    months: list[str]
+    run_ids: list[str] = field(default_factory=list)
+    quarantined: dict[str, str] = field(default_factory=dict)  # month -> why
+    warnings: dict[str, str] = field(default_factory=dict)  # check -> description
+
+    @property
+    def ingested(self) -> list[str]:
+        return [m for m in self.months if m not in self.quarantined]
+
+
+def register_months(instance: dg.DagsterInstance, keys: Iterable[str]) -> list[str]:
+    known = set(instance.get_dynamic_partitions(months_partitions.name))
+    new = sorted(k for k in keys if k not in known)
+    if new:
+        instance.add_dynamic_partitions(months_partitions.name, new)
+    return new
+
+
+def segments(order: list[str], wanted: Iterable[str]) -> list[tuple[str, str]]:
+    """Contiguous stretches of `wanted` in partition order, as (first, last) pairs."""
+    wanted = set(wanted)
+    out: list[list[str]] = []
+    previous_in = False
+    for key in order:
+        if key in wanted:
+            if previous_in:
+                out[-1].append(key)
+            else:
+                out.append([key])
+        previous_in = key in wanted
+    return [(s[0], s[-1]) for s in out]
+
+
+def _run(defs: dg.Definitions, job: str, instance, tags: dict, partition_key: str | None = None):
+    result = defs.resolve_job_def(job).execute_in_process(
+        instance=instance,
+        tags=tags,
+        partition_key=partition_key,
+        run_config=LOGGING,
+        raise_on_error=False,
+    )
+    return result
+
+
+def _failed_months(result, check_name: str) -> list[str]:
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.check_name == check_name and not evaluation.passed:
+            return list(evaluation.metadata["failed_months"].value)
+    return []
+
+
+def _step_errors(result) -> str:
+    failures = [e for e in result.all_events if e.is_step_failure]
+    return "\n".join(f"{e.step_key}: {e.step_failure_data.error.message.strip()}" for e in failures)
+
+
+def ingest(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    months: list[str],
+    say: Callable[[str], None] = print,
+) -> IngestOutcome:
+    outcome = IngestOutcome(months=months)
+    order = [k for k in instance.get_dynamic_partitions(months_partitions.name) if k in set(months)]
+    stretches = segments(instance.get_dynamic_partitions(months_partitions.name), months)
+    for first, last in stretches:
+        say(f"  one run: raw -> checks -> cleaned for {first}..{last}")
+        result = _run(defs, "ingest", instance, {RANGE_START: first, RANGE_END: last})
+        outcome.run_ids.append(result.run_id)
+        _collect_warnings(result, outcome)
+        if result.success:
+            continue
+        blocked = _failed_months(result, "raw_contract")
+        if not blocked:
+            raise RuntimeError(f"ingest run {result.run_id} failed:\n{_step_errors(result)}")
+        _quarantine(defs, instance, order, blocked, result, outcome, say)
+    return outcome
+
+
+def _quarantine(defs, instance, order, blocked, result, outcome, say) -> None:
+    description = {e.check_name: e.description for e in result.get_asset_check_evaluations()}
+    for month in blocked:
+        outcome.quarantined[month] = description.get("raw_contract") or "raw_contract failed"
+        say(f"  quarantined {month}: its raw data breaks the contract; recording the check on it")
+        checks = _run(defs, "raw_checks", instance, {}, partition_key=month)
+        outcome.run_ids.append(checks.run_id)
+        for e in checks.get_asset_check_evaluations():
+            if e.check_name == "raw_contract":
+                outcome.quarantined[month] = e.metadata["by_month"].value
+    passing = [m for m in order if m not in set(blocked)]
+    for first, last in segments(order, passing):
+        say(f"  re-run checks -> cleaned for {first}..{last}")
+        rerun = _run(defs, "check_and_clean", instance, {RANGE_START: first, RANGE_END: last})
+        outcome.run_ids.append(rerun.run_id)
+        if not rerun.success:
+            raise RuntimeError(f"run {rerun.run_id} failed:\n{_step_errors(rerun)}")
+
+
+def _collect_warnings(result, outcome: IngestOutcome) -> None:
+    for e in result.get_asset_check_evaluations():
+        if not e.passed and e.severity == dg.AssetCheckSeverity.WARN:
+            outcome.warnings[e.check_name] = e.description or ""

@@ -19,13 +19,7 @@ ingest_job = dg.define_asset_job(
     description="Raw monthly HouseTS data -> expectation checks -> cleaned monthly data.",
 )
 
-# Used by the runner when a month is quarantined: checks alone, and re-check + clean.
-raw_checks_job = dg.define_asset_job(
-    "raw_checks",
-    selection=dg.AssetSelection.checks_for_assets(ingestion.raw_monthly),
-    partitions_def=months,
-    description="Expectation checks of raw monthly data, without re-ingesting it.",
-)
+# Used by the runner after a month is quarantined: re-check stored raw months, clean the rest.
 check_and_clean_job = dg.define_asset_job(
     "check_and_clean",
     selection=dg.AssetSelection.checks_for_assets(ingestion.raw_monthly)
@@ -55,7 +49,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             ingestion_checks.raw_plausible_values,
             ingestion_checks.cleaned_expectations,
         ],
-        jobs=[ingest_job, raw_checks_job, check_and_clean_job],
+        jobs=[ingest_job, check_and_clean_job],
         sensors=[register_source_months],
         resources=resources_for(settings),
     )

@@ -2,9 +2,9 @@
 
 Dagster evaluates a check once per run step, so in a single run over a partition range a
 blocking failure in one month would hold back every month's cleaning. The runner keeps the
-one-run fast path and, only when the contract check blocks, re-runs per partition scope:
-each failing month's checks alone (so the failure is recorded against that partition in the UI)
-and the cleaning of the passing months in one run per contiguous stretch of partitions.
+one-run fast path and, only when the contract check blocks, quarantines the failing months
+(their failed evaluations are on record per partition, see checks.py) and re-runs checks +
+cleaning of the passing months in one run per contiguous stretch of partitions.
 """
 
 from __future__ import annotations
@@ -55,6 +55,13 @@ def segments(order: list[str], wanted: Iterable[str]) -> list[tuple[str, str]]:
     return [(s[0], s[-1]) for s in out]
 
 
+def _run_range(defs: dg.Definitions, job: str, instance, first: str, last: str):
+    # A one-month stretch runs as that partition, so Dagster attributes its check results to it.
+    if first == last:
+        return _run(defs, job, instance, {}, partition_key=first)
+    return _run(defs, job, instance, {RANGE_START: first, RANGE_END: last})
+
+
 def _run(defs: dg.Definitions, job: str, instance, tags: dict, partition_key: str | None = None):
     result = defs.resolve_job_def(job).execute_in_process(
         instance=instance,
@@ -66,16 +73,33 @@ def _run(defs: dg.Definitions, job: str, instance, tags: dict, partition_key: st
     return result
 
 
+def _run_level_evaluation(result, check_name: str):
+    """The check's own result: partition None in a range run, the one partition otherwise."""
+    evaluations = [e for e in result.get_asset_check_evaluations() if e.check_name == check_name]
+    unattributed = [e for e in evaluations if e.partition is None]
+    if unattributed:
+        return unattributed[0]
+    return evaluations[0] if len(evaluations) == 1 else None
+
+
 def _failed_months(result, check_name: str) -> list[str]:
-    for evaluation in result.get_asset_check_evaluations():
-        if evaluation.check_name == check_name and not evaluation.passed:
-            return list(evaluation.metadata["failed_months"].value)
-    return []
+    evaluation = _run_level_evaluation(result, check_name)
+    if evaluation is None or evaluation.passed:
+        return []
+    return list(evaluation.metadata["failed_months"].value)
 
 
 def _step_errors(result) -> str:
-    failures = [e for e in result.all_events if e.is_step_failure]
-    return "\n".join(f"{e.step_key}: {e.step_failure_data.error.message.strip()}" for e in failures)
+    """Each failed step with its error and the chain of causes (the user's error is the cause)."""
+    lines = []
+    for event in (e for e in result.all_events if e.is_step_failure):
+        error = event.step_failure_data.error
+        messages = []
+        while error is not None:
+            messages.append(error.message.strip())
+            error = error.cause
+        lines.append(f"{event.step_key}: " + " <- caused by: ".join(messages))
+    return "\n".join(lines)
 
 
 def ingest(
@@ -89,7 +113,7 @@ def ingest(
     stretches = segments(instance.get_dynamic_partitions(months_partitions.name), months)
     for first, last in stretches:
         say(f"  one run: raw -> checks -> cleaned for {first}..{last}")
-        result = _run(defs, "ingest", instance, {RANGE_START: first, RANGE_END: last})
+        result = _run_range(defs, "ingest", instance, first, last)
         outcome.run_ids.append(result.run_id)
         _collect_warnings(result, outcome)
         if result.success:
@@ -102,25 +126,22 @@ def ingest(
 
 
 def _quarantine(defs, instance, order, blocked, result, outcome, say) -> None:
-    description = {e.check_name: e.description for e in result.get_asset_check_evaluations()}
+    details = _run_level_evaluation(result, "raw_contract").metadata["findings_by_month"].value
     for month in blocked:
-        outcome.quarantined[month] = description.get("raw_contract") or "raw_contract failed"
-        say(f"  quarantined {month}: its raw data breaks the contract; recording the check on it")
-        checks = _run(defs, "raw_checks", instance, {}, partition_key=month)
-        outcome.run_ids.append(checks.run_id)
-        for e in checks.get_asset_check_evaluations():
-            if e.check_name == "raw_contract":
-                outcome.quarantined[month] = e.metadata["by_month"].value
+        outcome.quarantined[month] = "\n".join(f"    - {line}" for line in details.get(month, []))
+        say(f"  quarantined {month}: its raw data breaks the contract (details below)")
     passing = [m for m in order if m not in set(blocked)]
     for first, last in segments(order, passing):
         say(f"  re-run checks -> cleaned for {first}..{last}")
-        rerun = _run(defs, "check_and_clean", instance, {RANGE_START: first, RANGE_END: last})
+        rerun = _run_range(defs, "check_and_clean", instance, first, last)
         outcome.run_ids.append(rerun.run_id)
         if not rerun.success:
             raise RuntimeError(f"run {rerun.run_id} failed:\n{_step_errors(rerun)}")
 
 
 def _collect_warnings(result, outcome: IngestOutcome) -> None:
-    for e in result.get_asset_check_evaluations():
-        if not e.passed and e.severity == dg.AssetCheckSeverity.WARN:
-            outcome.warnings[e.check_name] = e.description or ""
+    names = {e.check_name for e in result.get_asset_check_evaluations()}
+    for name in names:
+        e = _run_level_evaluation(result, name)
+        if e is not None and not e.passed and e.severity == dg.AssetCheckSeverity.WARN:
+            outcome.warnings[name] = e.description or ""

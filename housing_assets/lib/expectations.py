@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -73,12 +73,21 @@ class Outcome:
             lines.append(f"| {f.rule} | {f.severity} | {f.total:,} | {shown} | {examples} |")
         return "\n".join(lines)
 
+    def month_findings(self, month: str) -> list[str]:
+        """What fails in one month, one readable line per rule."""
+        lines = []
+        for f in self.findings:
+            if month in f.month_counts:
+                example = next((e for e in f.examples if e.startswith(f"{month}:")), "")
+                detail = f" e.g. {example.removeprefix(f'{month}:').strip()}" if example else ""
+                lines.append(f"{f.rule} ({f.month_counts[month]:,} rows, {f.severity}){detail}")
+        return lines
+
     def month_table(self) -> str:
         """One line per failing month: which rules, how many rows."""
-        per_month: dict[str, list[str]] = defaultdict(list)
-        for f in self.findings:
-            for m, n in f.month_counts.items():
-                per_month[m].append(f"{f.rule} ({n:,}, {f.severity})")
+        per_month = {
+            m: self.month_findings(m) for m in self.failed_months(ERROR) + self.failed_months(WARN)
+        }
         if not per_month:
             return "No month has findings."
         rows = ["| month | findings |", "|---|---|"]
@@ -258,20 +267,21 @@ def validate_contract(frames: dict[str, pd.DataFrame]) -> Outcome:
     months = sorted(frames)
     findings, n = _run("schema", schema_profile(frames), ERROR, [MONTH, "columns"])
     for f in findings:  # the profile's 'columns' value is long; say what differs instead
-        f.examples = [_schema_diff(frames[m]) for m in sorted(f.month_counts)][:MAX_EXAMPLES]
-    sound = {
-        m: f for m, f in frames.items() if m not in {x for f in findings for x in f.month_counts}
-    }
-    rows = _stack(sound, c.KEYS)
-    # Integer yyyymm codes: comparing strings would format 884k dates (~2.5 s).
-    rows["date_month"] = rows[c.DATE].dt.year * 100 + rows[c.DATE].dt.month
-    rows["partition_month"] = rows[MONTH].str.replace("-", "").astype("int64")
-    more, n_keys = _run("keys", rows, ERROR, [MONTH, c.ZIPCODE, c.DATE])
+        f.examples = [f"{m}: {_schema_diff(frames[m])}" for m in sorted(f.month_counts)]
+        f.examples = f.examples[:MAX_EXAMPLES]
+    broken = {m for f in findings for m in f.month_counts}
+    sound = {m: f for m, f in frames.items() if m not in broken and len(f)}
+    more, n_keys = [], 0
+    if sound:  # keys and dates are only meaningful where the columns are right
+        rows = _stack(sound, c.KEYS)
+        # Integer yyyymm codes: comparing strings would format 884k dates (~2.5 s).
+        rows["date_month"] = rows[c.DATE].dt.year * 100 + rows[c.DATE].dt.month
+        rows["partition_month"] = rows[MONTH].str.replace("-", "").astype("int64")
+        more, n_keys = _run("keys", rows, ERROR, [MONTH, c.ZIPCODE, c.DATE])
     empty = [m for m, f in frames.items() if len(f) == 0]
     if empty:
-        more.append(
-            Finding("month_has_rows", ERROR, dict.fromkeys(empty, 1), ["no rows delivered"])
-        )
+        notes = [f"{m}: no rows delivered" for m in empty]
+        more.append(Finding("month_has_rows", ERROR, dict.fromkeys(empty, 1), notes))
     return Outcome("contract", months, findings + more, n + n_keys)
 
 

@@ -15,9 +15,36 @@ from housing_assets.lib.expectations import (
 from housing_assets.resources.source import HouseTSSource
 
 
-def _result(outcome: Outcome, severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult:
-    failed = outcome.failed_months(ERROR) + outcome.failed_months("WARN")
-    failed = sorted(set(failed))
+def _result(
+    context: dg.AssetCheckExecutionContext, outcome: Outcome, severity: dg.AssetCheckSeverity
+) -> dg.AssetCheckResult:
+    """The check's result for the run, plus one evaluation per partition when a run covers many.
+
+    Dagster attributes a check result to a partition only when the run has exactly one; in a
+    single run over a range we log an evaluation per month ourselves, so the UI shows which
+    month failed and why, partition by partition.
+    """
+    failed = sorted(set(outcome.failed_months(ERROR) + outcome.failed_months("WARN")))
+    keys = list(context.partition_keys)
+    check_key = context.check_specs[0].key
+    if len(keys) > 1:
+        for month in keys:
+            findings = outcome.month_findings(month)
+            context.op_execution_context.log_event(
+                dg.AssetCheckEvaluation(
+                    asset_key=check_key.asset_key,
+                    check_name=check_key.name,
+                    passed=not findings,
+                    severity=severity,
+                    partition=month,
+                    description="; ".join(findings)[:2000] if findings else "all expectations hold",
+                    metadata={
+                        "findings": dg.MetadataValue.md(
+                            "\n".join(f"- {f}" for f in findings) or "none"
+                        )
+                    },
+                )
+            )
     return dg.AssetCheckResult(
         passed=not failed,
         severity=severity,
@@ -29,6 +56,9 @@ def _result(outcome: Outcome, severity: dg.AssetCheckSeverity) -> dg.AssetCheckR
         metadata={
             "months_checked": len(outcome.months),
             "failed_months": dg.MetadataValue.json(failed),
+            "findings_by_month": dg.MetadataValue.json(
+                {m: outcome.month_findings(m) for m in failed}
+            ),
             "expectations": outcome.expectations,
             "findings": dg.MetadataValue.md(outcome.markdown()),
             "by_month": dg.MetadataValue.md(outcome.month_table()),
@@ -38,23 +68,29 @@ def _result(outcome: Outcome, severity: dg.AssetCheckSeverity) -> dg.AssetCheckR
 
 
 @dg.asset_check(asset=raw_monthly, partitions_def=months, blocking=True)
-def raw_contract(raw_monthly: dict[str, pd.DataFrame]) -> dg.AssetCheckResult:
+def raw_contract(
+    context: dg.AssetCheckExecutionContext, raw_monthly: dict[str, pd.DataFrame]
+) -> dg.AssetCheckResult:
     """Exact schema and dtypes, non-null valid keys, every date inside its partition's month (blocks cleaning)."""
-    return _result(validate_contract(raw_monthly), dg.AssetCheckSeverity.ERROR)
+    return _result(context, validate_contract(raw_monthly), dg.AssetCheckSeverity.ERROR)
 
 
 @dg.asset_check(asset=raw_monthly, partitions_def=months)
 def raw_plausible_values(
-    raw_monthly: dict[str, pd.DataFrame], source: HouseTSSource
+    context: dg.AssetCheckExecutionContext,
+    raw_monthly: dict[str, pd.DataFrame],
+    source: HouseTSSource,
 ) -> dg.AssetCheckResult:
     """Prices, ratios, counts and ages within the contract's ranges; row count near the zips expected (warns)."""
     expected = source.expected_rows_per_month() or int(
         pd.Series([len(f) for f in raw_monthly.values()]).median()
     )
-    return _result(validate_ranges(raw_monthly, expected), dg.AssetCheckSeverity.WARN)
+    return _result(context, validate_ranges(raw_monthly, expected), dg.AssetCheckSeverity.WARN)
 
 
 @dg.asset_check(asset=cleaned_monthly, partitions_def=months, blocking=True)
-def cleaned_expectations(cleaned_monthly: dict[str, pd.DataFrame]) -> dg.AssetCheckResult:
+def cleaned_expectations(
+    context: dg.AssetCheckExecutionContext, cleaned_monthly: dict[str, pd.DataFrame]
+) -> dg.AssetCheckResult:
     """Unique (zipcode, date), no value outside the plausible ranges, target and metro present."""
-    return _result(validate_cleaned(cleaned_monthly), dg.AssetCheckSeverity.ERROR)
+    return _result(context, validate_cleaned(cleaned_monthly), dg.AssetCheckSeverity.ERROR)

@@ -1,0 +1,104 @@
+import pandas as pd
+import pytest
+
+from housing_assets.lib import contract as c
+from housing_assets.lib.cleaning import clean_month
+from housing_assets.lib.expectations import (
+    ERROR,
+    WARN,
+    validate_cleaned,
+    validate_contract,
+    validate_ranges,
+)
+from tests.conftest import frames_by_month
+
+
+@pytest.fixture
+def frames(small_panel):
+    return {m: f.copy() for m, f in list(frames_by_month(small_panel).items())[:6]}
+
+
+def test_sound_months_pass_the_contract(frames):
+    outcome = validate_contract(frames)
+    assert outcome.passed, outcome.markdown()
+    assert outcome.expectations > 40
+    assert outcome.months == sorted(frames)
+
+
+def test_missing_column_fails_only_its_month_and_names_the_column(frames):
+    broken = sorted(frames)[2]
+    frames[broken] = frames[broken].drop(columns=["median_dom"])
+    outcome = validate_contract(frames)
+    assert outcome.failed_months(ERROR) == [broken]
+    assert "median_dom" in outcome.markdown()
+    assert broken in outcome.month_table()
+
+
+def test_text_in_numeric_column_fails_with_the_offending_value(frames):
+    broken = sorted(frames)[1]
+    frame = frames[broken].astype({"price": object})
+    frame.loc[4, "price"] = "call us"
+    frames[broken] = frame
+    outcome = validate_contract(frames)
+    assert outcome.failed_months(ERROR) == [broken]
+    assert "call us" in outcome.markdown()
+
+
+def test_rows_dated_outside_their_partition_fail(frames):
+    first = sorted(frames)[0]
+    frames[first].loc[0:2, "date"] = pd.Timestamp("2019-01-31")
+    outcome = validate_contract(frames)
+    assert outcome.failed_months(ERROR) == [first]
+    finding = next(f for f in outcome.findings if "date_month" in f.rule)
+    assert finding.month_counts == {first: 3}
+
+
+def test_null_keys_and_empty_months_fail(frames):
+    months = sorted(frames)
+    frames[months[1]] = frames[months[1]].iloc[0:0]
+    frames[months[3]].loc[0, "date"] = pd.NaT
+    outcome = validate_contract(frames)
+    assert outcome.failed_months(ERROR) == [months[1], months[3]]
+
+
+def test_range_violations_are_warnings_with_counts_and_examples(frames):
+    month = sorted(frames)[0]
+    frame = frames[month]
+    frame.loc[0, "avg_sale_to_list"] = 7.0
+    frame.loc[1, "Median Age"] = 150.0
+    frame.loc[2, "median_sale_price"] = 0.0  # HouseTS "not reported": not a violation
+    outcome = validate_ranges(frames, expected_rows=len(frame))
+    assert outcome.failed_months(ERROR) == []
+    assert outcome.failed_months(WARN) == [month]
+    rules = {f.rule: f for f in outcome.findings}
+    assert rules["column_values_to_be_between[avg_sale_to_list]"].month_counts == {month: 1}
+    assert "Median Age=150" in rules["column_values_to_be_between[Median Age]"].examples[0]
+    assert not any("median_sale_price" in r for r in rules)
+
+
+def test_row_count_far_from_expected_warns(frames):
+    outcome = validate_ranges(frames, expected_rows=10 * len(next(iter(frames.values()))))
+    assert any("rows_vs_expected" in f.rule for f in outcome.findings)
+    assert outcome.failed_months(WARN) == sorted(frames)
+
+
+def test_cleaned_data_passes_and_duplicates_fail(frames):
+    cleaned = {m: clean_month(f)[0] for m, f in frames.items()}
+    assert validate_cleaned(cleaned).passed
+    month = sorted(cleaned)[0]
+    cleaned[month] = pd.concat([cleaned[month], cleaned[month].head(2)], ignore_index=True)
+    outcome = validate_cleaned(cleaned)
+    assert outcome.failed_months(ERROR) == [month]
+    assert any(f.rule.startswith("compound_columns_to_be_unique") for f in outcome.findings)
+
+
+def test_real_sample_passes_every_suite(sample_path):
+    from housing_assets.lib.sources import FilePanelSource
+
+    source = FilePanelSource(sample_path)
+    raw = {m: load.frame for m, load in source.load_months(source.months()).items()}
+    assert validate_contract(raw).passed
+    assert validate_ranges(raw, expected_rows=None).passed
+    assert validate_cleaned({m: clean_month(f)[0] for m, f in raw.items()}).passed
+    assert sum(len(f) for f in raw.values()) == 2862
+    assert set(pd.concat(raw.values())["city"]) == set(c.METROS)

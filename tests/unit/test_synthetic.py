@@ -1,0 +1,85 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from housing_assets.lib import contract as c
+from housing_assets.lib.synthetic import OLD_NAMES, SyntheticSpec, generate_panel, n_zips
+
+
+@pytest.fixture(scope="module")
+def panel():
+    return generate_panel(SyntheticSpec(seed=11, scale=0.05))
+
+
+def test_same_seed_same_panel_and_other_seed_differs():
+    a = generate_panel(SyntheticSpec(seed=5, scale=0.01))
+    b = generate_panel(SyntheticSpec(seed=5, scale=0.01))
+    other = generate_panel(SyntheticSpec(seed=6, scale=0.01))
+    pd.testing.assert_frame_equal(a, b)
+    assert not np.allclose(a["price"].to_numpy()[:100], other["price"].to_numpy()[:100])
+
+
+def test_conforms_to_contract(panel):
+    assert c.schema_problems(panel) == []
+    assert panel["date"].dt.is_month_end.all()
+    assert (panel["year"] == panel["date"].dt.year).all()
+
+
+def test_covers_every_metro_and_month(panel):
+    assert set(panel["city"]) == set(c.METROS)
+    months = panel["date"].dt.strftime("%Y-%m")
+    assert months.min() == "2012-03" and months.max() == "2023-12"
+    assert months.nunique() == 142
+    zips = panel["zipcode"].nunique()
+    assert zips == n_zips(0.05)
+    assert len(panel) >= zips * 142  # every zip every month, plus injected duplicates
+
+
+def test_full_scale_size_matches_housets():
+    assert n_zips(1.0) * 142 == 884_092
+
+
+def test_cleaning_has_work_duplicates_outliers_old_names_not_reported(panel):
+    assert panel.duplicated(subset=c.KEYS).sum() > 0
+    assert (panel["median_list_price"] > c.RANGES["median_list_price"].high).any()
+    assert (panel["avg_sale_to_list"] > 2).any()
+    assert panel["city_full"].isin(OLD_NAMES.values()).any()
+    assert c.all_zero_market(panel).mean() == pytest.approx(0.004, abs=0.004)
+    assert (panel["Total Population"] == 0).mean() == pytest.approx(0.077, abs=0.03)
+
+
+def _median_by_year(panel, col):
+    rows = panel[panel[col] > 0]
+    return rows.groupby(rows["date"].dt.year)[col].median()
+
+
+def test_market_cycle_recovery_boom_and_rate_shock(panel):
+    price = _median_by_year(panel, "price")
+    recovery = np.log(price[2019] / price[2013]) / 6
+    boom = np.log(price[2022] / price[2020]) / 2
+    shock = np.log(price[2023] / price[2022])
+    assert recovery > 0.02
+    assert boom > 1.5 * recovery
+    assert shock < boom / 2
+    dom = _median_by_year(panel, "median_dom")
+    assert dom[2023] > 1.3 * dom[2021]  # the 2022-23 regime change drift monitoring must see
+
+
+def test_seasonality_in_sales(panel):
+    by_month = panel.groupby(panel["date"].dt.month)["homes_sold"].mean()
+    assert by_month[6] > 1.2 * by_month[12]
+
+
+def test_census_changes_yearly_not_monthly(panel):
+    one_zip = panel[panel["zipcode"] == panel["zipcode"].iloc[0]].drop_duplicates(subset=c.KEYS)
+    per_year = one_zip.groupby("year")["Per Capita Income"].nunique()
+    assert (per_year == 1).all()
+    assert one_zip["Per Capita Income"].nunique() > 1
+
+
+def test_price_is_smooth_per_zip(panel):
+    dedup = panel.drop_duplicates(subset=c.KEYS).sort_values(["zipcode", "date"])
+    monthly_change = dedup.groupby("zipcode")["price"].pct_change().abs()
+    sale_change = dedup.groupby("zipcode")["median_sale_price"].pct_change().abs()
+    assert monthly_change.median() < 0.02
+    assert sale_change.median() > 2 * monthly_change.median()

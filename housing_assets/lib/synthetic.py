@@ -210,7 +210,7 @@ def _market(rng, price: np.ndarray, t: _Time) -> dict[str, np.ndarray]:
     fast = rng.binomial(pending.astype(int), p_fast)
     off_market = np.divide(fast, pending, out=np.zeros_like(pending), where=pending > 0)
     noise_sd = 0.07 + 0.45 / np.sqrt(homes_sold + 1)
-    sale = price * np.exp(rng.standard_t(5, (z, steps)) * noise_sd * 1.0)
+    sale = price * np.exp(rng.standard_t(5, (z, steps)) * noise_sd * 1.1)
     listp = price * np.exp(0.045 + rng.standard_t(6, (z, steps)) * noise_sd * 0.7)
     sqft = np.exp(rng.normal(np.log(1750), 0.22, z))[:, None]
     ppsf = sale / sqft * np.exp(rng.normal(0, 0.05, (z, steps)))

@@ -1,0 +1,77 @@
+"""Ingest benchmark: generate -> ingest every month -> expectation checks -> cleaned data.
+
+    uv run python benchmarks/ingest.py            # full scale (884k rows) and the default main job
+    uv run python benchmarks/ingest.py --only full
+
+Each case runs `housing run` as a fresh subprocess on an empty HOUSING_HOME (so the numbers
+include interpreter start, imports and the Dagster instance) and reports wall time and the
+peak RSS of that process. Targets on a 2-core machine: full scale <= 90 s and <= 4 GB;
+default main job <= 60 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CASES = {"default": [], "full": ["--full"]}
+
+
+def run_case(name: str, extra: list[str]) -> dict:
+    with tempfile.TemporaryDirectory(prefix=f"housing-bench-{name}-") as home:
+        env = {**os.environ, "HOUSING_HOME": home}
+        env.pop("DAGSTER_HOME", None)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        started = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "housing_assets.cli", "run", *extra],
+            cwd=REPO, env=env, capture_output=True, text=True,
+        )  # fmt: skip
+        wall = time.perf_counter() - started
+        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        if proc.returncode != 0:
+            raise SystemExit(f"{name} run failed:\n{proc.stdout}\n{proc.stderr}")
+        rows = sum(1 for _ in Path(home, "data", "cleaned_monthly").glob("*.parquet"))
+    # ru_maxrss of children is the max over all children so far; cases run largest last.
+    return {
+        "case": name,
+        "wall_s": round(wall, 1),
+        "peak_rss_mb": round(max(peak_kb, before) / 1024),
+        "months": rows,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=sorted(CASES))
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    names = [args.only] if args.only else ["default", "full"]
+    results = []
+    for name in names:
+        print(f"running {name} ...", flush=True)
+        results.append(run_case(name, CASES[name]))
+        print(f"  {results[-1]}", flush=True)
+    print(
+        f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print("| case | wall (s) | peak RSS (MB) | months |")
+    print("|---|---|---|---|")
+    for r in results:
+        print(f"| {r['case']} | {r['wall_s']} | {r['peak_rss_mb']} | {r['months']} |")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

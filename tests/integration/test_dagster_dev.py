@@ -1,0 +1,76 @@
+"""`housing dev` starts a real Dagster webserver that shows the graph on this project's instance."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+QUERY = """{ assetNodes { assetKey { path } isPartitioned assetChecksOrError {
+  ... on AssetChecks { checks { name blocking } } } } }"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, data: bytes | None = None):
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+@pytest.fixture
+def dagster_dev(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "HOUSING_HOME": str(tmp_path), "HOUSING_SCALE": "0.01"}
+    env.pop("DAGSTER_HOME", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "housing_assets.cli", "dev", "--port", str(port)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            try:
+                _get(f"{base}/server_info")
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    out = proc.stdout.read().decode() if proc.stdout else ""
+                    pytest.fail(f"dagster dev did not come up:\n{out[-3000:]}")
+                time.sleep(1)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_dagster_dev_shows_partitioned_assets_and_their_checks(dagster_dev):
+    body = json.dumps({"query": QUERY}).encode()
+    deadline = time.monotonic() + 60
+    while True:  # the code server may still be loading right after the webserver answers
+        nodes = _get(f"{dagster_dev}/graphql", body).get("data", {}).get("assetNodes") or []
+        if nodes or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
+    assert set(by_key) == {"raw_monthly", "cleaned_monthly"}
+    assert all(n["isPartitioned"] for n in nodes)
+    raw_checks = {
+        c["name"]: c["blocking"] for c in by_key["raw_monthly"]["assetChecksOrError"]["checks"]
+    }
+    assert raw_checks == {"raw_contract": True, "raw_plausible_values": False}

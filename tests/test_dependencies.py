@@ -1,0 +1,32 @@
+"""The dependency pins that a resolver gets wrong (see the stack notes) stay right."""
+
+import importlib.metadata as md
+
+
+def test_dagster_integrations_match_the_core_release():
+    core = md.version("dagster")
+    minor = int(core.split(".")[1])
+    for integration in ("dagster-aws", "dagster-mlflow"):
+        version = md.version(integration)
+        # Integrations are released as 0.(core minor + 16).patch alongside dagster 1.minor.patch.
+        assert version.split(".")[1] == str(minor + 16), (integration, version, core)
+        assert version.split(".")[2] == core.split(".")[2], (integration, version, core)
+
+
+def test_integrations_import():
+    import dagster_aws.s3  # noqa: F401
+    import dagster_mlflow  # noqa: F401
+
+
+def test_serving_side_modules_do_not_import_dagster():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import housing_assets.lib.contract, housing_assets.lib.cleaning, "
+        "housing_assets.lib.sources; "
+        "bad = [m for m in ('dagster', 'great_expectations') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -140,3 +140,27 @@ def test_a_month_the_source_lacks_fails_loudly_naming_it(tmp_path, instance):
     register_months(instance, ["2031-01"])
     with pytest.raises(RuntimeError, match="no data for month 2031-01"):
         ingest(defs, instance, ["2031-01"], say=lambda _: None)
+
+
+def test_real_sample_ingests_through_the_file_source_and_passes_every_check(
+    tmp_path, instance, sample_path
+):
+    defs = _defs(tmp_path, source=str(sample_path))
+    months = defs.resources["source"].months()
+    assert len(months) == 142
+    register_months(instance, months)
+    outcome = ingest(defs, instance, months, say=lambda _: None)
+    assert outcome.quarantined == {}
+    # A random sample has ~20 rows a month, unevenly: only the row-count expectation may warn.
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey("raw_monthly"), "raw_plausible_values"), limit=200
+    )
+    (run_level,) = [r for r in history if r.partition is None]
+    findings = run_level.event.dagster_event.event_specific_data.metadata["findings"].value
+    rules = {line.split("|")[1].strip() for line in findings.splitlines()[2:]}
+    assert rules == {"column_values_to_be_between[rows_vs_expected]"}
+    assert instance.get_materialized_partitions(dg.AssetKey("cleaned_monthly")) == set(months)
+    rows = sum(
+        len(pd.read_parquet(p)) for p in (tmp_path / "data" / "cleaned_monthly").glob("*.parquet")
+    )
+    assert rows == 2862  # the real sample has no duplicates or implausible targets to drop

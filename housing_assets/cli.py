@@ -17,6 +17,7 @@ from pathlib import Path
 from housing_assets.settings import DEFAULT_SCALE, DEFAULT_SEED, Settings, project_root
 
 DAGSTER_PORT = 3000
+MLFLOW_PORT = 5000
 
 
 def _say(msg: str) -> None:
@@ -31,6 +32,11 @@ def _prepare_dagster_env(settings: Settings) -> None:
     # Keep the CLI readable: Dagster's preview/beta warnings are for developers, not for a run.
     warnings.filterwarnings("ignore", module="dagster")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
+    import logging
+
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    for noisy in ("mlflow", "alembic", "optuna"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _settings(args) -> Settings:
@@ -53,12 +59,12 @@ def cmd_run(args) -> int:
     import dagster as dg
 
     from housing_assets.definitions import build_definitions
-    from housing_assets.runner import ingest, register_months
+    from housing_assets.runner import ingest, register_months, train
 
     started = time.perf_counter()
     defs = build_definitions(settings)
     source = defs.resources["source"]
-    _say(f"[1/3] source: {source.describe()}")
+    _say(f"[1/{3 if args.no_train else 4}] source: {source.describe()}")
     months = source.months()
     if args.months:
         months = (
@@ -69,26 +75,73 @@ def cmd_run(args) -> int:
     if not months:
         _say("no months to ingest")
         return 2
+    steps = 3 if args.no_train else 4
     with dg.DagsterInstance.get() as instance:
         new = register_months(instance, months)
-        _say(f"[2/3] {len(months)} month(s) {months[0]}..{months[-1]} ({len(new)} new partitions)")
-        _say("[3/3] ingest + great-expectations checks + cleaning")
+        _say(
+            f"[2/{steps}] {len(months)} month(s) {months[0]}..{months[-1]} ({len(new)} new partitions)"
+        )
+        _say(f"[3/{steps}] ingest + great-expectations checks + cleaning")
         outcome = ingest(defs, instance, months, say=_say)
+        trained = None
+        if not args.no_train:
+            if outcome.quarantined:
+                _say(
+                    f"[4/{steps}] not training: {len(outcome.quarantined)} month(s) quarantined (see below)"
+                )
+            else:
+                _say(f"[4/{steps}] model lineage for vintage {args.vintage}")
+                trained = train(
+                    defs, instance, args.vintage, _tuning_config(args, settings), say=_say
+                )
     elapsed = time.perf_counter() - started
-    _summary(settings, outcome, elapsed)
-    return 1 if outcome.quarantined else 0
+    _summary(settings, outcome, trained, elapsed)
+    return 1 if outcome.quarantined or (trained is not None and not trained.published) else 0
 
 
-def _summary(settings: Settings, outcome, elapsed: float) -> None:
+def _tuning_config(args, settings: Settings) -> dict:
+    full = settings.scale >= 0.99
+    return {
+        "n_trials": args.trials or (30 if full else 12),
+        "sample_fraction": args.tune_sample or (0.35 if full else 0.5),
+        "timeout_s": 900.0 if full else 150.0,
+    }
+
+
+def _summary(settings: Settings, outcome, trained, elapsed: float) -> None:
     _say("")
     _say(f"done in {elapsed:.1f}s: {len(outcome.ingested)} month(s) ingested and cleaned")
     for check, text in outcome.warnings.items():
         _say(f"  warning  {check}: {text}")
     for month, why in outcome.quarantined.items():
         _say(f"  FAILED   {month} quarantined by the blocking contract check:\n{why}")
-    _say(f"  data:     {settings.data_dir}/{{raw_monthly,cleaned_monthly}}/<YYYY-MM>.parquet")
+    if trained is not None:
+        _model_summary(settings, trained)
+    _say(f"  data:     {settings.data_dir}/<asset>/<partition>.parquet|json")
     _say(f"  runs:     {', '.join(r[:8] for r in outcome.run_ids)} in {settings.dagster_home}")
-    _say(f"  UI:       uv run housing dev   ->  http://127.0.0.1:{DAGSTER_PORT}")
+    _say(f"  Dagster:  uv run housing dev     ->  http://127.0.0.1:{DAGSTER_PORT}")
+    _say(f"  MLflow:   uv run housing mlflow  ->  http://127.0.0.1:{MLFLOW_PORT}")
+
+
+def _model_summary(settings: Settings, trained) -> None:
+    m = trained.metrics or {}
+    if "mape" in m:
+        _say(
+            f"  holdout ({trained.vintage} on): MAPE {m['mape']:.2f}%  MAE ${m['mae']:,.0f}  R² {m['r2']:.4f}"
+        )
+        _say(f"    baselines on the same rows: persistence MAPE {m['baseline_persistence_mape']:.2f}%, "
+             f"median list price MAPE {m['baseline_list_price_mape']:.2f}%")  # fmt: skip
+        _say(f"    interval coverage: 80% -> {m['coverage_80']:.1%}, 95% -> {m['coverage_95']:.1%}")
+    if trained.mlflow:
+        _say(
+            f"    MLflow run {trained.mlflow['mlflow_run_id'][:12]}, registered version {trained.mlflow['registered_version']}"
+        )
+    if trained.published:
+        _say(
+            f"  bundle:   {settings.serving_dir}/bundles/{trained.bundle_version} (current; MLflow alias champion)"
+        )
+    else:
+        _say(f"  NOT PUBLISHED: the promotion gate blocked it: {trained.gate}")
 
 
 def cmd_generate(args) -> int:
@@ -134,6 +187,17 @@ def cmd_dev(args) -> int:
     return 0
 
 
+def cmd_mlflow(args) -> int:
+    settings = _settings(args)
+    store = settings.mlflow_dir / "mlflow.db"
+    command = ["mlflow", "ui", "--backend-store-uri", f"sqlite:///{store}", "--host", "127.0.0.1",
+               "--port", str(args.port), "--workers", "1"]  # fmt: skip
+    _say(f"MLflow UI on http://127.0.0.1:{args.port} (store: {store})")
+    os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+    os.execvp(command[0], command)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="housing", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -165,6 +229,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="only these months: a prefix (2019) or a list (2019-01,2019-02)",
     )
+    run.add_argument(
+        "--vintage",
+        default="2022-01",
+        help="holdout start month (default 2022-01, the reference split)",
+    )
+    run.add_argument(
+        "--trials", type=int, default=None, help="Optuna trials (default 12; 30 with --full)"
+    )
+    run.add_argument(
+        "--tune-sample",
+        type=float,
+        default=None,
+        help="share of train rows used for tuning (default 0.5; 0.35 with --full)",
+    )
+    run.add_argument("--no-train", action="store_true", help="stop after ingest and cleaning")
     run.set_defaults(func=cmd_run)
 
     gen = sub.add_parser("generate", help="write the synthetic panel to files")
@@ -188,6 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     data_options(dev)
     dev.add_argument("--port", type=int, default=DAGSTER_PORT)
     dev.set_defaults(func=cmd_dev)
+
+    ui = sub.add_parser("mlflow", help="start the MLflow UI on this project's tracking store")
+    ui.add_argument("--port", type=int, default=MLFLOW_PORT)
+    ui.set_defaults(func=cmd_mlflow)
     return parser
 
 

@@ -62,12 +62,19 @@ def _run_range(defs: dg.Definitions, job: str, instance, first: str, last: str):
     return _run(defs, job, instance, {RANGE_START: first, RANGE_END: last})
 
 
-def _run(defs: dg.Definitions, job: str, instance, tags: dict, partition_key: str | None = None):
+def _run(
+    defs: dg.Definitions,
+    job: str,
+    instance,
+    tags: dict,
+    partition_key: str | None = None,
+    run_config: dict | None = None,
+):
     result = defs.resolve_job_def(job).execute_in_process(
         instance=instance,
         tags=tags,
         partition_key=partition_key,
-        run_config=LOGGING,
+        run_config={**LOGGING, **(run_config or {})},  # a caller's loggers entry wins
         raise_on_error=False,
     )
     return result
@@ -145,3 +152,58 @@ def _collect_warnings(result, outcome: IngestOutcome) -> None:
         e = _run_level_evaluation(result, name)
         if e is not None and not e.passed and e.severity == dg.AssetCheckSeverity.WARN:
             outcome.warnings[name] = e.description or ""
+
+
+@dataclass
+class TrainOutcome:
+    vintage: str
+    run_id: str
+    published: bool
+    gate: str
+    metrics: dict | None
+    bundle_version: str | None
+    mlflow: dict | None
+
+
+def train(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    vintage: str,
+    tuning: dict,
+    say: Callable[[str], None] = print,
+) -> TrainOutcome:
+    """Materialize one vintage of the model lineage; a failed gate is an outcome, any other failure raises."""
+    from housing_assets.defs.training.partitions import vintages
+
+    if vintage not in set(instance.get_dynamic_partitions(vintages.name)):
+        instance.add_dynamic_partitions(vintages.name, [vintage])
+    say(
+        f"  one run: splits -> encoders -> tuning ({tuning.get('n_trials')} trials) -> holdout -> gate -> bundle"
+    )
+    # INFO, not WARNING: tuning takes a while and its per-trial lines are the progress report.
+    config = {
+        "ops": {"tuned_model": {"config": tuning}},
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+    }
+    result = _run(defs, "train", instance, {}, partition_key=vintage, run_config=config)
+    gate = _run_level_evaluation(result, "promotion_gate")
+    blocked_by_gate = gate is not None and not gate.passed
+    if not result.success and not blocked_by_gate:
+        raise RuntimeError(f"train run {result.run_id} failed:\n{_step_errors(result)}")
+    outputs = {}
+    for key in ("holdout_metrics", "tuned_model", "serving_bundle"):
+        event = instance.get_latest_materialization_event(dg.AssetKey(key))
+        if event is not None and event.run_id == result.run_id:
+            outputs[key] = event.asset_materialization.metadata
+    published = "serving_bundle" in outputs
+    return TrainOutcome(
+        vintage=vintage,
+        run_id=result.run_id,
+        published=published,
+        gate=(gate.description or "") if gate is not None else "not evaluated",
+        metrics={k: v.value for k, v in outputs.get("holdout_metrics", {}).items()},
+        bundle_version=outputs["serving_bundle"]["version"].value if published else None,
+        mlflow={k: outputs["tuned_model"][k].value for k in ("mlflow_run_id", "registered_version")}
+        if "tuned_model" in outputs
+        else None,
+    )

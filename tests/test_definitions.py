@@ -48,6 +48,8 @@ def test_every_asset_has_a_description_and_partitions(defs):
     for node in defs.resolve_asset_graph().asset_nodes:
         assert node.description, node.key
         assert isinstance(node.partitions_def, dg.DynamicPartitionsDefinition)
+        expected = "month" if node.group_name == "ingestion" else "vintage"
+        assert node.partitions_def.name == expected, node.key
 
 
 @pytest.mark.parametrize(
@@ -61,7 +63,14 @@ def test_every_asset_has_a_description_and_partitions(defs):
 def test_source_setting_picks_the_implementation(tmp_path, source, resource):
     resources = resources_for(Settings(home=tmp_path, source=source))
     assert type(resources["source"]).__name__ == resource
-    assert set(resources) == {"source", "io_manager"}
+    assert set(resources) == {
+        "source",
+        "io_manager",
+        "mlflow_tracking",
+        "optuna_storage",
+        "serving_store",
+        "promotion_policy",
+    }
 
 
 def test_unknown_environment_is_refused(monkeypatch):

@@ -1,12 +1,14 @@
-"""Parquet storage for assets: one file per partition, written atomically.
+"""Asset storage: one file per partition, written atomically -- Parquet for tables, JSON for
+documents (fitted encoders, model metadata, metrics), so everything stored is inspectable.
 
-Partitioned assets hand over (and receive) a dict {partition key: DataFrame}, whether a run
-covers one month or all of them, so single-run backfills of partition ranges store every
-partition separately and downstream code never special-cases "exactly one upstream partition".
+Partitioned assets hand over (and receive) a dict {partition key: value}, whether a run covers
+one partition or many, so single-run backfills of partition ranges store every partition
+separately and downstream code never special-cases "exactly one upstream partition".
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -19,9 +21,18 @@ from pydantic import Field
 class ParquetIOManager(dg.ConfigurableIOManager):
     base_dir: str = Field(description="Directory under which <asset>/<partition>.parquet live.")
 
-    def _path(self, asset_key: dg.AssetKey, partition: str | None) -> Path:
+    def _path(
+        self, asset_key: dg.AssetKey, partition: str | None, suffix: str = ".parquet"
+    ) -> Path:
         root = Path(self.base_dir).joinpath(*asset_key.path)
-        return root / f"{partition}.parquet" if partition else root.with_suffix(".parquet")
+        return root / f"{partition}{suffix}" if partition else root.with_suffix(suffix)
+
+    def _existing(self, asset_key: dg.AssetKey, partition: str | None) -> Path | None:
+        for suffix in (".parquet", ".json"):
+            path = self._path(asset_key, partition, suffix)
+            if path.exists():
+                return path
+        return None
 
     def handle_output(self, context: dg.OutputContext, obj) -> None:
         if obj is None:
@@ -34,7 +45,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                     f"{context.asset_key.to_user_string()}: expected one frame per partition {keys}, got {got}"
                 )
             for key in keys:
-                _write_atomic(obj[key], self._path(context.asset_key, key))
+                _write_atomic(obj[key], self._path(context.asset_key, key, _suffix(obj[key])))
             context.add_output_metadata(
                 {
                     "partitions_written": len(keys),
@@ -44,7 +55,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 }
             )
         else:
-            path = self._path(context.asset_key, None)
+            path = self._path(context.asset_key, None, _suffix(obj))
             _write_atomic(obj, path)
             context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
 
@@ -53,27 +64,54 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         if context.has_asset_partitions:
             out = {}
             for partition in context.asset_partition_keys:
-                path = self._path(key, partition)
-                if not path.exists():
+                path = self._existing(key, partition)
+                if path is None:
                     raise FileNotFoundError(
-                        f"{key.to_user_string()} partition {partition} was never materialized ({path})"
+                        f"{key.to_user_string()} partition {partition} was never materialized "
+                        f"(nothing under {self._path(key, partition).parent})"
                     )
-                out[partition] = pd.read_parquet(path)
+                out[partition] = _read(path)
             return out
-        path = self._path(key, None)
-        if not path.exists():
-            raise FileNotFoundError(f"{key.to_user_string()} was never materialized ({path})")
-        return pd.read_parquet(path)
+        path = self._existing(key, None)
+        if path is None:
+            raise FileNotFoundError(
+                f"{key.to_user_string()} was never materialized ({self._path(key, None)})"
+            )
+        return _read(path)
 
 
-def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
+def _suffix(value) -> str:
+    if isinstance(value, pd.DataFrame):
+        return ".parquet"
+    if isinstance(value, dict):
+        return ".json"
+    raise TypeError(f"can store DataFrames (Parquet) and dicts (JSON), not {type(value).__name__}")
+
+
+def _read(path: Path):
+    return pd.read_parquet(path) if path.suffix == ".parquet" else json.loads(path.read_text())
+
+
+def _write_atomic(value, path: Path) -> None:
     """Write beside the target, then rename: readers see the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        frame.to_parquet(tmp, index=False)
+        if isinstance(value, pd.DataFrame):
+            value.to_parquet(tmp, index=False)
+        else:
+            Path(tmp).write_text(json.dumps(value, indent=1, sort_keys=True, default=_jsonable))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _jsonable(value):
+    """numpy scalars and timestamps in metadata-like documents."""
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")

@@ -1,0 +1,158 @@
+"""The tuned model of a vintage and its holdout evaluation."""
+
+import json
+import time
+
+import dagster as dg
+import mlflow
+import numpy as np
+from pydantic import Field
+
+from housing_assets.defs.training.assets import GROUP, one
+from housing_assets.defs.training.partitions import vintages
+from housing_assets.lib import evaluation, plots, training, tuning
+from housing_assets.lib import features as F
+from housing_assets.lib import splits as S
+from housing_assets.lib.predictor import Predictor
+from housing_assets.resources.mlflow_tracking import (
+    PIP_REQUIREMENTS,
+    MlflowTracking,
+    OptunaStorage,
+    log_png,
+)
+
+
+class TuningConfig(dg.Config):
+    n_trials: int = Field(default=20, ge=1, description="Trials the study should hold in total.")
+    timeout_s: float | None = Field(default=600.0, description="Time budget for new trials (s).")
+    sample_fraction: float = Field(
+        default=1.0, gt=0, le=1, description="Share of train rows for tuning."
+    )
+    seed: int = Field(default=42, description="TPE sampler and XGBoost seed.")
+    nthread: int = Field(default=2, ge=1, description="XGBoost threads.")
+    early_stopping_rounds: int = Field(default=50, ge=5)
+
+
+def _study_name(config: TuningConfig, vintage: str, rows) -> str:
+    # One study per vintage, data and tuning setup: re-running an interrupted run resumes it,
+    # while new data (or another seed/sample) starts a fresh study.
+    return f"vintage-{vintage}-data{S.fingerprint(rows)}-seed{config.seed}-sample{config.sample_fraction}"
+
+
+@dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"xgboost", "optuna", "mlflow"})
+def tuned_model(
+    context: dg.AssetExecutionContext,
+    config: TuningConfig,
+    splits: dict,
+    feature_state: dict,
+    mlflow_tracking: MlflowTracking,
+    optuna_storage: OptunaStorage,
+) -> dict:
+    """XGBoost tuned by Optuna on train/eval, refit on train+eval, registered in MLflow (model JSON inside)."""
+    vintage, rows = context.partition_key, one(splits, context)
+    state = F.FeatureState(**one(feature_state, context))
+    settings = tuning.TuningSettings(config.n_trials, config.timeout_s, config.seed, config.sample_fraction,
+                                     early_stopping_rounds=config.early_stopping_rounds, nthread=config.nthread)  # fmt: skip
+    storage, study = optuna_storage.prepared_url(), _study_name(config, vintage, rows)
+    tags = {"vintage": vintage, "dagster_partition": vintage, "dagster_run_id": context.run_id}
+    started = time.perf_counter()
+    with mlflow_tracking.parent_run(context, tags) as parent_id:
+        mlflow.log_params({"vintage": vintage, "target": state.target, **settings.__dict__})
+
+        def log_trial(trial: tuning.TrialResult) -> None:
+            with mlflow.start_run(
+                run_name=f"trial-{trial.number}", nested=True, tags={**tags, "state": trial.state}
+            ):
+                mlflow.log_params(trial.params)
+                if trial.value is not None:
+                    mlflow.log_metrics(
+                        {"eval_log_mae": trial.value, "best_iteration": trial.best_iteration}
+                    )
+            context.log.info(
+                f"trial {trial.number}: {trial.state} eval log-MAE {trial.value} ({trial.seconds:.1f}s)"
+            )
+
+        model = training.train(rows, state, settings, storage=storage, study_name=study, on_trial=log_trial,
+                               say=context.log.info)  # fmt: skip
+        eval_metrics = {f"eval_{k}": v for k, v in model.eval_metrics.items()}
+        mlflow.log_params({f"best_{k}": v for k, v in model.tuning.best_params.items()})
+        mlflow.log_metrics({**eval_metrics, "refit_rounds": model.rounds})
+        importance_png = plots.importance(model.importance)
+        log_png(importance_png, "feature_importance.png")
+        example = F.build(rows[rows[S.SPLIT] == S.TRAIN].head(5), state)
+        info = mlflow.xgboost.log_model(
+            model.booster, name="model", input_example=example,
+            signature=mlflow.models.infer_signature(example, model.booster.inplace_predict(example)),
+            pip_requirements=PIP_REQUIREMENTS, registered_model_name=mlflow_tracking.registered_model,
+        )  # fmt: skip
+    version = str(info.registered_model_version)
+    context.add_output_metadata({
+        "mlflow_run_id": parent_id, "registered_version": version,
+        "trials_new": len(model.tuning.trials), "trials_resumed": model.tuning.resumed_trials,
+        "trials_pruned": sum(t.state == "PRUNED" for t in model.tuning.trials),
+        "best_eval_log_mae": model.tuning.best_value, "refit_rounds": model.rounds,
+        "best_params": dg.MetadataValue.json(model.tuning.best_params),
+        **eval_metrics, "seconds": round(time.perf_counter() - started, 1),
+        "feature_importance": dg.MetadataValue.md(plots.inline(importance_png, "feature importance")),
+    })  # fmt: skip
+    return {vintage: {
+        "model_json": bytes(model.booster.save_raw("json")).decode(),
+        "conformal": model.conformal,
+        "best_params": model.tuning.best_params,
+        "rounds": model.rounds,
+        "eval_metrics": model.eval_metrics,
+        "importance": model.importance,
+        "mlflow": {"run_id": parent_id, "registered_model": mlflow_tracking.registered_model, "version": version},
+    }}  # fmt: skip
+
+
+def predictor_of(model: dict, state: dict) -> Predictor:
+    return Predictor.from_model_json(
+        model["model_json"], F.FeatureState(**state), model["conformal"]
+    )
+
+
+@dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"pandas", "parquet"})
+def holdout_predictions(
+    context: dg.AssetExecutionContext, splits: dict, feature_state: dict, tuned_model: dict
+) -> dict:
+    """Every holdout row with the model's prediction, 80/95% intervals, flags and both baselines."""
+    preds = evaluation.predictions(
+        one(splits, context), predictor_of(one(tuned_model, context), one(feature_state, context))
+    )
+    context.add_output_metadata(
+        {"rows": len(preds), "unseen_zip_rows": int(preds["unseen_zip"].sum())}
+    )
+    return {context.partition_key: preds}
+
+
+@dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"json"})
+def holdout_metrics(
+    context: dg.AssetExecutionContext,
+    holdout_predictions: dict,
+    tuned_model: dict,
+    mlflow_tracking: MlflowTracking,
+) -> dict:
+    """MAE/RMSE/MAPE/median APE/R² overall, per metro and per month, next to baselines; interval coverage."""
+    preds = one(holdout_predictions, context)
+    rep = evaluation.report(preds)
+    residual_png = plots.residuals(preds["price"], preds["prediction"], "holdout: error vs actual")
+    metro_png = plots.metro_mape(rep["per_metro"])
+    model = one(tuned_model, context)
+    with mlflow_tracking.resume_run(model["mlflow"]["run_id"]):
+        flat = {f"holdout_{k}": v for k, v in rep["model"].items() if np.isfinite(v)}
+        flat.update({f"holdout_coverage_{k}": v for k, v in rep["coverage"].items()})
+        mlflow.log_metrics(flat)
+        log_png(residual_png, "holdout_residuals.png")
+        log_png(metro_png, "holdout_mape_by_metro.png")
+        mlflow.log_text(json.dumps(rep, indent=1, default=str), "holdout_metrics.json")
+    m = rep["model"]
+    context.add_output_metadata({
+        "mape": m["mape"], "mae": m["mae"], "rmse": m["rmse"], "median_ape": m["median_ape"], "r2": m["r2"],
+        **{f"coverage_{k}": v for k, v in rep["coverage"].items()},
+        **{f"baseline_{n}_mape": b["baseline"]["mape"] for n, b in rep["baselines"].items()},
+        "summary": dg.MetadataValue.md(evaluation.markdown(rep)),
+        "by_metro": dg.MetadataValue.md(evaluation.metro_table(rep) + "\n\n" + plots.inline(metro_png, "MAPE by metro")),
+        "residuals": dg.MetadataValue.md(plots.inline(residual_png, "residuals")),
+    })  # fmt: skip
+    return {context.partition_key: rep}

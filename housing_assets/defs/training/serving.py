@@ -1,0 +1,95 @@
+"""Publishing: the serving bundle of a vintage that passed the promotion gate."""
+
+import json
+import subprocess
+from importlib.metadata import version as package_version
+
+import dagster as dg
+import pandas as pd
+
+from housing_assets.defs.training.assets import GROUP, one
+from housing_assets.defs.training.partitions import vintages
+from housing_assets.lib import bundle
+from housing_assets.lib import contract as c
+from housing_assets.lib import splits as S
+from housing_assets.resources.mlflow_tracking import MlflowTracking
+from housing_assets.resources.serving_store import ServingStore
+
+
+def code_version() -> str:
+    """Package version plus the git commit when running from a checkout."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=True).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        sha = "no-git"
+    return f"housing-platform {package_version('housing-platform')} ({sha})"
+
+
+def schema_document() -> dict:
+    return {
+        "columns": c.COLUMNS,
+        "dtypes": c.DTYPES,
+        "target": c.TARGET,
+        "keys": c.KEYS,
+        "ranges": {k: [r.low, r.high, r.rule] for k, r in c.RANGES.items()},
+        "metros": c.METROS,
+    }
+
+
+@dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"json"})
+def serving_bundle(
+    context: dg.AssetExecutionContext,
+    splits: dict,
+    feature_state: dict,
+    tuned_model: dict,
+    holdout_metrics: dict,
+    serving_store: ServingStore,
+    mlflow_tracking: MlflowTracking,
+) -> dict:
+    """The published bundle (model, encoders, schema, intervals, metrics, provenance); MLflow alias `champion` moves to it."""
+    vintage, model, rows = context.partition_key, one(tuned_model, context), one(splits, context)
+    registered = model["mlflow"]["version"]
+    version = f"{vintage}-v{registered}"
+    provenance = {
+        "version": version,
+        "vintage": vintage,
+        "windows": {
+            s: {
+                "first": g[c.DATE].min().strftime("%Y-%m"),
+                "last": g[c.DATE].max().strftime("%Y-%m"),
+                "rows": len(g),
+            }
+            for s, g in rows.groupby("split")
+        },
+        "mlflow": model["mlflow"],
+        "data_fingerprint": S.fingerprint(rows),
+        "code_version": code_version(),
+        "dagster_run_id": context.run_id,
+        "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
+    }
+    files = {
+        "model.json": model["model_json"].encode(),
+        "feature_state.json": json.dumps(
+            one(feature_state, context), indent=1, sort_keys=True
+        ).encode(),
+        "schema.json": json.dumps(schema_document(), indent=1).encode(),
+        "conformal.json": json.dumps(
+            {"quantiles": model["conformal"], "scale": "log"}, indent=1
+        ).encode(),
+        "metrics.json": json.dumps(one(holdout_metrics, context), indent=1, default=str).encode(),
+        "provenance.json": json.dumps(provenance, indent=1).encode(),
+    }
+    store = serving_store.store()
+    previous = bundle.current_version(store)
+    manifest = bundle.publish(store, version, files)
+    mlflow_tracking.set_champion(registered)
+    context.log.info(
+        f"published {version} to {store.describe()} (was {previous}); MLflow champion -> v{registered}"
+    )
+    context.add_output_metadata({
+        "version": version, "previous_version": str(previous), "store": store.describe(),
+        "registered_version": registered, "data_fingerprint": provenance["data_fingerprint"],
+        "code_version": provenance["code_version"],
+    })  # fmt: skip
+    return {vintage: {"manifest": manifest, "provenance": provenance}}

@@ -1,0 +1,126 @@
+"""The serving bundle: everything the API needs to predict, published atomically.
+
+Layout in a serving store (a local directory today, an S3 prefix with the cloud work):
+
+    bundles/<version>/model.json          XGBoost's own JSON model format
+    bundles/<version>/feature_state.json  fitted encoders (lib/features.py)
+    bundles/<version>/schema.json         input contract: columns, dtypes, ranges
+    bundles/<version>/conformal.json      interval quantiles on the log scale
+    bundles/<version>/metrics.json        holdout metrics and baselines
+    bundles/<version>/provenance.json     vintage, MLflow run/version, data fingerprint, code version
+    bundles/<version>/MANIFEST.json       sha256 of every file above -- written LAST
+    current                               the live version -- flipped only after the manifest
+
+A reader follows `current`, and refuses a bundle whose manifest is missing (half-written) or
+whose files do not match their checksums (tampered). Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+MANIFEST = "MANIFEST.json"
+POINTER = "current"
+FILES = (
+    "model.json",
+    "feature_state.json",
+    "schema.json",
+    "conformal.json",
+    "metrics.json",
+    "provenance.json",
+)
+
+
+class BundleError(RuntimeError):
+    """A bundle that must not be served: missing, incomplete or not matching its manifest."""
+
+
+class LocalStore:
+    """A directory as a key -> bytes store; every write is atomic (temp file + rename)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    def write(self, key: str, data: bytes) -> None:
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def read(self, key: str) -> bytes:
+        path = self.root / key
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist")
+        return path.read_bytes()
+
+    def exists(self, key: str) -> bool:
+        return (self.root / key).exists()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def publish(store: LocalStore, version: str, files: dict[str, bytes]) -> dict:
+    """Write a complete bundle, then its manifest, then flip `current`. Returns the manifest."""
+    missing = [name for name in FILES if name not in files]
+    if missing:
+        raise BundleError(f"bundle {version} lacks {missing}")
+    for name in FILES:
+        store.write(f"bundles/{version}/{name}", files[name])
+    manifest = {"version": version, "files": {name: sha256(files[name]) for name in FILES}}
+    store.write(f"bundles/{version}/{MANIFEST}", json.dumps(manifest, indent=1).encode())
+    store.write(POINTER, version.encode())
+    return manifest
+
+
+def current_version(store: LocalStore) -> str | None:
+    if not store.exists(POINTER):
+        return None
+    return store.read(POINTER).decode().strip() or None
+
+
+@dataclass
+class Bundle:
+    version: str
+    files: dict[str, bytes]
+
+    def json(self, name: str) -> dict:
+        return json.loads(self.files[name])
+
+
+def load(store: LocalStore, version: str | None = None) -> Bundle:
+    """Load and verify a bundle (the current one by default)."""
+    version = version or current_version(store)
+    if version is None:
+        raise BundleError(f"no bundle has been published to {store.describe()}")
+    try:
+        manifest = json.loads(store.read(f"bundles/{version}/{MANIFEST}"))
+    except FileNotFoundError as exc:
+        raise BundleError(f"bundle {version} has no manifest: incomplete, refusing it") from exc
+    files = {}
+    for name, digest in manifest["files"].items():
+        try:
+            data = store.read(f"bundles/{version}/{name}")
+        except FileNotFoundError as exc:
+            raise BundleError(f"bundle {version} is missing {name}") from exc
+        if sha256(data) != digest:
+            raise BundleError(f"bundle {version}: {name} does not match its manifest checksum")
+        files[name] = data
+    return Bundle(version, files)

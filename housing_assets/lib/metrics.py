@@ -1,0 +1,76 @@
+"""Regression metrics, baselines and split-conformal prediction intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from housing_assets.lib import contract as c
+
+LEVELS = (0.80, 0.95)
+
+
+def regression(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    y, p = np.asarray(y, dtype="float64"), np.asarray(p, dtype="float64")
+    ok = np.isfinite(y) & np.isfinite(p)
+    y, p = y[ok], p[ok]
+    if len(y) == 0:
+        return {
+            "n": 0,
+            "mae": np.nan,
+            "rmse": np.nan,
+            "mape": np.nan,
+            "median_ape": np.nan,
+            "r2": np.nan,
+        }
+    err = p - y
+    ape = np.abs(err) / np.abs(y)
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    return {
+        "n": len(y),
+        "mae": float(np.abs(err).mean()),
+        "rmse": float(np.sqrt((err**2).mean())),
+        "mape": float(ape.mean() * 100),
+        "median_ape": float(np.median(ape) * 100),
+        "r2": float(1 - (err**2).sum() / ss_tot) if ss_tot > 0 else np.nan,
+    }
+
+
+def by_group(frame: pd.DataFrame, group: str, actual: str, predicted: str) -> pd.DataFrame:
+    rows = {key: regression(part[actual], part[predicted]) for key, part in frame.groupby(group)}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(group).reset_index()
+
+
+def persistence_baseline(history: pd.DataFrame, target_rows: pd.DataFrame) -> np.ndarray:
+    """Each zip's latest known price before the holdout (NaN where the zip has no history)."""
+    latest = history.sort_values(c.DATE).groupby(c.ZIPCODE)[c.TARGET].last()
+    return target_rows[c.ZIPCODE].map(latest).to_numpy(dtype="float64")
+
+
+def conformal_quantiles(log_residuals: np.ndarray, levels=LEVELS) -> dict[str, list[float]]:
+    """Split-conformal bounds on the log scale: the (1-a)/2 and (1+a)/2 residual quantiles with
+    the finite-sample correction, so [p*exp(lo), p*exp(hi)] covers ~level of new rows."""
+    r = np.sort(np.asarray(log_residuals, dtype="float64")[np.isfinite(log_residuals)])
+    n = len(r)
+    if n < 20:
+        raise ValueError(f"need at least 20 calibration residuals, got {n}")
+    out = {}
+    for level in levels:
+        alpha = 1 - level
+        # Order statistics with the (n + 1) correction: each tail holds at most alpha/2.
+        k_hi = min(n, int(np.ceil((n + 1) * (1 - alpha / 2))))
+        k_lo = max(1, int(np.floor((n + 1) * (alpha / 2))))
+        out[f"{round(level * 100)}"] = [float(r[k_lo - 1]), float(r[k_hi - 1])]
+    return out
+
+
+def intervals(
+    prediction: np.ndarray, quantiles: dict[str, list[float]]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    p = np.asarray(prediction, dtype="float64")
+    return {level: (p * np.exp(lo), p * np.exp(hi)) for level, (lo, hi) in quantiles.items()}
+
+
+def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
+    y = np.asarray(actual, dtype="float64")
+    return float(((y >= lower) & (y <= upper)).mean())

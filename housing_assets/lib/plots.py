@@ -1,0 +1,58 @@
+"""Small PNG plots for MLflow artifacts and Dagster metadata (rendered inline as markdown)."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=80)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def inline(png: bytes, alt: str) -> str:
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
+
+
+def importance(shares: dict[str, float], top: int = 15) -> bytes:
+    items = list(shares.items())[:top][::-1]
+    fig, ax = plt.subplots(figsize=(6, 0.3 * len(items) + 1))
+    ax.barh([k for k, _ in items], [v for _, v in items], color="#3b6ea8")
+    ax.set_xlabel("share of total gain")
+    ax.set_title("Feature importance")
+    return _png(fig)
+
+
+def residuals(actual: np.ndarray, predicted: np.ndarray, title: str) -> bytes:
+    actual, predicted = np.asarray(actual, float), np.asarray(predicted, float)
+    rel = (predicted - actual) / actual * 100
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+    left.scatter(actual, rel, s=3, alpha=0.3, color="#3b6ea8")
+    left.axhline(0, color="black", lw=0.8)
+    left.set_xscale("log")
+    left.set_xlabel("actual price ($)")
+    left.set_ylabel("error (%)")
+    left.set_ylim(-60, 60)
+    right.hist(np.clip(rel, -60, 60), bins=60, color="#3b6ea8")
+    right.set_xlabel("error (%)")
+    fig.suptitle(title)
+    return _png(fig)
+
+
+def metro_mape(per_metro: list[dict]) -> bytes:
+    frame = pd.DataFrame(per_metro).sort_values("mape")
+    fig, ax = plt.subplots(figsize=(6, 0.22 * len(frame) + 1))
+    ax.barh(frame["city"], frame["mape"], color="#3b6ea8")
+    ax.set_xlabel("holdout MAPE (%)")
+    return _png(fig)

@@ -1,0 +1,63 @@
+"""Predict prices with intervals from a model + feature state: training, the gate and the API."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from housing_assets.lib import features as F
+from housing_assets.lib.bundle import Bundle
+from housing_assets.lib.metrics import intervals
+
+
+class Predictor:
+    def __init__(
+        self,
+        booster: xgb.Booster,
+        state: F.FeatureState,
+        conformal: dict,
+        version: str = "unpublished",
+    ):
+        self.booster = booster
+        self.state = state
+        self.conformal = conformal
+        self.version = version
+        self.booster.set_param(
+            {"nthread": 1}
+        )  # predictable latency beside other work (stack notes)
+
+    @classmethod
+    def from_model_json(
+        cls,
+        model_json: str | bytes,
+        state: F.FeatureState,
+        conformal: dict,
+        version: str = "unpublished",
+    ) -> Predictor:
+        booster = xgb.Booster()
+        booster.load_model(
+            bytearray(model_json.encode() if isinstance(model_json, str) else model_json)
+        )
+        return cls(booster, state, conformal, version)
+
+    @classmethod
+    def from_bundle(cls, bundle: Bundle) -> Predictor:
+        state = F.FeatureState.from_json(bundle.files["feature_state.json"].decode())
+        conformal = json.loads(bundle.files["conformal.json"])
+        return cls.from_model_json(
+            bundle.files["model.json"], state, conformal["quantiles"], bundle.version
+        )
+
+    def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """One output row per input row, same order and index: prediction, intervals, flags."""
+        X = F.build(rows, self.state)
+        raw = self.booster.inplace_predict(X.to_numpy(dtype=np.float32))
+        price = F.to_price(raw, rows, self.state)
+        out = pd.DataFrame({"prediction": price}, index=rows.index)
+        for level, (lo, hi) in intervals(price, self.conformal).items():
+            out[f"lower_{level}"] = lo
+            out[f"upper_{level}"] = hi
+        return out.join(F.flags(rows, self.state))

@@ -1,0 +1,104 @@
+"""Temporal splits by vintage: the month the holdout starts.
+
+Vintage 2022-01 with the default windows reproduces the reference split exactly: train before
+2020-01, eval 2020-01..2021-12, holdout from 2022-01 on. Other vintages shift the windows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from housing_assets.lib import contract as c
+
+TRAIN, EVAL, HOLDOUT = "train", "eval", "holdout"
+SPLIT = "split"
+DEFAULT_VINTAGE = "2022-01"
+
+
+@dataclass(frozen=True)
+class Windows:
+    vintage: str
+    eval_months: int = 24
+    train_months: int | None = None  # None: everything before the eval window
+    holdout_months: int | None = None  # None: everything from the vintage on
+
+    @property
+    def holdout_start(self) -> pd.Timestamp:
+        return pd.Period(self.vintage, "M").to_timestamp()
+
+    @property
+    def eval_start(self) -> pd.Timestamp:
+        return (pd.Period(self.vintage, "M") - self.eval_months).to_timestamp()
+
+    @property
+    def train_start(self) -> pd.Timestamp | None:
+        if self.train_months is None:
+            return None
+        return (pd.Period(self.vintage, "M") - self.eval_months - self.train_months).to_timestamp()
+
+    @property
+    def holdout_end(self) -> pd.Timestamp | None:
+        if self.holdout_months is None:
+            return None
+        return (pd.Period(self.vintage, "M") + self.holdout_months).to_timestamp()
+
+
+def assign(panel: pd.DataFrame, windows: Windows) -> pd.DataFrame:
+    """The panel's rows that fall in a window, with a `split` column; others are left out."""
+    if windows.eval_months < 1:
+        raise ValueError("eval window must be at least one month")
+    date = panel[c.DATE]
+    split = pd.Series(pd.NA, index=panel.index, dtype="object")
+    split[date < windows.eval_start] = TRAIN
+    if windows.train_start is not None:
+        split[date < windows.train_start] = pd.NA
+    split[(date >= windows.eval_start) & (date < windows.holdout_start)] = EVAL
+    split[date >= windows.holdout_start] = HOLDOUT
+    if windows.holdout_end is not None:
+        split[date >= windows.holdout_end] = pd.NA
+    out = panel.assign(**{SPLIT: split})
+    return out[out[SPLIT].notna()].reset_index(drop=True)
+
+
+def summary(splits: pd.DataFrame) -> dict[str, dict]:
+    out = {}
+    for name in (TRAIN, EVAL, HOLDOUT):
+        part = splits[splits[SPLIT] == name]
+        out[name] = {
+            "rows": len(part),
+            "first_month": part[c.DATE].min().strftime("%Y-%m") if len(part) else None,
+            "last_month": part[c.DATE].max().strftime("%Y-%m") if len(part) else None,
+            "metros": int(part[c.CITY].nunique()),
+            "zips": int(part[c.ZIPCODE].nunique()),
+        }
+    return out
+
+
+def problems(splits: pd.DataFrame) -> list[str]:
+    """Why these splits are not a valid temporal split (empty list when they are)."""
+    found = []
+    parts = {name: splits.loc[splits[SPLIT] == name, c.DATE] for name in (TRAIN, EVAL, HOLDOUT)}
+    for name, dates in parts.items():
+        if dates.empty:
+            found.append(f"{name} split is empty")
+    if found:
+        return found
+    if not parts[TRAIN].max() < parts[EVAL].min():
+        found.append(
+            f"train ends {parts[TRAIN].max():%Y-%m} but eval starts {parts[EVAL].min():%Y-%m}"
+        )
+    if not parts[EVAL].max() < parts[HOLDOUT].min():
+        found.append(
+            f"eval ends {parts[EVAL].max():%Y-%m} but holdout starts {parts[HOLDOUT].min():%Y-%m}"
+        )
+    return found
+
+
+def fingerprint(splits: pd.DataFrame) -> str:
+    """A short content hash of the rows a vintage trains and evaluates on."""
+    import hashlib
+
+    hashed = pd.util.hash_pandas_object(splits[[c.ZIPCODE, c.DATE, c.TARGET, SPLIT]], index=False)
+    return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()[:16]

@@ -1,0 +1,171 @@
+"""Optuna-tuned XGBoost: seeded TPE, early stopping on eval, pruning, resumable SQLite study.
+
+The reference way (15 trials of 200-800 trees on all rows, no early stopping, no pruning) spends
+most of its time on trees that do not help and on trials that are clearly lost. Here every trial
+stops when the eval error stops improving, hopeless trials are pruned against the median of
+earlier ones at the same boosting round, tuning may run on a sample of the train rows, and the
+final model is refit once on train + eval with the best parameters.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import optuna
+import xgboost as xgb
+
+EVAL_METRIC = "mae"  # on the log scale: ~ relative error, what MAPE users care about
+
+
+@dataclass
+class TuningSettings:
+    n_trials: int = 20
+    timeout_s: float | None = 600.0
+    seed: int = 42
+    sample_fraction: float = 1.0  # share of train rows used while tuning (the refit uses all)
+    max_rounds: int = 2000
+    early_stopping_rounds: int = 50
+    nthread: int = 2
+
+
+@dataclass
+class TrialResult:
+    number: int
+    params: dict
+    value: float | None
+    best_iteration: int | None
+    state: str
+    seconds: float
+
+
+@dataclass
+class TuningResult:
+    best_params: dict
+    best_iteration: int
+    best_value: float
+    trials: list[TrialResult] = field(default_factory=list)
+    resumed_trials: int = 0
+
+
+def search_space(trial: optuna.Trial) -> dict:
+    return {
+        "max_depth": trial.suggest_int("max_depth", 3, 10),
+        "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
+        "min_child_weight": trial.suggest_float("min_child_weight", 1.0, 50.0, log=True),
+        "subsample": trial.suggest_float("subsample", 0.5, 1.0),
+        "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
+        "gamma": trial.suggest_float("gamma", 1e-8, 1.0, log=True),
+        "reg_alpha": trial.suggest_float("reg_alpha", 1e-8, 10.0, log=True),
+        "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 10.0, log=True),
+    }
+
+
+def booster_params(params: dict, settings: TuningSettings) -> dict:
+    return {
+        "objective": "reg:squarederror",
+        "eval_metric": EVAL_METRIC,
+        "tree_method": "hist",
+        "nthread": settings.nthread,
+        "seed": settings.seed,
+        **params,
+    }
+
+
+class _PruneOnEval(xgb.callback.TrainingCallback):
+    """Reports the eval error to Optuna every 10 rounds and stops a trial the pruner gives up on."""
+
+    def __init__(self, trial: optuna.Trial):
+        self.trial = trial
+
+    def after_iteration(self, model, epoch: int, evals_log) -> bool:
+        if epoch % 10 == 0:
+            self.trial.report(evals_log["eval"][EVAL_METRIC][-1], step=epoch)
+            if self.trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at round {epoch}")
+        return False
+
+
+def tune(
+    train: xgb.DMatrix,
+    evaluation: xgb.DMatrix,
+    settings: TuningSettings,
+    *,
+    storage: str | None = None,
+    study_name: str = "housing",
+    on_trial: Callable[[TrialResult], None] | None = None,
+) -> TuningResult:
+    """Run (or resume) the study until it holds `n_trials` finished trials or time runs out."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        study_name=study_name,
+        storage=storage,
+        load_if_exists=True,
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=settings.seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=50),
+    )
+    finished = [t for t in study.trials if t.state.is_finished()]
+    remaining = max(0, settings.n_trials - len(finished))
+    results: list[TrialResult] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        started = time.perf_counter()
+        params = search_space(trial)
+        try:
+            booster = xgb.train(
+                booster_params(params, settings), train, num_boost_round=settings.max_rounds,
+                evals=[(evaluation, "eval")], early_stopping_rounds=settings.early_stopping_rounds,
+                verbose_eval=False, callbacks=[_PruneOnEval(trial)],
+            )  # fmt: skip
+        except optuna.TrialPruned:
+            results.append(
+                TrialResult(
+                    trial.number, params, None, None, "PRUNED", time.perf_counter() - started
+                )
+            )
+            if on_trial:
+                on_trial(results[-1])
+            raise
+        trial.set_user_attr("best_iteration", booster.best_iteration)
+        value = float(booster.best_score)
+        results.append(TrialResult(trial.number, params, value, booster.best_iteration, "COMPLETE",
+                                   time.perf_counter() - started))  # fmt: skip
+        if on_trial:
+            on_trial(results[-1])
+        return value
+
+    if remaining:
+        study.optimize(
+            objective, n_trials=remaining, timeout=settings.timeout_s, gc_after_trial=True
+        )
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        raise RuntimeError(
+            f"no tuning trial completed (of {len(study.trials)}); raise the time budget"
+        )
+    best = study.best_trial
+    return TuningResult(
+        best_params=dict(best.params),
+        best_iteration=int(best.user_attrs["best_iteration"]),
+        best_value=float(best.value),
+        trials=results,
+        resumed_trials=len(finished),
+    )
+
+
+def fit(params: dict, rounds: int, data: xgb.DMatrix, settings: TuningSettings) -> xgb.Booster:
+    return xgb.train(
+        booster_params(params, settings), data, num_boost_round=max(1, rounds), verbose_eval=False
+    )
+
+
+def sample_rows(n: int, fraction: float, seed: int) -> np.ndarray:
+    if not 0 < fraction <= 1:
+        raise ValueError(f"sample fraction must be in (0, 1], got {fraction}")
+    if fraction == 1:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=max(1, int(n * fraction)), replace=False))

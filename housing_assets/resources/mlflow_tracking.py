@@ -1,0 +1,122 @@
+"""MLflow tracking as a typed resource, built on dagster-mlflow.
+
+dagster-mlflow's `mlflow_tracking` is a legacy function-style resource (config_schema, untyped)
+whose parent run stays RUNNING unless the `end_mlflow_on_run_finished` hook is attached to a job
+(plain `materialize()` and asset jobs launched from the UI attach none). We keep its `MlFlow`
+class -- experiment setup, one parent run per Dagster run found by the `dagster_run_id` tag,
+env tags -- and wrap it in a ConfigurableResource whose context manager tags the run with the
+partition and ends it FINISHED or FAILED.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import dagster as dg
+from pydantic import Field
+
+PIP_REQUIREMENTS = ["xgboost>=3.0", "pandas>=2.2", "numpy>=1.26"]
+
+
+class MlflowTracking(dg.ConfigurableResource):
+    tracking_uri: str = Field(description="sqlite:///... locally, http(s)://... for a server.")
+    experiment_name: str = Field(default="housing-price", description="MLflow experiment.")
+    registered_model: str = Field(default="housing-price-xgb", description="Model Registry name.")
+    artifact_location: str | None = Field(
+        default=None, description="Artifact root for a new experiment (local dir or s3://)."
+    )
+
+    def _ensure_experiment(self) -> None:
+        import mlflow
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        if mlflow.get_experiment_by_name(self.experiment_name) is None:
+            mlflow.create_experiment(self.experiment_name, artifact_location=self.artifact_location)
+
+    @contextlib.contextmanager
+    def parent_run(self, context: dg.AssetExecutionContext, tags: dict[str, str]) -> Iterator[str]:
+        """The Dagster run's MLflow parent run, tagged; ended when the block exits."""
+        import mlflow
+        from dagster_mlflow.resources import MlFlow
+
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        self._ensure_experiment()
+        shim = SimpleNamespace(
+            log=context.log,
+            dagster_run=context.run,
+            run_id=context.run_id,
+            resource_config={
+                "experiment_name": self.experiment_name,
+                "mlflow_tracking_uri": self.tracking_uri,
+                "extra_tags": {"dagster_job": context.run.job_name, **tags},
+            },
+        )
+        tracker = MlFlow(shim)
+        run_id = tracker.mlflow_run_id or mlflow.active_run().info.run_id
+        try:
+            yield run_id
+        except BaseException:
+            mlflow.end_run(status="FAILED")
+            raise
+        while mlflow.active_run() is not None:
+            mlflow.end_run(status="FINISHED")
+
+    @contextlib.contextmanager
+    def resume_run(self, run_id: str) -> Iterator[None]:
+        """Log more to an existing run (e.g. holdout metrics in a later step or process)."""
+        import mlflow
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        with mlflow.start_run(run_id=run_id):
+            yield
+
+    def client(self):
+        import mlflow
+
+        return mlflow.MlflowClient(tracking_uri=self.tracking_uri)
+
+    def set_champion(self, version: str) -> None:
+        self.client().set_registered_model_alias(self.registered_model, "champion", version)
+
+    def champion_version(self) -> str | None:
+        import mlflow
+
+        try:
+            return (
+                self.client().get_model_version_by_alias(self.registered_model, "champion").version
+            )
+        except mlflow.exceptions.MlflowException:
+            return None
+
+
+def log_png(png: bytes, name: str) -> None:
+    """Log PNG bytes as an artifact of the active run."""
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_bytes(png)
+        mlflow.log_artifact(str(path))
+
+
+class OptunaStorage(dg.ConfigurableResource):
+    """Where Optuna studies persist, so an interrupted tuning run resumes instead of restarting."""
+
+    storage_url: str = Field(
+        description="An Optuna storage URL, e.g. sqlite:////path/to/studies.db."
+    )
+
+    def prepared_url(self) -> str:
+        if self.storage_url.startswith("sqlite:///"):
+            from pathlib import Path
+
+            Path(self.storage_url.removeprefix("sqlite:///")).parent.mkdir(
+                parents=True, exist_ok=True
+            )
+        return self.storage_url

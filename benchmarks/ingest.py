@@ -34,8 +34,11 @@ def run_case(name: str, extra: list[str]) -> dict:
         started = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, "-m", "housing_assets.cli", "run", *extra],
-            cwd=REPO, env=env, capture_output=True, text=True,
-        )  # fmt: skip
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         wall = time.perf_counter() - started
         peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         if proc.returncode != 0:

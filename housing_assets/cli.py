@@ -129,8 +129,10 @@ def _model_summary(settings: Settings, trained) -> None:
         _say(
             f"  holdout ({trained.vintage} on): MAPE {m['mape']:.2f}%  MAE ${m['mae']:,.0f}  R² {m['r2']:.4f}"
         )
-        _say(f"    baselines on the same rows: persistence MAPE {m['baseline_persistence_mape']:.2f}%, "
-             f"median list price MAPE {m['baseline_list_price_mape']:.2f}%")  # fmt: skip
+        _say(
+            f"    baselines on the same rows: persistence MAPE {m['baseline_persistence_mape']:.2f}%, "
+            f"median list price MAPE {m['baseline_list_price_mape']:.2f}%"
+        )
         _say(f"    interval coverage: 80% -> {m['coverage_80']:.1%}, 95% -> {m['coverage_95']:.1%}")
     if trained.mlflow:
         _say(
@@ -190,8 +192,18 @@ def cmd_dev(args) -> int:
 def cmd_mlflow(args) -> int:
     settings = _settings(args)
     store = settings.mlflow_dir / "mlflow.db"
-    command = ["mlflow", "ui", "--backend-store-uri", f"sqlite:///{store}", "--host", "127.0.0.1",
-               "--port", str(args.port), "--workers", "1"]  # fmt: skip
+    command = [
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        f"sqlite:///{store}",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(args.port),
+        "--workers",
+        "1",
+    ]
     _say(f"MLflow UI on http://127.0.0.1:{args.port} (store: {store})")
     os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     os.execvp(command[0], command)

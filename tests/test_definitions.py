@@ -23,14 +23,23 @@ def test_asset_check_job_sensor_snapshot(defs):
     assert {k.to_user_string() for k in graph.get_all_asset_keys()} == {
         "raw_monthly",
         "cleaned_monthly",
+        "splits",
+        "feature_state",
+        "tuned_model",
+        "holdout_predictions",
+        "holdout_metrics",
+        "serving_bundle",
     }
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert checks == {
         ("raw_monthly", "raw_contract"),
         ("raw_monthly", "raw_plausible_values"),
         ("cleaned_monthly", "cleaned_expectations"),
+        ("splits", "splits_are_temporal"),
+        ("feature_state", "encoders_fit_on_train_only"),
+        ("holdout_metrics", "promotion_gate"),
     }
-    assert {j.name for j in defs.jobs} == {"ingest", "check_and_clean"}
+    assert {j.name for j in defs.jobs} == {"ingest", "check_and_clean", "train"}
     assert [s.name for s in defs.sensors] == ["register_source_months"]
 
 
@@ -41,6 +50,9 @@ def test_blocking_flags(defs):
         "raw_contract": True,
         "raw_plausible_values": False,
         "cleaned_expectations": True,
+        "splits_are_temporal": True,
+        "encoders_fit_on_train_only": True,
+        "promotion_gate": True,
     }
 
 

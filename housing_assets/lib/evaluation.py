@@ -74,8 +74,10 @@ def markdown(rep: dict) -> str:
             f"{b['baseline']['mape']:.2f}% | ${b['model_on_same_rows']['mae']:,.0f} | ${b['baseline']['mae']:,.0f} |"
         )
     lines.append("")
-    lines.append(f"RMSE ${m['rmse']:,.0f} · median APE {m['median_ape']:.2f}% · R² {m['r2']:.4f} · "
-                 + " · ".join(f"{lv}% interval coverage {v:.1%}" for lv, v in rep["coverage"].items()))  # fmt: skip
+    lines.append(
+        f"RMSE ${m['rmse']:,.0f} · median APE {m['median_ape']:.2f}% · R² {m['r2']:.4f} · "
+        + " · ".join(f"{lv}% interval coverage {v:.1%}" for lv, v in rep["coverage"].items())
+    )
     return "\n".join(lines)
 
 
@@ -85,6 +87,8 @@ def metro_table(rep: dict) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for r in rep["per_metro"]:
-        rows.append(f"| {r[c.CITY]} | {r['n']:,} | {r['mape']:.2f}% | ${r['mae']:,.0f} | {r['r2']:.3f} | "
-                    f"{r.get('coverage_80', np.nan):.0%} | {r.get('coverage_95', np.nan):.0%} |")  # fmt: skip
+        rows.append(
+            f"| {r[c.CITY]} | {r['n']:,} | {r['mape']:.2f}% | ${r['mae']:,.0f} | {r['r2']:.3f} | "
+            f"{r.get('coverage_80', np.nan):.0%} | {r.get('coverage_95', np.nan):.0%} |"
+        )
     return "\n".join(rows)

@@ -8,13 +8,17 @@ serving image rebuilds exactly the features the model was trained on.
   * metro target encoding: smoothed mean log price per metro, fitted on TRAIN rows only; the
     train rows themselves get out-of-fold values (folds grouped by zipcode, so a zip's other
     months cannot leak its own price level into its encoding); unseen metro -> global mean;
+  * the zip's own price history: its last known price before the prediction month and how many
+    months ago that was (the reference pipeline never used it, not even as a baseline). Training
+    rows get a random lag of 1-24 months from the panel itself; served rows get the last price
+    the state knows (all rows before the holdout), exactly the information a user has then;
   * missing values stay NaN (XGBoost learns where to send them), never 0;
   * `median_sale_price` is dropped by default (the reference pipeline's leakage rule).
 
 Targets: `log_price` (log of the price index) or `log_ratio` (log of price over an anchor: the
-month's median list price, else the census home value, else the metro level). Trees cannot
-extrapolate a price level they never saw; a ratio to a contemporaneous anchor moves with the
-market, which is why the holdout error of a level model doubles after the 2020-22 boom.
+zip's last known price, else the month's median list price, else the census home value, else the
+metro level). Trees cannot extrapolate a price level they never saw -- why a level model's holdout
+error doubles after the 2020-22 boom -- but they can predict the change from a known level.
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ from housing_assets.lib import contract as c
 LEAKAGE_DROP = ["median_sale_price"]
 DATE_PARTS = ["year", "month", "quarter"]
 ENCODED = ["zip_frequency", "metro_encoding"]
+HISTORY = ["lag_log_price", "lag_months", "list_vs_lag"]
+MAX_LAG = 24
 TARGETS = ("log_price", "log_ratio")
+SPLIT_COLUMN = "split"
 FOLDS = 5
 
 
@@ -48,7 +55,11 @@ class FeatureState:
     features: list[str]
     dropped: list[str]
     fitted_on: dict = field(default_factory=dict)
-    version: int = 1
+    zip_history: dict[str, list[float]] = field(
+        default_factory=dict
+    )  # zip -> [month index, log price]
+    history_until: str | None = None
+    version: int = 2
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
@@ -72,9 +83,32 @@ def _metro_means(metros: pd.Series, log_price: np.ndarray, smoothing: float, pri
     return {str(k): float(v) for k, v in encoded.items()}
 
 
-def fit(train: pd.DataFrame, *, target: str = "log_ratio", smoothing: float = 20.0,
-        drop: list[str] = LEAKAGE_DROP) -> FeatureState:  # fmt: skip
-    """Fit the encoders on train rows only; raises if asked to fit on nothing."""
+def month_index(dates: pd.Series) -> np.ndarray:
+    d = pd.to_datetime(dates)
+    return (d.dt.year * 12 + d.dt.month - 1).to_numpy()
+
+
+def last_known(history: pd.DataFrame) -> dict[str, list[float]]:
+    """Each zip's latest month and log price in `history`."""
+    latest = history.sort_values(c.DATE).groupby(c.ZIPCODE).tail(1)
+    return {
+        c.format_zip(z): [int(m), float(np.log(p))]
+        for z, m, p in zip(
+            latest[c.ZIPCODE], month_index(latest[c.DATE]), latest[c.TARGET], strict=True
+        )
+    }
+
+
+def fit(
+    train: pd.DataFrame,
+    *,
+    target: str = "log_ratio",
+    smoothing: float = 20.0,
+    drop: list[str] = LEAKAGE_DROP,
+    history: pd.DataFrame | None = None,
+) -> FeatureState:
+    """Fit the encoders on train rows only; the zip history comes from `history` (default: train),
+    which may extend up to the holdout -- prices observed before it are known at prediction time."""
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
     if train.empty:
@@ -89,13 +123,15 @@ def fit(train: pd.DataFrame, *, target: str = "log_ratio", smoothing: float = 20
         zip_frequency={str(k): float(v) for k, v in freq.sort_index().items()},
         metro_encoding=_metro_means(train[c.CITY], y, smoothing, prior),
         global_mean=prior,
-        features=[*base_columns(drop), *DATE_PARTS, *ENCODED],
+        features=[*base_columns(drop), *DATE_PARTS, *ENCODED, *HISTORY],
         dropped=list(drop),
         fitted_on={
             "rows": len(train),
             "first_date": train[c.DATE].min().strftime("%Y-%m-%d"),
             "last_date": train[c.DATE].max().strftime("%Y-%m-%d"),
         },
+        zip_history=last_known(train if history is None else history),
+        history_until=(train if history is None else history)[c.DATE].max().strftime("%Y-%m-%d"),
     )
 
 
@@ -118,8 +154,52 @@ def out_of_fold_metro_encoding(
     return out
 
 
+def history_lags(rows: pd.DataFrame, history: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """For training rows: the zip's price 1..MAX_LAG months earlier (lag drawn per row, seeded),
+    taken from `history` -- the same kind of information a served row gets from the state."""
+    lag = np.random.default_rng(seed).integers(1, MAX_LAG + 1, len(rows))
+    wanted = pd.DataFrame(
+        {c.ZIPCODE: rows[c.ZIPCODE].to_numpy(), "m": month_index(rows[c.DATE]) - lag}
+    )
+    known = pd.DataFrame(
+        {
+            c.ZIPCODE: history[c.ZIPCODE].to_numpy(),
+            "m": month_index(history[c.DATE]),
+            "lag_log_price": np.log(history[c.TARGET].to_numpy()),
+        }
+    ).drop_duplicates([c.ZIPCODE, "m"])
+    found = wanted.merge(known, on=[c.ZIPCODE, "m"], how="left")["lag_log_price"].to_numpy()
+    return pd.DataFrame(
+        {"lag_log_price": found, "lag_months": np.where(np.isnan(found), np.nan, lag)},
+        index=rows.index,
+    )
+
+
+def state_lags(rows: pd.DataFrame, state: FeatureState) -> pd.DataFrame:
+    """For served rows: the last price the state knows for the zip, if it predates the row."""
+    known = rows[c.ZIPCODE].map(c.format_zip).map(state.zip_history)
+    last_month = known.map(lambda v: v[0] if isinstance(v, list) else np.nan).to_numpy(
+        dtype="float64"
+    )
+    last_log = known.map(lambda v: v[1] if isinstance(v, list) else np.nan).to_numpy(
+        dtype="float64"
+    )
+    months = month_index(rows[c.DATE]) - last_month
+    usable = months >= 1
+    return pd.DataFrame(
+        {
+            "lag_log_price": np.where(usable, last_log, np.nan),
+            "lag_months": np.where(usable, months, np.nan),
+        },
+        index=rows.index,
+    )
+
+
 def build(
-    df: pd.DataFrame, state: FeatureState, metro_encoding: np.ndarray | None = None
+    df: pd.DataFrame,
+    state: FeatureState,
+    metro_encoding: np.ndarray | None = None,
+    lags: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The model's input matrix (float32, columns in `state.features` order)."""
     missing = [
@@ -129,6 +209,7 @@ def build(
     ]
     if missing:
         raise c.ContractError(f"cannot build features: missing columns {missing}")
+    lags = state_lags(df, state) if lags is None else lags
     out = pd.DataFrame(index=df.index)
     for col in base_columns(state.dropped):
         out[col] = pd.to_numeric(df[col], errors="raise").astype("float32")
@@ -141,6 +222,10 @@ def build(
     if metro_encoding is None:
         metro_encoding = df[c.CITY].map(state.metro_encoding).fillna(state.global_mean).to_numpy()
     out["metro_encoding"] = np.asarray(metro_encoding, dtype="float32")
+    out["lag_log_price"] = lags["lag_log_price"].to_numpy(dtype="float32")
+    out["lag_months"] = lags["lag_months"].to_numpy(dtype="float32")
+    list_log = np.log(df["median_list_price"].where(df["median_list_price"] > 0)).to_numpy()
+    out["list_vs_lag"] = (list_log - lags["lag_log_price"].to_numpy()).astype("float32")
     return out[state.features]
 
 
@@ -154,22 +239,70 @@ def flags(df: pd.DataFrame, state: FeatureState) -> pd.DataFrame:
     )
 
 
-def anchor(df: pd.DataFrame, state: FeatureState) -> np.ndarray:
-    """Log of the level the ratio target is relative to (see module docstring)."""
+def log_anchor(
+    df: pd.DataFrame, state: FeatureState, lags: pd.DataFrame | None = None
+) -> np.ndarray:
+    """The log level the ratio target is relative to (0 for the log_price target)."""
+    if state.target == "log_price":
+        return np.zeros(len(df))
+    lags = state_lags(df, state) if lags is None else lags
     level = np.log(df["median_list_price"].where(df["median_list_price"] > 0))
+    level = level.fillna(pd.Series(lags["lag_log_price"].to_numpy(), index=df.index))
     level = level.fillna(np.log(df["Median Home Value"].where(df["Median Home Value"] > 0)))
     fallback = df[c.CITY].map(state.metro_encoding).fillna(state.global_mean)
     return level.fillna(fallback).to_numpy(dtype="float64")
 
 
-def target(df: pd.DataFrame, state: FeatureState) -> np.ndarray:
-    y = _log_price(df)
-    return y - anchor(df, state) if state.target == "log_ratio" else y
+def target(df: pd.DataFrame, state: FeatureState, lags: pd.DataFrame | None = None) -> np.ndarray:
+    return _log_price(df) - log_anchor(df, state, lags)
 
 
-def to_price(prediction: np.ndarray, df: pd.DataFrame, state: FeatureState) -> np.ndarray:
-    """Model output (log scale) -> price in dollars."""
-    log_price = np.asarray(prediction, dtype="float64")
-    if state.target == "log_ratio":
-        log_price = log_price + anchor(df, state)
-    return np.exp(log_price)
+def to_price(
+    prediction: np.ndarray, df: pd.DataFrame, state: FeatureState, lags: pd.DataFrame | None = None
+) -> np.ndarray:
+    """Model output (log scale, relative to the anchor) -> price in dollars."""
+    return np.exp(np.asarray(prediction, dtype="float64") + log_anchor(df, state, lags))
+
+
+def leak_problems(state: FeatureState, rows: pd.DataFrame, eval_start: pd.Timestamp) -> list[str]:
+    """Why `state` cannot have been fitted on exactly the rows dated before `eval_start`.
+
+    Refits the encoders on those rows and compares: any encoding that differs saw other rows.
+    """
+    before = rows[rows[c.DATE] < eval_start]
+    holdout = (
+        rows.loc[rows[SPLIT_COLUMN] == "holdout", c.DATE]
+        if SPLIT_COLUMN in rows
+        else pd.Series(dtype="datetime64[ns]")
+    )
+    if before.empty:
+        return [f"no rows dated before {eval_start:%Y-%m-%d} to fit on"]
+    refit = fit(before, target=state.target, smoothing=state.smoothing, drop=state.dropped)
+    found = []
+    last = state.fitted_on.get("last_date", "")
+    if not last or last >= eval_start.strftime("%Y-%m-%d"):
+        found.append(
+            f"fitted on rows up to {last or '?'}, the eval window starts {eval_start:%Y-%m-%d}"
+        )
+    if state.fitted_on.get("rows") != len(before):
+        found.append(
+            f"fitted on {state.fitted_on.get('rows')} rows; {len(before)} rows precede the eval window"
+        )
+    gap = _max_gap(state.metro_encoding, refit.metro_encoding)
+    if gap > 1e-9:
+        found.append(f"metro encoding differs from a pre-eval refit by up to {gap:.4g}")
+    if _max_gap(state.zip_frequency, refit.zip_frequency) > 1e-12:
+        found.append("zip frequencies differ from a pre-eval refit")
+    if (
+        len(holdout)
+        and state.history_until
+        and state.history_until >= holdout.min().strftime("%Y-%m-%d")
+    ):
+        found.append(f"zip price history runs to {state.history_until}, into the holdout")
+    return found
+
+
+def _max_gap(a: dict, b: dict) -> float:
+    if set(a) != set(b):
+        return float("inf")
+    return max((abs(a[k] - b[k]) for k in a), default=0.0)

@@ -12,7 +12,7 @@ import xgboost as xgb
 from housing_assets.lib import contract as c
 from housing_assets.lib import features as F
 from housing_assets.lib import metrics, tuning
-from housing_assets.lib.splits import EVAL, SPLIT, TRAIN
+from housing_assets.lib.splits import EVAL, HOLDOUT, SPLIT, TRAIN
 
 
 @dataclass
@@ -37,11 +37,15 @@ def train(
 ) -> TrainedModel:
     train_rows = splits[splits[SPLIT] == TRAIN].reset_index(drop=True)
     eval_rows = splits[splits[SPLIT] == EVAL].reset_index(drop=True)
-    X_train = F.build(
-        train_rows, state, F.out_of_fold_metro_encoding(train_rows, state, settings.seed)
-    )
-    y_train = F.target(train_rows, state)
-    X_eval, y_eval = F.build(eval_rows, state), F.target(eval_rows, state)
+    known = splits[splits[SPLIT] != HOLDOUT]
+    # Random 1..24-month lags from the panel itself: served rows see the same range of lags.
+    lags_train = F.history_lags(train_rows, known, settings.seed)
+    lags_eval = F.history_lags(eval_rows, known, settings.seed + 1)
+    oof = F.out_of_fold_metro_encoding(train_rows, state, settings.seed)
+    X_train = F.build(train_rows, state, oof, lags=lags_train)
+    y_train = F.target(train_rows, state, lags_train)
+    X_eval = F.build(eval_rows, state, lags=lags_eval)
+    y_eval = F.target(eval_rows, state, lags_eval)
     sample = tuning.sample_rows(len(train_rows), settings.sample_fraction, settings.seed)
     d_tune = xgb.DMatrix(X_train.iloc[sample], label=y_train[sample], missing=np.nan)
     d_eval = xgb.DMatrix(X_eval, label=y_eval, missing=np.nan)
@@ -54,7 +58,7 @@ def train(
     say(f"calibrating intervals: best params on all train rows, {rounds} rounds, residuals on eval")
     d_train = xgb.DMatrix(X_train, label=y_train, missing=np.nan)
     train_only = tuning.fit(result.best_params, rounds, d_train, settings)
-    eval_price = F.to_price(train_only.predict(d_eval), eval_rows, state)
+    eval_price = F.to_price(train_only.predict(d_eval), eval_rows, state, lags_eval)
     residuals = np.log(eval_rows[c.TARGET].to_numpy()) - np.log(eval_price)
     conformal = metrics.conformal_quantiles(residuals)
 
@@ -63,11 +67,20 @@ def train(
     say(
         f"refitting on train + eval ({len(train_rows) + len(eval_rows):,} rows, {refit_rounds} rounds)"
     )
-    d_all = xgb.DMatrix(pd.concat([X_train, X_eval], ignore_index=True),
-                        label=np.concatenate([y_train, y_eval]), missing=np.nan)  # fmt: skip
+    d_all = xgb.DMatrix(
+        pd.concat([X_train, X_eval], ignore_index=True),
+        label=np.concatenate([y_train, y_eval]),
+        missing=np.nan,
+    )
     final = tuning.fit(result.best_params, refit_rounds, d_all, settings)
     gain = final.get_score(importance_type="total_gain")
     total = sum(gain.values()) or 1.0
     importance = {k: v / total for k, v in sorted(gain.items(), key=lambda kv: -kv[1])}
-    return TrainedModel(final, refit_rounds, result, conformal,
-                        metrics.regression(eval_rows[c.TARGET], eval_price), importance)  # fmt: skip
+    return TrainedModel(
+        final,
+        refit_rounds,
+        result,
+        conformal,
+        metrics.regression(eval_rows[c.TARGET], eval_price),
+        importance,
+    )

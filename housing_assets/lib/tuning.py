@@ -116,10 +116,14 @@ def tune(
         params = search_space(trial)
         try:
             booster = xgb.train(
-                booster_params(params, settings), train, num_boost_round=settings.max_rounds,
-                evals=[(evaluation, "eval")], early_stopping_rounds=settings.early_stopping_rounds,
-                verbose_eval=False, callbacks=[_PruneOnEval(trial)],
-            )  # fmt: skip
+                booster_params(params, settings),
+                train,
+                num_boost_round=settings.max_rounds,
+                evals=[(evaluation, "eval")],
+                early_stopping_rounds=settings.early_stopping_rounds,
+                verbose_eval=False,
+                callbacks=[_PruneOnEval(trial)],
+            )
         except optuna.TrialPruned:
             results.append(
                 TrialResult(
@@ -131,8 +135,16 @@ def tune(
             raise
         trial.set_user_attr("best_iteration", booster.best_iteration)
         value = float(booster.best_score)
-        results.append(TrialResult(trial.number, params, value, booster.best_iteration, "COMPLETE",
-                                   time.perf_counter() - started))  # fmt: skip
+        results.append(
+            TrialResult(
+                trial.number,
+                params,
+                value,
+                booster.best_iteration,
+                "COMPLETE",
+                time.perf_counter() - started,
+            )
+        )
         if on_trial:
             on_trial(results[-1])
         return value

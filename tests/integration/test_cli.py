@@ -15,24 +15,36 @@ def _housing(args, home: Path, **env):
     environment.pop("DAGSTER_HOME", None)
     return subprocess.run(
         [sys.executable, "-m", "housing_assets.cli", *args],
-        cwd=REPO, env=environment, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
-def test_housing_run_ingests_every_month_and_says_where_results_are(tmp_path):
-    proc = _housing(["run", "--scale", "0.01"], tmp_path)
+def test_housing_run_goes_from_data_to_a_published_bundle_and_says_where_results_are(tmp_path):
+    proc = _housing(["run", "--scale", "0.01", "--trials", "2"], tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
-    assert "[1/3] source: synthetic(seed=7, scale=0.01)" in out
+    assert "[1/4] source: synthetic(seed=7, scale=0.01)" in out
     assert "142 month(s) 2012-03..2023-12 (142 new partitions)" in out
     assert "142 month(s) ingested and cleaned" in out
-    assert str(tmp_path / "data") in out and "housing dev" in out
+    assert "[4/4] model lineage for vintage 2022-01" in out
+    assert (
+        "holdout (2022-01 on): MAPE" in out
+        and "persistence MAPE" in out
+        and "interval coverage" in out
+    )
+    assert f"bundle:   {tmp_path / 'serving' / 'bundles' / '2022-01-v1'} (current" in out
+    assert (tmp_path / "serving" / "current").read_text() == "2022-01-v1"
+    assert str(tmp_path / "data") in out and "housing dev" in out and "housing mlflow" in out
     cleaned = sorted((tmp_path / "data" / "cleaned_monthly").glob("*.parquet"))
     assert len(cleaned) == 142
     assert len(pd.read_parquet(cleaned[0])) > 0
     assert (tmp_path / "dagster" / "history" / "runs.db").exists()
     # Second run: same months are known partitions now, nothing new registered.
-    again = _housing(["run", "--scale", "0.01", "--months", "2023"], tmp_path)
+    again = _housing(["run", "--scale", "0.01", "--months", "2023", "--no-train"], tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "12 month(s) 2023-01..2023-12 (0 new partitions)" in again.stdout
 
@@ -49,6 +61,7 @@ def test_housing_run_on_monthly_files_with_a_broken_month_exits_nonzero_and_name
     frame.loc[0, "date"] = "2016-07-31"  # a row filed in the wrong month
     frame.to_csv(broken, index=False)
     proc = _housing(["run", "--source", str(landing), "--months", "2016"], tmp_path / "home")
+    assert "not training: 1 month(s) quarantined" in proc.stdout
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "FAILED   2016-05 quarantined" in proc.stdout
     assert "date_month == partition_month" in proc.stdout

@@ -41,14 +41,22 @@ def dagster_dev(tmp_path):
     env.pop("DAGSTER_HOME", None)
     # Register the month partitions the way a user's first `housing run` does.
     first = subprocess.run(
-        [sys.executable, "-m", "housing_assets.cli", "run", "--months", "2015-01"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [sys.executable, "-m", "housing_assets.cli", "run", "--months", "2015-01", "--no-train"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert first.returncode == 0, first.stdout + first.stderr
     proc = subprocess.Popen(
         [sys.executable, "-m", "housing_assets.cli", "dev", "--port", str(port)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     try:
@@ -79,7 +87,16 @@ def test_dagster_dev_shows_partitioned_assets_and_their_checks(dagster_dev):
             break
         time.sleep(1)
     by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
-    assert set(by_key) == {"raw_monthly", "cleaned_monthly"}
+    assert set(by_key) == {
+        "raw_monthly",
+        "cleaned_monthly",
+        "splits",
+        "feature_state",
+        "tuned_model",
+        "holdout_predictions",
+        "holdout_metrics",
+        "serving_bundle",
+    }
     assert all(n["isPartitioned"] for n in nodes)
     raw_checks = {
         c["name"]: c["blocking"] for c in by_key["raw_monthly"]["assetChecksOrError"]["checks"]

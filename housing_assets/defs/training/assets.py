@@ -51,24 +51,34 @@ def splits(context: dg.AssetExecutionContext, config: SplitConfig, cleaned_month
     panel = pd.concat([cleaned_monthly[m] for m in sorted(cleaned_monthly)], ignore_index=True)
     out = S.assign(panel, windows)
     summary = S.summary(out)
-    context.add_output_metadata({
-        **{f"{name}_rows": part["rows"] for name, part in summary.items()},
-        "windows": dg.MetadataValue.json(summary),
-        "months_read": len(cleaned_monthly),
-    })  # fmt: skip
+    context.add_output_metadata(
+        {
+            **{f"{name}_rows": part["rows"] for name, part in summary.items()},
+            "windows": dg.MetadataValue.json(summary),
+            "months_read": len(cleaned_monthly),
+        }
+    )
     return {context.partition_key: out}
 
 
 @dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"json"})
 def feature_state(context: dg.AssetExecutionContext, config: FeatureConfig, splits: dict) -> dict:
-    """Encoders fitted on the train split only (zip frequency, smoothed metro target encoding) as JSON."""
+    """Encoders fitted on the train split only (zip frequency, smoothed metro target encoding) and each zip's last known price before the holdout, as JSON."""
     rows = one(splits, context)
-    state = F.fit(rows[rows[S.SPLIT] == S.TRAIN], target=config.target, smoothing=config.smoothing)
-    context.add_output_metadata({
-        "target": state.target,
-        "features": len(state.features),
-        "zips_encoded": len(state.zip_frequency),
-        "metros_encoded": len(state.metro_encoding),
-        "fitted_on": dg.MetadataValue.json(state.fitted_on),
-    })  # fmt: skip
+    state = F.fit(
+        rows[rows[S.SPLIT] == S.TRAIN],
+        target=config.target,
+        smoothing=config.smoothing,
+        history=rows[rows[S.SPLIT] != S.HOLDOUT],  # prices known when the holdout starts
+    )
+    context.add_output_metadata(
+        {
+            "target": state.target,
+            "features": len(state.features),
+            "zips_encoded": len(state.zip_frequency),
+            "metros_encoded": len(state.metro_encoding),
+            "fitted_on": dg.MetadataValue.json(state.fitted_on),
+            "zip_history_until": state.history_until,
+        }
+    )
     return {context.partition_key: json.loads(state.to_json())}

@@ -31,6 +31,9 @@ class TuningConfig(dg.Config):
     seed: int = Field(default=42, description="TPE sampler and XGBoost seed.")
     nthread: int = Field(default=2, ge=1, description="XGBoost threads.")
     early_stopping_rounds: int = Field(default=50, ge=5)
+    max_rounds: int = Field(
+        default=2000, ge=1, description="Upper bound on boosting rounds per trial."
+    )
 
 
 def _study_name(config: TuningConfig, vintage: str, rows) -> str:
@@ -51,8 +54,15 @@ def tuned_model(
     """XGBoost tuned by Optuna on train/eval, refit on train+eval, registered in MLflow (model JSON inside)."""
     vintage, rows = context.partition_key, one(splits, context)
     state = F.FeatureState(**one(feature_state, context))
-    settings = tuning.TuningSettings(config.n_trials, config.timeout_s, config.seed, config.sample_fraction,
-                                     early_stopping_rounds=config.early_stopping_rounds, nthread=config.nthread)  # fmt: skip
+    settings = tuning.TuningSettings(
+        config.n_trials,
+        config.timeout_s,
+        config.seed,
+        config.sample_fraction,
+        max_rounds=config.max_rounds,
+        early_stopping_rounds=config.early_stopping_rounds,
+        nthread=config.nthread,
+    )
     storage, study = optuna_storage.prepared_url(), _study_name(config, vintage, rows)
     tags = {"vintage": vintage, "dagster_partition": vintage, "dagster_run_id": context.run_id}
     started = time.perf_counter()
@@ -72,38 +82,64 @@ def tuned_model(
                 f"trial {trial.number}: {trial.state} eval log-MAE {trial.value} ({trial.seconds:.1f}s)"
             )
 
-        model = training.train(rows, state, settings, storage=storage, study_name=study, on_trial=log_trial,
-                               say=context.log.info)  # fmt: skip
+        model = training.train(
+            rows,
+            state,
+            settings,
+            storage=storage,
+            study_name=study,
+            on_trial=log_trial,
+            say=context.log.info,
+        )
         eval_metrics = {f"eval_{k}": v for k, v in model.eval_metrics.items()}
         mlflow.log_params({f"best_{k}": v for k, v in model.tuning.best_params.items()})
         mlflow.log_metrics({**eval_metrics, "refit_rounds": model.rounds})
         importance_png = plots.importance(model.importance)
         log_png(importance_png, "feature_importance.png")
-        example = F.build(rows[rows[S.SPLIT] == S.TRAIN].head(5), state)
+        example = F.build(rows[rows[S.SPLIT] == S.HOLDOUT].head(5), state)
         info = mlflow.xgboost.log_model(
-            model.booster, name="model", input_example=example,
-            signature=mlflow.models.infer_signature(example, model.booster.inplace_predict(example)),
-            pip_requirements=PIP_REQUIREMENTS, registered_model_name=mlflow_tracking.registered_model,
-        )  # fmt: skip
+            model.booster,
+            name="model",
+            input_example=example,
+            signature=mlflow.models.infer_signature(
+                example, model.booster.inplace_predict(example)
+            ),
+            pip_requirements=PIP_REQUIREMENTS,
+            registered_model_name=mlflow_tracking.registered_model,
+        )
     version = str(info.registered_model_version)
-    context.add_output_metadata({
-        "mlflow_run_id": parent_id, "registered_version": version,
-        "trials_new": len(model.tuning.trials), "trials_resumed": model.tuning.resumed_trials,
-        "trials_pruned": sum(t.state == "PRUNED" for t in model.tuning.trials),
-        "best_eval_log_mae": model.tuning.best_value, "refit_rounds": model.rounds,
-        "best_params": dg.MetadataValue.json(model.tuning.best_params),
-        **eval_metrics, "seconds": round(time.perf_counter() - started, 1),
-        "feature_importance": dg.MetadataValue.md(plots.inline(importance_png, "feature importance")),
-    })  # fmt: skip
-    return {vintage: {
-        "model_json": bytes(model.booster.save_raw("json")).decode(),
-        "conformal": model.conformal,
-        "best_params": model.tuning.best_params,
-        "rounds": model.rounds,
-        "eval_metrics": model.eval_metrics,
-        "importance": model.importance,
-        "mlflow": {"run_id": parent_id, "registered_model": mlflow_tracking.registered_model, "version": version},
-    }}  # fmt: skip
+    context.add_output_metadata(
+        {
+            "mlflow_run_id": parent_id,
+            "registered_version": version,
+            "trials_new": len(model.tuning.trials),
+            "trials_resumed": model.tuning.resumed_trials,
+            "trials_pruned": sum(t.state == "PRUNED" for t in model.tuning.trials),
+            "best_eval_log_mae": model.tuning.best_value,
+            "refit_rounds": model.rounds,
+            "best_params": dg.MetadataValue.json(model.tuning.best_params),
+            **eval_metrics,
+            "seconds": round(time.perf_counter() - started, 1),
+            "feature_importance": dg.MetadataValue.md(
+                plots.inline(importance_png, "feature importance")
+            ),
+        }
+    )
+    return {
+        vintage: {
+            "model_json": bytes(model.booster.save_raw("json")).decode(),
+            "conformal": model.conformal,
+            "best_params": model.tuning.best_params,
+            "rounds": model.rounds,
+            "eval_metrics": model.eval_metrics,
+            "importance": model.importance,
+            "mlflow": {
+                "run_id": parent_id,
+                "registered_model": mlflow_tracking.registered_model,
+                "version": version,
+            },
+        }
+    }
 
 
 def predictor_of(model: dict, state: dict) -> Predictor:
@@ -147,12 +183,20 @@ def holdout_metrics(
         log_png(metro_png, "holdout_mape_by_metro.png")
         mlflow.log_text(json.dumps(rep, indent=1, default=str), "holdout_metrics.json")
     m = rep["model"]
-    context.add_output_metadata({
-        "mape": m["mape"], "mae": m["mae"], "rmse": m["rmse"], "median_ape": m["median_ape"], "r2": m["r2"],
-        **{f"coverage_{k}": v for k, v in rep["coverage"].items()},
-        **{f"baseline_{n}_mape": b["baseline"]["mape"] for n, b in rep["baselines"].items()},
-        "summary": dg.MetadataValue.md(evaluation.markdown(rep)),
-        "by_metro": dg.MetadataValue.md(evaluation.metro_table(rep) + "\n\n" + plots.inline(metro_png, "MAPE by metro")),
-        "residuals": dg.MetadataValue.md(plots.inline(residual_png, "residuals")),
-    })  # fmt: skip
+    context.add_output_metadata(
+        {
+            "mape": m["mape"],
+            "mae": m["mae"],
+            "rmse": m["rmse"],
+            "median_ape": m["median_ape"],
+            "r2": m["r2"],
+            **{f"coverage_{k}": v for k, v in rep["coverage"].items()},
+            **{f"baseline_{n}_mape": b["baseline"]["mape"] for n, b in rep["baselines"].items()},
+            "summary": dg.MetadataValue.md(evaluation.markdown(rep)),
+            "by_metro": dg.MetadataValue.md(
+                evaluation.metro_table(rep) + "\n\n" + plots.inline(metro_png, "MAPE by metro")
+            ),
+            "residuals": dg.MetadataValue.md(plots.inline(residual_png, "residuals")),
+        }
+    )
     return {context.partition_key: rep}

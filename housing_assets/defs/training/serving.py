@@ -19,8 +19,13 @@ from housing_assets.resources.serving_store import ServingStore
 def code_version() -> str:
     """Package version plus the git commit when running from a checkout."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             timeout=5, check=True).stdout.strip()  # fmt: skip
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         sha = "no-git"
     return f"housing-platform {package_version('housing-platform')} ({sha})"
@@ -87,9 +92,14 @@ def serving_bundle(
     context.log.info(
         f"published {version} to {store.describe()} (was {previous}); MLflow champion -> v{registered}"
     )
-    context.add_output_metadata({
-        "version": version, "previous_version": str(previous), "store": store.describe(),
-        "registered_version": registered, "data_fingerprint": provenance["data_fingerprint"],
-        "code_version": provenance["code_version"],
-    })  # fmt: skip
+    context.add_output_metadata(
+        {
+            "version": version,
+            "previous_version": str(previous),
+            "store": store.describe(),
+            "registered_version": registered,
+            "data_fingerprint": provenance["data_fingerprint"],
+            "code_version": provenance["code_version"],
+        }
+    )
     return {vintage: {"manifest": manifest, "provenance": provenance}}

@@ -1,0 +1,157 @@
+"""The model lineage of one vintage, materialized in process against real MLflow (SQLite) stores."""
+
+from pathlib import Path
+
+import dagster as dg
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from housing_assets.definitions import build_definitions
+from housing_assets.lib import bundle
+from housing_assets.lib import features as F
+from housing_assets.lib.predictor import Predictor
+from housing_assets.lib.splits import HOLDOUT, SPLIT
+from housing_assets.runner import ingest, register_months, train
+from housing_assets.settings import Settings
+
+TUNING = {"n_trials": 3, "sample_fraction": 1.0, "timeout_s": 120.0}
+
+
+def _lineage(home: Path, source: str = "synthetic"):
+    settings = Settings(home=home, source=source, scale=0.01, seed=3)
+    defs = build_definitions(settings)
+    instance = dg.instance_for_test()
+    inst = instance.__enter__()
+    months = defs.resources["source"].months()
+    register_months(inst, months)
+    ingest(defs, inst, months, say=lambda _: None)
+    return settings, defs, inst, instance
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    settings, defs, inst, handle = _lineage(tmp_path_factory.mktemp("home"))
+    outcome = train(defs, inst, "2022-01", TUNING, say=lambda _: None)
+    yield settings, defs, inst, outcome
+    handle.__exit__(None, None, None)
+
+
+def _value(inst, key: str):
+    path = (
+        inst.get_latest_materialization_event(dg.AssetKey(key))
+        .asset_materialization.metadata["path"]
+        .value
+    )
+    files = sorted(Path(path).glob("2022-01.*"))
+    return pd.read_parquet(files[0]) if files[0].suffix == ".parquet" else files[0].read_text()
+
+
+def test_lineage_materializes_and_publishes(trained):
+    settings, _, inst, outcome = trained
+    assert outcome.published and outcome.bundle_version == "2022-01-v1"
+    for key in (
+        "splits",
+        "feature_state",
+        "tuned_model",
+        "holdout_predictions",
+        "holdout_metrics",
+        "serving_bundle",
+    ):
+        assert inst.get_materialized_partitions(dg.AssetKey(key)) == {"2022-01"}, key
+    store = bundle.LocalStore(settings.serving_dir)
+    assert bundle.current_version(store) == "2022-01-v1"
+    provenance = bundle.load(store).json("provenance.json")
+    assert provenance["vintage"] == "2022-01" and provenance["mlflow"]["version"] == "1"
+    assert (
+        provenance["windows"]["train"]["last"] == "2019-12"
+        and provenance["windows"]["holdout"]["first"] == "2022-01"
+    )
+    m = outcome.metrics
+    assert m["mape"] < m["baseline_list_price_mape"] and m["mape"] < m["baseline_persistence_mape"]
+    assert 0.6 < m["coverage_80"] < 0.95 and 0.85 < m["coverage_95"] <= 1.0
+
+
+def test_mlflow_has_parent_run_nested_trials_and_champion(trained):
+    settings, _, _, outcome = trained
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{settings.mlflow_dir / 'mlflow.db'}")
+    parent = client.get_run(outcome.mlflow["mlflow_run_id"])
+    assert parent.info.status == "FINISHED"
+    assert (
+        parent.data.tags["vintage"] == "2022-01"
+        and parent.data.tags["dagster_run_id"] == outcome.run_id
+    )
+    assert "holdout_mape" in parent.data.metrics and "eval_mape" in parent.data.metrics
+    experiment = parent.info.experiment_id
+    children = client.search_runs([experiment], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    assert len(children) == TUNING["n_trials"]
+    assert all(child.data.tags["dagster_partition"] == "2022-01" for child in children)
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"feature_importance.png", "holdout_residuals.png", "holdout_metrics.json"} <= artifacts
+    assert str(client.get_model_version_by_alias("housing-price-xgb", "champion").version) == "1"
+
+
+def test_features_and_predictions_are_identical_through_assets_and_the_module_alone(trained):
+    settings, _, inst, _ = trained
+    rows = _value(inst, "splits")
+    holdout = rows[rows[SPLIT] == HOLDOUT].reset_index(drop=True)
+    published = bundle.load(bundle.LocalStore(settings.serving_dir))
+    predictor = Predictor.from_bundle(published)
+    asset_state = F.FeatureState.from_json(_value(inst, "feature_state"))
+    pd.testing.assert_frame_equal(F.build(holdout, asset_state), F.build(holdout, predictor.state))
+    from_assets = _value(inst, "holdout_predictions")
+    alone = predictor.predict(holdout)
+    np.testing.assert_array_equal(
+        from_assets["prediction"].to_numpy(), alone["prediction"].to_numpy()
+    )
+    np.testing.assert_array_equal(from_assets["upper_95"].to_numpy(), alone["upper_95"].to_numpy())
+
+
+def test_higher_list_price_never_lowers_predictions_on_average(trained):
+    settings, _, inst, _ = trained
+    rows = _value(inst, "splits")
+    holdout = (
+        rows[rows[SPLIT] == HOLDOUT].dropna(subset=["median_list_price"]).reset_index(drop=True)
+    )
+    predictor = Predictor.from_bundle(bundle.load(bundle.LocalStore(settings.serving_dir)))
+    base = predictor.predict(holdout)["prediction"]
+    for factor in (1.05, 1.2):
+        raised = predictor.predict(
+            holdout.assign(median_list_price=holdout["median_list_price"] * factor)
+        )
+        assert (raised["prediction"] / base).mean() >= 1.0
+
+
+def test_gate_blocks_a_bad_model_and_keeps_the_champion(trained):
+    settings, defs, inst, outcome = trained
+    bad = {
+        **TUNING,
+        "n_trials": 1,
+        "max_rounds": 1,
+        "seed": 7,
+    }  # one boosting round: barely a model
+    blocked = train(defs, inst, "2022-01", bad, say=lambda _: None)
+    assert not blocked.published
+    assert "does not beat" in blocked.gate or "worse than champion" in blocked.gate
+    assert bundle.current_version(bundle.LocalStore(settings.serving_dir)) == outcome.bundle_version
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{settings.mlflow_dir / 'mlflow.db'}")
+    assert str(client.get_model_version_by_alias("housing-price-xgb", "champion").version) == "1"
+    # The rejected model is still registered (version 2): the registry keeps history, serving does not move.
+    assert blocked.mlflow["registered_version"] == "2"
+
+
+def test_real_sample_trains_end_to_end_through_the_file_source(tmp_path, sample_path):
+    _, defs, inst, handle = _lineage(tmp_path, source=str(sample_path))
+    try:
+        outcome = train(
+            defs,
+            inst,
+            "2022-01",
+            {"n_trials": 2, "sample_fraction": 1.0, "timeout_s": 120.0},
+            say=lambda _: None,
+        )
+        assert outcome.metrics["mape"] < outcome.metrics["baseline_list_price_mape"]
+        assert outcome.published
+    finally:
+        handle.__exit__(None, None, None)

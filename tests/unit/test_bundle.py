@@ -1,0 +1,68 @@
+import json
+
+import pytest
+
+from housing_assets.lib import bundle
+
+
+def _files(tag: str) -> dict[str, bytes]:
+    return {name: json.dumps({"file": name, "tag": tag}).encode() for name in bundle.FILES}
+
+
+def test_publish_then_load_round_trip(tmp_path):
+    store = bundle.LocalStore(tmp_path)
+    manifest = bundle.publish(store, "2022-01-v1", _files("a"))
+    assert bundle.current_version(store) == "2022-01-v1"
+    loaded = bundle.load(store)
+    assert loaded.version == "2022-01-v1"
+    assert loaded.json("metrics.json") == {"file": "metrics.json", "tag": "a"}
+    assert set(manifest["files"]) == set(bundle.FILES)
+
+
+def test_a_bundle_without_manifest_is_refused(tmp_path):
+    store = bundle.LocalStore(tmp_path)
+    for name, data in _files("half").items():
+        store.write(f"bundles/v9/{name}", data)
+    with pytest.raises(bundle.BundleError, match="no manifest"):
+        bundle.load(store, "v9")
+
+
+def test_a_tampered_file_is_refused(tmp_path):
+    store = bundle.LocalStore(tmp_path)
+    bundle.publish(store, "v1", _files("a"))
+    (tmp_path / "bundles" / "v1" / "model.json").write_bytes(b"{}")
+    with pytest.raises(bundle.BundleError, match=r"model\.json does not match"):
+        bundle.load(store)
+
+
+def test_a_failed_publish_leaves_the_current_bundle_in_place(tmp_path, monkeypatch):
+    store = bundle.LocalStore(tmp_path)
+    bundle.publish(store, "v1", _files("a"))
+    original = store.write
+
+    def failing_write(key, data):
+        if key.endswith("metrics.json"):
+            raise OSError("disk full")
+        original(key, data)
+
+    monkeypatch.setattr(store, "write", failing_write)
+    with pytest.raises(OSError, match="disk full"):
+        bundle.publish(store, "v2", _files("b"))
+    assert bundle.current_version(store) == "v1"
+    assert bundle.load(store).json("metrics.json")["tag"] == "a"
+    with pytest.raises(bundle.BundleError):
+        bundle.load(store, "v2")
+
+
+def test_incomplete_file_set_is_rejected_before_writing(tmp_path):
+    store = bundle.LocalStore(tmp_path)
+    files = _files("a")
+    files.pop("schema.json")
+    with pytest.raises(bundle.BundleError, match=r"schema\.json"):
+        bundle.publish(store, "v1", files)
+    assert bundle.current_version(store) is None
+
+
+def test_nothing_published_is_a_clear_error(tmp_path):
+    with pytest.raises(bundle.BundleError, match="no bundle has been published"):
+        bundle.load(bundle.LocalStore(tmp_path))

@@ -1,0 +1,41 @@
+import numpy as np
+import xgboost as xgb
+
+from housing_assets.lib import tuning
+
+
+def _data(seed: int, n: int = 600):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    y = X[:, 0] * 2 + np.sin(X[:, 1]) + rng.normal(scale=0.1, size=n)
+    return xgb.DMatrix(X, label=y)
+
+
+SETTINGS = tuning.TuningSettings(
+    n_trials=3, timeout_s=60, seed=1, max_rounds=200, early_stopping_rounds=10, nthread=1
+)
+
+
+def test_tuning_is_seeded_and_reports_every_trial():
+    seen = []
+    a = tuning.tune(_data(0), _data(1), SETTINGS, on_trial=seen.append)
+    b = tuning.tune(_data(0), _data(1), SETTINGS)
+    assert a.best_params == b.best_params
+    assert len(seen) == 3 and all(t.state in ("COMPLETE", "PRUNED") for t in seen)
+    assert 0 < a.best_iteration < 200
+
+
+def test_an_interrupted_study_resumes_from_storage(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'studies.db'}"
+    first = tuning.tune(_data(0), _data(1), SETTINGS, storage=storage, study_name="s")
+    more = tuning.TuningSettings(**{**SETTINGS.__dict__, "n_trials": 5})
+    second = tuning.tune(_data(0), _data(1), more, storage=storage, study_name="s")
+    assert first.resumed_trials == 0 and len(first.trials) == 3
+    assert second.resumed_trials == 3 and len(second.trials) == 2
+    assert second.best_value <= first.best_value
+
+
+def test_sampling_keeps_order_and_size():
+    rows = tuning.sample_rows(1000, 0.25, seed=3)
+    assert len(rows) == 250 and (np.diff(rows) > 0).all()
+    assert (tuning.sample_rows(10, 1.0, 0) == np.arange(10)).all()

@@ -14,6 +14,18 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 warnings.filterwarnings("ignore", module="dagster")
 
 
+INGESTION_ASSETS = ("raw_monthly", "cleaned_monthly")
+LINEAGE_ASSETS = (
+    "splits",
+    "feature_state",
+    "tuned_model",
+    "holdout_predictions",
+    "holdout_metrics",
+    "serving_bundle",
+)
+ALL_ASSETS = {*INGESTION_ASSETS, *LINEAGE_ASSETS}
+
+
 @pytest.fixture(scope="session")
 def sample_path() -> Path:
     if not SAMPLE.exists():

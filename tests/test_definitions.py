@@ -5,6 +5,7 @@ import pytest
 
 from housing_assets.definitions import build_definitions, resources_for
 from housing_assets.settings import Settings
+from tests.conftest import ALL_ASSETS
 
 
 @pytest.fixture(scope="module")
@@ -20,16 +21,7 @@ def test_module_level_defs_load():
 
 def test_asset_check_job_sensor_snapshot(defs):
     graph = defs.resolve_asset_graph()
-    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == {
-        "raw_monthly",
-        "cleaned_monthly",
-        "splits",
-        "feature_state",
-        "tuned_model",
-        "holdout_predictions",
-        "holdout_metrics",
-        "serving_bundle",
-    }
+    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == ALL_ASSETS
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert checks == {
         ("raw_monthly", "raw_contract"),

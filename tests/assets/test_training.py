@@ -15,6 +15,7 @@ from housing_assets.lib.predictor import Predictor
 from housing_assets.lib.splits import HOLDOUT, SPLIT
 from housing_assets.runner import ingest, register_months, train
 from housing_assets.settings import Settings
+from tests.conftest import LINEAGE_ASSETS
 
 TUNING = {"n_trials": 3, "sample_fraction": 1.0, "timeout_s": 120.0}
 
@@ -51,14 +52,7 @@ def _value(inst, key: str):
 def test_lineage_materializes_and_publishes(trained):
     settings, _, inst, outcome = trained
     assert outcome.published and outcome.bundle_version == "2022-01-v1"
-    for key in (
-        "splits",
-        "feature_state",
-        "tuned_model",
-        "holdout_predictions",
-        "holdout_metrics",
-        "serving_bundle",
-    ):
+    for key in LINEAGE_ASSETS:
         assert inst.get_materialized_partitions(dg.AssetKey(key)) == {"2022-01"}, key
     store = bundle.LocalStore(settings.serving_dir)
     assert bundle.current_version(store) == "2022-01-v1"

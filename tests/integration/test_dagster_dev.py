@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ALL_ASSETS
+
 REPO = Path(__file__).resolve().parents[2]
 QUERY = """{ assetNodes { assetKey { path } isPartitioned assetChecksOrError {
   ... on AssetChecks { checks { name blocking } } } } }"""
@@ -87,16 +89,7 @@ def test_dagster_dev_shows_partitioned_assets_and_their_checks(dagster_dev):
             break
         time.sleep(1)
     by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
-    assert set(by_key) == {
-        "raw_monthly",
-        "cleaned_monthly",
-        "splits",
-        "feature_state",
-        "tuned_model",
-        "holdout_predictions",
-        "holdout_metrics",
-        "serving_bundle",
-    }
+    assert set(by_key) == ALL_ASSETS
     assert all(n["isPartitioned"] for n in nodes)
     raw_checks = {
         c["name"]: c["blocking"] for c in by_key["raw_monthly"]["assetChecksOrError"]["checks"]

@@ -9,15 +9,17 @@ from housing_assets.lib.cleaning import CleaningReport, clean_month
 from housing_assets.resources.source import HouseTSSource
 
 GROUP = "ingestion"
+# Both monthly assets: one Parquet file per month, every month of a backfill in a single run.
+MONTHLY = {
+    "partitions_def": months,
+    "backfill_policy": dg.BackfillPolicy.single_run(),
+    "group_name": GROUP,
+    "kinds": {"pandas", "parquet"},
+    "code_version": "1",
+}
 
 
-@dg.asset(
-    partitions_def=months,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name=GROUP,
-    kinds={"pandas", "parquet"},
-    code_version="1",
-)
+@dg.asset(**MONTHLY)
 def raw_monthly(
     context: dg.AssetExecutionContext, source: HouseTSSource
 ) -> dict[str, pd.DataFrame]:
@@ -39,13 +41,7 @@ def raw_monthly(
     return frames
 
 
-@dg.asset(
-    partitions_def=months,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name=GROUP,
-    kinds={"pandas", "parquet"},
-    code_version="1",
-)
+@dg.asset(**MONTHLY)
 def cleaned_monthly(
     context: dg.AssetExecutionContext, raw_monthly: dict[str, pd.DataFrame]
 ) -> dict[str, pd.DataFrame]:

@@ -18,6 +18,7 @@ from housing_assets.settings import DEFAULT_SCALE, DEFAULT_SEED, Settings, proje
 
 DAGSTER_PORT = 3000
 MLFLOW_PORT = 5000
+API_PORT = 8000
 
 
 def _say(msg: str) -> None:
@@ -210,6 +211,18 @@ def cmd_mlflow(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    settings = _settings(args)
+    os.environ.setdefault("HOUSING_SERVING_STORE", str(settings.serving_dir))
+    command = ["uvicorn", "housing_serving.main:app", "--host", args.host, "--port", str(args.port),
+               "--workers", "1", "--no-access-log"]  # fmt: skip
+    _say(
+        f"API on http://{args.host}:{args.port}/docs (store: {os.environ['HOUSING_SERVING_STORE']})"
+    )
+    os.execvp(command[0], command)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="housing", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -283,6 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
     ui = sub.add_parser("mlflow", help="start the MLflow UI on this project's tracking store")
     ui.add_argument("--port", type=int, default=MLFLOW_PORT)
     ui.set_defaults(func=cmd_mlflow)
+
+    serve = sub.add_parser("serve", help="serve the published model over HTTP (FastAPI + uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=API_PORT)
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 

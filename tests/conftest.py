@@ -2,6 +2,7 @@ import os
 import warnings
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,3 +45,40 @@ def frames_by_month(panel):
     return {
         m: f.reset_index(drop=True) for m, f in panel.groupby(panel["date"].dt.strftime("%Y-%m"))
     }
+
+
+PUBLISHED: dict = {}  # asset -> frame, as materialized by the run that published the bundle
+TUNING = {"n_trials": 3, "sample_fraction": 1.0, "timeout_s": 120.0}
+
+
+def build_lineage(home: Path, source: str = "synthetic"):
+    """Ingest every month and return (settings, defs, instance, handle); close handle when done."""
+    import dagster as dg
+
+    from housing_assets.definitions import build_definitions
+    from housing_assets.runner import ingest, register_months
+    from housing_assets.settings import Settings
+
+    settings = Settings(home=home, source=source, scale=0.01, seed=3)
+    defs = build_definitions(settings)
+    handle = dg.instance_for_test()
+    instance = handle.__enter__()
+    months = defs.resources["source"].months()
+    register_months(instance, months)
+    ingest(defs, instance, months, say=lambda _: None)
+    return settings, defs, instance, handle
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """A small panel trained once for the session: vintage 2022-01 published to its serving store."""
+    from housing_assets.runner import train
+
+    settings, defs, instance, handle = build_lineage(tmp_path_factory.mktemp("trained-home"))
+    outcome = train(defs, instance, "2022-01", TUNING, say=lambda _: None)
+    assert outcome.published, outcome.gate
+    # Later tests may retrain this vintage (the gate test does): keep what was published now.
+    for asset in ("splits", "holdout_predictions"):
+        PUBLISHED[asset] = pd.read_parquet(settings.data_dir / asset / "2022-01.parquet")
+    yield settings, defs, instance, outcome
+    handle.__exit__(None, None, None)

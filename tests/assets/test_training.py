@@ -6,37 +6,13 @@ import dagster as dg
 import mlflow
 import numpy as np
 import pandas as pd
-import pytest
 
-from housing_assets.definitions import build_definitions
 from housing_assets.lib import bundle
 from housing_assets.lib import features as F
 from housing_assets.lib.predictor import Predictor
 from housing_assets.lib.splits import HOLDOUT, SPLIT
-from housing_assets.runner import ingest, register_months, train
-from housing_assets.settings import Settings
-from tests.conftest import LINEAGE_ASSETS
-
-TUNING = {"n_trials": 3, "sample_fraction": 1.0, "timeout_s": 120.0}
-
-
-def _lineage(home: Path, source: str = "synthetic"):
-    settings = Settings(home=home, source=source, scale=0.01, seed=3)
-    defs = build_definitions(settings)
-    instance = dg.instance_for_test()
-    inst = instance.__enter__()
-    months = defs.resources["source"].months()
-    register_months(inst, months)
-    ingest(defs, inst, months, say=lambda _: None)
-    return settings, defs, inst, instance
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    settings, defs, inst, handle = _lineage(tmp_path_factory.mktemp("home"))
-    outcome = train(defs, inst, "2022-01", TUNING, say=lambda _: None)
-    yield settings, defs, inst, outcome
-    handle.__exit__(None, None, None)
+from housing_assets.runner import train
+from tests.conftest import LINEAGE_ASSETS, TUNING, build_lineage
 
 
 def _value(inst, key: str):
@@ -136,7 +112,7 @@ def test_gate_blocks_a_bad_model_and_keeps_the_champion(trained):
 
 
 def test_real_sample_trains_end_to_end_through_the_file_source(tmp_path, sample_path):
-    _, defs, inst, handle = _lineage(tmp_path, source=str(sample_path))
+    _, defs, inst, handle = build_lineage(tmp_path, source=str(sample_path))
     try:
         outcome = train(
             defs,

@@ -1,0 +1,294 @@
+"""The FastAPI service: `create_app()` builds it; `housing serve` runs it under uvicorn."""
+
+
+import asyncio
+import contextlib
+import io
+import logging
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Annotated
+
+import pandas as pd
+from fastapi import Depends, FastAPI, File, Header, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from housing_assets.lib import bundle
+from housing_assets.lib import contract as c
+from housing_serving import service
+from housing_serving.metrics import ApiMetrics
+from housing_serving.model_holder import LoadedModel, ModelHolder
+from housing_serving.schemas import ErrorResponse, ModelInfo, PredictRequest, PredictResponse
+from housing_serving.settings import ServingSettings
+
+log = logging.getLogger("housing_serving")
+ERRORS = {
+    422: {"model": ErrorResponse},
+    413: {"model": ErrorResponse},
+    503: {"model": ErrorResponse},
+}
+
+
+def _error(
+    status: int, message: str, row: int | None = None, field: str | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content={"detail": [{"row": row, "field": field, "message": message}]}
+    )
+
+
+class BodyLimit:
+    """Answers 413 before reading more than `limit` bytes of a request body (ASGI middleware)."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await _error(413, f"request body over {self.limit:,} bytes")(
+                scope, receive, send
+            )
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await _error(413, f"request body over {self.limit:,} bytes")(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: ServingSettings | None = None) -> FastAPI:
+    settings = settings or ServingSettings()
+    holder = ModelHolder(bundle.LocalStore(settings.store_path))
+    metrics = ApiMetrics()
+
+    def refresh() -> bool:
+        swapped = holder.refresh()
+        if swapped and holder.current is not None:
+            metrics.serving(holder.current.version, holder.current.provenance.get("vintage", "?"))
+        metrics.reloads.labels(
+            outcome="swapped" if swapped else ("refused" if holder.last_error else "unchanged")
+        ).inc()
+        return swapped
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        await asyncio.to_thread(refresh)
+        poller = (
+            asyncio.create_task(_poll(refresh, settings.poll_seconds))
+            if settings.poll_seconds
+            else None
+        )
+        yield
+        if poller:
+            poller.cancel()
+
+    app = FastAPI(
+        title="Housing price API",
+        version="1",
+        description="Prices for HouseTS zip-code x month rows from the published model bundle, with "
+        "80%/95% conformal intervals and SHAP explanations.",
+        lifespan=lifespan,
+    )
+    app.state.holder, app.state.metrics, app.state.settings = holder, metrics, settings
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.requests.labels(
+            route=path, method=request.method, status=str(response.status_code)
+        ).inc()
+        metrics.latency.labels(route=path).observe(time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = []
+        for err in exc.errors()[:50]:
+            loc = [p for p in err.get("loc", ()) if p != "body"]
+            row = (
+                next((p for p in loc[1:2] if isinstance(p, int)), None)
+                if loc[:1] == ["rows"]
+                else None
+            )
+            field = str(loc[-1]) if loc and not isinstance(loc[-1], int) else None
+            where = f"row {row}: " if row is not None else ""
+            details.append(
+                {"row": row, "field": field, "message": f"{where}{field or 'body'}: {err['msg']}"}
+            )
+        return JSONResponse(status_code=422, content={"detail": details})
+
+    @app.exception_handler(service.InputError)
+    async def out_of_contract(_request: Request, exc: service.InputError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": exc.details})
+
+    def live_model() -> LoadedModel:
+        model = holder.current
+        if model is None:
+            raise HTTPException(
+                503,
+                detail=f"no model loaded from {settings.store} ({holder.last_error or 'nothing published'})",
+            )
+        return model
+
+    Live = Annotated[LoadedModel, Depends(live_model)]
+
+    @app.get("/v1/health", tags=["ops"])
+    def health() -> dict:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/v1/ready", tags=["ops"], responses=ERRORS)
+    def ready(model: Live) -> dict:
+        """A model is loaded and can serve (503 otherwise)."""
+        return {"status": "ready", "model_version": model.version}
+
+    @app.get("/v1/model", tags=["model"], response_model=ModelInfo, responses=ERRORS)
+    def model_info(model: Live) -> ModelInfo:
+        """What is being served: version, vintage, windows, registry version, holdout metrics, schema."""
+        p, m = model.provenance, model.metrics
+        return ModelInfo(
+            version=model.version, vintage=p["vintage"], training_window=p["windows"],
+            registered_model=p["mlflow"], holdout_metrics=m["model"], interval_coverage=m["coverage"],
+            baselines={k: v["baseline"] for k, v in m["baselines"].items()},
+            features=model.predictor.state.features, input_schema=model.schema,
+            data_fingerprint=p["data_fingerprint"], code_version=p["code_version"], trained_at=p["trained_at"],
+            loaded_at=datetime.fromtimestamp(model.loaded_at, UTC).isoformat(),
+        )  # fmt: skip
+
+    def _score(model: LoadedModel, records: list[dict], ids: list, explain: bool):
+        if len(records) > settings.max_rows:
+            raise HTTPException(
+                413, detail=f"{len(records):,} rows; the limit is {settings.max_rows:,} per request"
+            )
+        frame = service.frame_from_records(records)
+        service.check_ranges(frame)
+        out = service.score(model, frame, ids, explain)
+        metrics.predictions.labels(model_version=model.version).inc(len(out))
+        return out
+
+    @app.post("/v1/predict", tags=["predict"], response_model=PredictResponse, responses=ERRORS)
+    def predict(request: PredictRequest, model: Live) -> dict:
+        """Predict one or many raw HouseTS rows, in request order, with intervals and flags."""
+        records = [r.model_dump(by_alias=True, exclude={"id"}) for r in request.rows]
+        ids = [r.id for r in request.rows]
+        return {
+            "model_version": model.version,
+            "predictions": _score(model, records, ids, request.explain),
+        }
+
+    @app.post(
+        "/v1/predict/csv",
+        tags=["predict"],
+        responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
+    )
+    def predict_csv(file: Annotated[UploadFile, File(description="HouseTS-layout CSV")],
+                    model: Live) -> Response:  # fmt: skip
+        """Score a CSV upload in the HouseTS layout; answers CSV, one line per input row."""
+        frame = _read_csv(file)
+        ids = frame["id"].tolist() if "id" in frame.columns else list(range(len(frame)))
+        conformed, problems = c.coerce(
+            frame.drop(columns=["id"], errors="ignore"), source=file.filename or "upload"
+        )
+        missing = [
+            col
+            for col in c.COLUMNS
+            if col not in conformed.columns and col not in (c.TARGET, c.CITY_FULL, c.YEAR)
+        ]
+        if missing or problems:
+            message = f"missing columns {missing}" if missing else "; ".join(problems)
+            raise service.InputError([{"row": None, "field": None, "message": message}])
+        for col in (c.TARGET, c.CITY_FULL, c.YEAR):
+            if col not in conformed.columns:
+                conformed[col] = None
+        records = (
+            conformed[c.COLUMNS]
+            .astype(object)
+            .where(conformed[c.COLUMNS].notna(), None)
+            .to_dict("records")
+        )
+        scored = pd.DataFrame(_score(model, records, ids, explain=False))
+        out = pd.DataFrame({
+            "id": scored["id"], "zipcode": conformed[c.ZIPCODE].map(c.format_zip), "date": conformed[c.DATE].dt.strftime("%Y-%m-%d"),
+            "prediction": scored["prediction"],
+            "lower_80": scored["interval_80"].str[0], "upper_80": scored["interval_80"].str[1],
+            "lower_95": scored["interval_95"].str[0], "upper_95": scored["interval_95"].str[1],
+            "flags": scored["flags"].str.join("|"), "model_version": model.version,
+        })  # fmt: skip
+        if "actual" in scored:
+            out["actual"], out["error"] = scored["actual"], scored["error"]
+        return Response(out.to_csv(index=False), media_type="text/csv")
+
+    @app.get("/v1/metrics", tags=["ops"], response_class=PlainTextResponse)
+    def prometheus() -> Response:
+        """Prometheus text format: requests and latency per route, rows scored, model info."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post(
+        "/v1/admin/reload",
+        tags=["ops"],
+        responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}},
+    )
+    def reload(x_api_key: Annotated[str | None, Header()] = None) -> dict:
+        """Follow the store's `current` pointer now (API key in the X-API-Key header)."""
+        if settings.api_key is None:
+            raise HTTPException(
+                403, detail="admin routes are disabled: set HOUSING_SERVING_API_KEY"
+            )
+        if x_api_key is None or not secrets.compare_digest(
+            x_api_key.encode(), settings.api_key.get_secret_value().encode()
+        ):
+            raise HTTPException(401, detail="missing or wrong X-API-Key")
+        swapped = refresh()
+        current = holder.current.version if holder.current else None
+        return {"swapped": swapped, "model_version": current, "error": holder.last_error}
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+    return app
+
+
+def _read_csv(upload: UploadFile) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(io.BytesIO(upload.file.read()))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise service.InputError(
+            [{"row": None, "field": None, "message": f"not a readable CSV: {exc}"}]
+        ) from exc
+    if frame.empty:
+        raise service.InputError([{"row": None, "field": None, "message": "the CSV has no rows"}])
+    return frame
+
+
+async def _poll(refresh, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(refresh)
+        except (
+            Exception
+        ):  # the poller must survive anything; the error is logged, never swallowed silently
+            log.exception("model refresh failed")

@@ -1,0 +1,137 @@
+"""Request and response models, generated from the data contract (one source of truth)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+
+from housing_assets.lib import contract as c
+
+OPTIONAL = {c.TARGET, c.CITY_FULL, c.YEAR}
+
+
+def python_name(column: str) -> str:
+    return re.sub(r"\W+", "_", column).strip("_").lower()
+
+
+class _RowBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("date", mode="before", check_fields=False)
+    @classmethod
+    def _month(cls, value: Any) -> Any:
+        # Accept "2023-06" as well as "2023-06-30"; any day maps to its month's end.
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}", value):
+            return f"{value}-01"
+        return value
+
+
+def _fields() -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "id": (str | int | None, Field(default=None, description="Echoed back."))
+    }
+    for column in c.COLUMNS:
+        name = python_name(column)
+        if column == c.DATE:
+            spec = (date, Field(alias=column, description="Month (YYYY-MM) or any day in it."))
+        elif column == c.ZIPCODE:
+            spec = (int, Field(alias=column, ge=501, le=99_950))
+        elif column in (c.CITY, c.CITY_FULL):
+            default = ... if column not in OPTIONAL else None
+            spec = (
+                str if default is ... else str | None,
+                Field(default, alias=column, min_length=1),
+            )
+        elif column == c.YEAR:
+            spec = (int | None, Field(None, alias=column))
+        else:
+            default = None if column in OPTIONAL else ...
+            spec = (float | None, Field(default, alias=column, allow_inf_nan=False,
+                                        description="null = not reported"))  # fmt: skip
+        fields[name] = spec
+    return fields
+
+
+HouseTSRow = create_model("HouseTSRow", __base__=_RowBase, **_fields())
+
+EXAMPLE_ROW = {
+    "id": "75013-2023-06", "date": "2023-06-30", "median_sale_price": 455000.0, "median_list_price": 469900.0,
+    "median_ppsf": 205.3, "median_list_ppsf": 210.1, "homes_sold": 61.0, "pending_sales": 58.0,
+    "new_listings": 74.0, "inventory": 69.0, "median_dom": 21.0, "avg_sale_to_list": 0.991,
+    "sold_above_list": 0.31, "off_market_in_two_weeks": 0.44, "city": "DAL", "zipcode": 75013, "year": 2023,
+    "bank": 4.0, "bus": 0.0, "hospital": 2.0, "mall": 0.0, "park": 6.0, "restaurant": 3.0, "school": 17.0,
+    "station": 0.0, "supermarket": 9.0, "Total Population": 29870.0, "Median Age": 37.2,
+    "Per Capita Income": 49210.0, "Total Families Below Poverty": 29650.0, "Total Housing Units": 10480.0,
+    "Median Rent": 1540.0, "Median Home Value": 362000.0, "Total Labor Force": 15920.0,
+    "Unemployed Population": 640.0, "Total School Age Population": 28410.0, "Total School Enrollment": 28410.0,
+    "Median Commute Time": 12660.0, "price": 468250.0, "city_full": "Dallas-Fort Worth-Arlington",
+}  # fmt: skip
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"rows": [EXAMPLE_ROW], "explain": True}]}
+    )
+
+    rows: list[HouseTSRow] = Field(
+        min_length=1, description="Raw HouseTS rows, as in the data contract."
+    )  # type: ignore[valid-type]
+    explain: bool = Field(
+        default=False, description="Add each row's top feature contributions (SHAP)."
+    )
+
+
+class Contribution(BaseModel):
+    feature: str
+    contribution: float = Field(
+        description="On the model's log scale: +0.01 is about +1% of price."
+    )
+
+
+class Prediction(BaseModel):
+    id: str | int | None
+    row: int = Field(description="Position in the request.")
+    prediction: float
+    interval_80: tuple[float, float]
+    interval_95: tuple[float, float]
+    flags: list[str]
+    actual: float | None = None
+    error: float | None = Field(
+        default=None, description="prediction - actual, when price was sent."
+    )
+    abs_pct_error: float | None = None
+    contributions: list[Contribution] | None = None
+
+
+class PredictResponse(BaseModel):
+    model_version: str
+    predictions: list[Prediction]
+
+
+class ModelInfo(BaseModel):
+    version: str
+    vintage: str
+    training_window: dict
+    registered_model: dict
+    holdout_metrics: dict
+    interval_coverage: dict
+    baselines: dict
+    features: list[str]
+    input_schema: dict
+    data_fingerprint: str
+    code_version: str
+    trained_at: str
+    loaded_at: str
+
+
+class ErrorDetail(BaseModel):
+    row: int | None = None
+    field: str | None = None
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    detail: list[ErrorDetail]

@@ -1,0 +1,34 @@
+"""Serving settings: one pydantic-settings class, read from HOUSING_SERVING_* variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_store() -> str:
+    from housing_assets.settings import Settings
+
+    return str(Settings.from_env().serving_dir)
+
+
+class ServingSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOUSING_SERVING_", extra="ignore")
+
+    store: str = Field(default_factory=_default_store, description="Serving store: a directory.")
+    api_key: SecretStr | None = Field(
+        default=None, description="Key for /v1/admin/*; unset = admin disabled."
+    )
+    max_rows: int = Field(default=10_000, ge=1, description="Most rows one request may carry.")
+    max_body_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=1024, description="Largest request body."
+    )
+    poll_seconds: float = Field(
+        default=10.0, ge=0, description="How often to follow `current`; 0 = never."
+    )
+
+    @property
+    def store_path(self) -> Path:
+        return Path(self.store)

@@ -1,6 +1,5 @@
 """The FastAPI service: `create_app()` builds it; `housing serve` runs it under uvicorn."""
 
-
 import asyncio
 import contextlib
 import io

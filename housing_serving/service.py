@@ -23,42 +23,65 @@ class InputError(ValueError):
         self.details = details
 
 
+NUMERIC = list(c.NUMERIC_COLUMNS)
+_RANGE_COLUMNS = list(c.RANGES)
+_LOW = np.array([c.RANGES[k].low for k in _RANGE_COLUMNS])
+_HIGH = np.array([c.RANGES[k].high for k in _RANGE_COLUMNS])
+_ZERO_OK = np.array([k in ZERO_ALLOWED for k in _RANGE_COLUMNS])
+_NOT_REPORTED_ZERO = [*c.MARKET_PRICE_STATS, "median_dom", "avg_sale_to_list", "Median Home Value"]
+
+
 def frame_from_records(records: list[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(records, columns=c.COLUMNS)
-    frame[c.DATE] = (
-        pd.to_datetime(frame[c.DATE]).dt.to_period("M").dt.to_timestamp(how="end").dt.normalize()
-    )
-    frame[c.YEAR] = frame[c.YEAR].fillna(frame[c.DATE].dt.year).astype("int64")
-    frame[c.CITY_FULL] = frame[c.CITY_FULL].fillna(frame[c.CITY].map(c.METROS))
-    for col in c.NUMERIC_COLUMNS:
-        frame[col] = pd.to_numeric(frame[col], errors="raise").astype("float64")
-    frame[c.ZIPCODE] = frame[c.ZIPCODE].astype("int64")
-    return frame
+    """Validated request rows -> a frame in the contract's columns and dtypes (numpy, not per-cell pandas)."""
+    numeric = np.array(
+        [[r.get(k) for k in NUMERIC] for r in records], dtype="float64"
+    )  # None -> nan
+    frame = pd.DataFrame(numeric, columns=NUMERIC)
+    dates = np.array([r[c.DATE] for r in records], dtype="datetime64[M]")
+    frame[c.DATE] = (dates + 1).astype("datetime64[D]") - np.timedelta64(1, "D")  # month end
+    frame[c.DATE] = frame[c.DATE].astype("datetime64[ns]")
+    frame[c.ZIPCODE] = np.array([r[c.ZIPCODE] for r in records], dtype="int64")
+    frame[c.YEAR] = dates.astype("int64") // 12 + 1970
+    frame[c.CITY] = [r[c.CITY] for r in records]
+    frame[c.CITY_FULL] = [r.get(c.CITY_FULL) or c.METROS.get(r[c.CITY]) for r in records]
+    return frame[c.COLUMNS]
 
 
 def check_ranges(frame: pd.DataFrame) -> None:
     """422-worthy values: outside the contract's plausible ranges (not-reported zeros allowed)."""
+    values = frame[_RANGE_COLUMNS].to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore"):
+        bad = ((values < _LOW) | (values > _HIGH)) & ~(_ZERO_OK & (values == 0))
+    if not bad.any():
+        return
     details = []
-    for col, rule in c.RANGES.items():
-        values = frame[col]
-        bad = values.notna() & ((values < rule.low) | (values > rule.high))
-        if col in ZERO_ALLOWED:
-            bad &= values != 0
-        for row in np.flatnonzero(bad.to_numpy())[:20]:
-            details.append({"row": int(row), "field": col,
-                            "message": f"{col}={values.iloc[row]:g} breaks the rule: {rule.rule}"})  # fmt: skip
-    if details:
-        raise InputError(details)
+    for row, j in np.argwhere(bad)[:20]:
+        rule = c.RANGES[_RANGE_COLUMNS[j]]
+        details.append(
+            {
+                "row": int(row),
+                "field": _RANGE_COLUMNS[j],
+                "message": f"{_RANGE_COLUMNS[j]}={values[row, j]:g} breaks the rule: {rule.rule}",
+            }
+        )
+    raise InputError(details)
 
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
     """HouseTS zeros that mean 'not reported' become missing, as cleaning does before training."""
     out = frame.copy()
-    zero_market = c.all_zero_market(out)
-    out.loc[zero_market, c.MARKET_STATS] = np.nan
-    for col in [*c.MARKET_PRICE_STATS, "median_dom", "avg_sale_to_list", "Median Home Value"]:
-        out.loc[out[col] == 0, col] = np.nan
-    out.loc[out["Total Population"] == 0, c.CENSUS_COLUMNS] = np.nan
+    market = out[c.MARKET_STATS].to_numpy(dtype="float64")
+    all_zero = (np.nan_to_num(market) == 0).all(axis=1)
+    if all_zero.any():
+        market[all_zero] = np.nan
+        out[c.MARKET_STATS] = market
+    for col in _NOT_REPORTED_ZERO:
+        values = out[col].to_numpy(dtype="float64")
+        if (values == 0).any():
+            out[col] = np.where(values == 0, np.nan, values)
+    no_census = out["Total Population"].to_numpy() == 0
+    if no_census.any():
+        out.loc[no_census, c.CENSUS_COLUMNS] = np.nan
     return out
 
 
@@ -66,24 +89,26 @@ def score(model: LoadedModel, frame: pd.DataFrame, ids: list, explain: bool) -> 
     rows = readable(frame)
     scored = model.predictor.predict(rows)
     contributions = _contributions(model, rows) if explain else None
-    out = []
+    prediction = scored["prediction"].to_numpy()
+    lo80, hi80 = scored["lower_80"].to_numpy(), scored["upper_80"].to_numpy()
+    lo95, hi95 = scored["lower_95"].to_numpy(), scored["upper_95"].to_numpy()
+    unseen_zip, unseen_metro = scored["unseen_zip"].to_numpy(), scored["unseen_metro"].to_numpy()
     actual = frame[c.TARGET].to_numpy(dtype="float64")
+    out = []
     for i in range(len(frame)):
-        p = float(scored["prediction"].iat[i])
+        p = float(prediction[i])
         item = {
             "id": ids[i],
             "row": i,
             "prediction": p,
-            "interval_80": (float(scored["lower_80"].iat[i]), float(scored["upper_80"].iat[i])),
-            "interval_95": (float(scored["lower_95"].iat[i]), float(scored["upper_95"].iat[i])),
-            "flags": [f for f in ("unseen_zip", "unseen_metro") if bool(scored[f].iat[i])],
+            "interval_80": (float(lo80[i]), float(hi80[i])),
+            "interval_95": (float(lo95[i]), float(hi95[i])),
+            "flags": ["unseen_zip"] * bool(unseen_zip[i])
+            + ["unseen_metro"] * bool(unseen_metro[i]),
         }
-        if np.isfinite(actual[i]):
-            item.update(
-                actual=float(actual[i]),
-                error=p - actual[i],
-                abs_pct_error=abs(p - actual[i]) / actual[i] * 100,
-            )
+        if actual[i] == actual[i]:  # not NaN
+            a = float(actual[i])
+            item.update(actual=a, error=p - a, abs_pct_error=abs(p - a) / a * 100)
         if contributions is not None:
             item["contributions"] = contributions[i]
         out.append(item)

@@ -177,22 +177,23 @@ def history_lags(rows: pd.DataFrame, history: pd.DataFrame, seed: int = 0) -> pd
 
 def state_lags(rows: pd.DataFrame, state: FeatureState) -> pd.DataFrame:
     """For served rows: the last price the state knows for the zip, if it predates the row."""
-    known = rows[c.ZIPCODE].map(c.format_zip).map(state.zip_history)
-    last_month = known.map(lambda v: v[0] if isinstance(v, list) else np.nan).to_numpy(
-        dtype="float64"
-    )
-    last_log = known.map(lambda v: v[1] if isinstance(v, list) else np.nan).to_numpy(
-        dtype="float64"
-    )
-    months = month_index(rows[c.DATE]) - last_month
+    known = [state.zip_history.get(z) for z in _zip_keys(rows)]
+    last = np.array(
+        [k if k is not None else (np.nan, np.nan) for k in known], dtype="float64"
+    ).reshape(-1, 2)
+    months = month_index(rows[c.DATE]) - last[:, 0]
     usable = months >= 1
     return pd.DataFrame(
         {
-            "lag_log_price": np.where(usable, last_log, np.nan),
+            "lag_log_price": np.where(usable, last[:, 1], np.nan),
             "lag_months": np.where(usable, months, np.nan),
         },
         index=rows.index,
     )
+
+
+def _zip_keys(rows: pd.DataFrame) -> list[str]:
+    return [f"{int(z):05d}" for z in rows[c.ZIPCODE].to_numpy()]
 
 
 def build(
@@ -201,39 +202,54 @@ def build(
     metro_encoding: np.ndarray | None = None,
     lags: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The model's input matrix (float32, columns in `state.features` order)."""
-    missing = [
-        col
-        for col in [*base_columns(state.dropped), c.DATE, c.ZIPCODE, c.CITY]
-        if col not in df.columns
-    ]
+    """The model's input matrix (float32, columns in `state.features` order).
+
+    Built as one numpy matrix: this runs once per API request, where per-column pandas
+    assignments would cost more than the model itself.
+    """
+    base = base_columns(state.dropped)
+    missing = [col for col in [*base, c.DATE, c.ZIPCODE, c.CITY] if col not in df.columns]
     if missing:
         raise c.ContractError(f"cannot build features: missing columns {missing}")
     lags = state_lags(df, state) if lags is None else lags
-    out = pd.DataFrame(index=df.index)
-    for col in base_columns(state.dropped):
-        out[col] = pd.to_numeric(df[col], errors="raise").astype("float32")
-    date = pd.to_datetime(df[c.DATE])
-    out["year"] = date.dt.year.astype("float32")
-    out["month"] = date.dt.month.astype("float32")
-    out["quarter"] = date.dt.quarter.astype("float32")
-    zips = df[c.ZIPCODE].map(c.format_zip)
-    out["zip_frequency"] = zips.map(state.zip_frequency).fillna(0.0).astype("float32")
+    months = pd.to_datetime(df[c.DATE]).to_numpy().astype("datetime64[M]").astype("int64")
+    month = months % 12 + 1
+    zips = _zip_keys(df)
     if metro_encoding is None:
-        metro_encoding = df[c.CITY].map(state.metro_encoding).fillna(state.global_mean).to_numpy()
-    out["metro_encoding"] = np.asarray(metro_encoding, dtype="float32")
-    out["lag_log_price"] = lags["lag_log_price"].to_numpy(dtype="float32")
-    out["lag_months"] = lags["lag_months"].to_numpy(dtype="float32")
-    list_log = np.log(df["median_list_price"].where(df["median_list_price"] > 0)).to_numpy()
-    out["list_vs_lag"] = (list_log - lags["lag_log_price"].to_numpy()).astype("float32")
-    return out[state.features]
+        metro_encoding = [
+            state.metro_encoding.get(m, state.global_mean) for m in df[c.CITY].to_numpy()
+        ]
+    lag_log = lags["lag_log_price"].to_numpy(dtype="float64")
+    list_price = df["median_list_price"].to_numpy(dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        list_log = np.where(list_price > 0, np.log(list_price), np.nan)
+    derived = {
+        "year": months // 12 + 1970,
+        "month": month,
+        "quarter": (month - 1) // 3 + 1,
+        "zip_frequency": [state.zip_frequency.get(z, 0.0) for z in zips],
+        "metro_encoding": metro_encoding,
+        "lag_log_price": lag_log,
+        "lag_months": lags["lag_months"].to_numpy(dtype="float64"),
+        "list_vs_lag": list_log - lag_log,
+    }
+    matrix = np.empty((len(df), len(state.features)), dtype="float32")
+    numeric = df[base].to_numpy(dtype="float64")
+    position = {name: i for i, name in enumerate(base)}
+    for j, name in enumerate(state.features):
+        matrix[:, j] = (
+            numeric[:, position[name]]
+            if name in position
+            else np.asarray(derived[name], dtype="float64")
+        )
+    return pd.DataFrame(matrix, columns=state.features, index=df.index)
 
 
 def flags(df: pd.DataFrame, state: FeatureState) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "unseen_zip": ~df[c.ZIPCODE].map(c.format_zip).isin(state.zip_frequency.keys()),
-            "unseen_metro": ~df[c.CITY].isin(state.metro_encoding.keys()),
+            "unseen_zip": [z not in state.zip_frequency for z in _zip_keys(df)],
+            "unseen_metro": [m not in state.metro_encoding for m in df[c.CITY].to_numpy()],
         },
         index=df.index,
     )
@@ -242,15 +258,37 @@ def flags(df: pd.DataFrame, state: FeatureState) -> pd.DataFrame:
 def log_anchor(
     df: pd.DataFrame, state: FeatureState, lags: pd.DataFrame | None = None
 ) -> np.ndarray:
-    """The log level the ratio target is relative to (0 for the log_price target)."""
+    """The log level the ratio target is relative to (0 for the log_price target): the month's
+    median list price, else the zip's last known price, else the census home value, else the metro."""
     if state.target == "log_price":
         return np.zeros(len(df))
     lags = state_lags(df, state) if lags is None else lags
-    level = np.log(df["median_list_price"].where(df["median_list_price"] > 0))
-    level = level.fillna(pd.Series(lags["lag_log_price"].to_numpy(), index=df.index))
-    level = level.fillna(np.log(df["Median Home Value"].where(df["Median Home Value"] > 0)))
-    fallback = df[c.CITY].map(state.metro_encoding).fillna(state.global_mean)
-    return level.fillna(fallback).to_numpy(dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        candidates = [
+            np.log(
+                np.where(
+                    df["median_list_price"].to_numpy(dtype="float64") > 0,
+                    df["median_list_price"],
+                    np.nan,
+                )
+            ),
+            lags["lag_log_price"].to_numpy(dtype="float64"),
+            np.log(
+                np.where(
+                    df["Median Home Value"].to_numpy(dtype="float64") > 0,
+                    df["Median Home Value"],
+                    np.nan,
+                )
+            ),
+            np.array(
+                [state.metro_encoding.get(m, state.global_mean) for m in df[c.CITY].to_numpy()],
+                dtype="float64",
+            ),
+        ]
+    level = candidates[0].copy()
+    for fallback in candidates[1:]:
+        level = np.where(np.isnan(level), fallback, level)
+    return level
 
 
 def target(df: pd.DataFrame, state: FeatureState, lags: pd.DataFrame | None = None) -> np.ndarray:

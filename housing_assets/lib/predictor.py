@@ -53,11 +53,16 @@ class Predictor:
 
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
         """One output row per input row, same order and index: prediction, intervals, flags."""
-        X = F.build(rows, self.state)
+        lags = F.state_lags(rows, self.state)
+        X = F.build(rows, self.state, lags=lags)
         raw = self.booster.inplace_predict(X.to_numpy(dtype=np.float32))
-        price = F.to_price(raw, rows, self.state)
-        out = pd.DataFrame({"prediction": price}, index=rows.index)
+        price = F.to_price(raw, rows, self.state, lags)
+        columns = {"prediction": price}
         for level, (lo, hi) in intervals(price, self.conformal).items():
-            out[f"lower_{level}"] = lo
-            out[f"upper_{level}"] = hi
-        return out.join(F.flags(rows, self.state))
+            columns[f"lower_{level}"] = lo
+            columns[f"upper_{level}"] = hi
+        flags = F.flags(rows, self.state)
+        columns.update(
+            unseen_zip=flags["unseen_zip"].to_numpy(), unseen_metro=flags["unseen_metro"].to_numpy()
+        )
+        return pd.DataFrame(columns, index=rows.index)

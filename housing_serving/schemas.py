@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from housing_assets.lib import contract as c
 
 OPTIONAL = {c.TARGET, c.CITY_FULL, c.YEAR}
+# Months the service can reason about (and that fit a nanosecond timestamp).
+FIRST_DATE, LAST_DATE = date(1990, 1, 1), date(2100, 12, 31)
 
 
 def python_name(column: str) -> str:
@@ -26,6 +28,13 @@ class _RowBase(BaseModel):
         # Accept "2023-06" as well as "2023-06-30"; any day maps to its month's end.
         if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}", value):
             return f"{value}-01"
+        return value
+
+    @field_validator("date", mode="after", check_fields=False)
+    @classmethod
+    def _plausible_month(cls, value: date) -> date:
+        if not FIRST_DATE <= value <= LAST_DATE:
+            raise ValueError(f"must be between {FIRST_DATE:%Y-%m} and {LAST_DATE:%Y-%m}")
         return value
 
 

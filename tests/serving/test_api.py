@@ -85,6 +85,7 @@ def test_price_is_optional_and_month_keys_are_accepted(client, holdout):
         (lambda r: r.update(median_dom="soon"), "median_dom", "valid number"),
         (lambda r: r.update(zipcode=12), "zipcode", "greater than or equal to 501"),
         (lambda r: r.update(date="last spring"), "date", "date"),
+        (lambda r: r.update(date="2263-01-31"), "date", "between 1990-01 and 2100-12"),
         (lambda r: r.update(inventry=3.0), "inventry", "Extra inputs are not permitted"),
     ],
 )

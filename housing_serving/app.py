@@ -184,13 +184,20 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         """What is being served: version, vintage, windows, registry version, holdout metrics, schema."""
         p, m = model.provenance, model.metrics
         return ModelInfo(
-            version=model.version, vintage=p["vintage"], training_window=p["windows"],
-            registered_model=p["mlflow"], holdout_metrics=m["model"], interval_coverage=m["coverage"],
+            version=model.version,
+            vintage=p["vintage"],
+            training_window=p["windows"],
+            registered_model=p["mlflow"],
+            holdout_metrics=m["model"],
+            interval_coverage=m["coverage"],
             baselines={k: v["baseline"] for k, v in m["baselines"].items()},
-            features=model.predictor.state.features, input_schema=model.schema,
-            data_fingerprint=p["data_fingerprint"], code_version=p["code_version"], trained_at=p["trained_at"],
+            features=model.predictor.state.features,
+            input_schema=model.schema,
+            data_fingerprint=p["data_fingerprint"],
+            code_version=p["code_version"],
+            trained_at=p["trained_at"],
             loaded_at=datetime.fromtimestamp(model.loaded_at, UTC).isoformat(),
-        )  # fmt: skip
+        )
 
     def _score(model: LoadedModel, records: list[dict], ids: list, explain: bool):
         if len(records) > settings.max_rows:
@@ -221,8 +228,9 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         tags=["predict"],
         responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
     )
-    def predict_csv(file: Annotated[UploadFile, File(description="HouseTS-layout CSV")],
-                    model: Live) -> Response:  # fmt: skip
+    def predict_csv(
+        file: Annotated[UploadFile, File(description="HouseTS-layout CSV")], model: Live
+    ) -> Response:
         """Score a CSV upload in the HouseTS layout; answers CSV, one line per input row."""
         frame = _read_csv(file)
         ids = frame["id"].tolist() if "id" in frame.columns else list(range(len(frame)))
@@ -247,13 +255,20 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
             .to_dict("records")
         )
         scored = pd.DataFrame(_score(model, records, ids, explain=False))
-        out = pd.DataFrame({
-            "id": scored["id"], "zipcode": conformed[c.ZIPCODE].map(c.format_zip), "date": conformed[c.DATE].dt.strftime("%Y-%m-%d"),
-            "prediction": scored["prediction"],
-            "lower_80": scored["interval_80"].str[0], "upper_80": scored["interval_80"].str[1],
-            "lower_95": scored["interval_95"].str[0], "upper_95": scored["interval_95"].str[1],
-            "flags": scored["flags"].str.join("|"), "model_version": model.version,
-        })  # fmt: skip
+        out = pd.DataFrame(
+            {
+                "id": scored["id"],
+                "zipcode": conformed[c.ZIPCODE].map(c.format_zip),
+                "date": conformed[c.DATE].dt.strftime("%Y-%m-%d"),
+                "prediction": scored["prediction"],
+                "lower_80": scored["interval_80"].str[0],
+                "upper_80": scored["interval_80"].str[1],
+                "lower_95": scored["interval_95"].str[0],
+                "upper_95": scored["interval_95"].str[1],
+                "flags": scored["flags"].str.join("|"),
+                "model_version": model.version,
+            }
+        )
         if "actual" in scored:
             out["actual"], out["error"] = scored["actual"], scored["error"]
         return Response(out.to_csv(index=False), media_type="text/csv")

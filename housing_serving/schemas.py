@@ -58,8 +58,12 @@ def _fields() -> dict[str, Any]:
             spec = (int | None, Field(None, alias=column))
         else:
             default = None if column in OPTIONAL else ...
-            spec = (float | None, Field(default, alias=column, allow_inf_nan=False,
-                                        description="null = not reported"))  # fmt: skip
+            spec = (
+                float | None,
+                Field(
+                    default, alias=column, allow_inf_nan=False, description="null = not reported"
+                ),
+            )
         fields[name] = spec
     return fields
 
@@ -67,17 +71,47 @@ def _fields() -> dict[str, Any]:
 HouseTSRow = create_model("HouseTSRow", __base__=_RowBase, **_fields())
 
 EXAMPLE_ROW = {
-    "id": "75013-2023-06", "date": "2023-06-30", "median_sale_price": 455000.0, "median_list_price": 469900.0,
-    "median_ppsf": 205.3, "median_list_ppsf": 210.1, "homes_sold": 61.0, "pending_sales": 58.0,
-    "new_listings": 74.0, "inventory": 69.0, "median_dom": 21.0, "avg_sale_to_list": 0.991,
-    "sold_above_list": 0.31, "off_market_in_two_weeks": 0.44, "city": "DAL", "zipcode": 75013, "year": 2023,
-    "bank": 4.0, "bus": 0.0, "hospital": 2.0, "mall": 0.0, "park": 6.0, "restaurant": 3.0, "school": 17.0,
-    "station": 0.0, "supermarket": 9.0, "Total Population": 29870.0, "Median Age": 37.2,
-    "Per Capita Income": 49210.0, "Total Families Below Poverty": 29650.0, "Total Housing Units": 10480.0,
-    "Median Rent": 1540.0, "Median Home Value": 362000.0, "Total Labor Force": 15920.0,
-    "Unemployed Population": 640.0, "Total School Age Population": 28410.0, "Total School Enrollment": 28410.0,
-    "Median Commute Time": 12660.0, "price": 468250.0, "city_full": "Dallas-Fort Worth-Arlington",
-}  # fmt: skip
+    "id": "75013-2023-06",
+    "date": "2023-06-30",
+    "median_sale_price": 455000.0,
+    "median_list_price": 469900.0,
+    "median_ppsf": 205.3,
+    "median_list_ppsf": 210.1,
+    "homes_sold": 61.0,
+    "pending_sales": 58.0,
+    "new_listings": 74.0,
+    "inventory": 69.0,
+    "median_dom": 21.0,
+    "avg_sale_to_list": 0.991,
+    "sold_above_list": 0.31,
+    "off_market_in_two_weeks": 0.44,
+    "city": "DAL",
+    "zipcode": 75013,
+    "year": 2023,
+    "bank": 4.0,
+    "bus": 0.0,
+    "hospital": 2.0,
+    "mall": 0.0,
+    "park": 6.0,
+    "restaurant": 3.0,
+    "school": 17.0,
+    "station": 0.0,
+    "supermarket": 9.0,
+    "Total Population": 29870.0,
+    "Median Age": 37.2,
+    "Per Capita Income": 49210.0,
+    "Total Families Below Poverty": 29650.0,
+    "Total Housing Units": 10480.0,
+    "Median Rent": 1540.0,
+    "Median Home Value": 362000.0,
+    "Total Labor Force": 15920.0,
+    "Unemployed Population": 640.0,
+    "Total School Age Population": 28410.0,
+    "Total School Enrollment": 28410.0,
+    "Median Commute Time": 12660.0,
+    "price": 468250.0,
+    "city_full": "Dallas-Fort Worth-Arlington",
+}
 
 
 class PredictRequest(BaseModel):

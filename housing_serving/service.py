@@ -8,6 +8,7 @@ import xgboost as xgb
 
 from housing_assets.lib import contract as c
 from housing_assets.lib import features as F
+from housing_assets.lib.cleaning import CleaningReport, not_reported_to_missing
 from housing_serving.model_holder import LoadedModel
 
 TOP_CONTRIBUTIONS = 8
@@ -28,7 +29,6 @@ _RANGE_COLUMNS = list(c.RANGES)
 _LOW = np.array([c.RANGES[k].low for k in _RANGE_COLUMNS])
 _HIGH = np.array([c.RANGES[k].high for k in _RANGE_COLUMNS])
 _ZERO_OK = np.array([k in ZERO_ALLOWED for k in _RANGE_COLUMNS])
-_NOT_REPORTED_ZERO = [*c.MARKET_PRICE_STATS, "median_dom", "avg_sale_to_list", "Median Home Value"]
 
 
 def frame_from_records(records: list[dict]) -> pd.DataFrame:
@@ -68,21 +68,9 @@ def check_ranges(frame: pd.DataFrame) -> None:
 
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
-    """HouseTS zeros that mean 'not reported' become missing, as cleaning does before training."""
-    out = frame.copy()
-    market = out[c.MARKET_STATS].to_numpy(dtype="float64")
-    all_zero = (np.nan_to_num(market) == 0).all(axis=1)
-    if all_zero.any():
-        market[all_zero] = np.nan
-        out[c.MARKET_STATS] = market
-    for col in _NOT_REPORTED_ZERO:
-        values = out[col].to_numpy(dtype="float64")
-        if (values == 0).any():
-            out[col] = np.where(values == 0, np.nan, values)
-    no_census = out["Total Population"].to_numpy() == 0
-    if no_census.any():
-        out.loc[no_census, c.CENSUS_COLUMNS] = np.nan
-    return out
+    """HouseTS zeros that mean 'not reported' become missing, by the same rule cleaning applies
+    before training (one implementation, so training and serving cannot drift apart)."""
+    return not_reported_to_missing(frame, CleaningReport())
 
 
 def score(model: LoadedModel, frame: pd.DataFrame, ids: list, explain: bool) -> list[dict]:

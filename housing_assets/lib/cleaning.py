@@ -75,21 +75,33 @@ def drop_duplicate_keys(df: pd.DataFrame, report: CleaningReport) -> pd.DataFram
 
 
 def not_reported_to_missing(df: pd.DataFrame, report: CleaningReport) -> pd.DataFrame:
+    """HouseTS's 0.0 = "not reported" becomes NaN. The API applies this same function to every
+    request, so it works on numpy arrays: per-column pandas masking would dominate a 1-row call."""
     out = df.copy()
-    all_zero = c.all_zero_market(out)
+    market = out[c.MARKET_STATS].to_numpy(dtype="float64", copy=True)
+    all_zero = (np.nan_to_num(market) == 0).all(axis=1)
     report.market_rows_not_reported += int(all_zero.sum())
-    out.loc[all_zero, c.MARKET_STATS] = np.nan
+    if all_zero.any():
+        market[all_zero] = np.nan
+        out[c.MARKET_STATS] = market
     for col in ZERO_MEANS_MISSING:
-        zero = out[col] == 0
-        report.zero_cells_to_missing += int(zero.sum())
-        out.loc[zero, col] = np.nan
-    census_missing = out["Total Population"] == 0
+        report.zero_cells_to_missing += _zero_to_nan(out, col)
+    census_missing = out["Total Population"].to_numpy() == 0
     report.census_rows_not_reported += int(census_missing.sum())
-    out.loc[census_missing, c.CENSUS_COLUMNS] = np.nan
-    home_value_zero = out["Median Home Value"] == 0
-    report.zero_cells_to_missing += int(home_value_zero.sum())
-    out.loc[home_value_zero, "Median Home Value"] = np.nan
+    if census_missing.any():
+        census = out[c.CENSUS_COLUMNS].to_numpy(dtype="float64", copy=True)
+        census[census_missing] = np.nan
+        out[c.CENSUS_COLUMNS] = census
+    report.zero_cells_to_missing += _zero_to_nan(out, "Median Home Value")
     return out
+
+
+def _zero_to_nan(frame: pd.DataFrame, col: str) -> int:
+    values = frame[col].to_numpy(dtype="float64")
+    zero = values == 0
+    if zero.any():
+        frame[col] = np.where(zero, np.nan, values)
+    return int(zero.sum())
 
 
 def outliers_to_missing(df: pd.DataFrame, report: CleaningReport) -> pd.DataFrame:

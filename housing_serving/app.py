@@ -10,10 +10,13 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import pandas as pd
+import pydantic_core
 from fastapi import Depends, FastAPI, File, Header, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
 
 from housing_assets.lib import bundle
 from housing_assets.lib import contract as c
@@ -28,6 +31,10 @@ ERRORS = {
     422: {"model": ErrorResponse},
     413: {"model": ErrorResponse},
     503: {"model": ErrorResponse},
+}
+JSON_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}},
 }
 
 
@@ -204,24 +211,40 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
             raise HTTPException(
                 413, detail=f"{len(records):,} rows; the limit is {settings.max_rows:,} per request"
             )
-        frame = service.frame_from_records(records)
-        service.check_ranges(frame)
-        out = service.score(model, frame, ids, explain)
+        rows = service.rows_from_records(records)
+        service.check_ranges(rows)
+        out = service.score(model, rows, ids, explain)
         metrics.predictions.labels(model_version=model.version).inc(len(out))
         return out
 
-    @app.post("/v1/predict", tags=["predict"], response_model=PredictResponse, responses=ERRORS)
-    async def predict(request: PredictRequest, model: Live) -> dict:
-        """Predict one or many raw HouseTS rows, in request order, with intervals and flags."""
-        # Scoring is ~2 ms of CPU per small request: doing it on the event loop is cheaper than a
-        # thread hop; large batches go to a worker thread so they never stall other requests.
-        records = [r.model_dump(by_alias=True, exclude={"id"}) for r in request.rows]
-        ids = [r.id for r in request.rows]
+    @app.post(
+        "/v1/predict",
+        tags=["predict"],
+        response_model=PredictResponse,
+        responses=ERRORS,
+        openapi_extra={"requestBody": JSON_BODY},
+    )
+    async def predict(request: Request, model: Live) -> Response:
+        """Predict one or many raw HouseTS rows, in request order, with intervals and flags.
+
+        The body (schema `PredictRequest`) is parsed and validated in one pass by pydantic-core
+        and the answer serialized by it: FastAPI's generic path (json.loads, validation, response
+        re-validation) took two thirds of a 10,000-row request.
+        """
+        try:
+            parsed = PredictRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors(include_url=False)) from None
+        records = parsed.rows
+        ids = [r.get("id") for r in records]
+        # Scoring a few rows is well under a millisecond of CPU: cheaper on the event loop than a
+        # thread hop. Large batches go to a worker thread so they never stall other requests.
         if len(records) > 64:
-            predictions = await asyncio.to_thread(_score, model, records, ids, request.explain)
+            predictions = await asyncio.to_thread(_score, model, records, ids, parsed.explain)
         else:
-            predictions = _score(model, records, ids, request.explain)
-        return {"model_version": model.version, "predictions": predictions}
+            predictions = _score(model, records, ids, parsed.explain)
+        payload = {"model_version": model.version, "predictions": predictions}
+        return Response(pydantic_core.to_json(payload), media_type="application/json")
 
     @app.post(
         "/v1/predict/csv",
@@ -301,6 +324,20 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
         return _error(exc.status_code, str(exc.detail))
 
+    def openapi() -> dict:
+        """FastAPI's schema plus `PredictRequest`, which /v1/predict parses itself."""
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            body = PredictRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(body.pop("$defs", {}))
+            components["PredictRequest"] = body
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
     return app
 
 

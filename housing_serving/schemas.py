@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import Annotated, Any, NotRequired, Required
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from typing_extensions import TypedDict
 
 from housing_assets.lib import contract as c
 
@@ -15,60 +16,52 @@ OPTIONAL = {c.TARGET, c.CITY_FULL, c.YEAR}
 FIRST_DATE, LAST_DATE = date(1990, 1, 1), date(2100, 12, 31)
 
 
-def python_name(column: str) -> str:
-    return re.sub(r"\W+", "_", column).strip("_").lower()
+def _month(value: Any) -> Any:
+    # Accept "2023-06" as well as "2023-06-30"; any day maps to its month's end.
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}", value):
+        return f"{value}-01"
+    return value
 
 
-class _RowBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    @field_validator("date", mode="before", check_fields=False)
-    @classmethod
-    def _month(cls, value: Any) -> Any:
-        # Accept "2023-06" as well as "2023-06-30"; any day maps to its month's end.
-        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}", value):
-            return f"{value}-01"
-        return value
-
-    @field_validator("date", mode="after", check_fields=False)
-    @classmethod
-    def _plausible_month(cls, value: date) -> date:
-        if not FIRST_DATE <= value <= LAST_DATE:
-            raise ValueError(f"must be between {FIRST_DATE:%Y-%m} and {LAST_DATE:%Y-%m}")
-        return value
+def _plausible_month(value: date) -> date:
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise ValueError(f"must be between {FIRST_DATE:%Y-%m} and {LAST_DATE:%Y-%m}")
+    return value
 
 
-def _fields() -> dict[str, Any]:
+def _row_fields() -> dict[str, Any]:
+    """One typed field per contract column, keyed by the contract's own names."""
     fields: dict[str, Any] = {
-        "id": (str | int | None, Field(default=None, description="Echoed back."))
+        "id": NotRequired[Annotated[str | int | None, Field(description="Echoed back.")]]
     }
     for column in c.COLUMNS:
-        name = python_name(column)
         if column == c.DATE:
-            spec = (date, Field(alias=column, description="Month (YYYY-MM) or any day in it."))
+            kind: Any = Annotated[
+                date,
+                BeforeValidator(_month),
+                AfterValidator(_plausible_month),
+                Field(description="Month (YYYY-MM) or any day in it."),
+            ]
         elif column == c.ZIPCODE:
-            spec = (int, Field(alias=column, ge=501, le=99_950))
-        elif column in (c.CITY, c.CITY_FULL):
-            default = ... if column not in OPTIONAL else None
-            spec = (
-                str if default is ... else str | None,
-                Field(default, alias=column, min_length=1),
-            )
+            kind = Annotated[int, Field(ge=501, le=99_950)]
+        elif column == c.CITY:
+            kind = Annotated[str, Field(min_length=1)]
+        elif column == c.CITY_FULL:
+            kind = Annotated[str | None, Field(min_length=1)]
         elif column == c.YEAR:
-            spec = (int | None, Field(None, alias=column))
+            kind = int | None
         else:
-            default = None if column in OPTIONAL else ...
-            spec = (
-                float | None,
-                Field(
-                    default, alias=column, allow_inf_nan=False, description="null = not reported"
-                ),
-            )
-        fields[name] = spec
+            kind = Annotated[
+                float | None, Field(allow_inf_nan=False, description="null = not reported")
+            ]
+        fields[column] = NotRequired[kind] if column in OPTIONAL else Required[kind]
     return fields
 
 
-HouseTSRow = create_model("HouseTSRow", __base__=_RowBase, **_fields())
+# A TypedDict, not a model: validated rows arrive as plain dicts keyed by contract names, which is
+# what scoring reads (no per-row model objects, no dump) -- a third of a 10,000-row request's time.
+HouseTSRow = TypedDict("HouseTSRow", _row_fields())  # type: ignore[misc]
+HouseTSRow.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
 
 EXAMPLE_ROW = {
     "id": "75013-2023-06",

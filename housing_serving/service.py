@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import xgboost as xgb
 
 from housing_assets.lib import contract as c
 from housing_assets.lib import features as F
-from housing_assets.lib.cleaning import CleaningReport, not_reported_to_missing
+from housing_assets.lib.cleaning import CleaningReport, not_reported_in_place
 from housing_serving.model_holder import LoadedModel
 
 TOP_CONTRIBUTIONS = 8
@@ -31,25 +30,20 @@ _HIGH = np.array([c.RANGES[k].high for k in _RANGE_COLUMNS])
 _ZERO_OK = np.array([k in ZERO_ALLOWED for k in _RANGE_COLUMNS])
 
 
-def frame_from_records(records: list[dict]) -> pd.DataFrame:
-    """Validated request rows -> a frame in the contract's columns and dtypes (numpy, not per-cell pandas)."""
-    numeric = np.array(
-        [[r.get(k) for k in NUMERIC] for r in records], dtype="float64"
-    )  # None -> nan
-    frame = pd.DataFrame(numeric, columns=NUMERIC)
-    dates = np.array([r[c.DATE] for r in records], dtype="datetime64[M]")
-    frame[c.DATE] = (dates + 1).astype("datetime64[D]") - np.timedelta64(1, "D")  # month end
-    frame[c.DATE] = frame[c.DATE].astype("datetime64[ns]")
-    frame[c.ZIPCODE] = np.array([r[c.ZIPCODE] for r in records], dtype="int64")
-    frame[c.YEAR] = dates.astype("int64") // 12 + 1970
-    frame[c.CITY] = [r[c.CITY] for r in records]
-    frame[c.CITY_FULL] = [r.get(c.CITY_FULL) or c.METROS.get(r[c.CITY]) for r in records]
-    return frame[c.COLUMNS]
+def rows_from_records(records: list[dict]) -> F.Rows:
+    """Validated request rows (contract names as keys) -> array rows; no DataFrame on this path."""
+    numeric = np.array([[r.get(k) for k in NUMERIC] for r in records], dtype="float64")  # None->nan
+    months = np.array([r[c.DATE].year * 12 + r[c.DATE].month - 1 for r in records], dtype="int64")
+    zips = [f"{int(r[c.ZIPCODE]):05d}" for r in records]
+    return F.Rows(numeric, months, zips, [r[c.CITY] for r in records])
 
 
-def check_ranges(frame: pd.DataFrame) -> None:
+_RANGE_POSITIONS = [F.NUMERIC_POSITION[k] for k in _RANGE_COLUMNS]
+
+
+def check_ranges(rows: F.Rows) -> None:
     """422-worthy values: outside the contract's plausible ranges (not-reported zeros allowed)."""
-    values = frame[_RANGE_COLUMNS].to_numpy(dtype="float64")
+    values = rows.numeric[:, _RANGE_POSITIONS]
     with np.errstate(invalid="ignore"):
         bad = ((values < _LOW) | (values > _HIGH)) & ~(_ZERO_OK & (values == 0))
     if not bad.any():
@@ -67,49 +61,51 @@ def check_ranges(frame: pd.DataFrame) -> None:
     raise InputError(details)
 
 
-def readable(frame: pd.DataFrame) -> pd.DataFrame:
-    """HouseTS zeros that mean 'not reported' become missing, by the same rule cleaning applies
-    before training (one implementation, so training and serving cannot drift apart)."""
-    return not_reported_to_missing(frame, CleaningReport())
+def readable(rows: F.Rows) -> F.Rows:
+    """HouseTS zeros that mean 'not reported' become missing, by the same function cleaning
+    applies before training (one implementation, so training and serving cannot drift apart)."""
+    numeric = rows.numeric.copy()
+    not_reported_in_place(numeric, NUMERIC, CleaningReport())
+    return rows.with_numeric(numeric)
 
 
-def score(model: LoadedModel, frame: pd.DataFrame, ids: list, explain: bool) -> list[dict]:
-    rows = readable(frame)
-    scored = model.predictor.predict(rows)
+def score(model: LoadedModel, raw: F.Rows, ids: list, explain: bool) -> list[dict]:
+    rows = readable(raw)
+    scored = model.predictor.predict_rows(rows)
     contributions = _contributions(model, rows) if explain else None
-    prediction = scored["prediction"].to_numpy()
-    lo80, hi80 = scored["lower_80"].to_numpy(), scored["upper_80"].to_numpy()
-    lo95, hi95 = scored["lower_95"].to_numpy(), scored["upper_95"].to_numpy()
-    unseen_zip, unseen_metro = scored["unseen_zip"].to_numpy(), scored["unseen_metro"].to_numpy()
-    actual = frame[c.TARGET].to_numpy(dtype="float64")
+    prediction = scored["prediction"].tolist()
+    lo80, hi80 = scored["lower_80"].tolist(), scored["upper_80"].tolist()
+    lo95, hi95 = scored["lower_95"].tolist(), scored["upper_95"].tolist()
+    unseen_zip, unseen_metro = scored["unseen_zip"].tolist(), scored["unseen_metro"].tolist()
+    actual = raw.column(c.TARGET).tolist()
     out = []
-    for i in range(len(frame)):
-        p = float(prediction[i])
+    for i, p in enumerate(prediction):
         item = {
             "id": ids[i],
             "row": i,
             "prediction": p,
-            "interval_80": (float(lo80[i]), float(hi80[i])),
-            "interval_95": (float(lo95[i]), float(hi95[i])),
-            "flags": ["unseen_zip"] * bool(unseen_zip[i])
-            + ["unseen_metro"] * bool(unseen_metro[i]),
+            "interval_80": (lo80[i], hi80[i]),
+            "interval_95": (lo95[i], hi95[i]),
+            "flags": ["unseen_zip"] * unseen_zip[i] + ["unseen_metro"] * unseen_metro[i],
         }
-        if actual[i] == actual[i]:  # not NaN
-            a = float(actual[i])
+        a = actual[i]
+        if a == a:  # not NaN: the caller sent the price
             item.update(actual=a, error=p - a, abs_pct_error=abs(p - a) / a * 100)
-        if contributions is not None:
-            item["contributions"] = contributions[i]
+        else:  # every key always present: one response shape for clients
+            item.update(actual=None, error=None, abs_pct_error=None)
+        item["contributions"] = contributions[i] if contributions is not None else None
         out.append(item)
     return out
 
 
-def _contributions(model: LoadedModel, rows: pd.DataFrame) -> list[list[dict]]:
+def _contributions(model: LoadedModel, rows: F.Rows) -> list[list[dict]]:
     """XGBoost's own SHAP values (pred_contribs), top features by magnitude, bias left out."""
-    X = F.build(rows, model.predictor.state)
-    values = model.predictor.booster.predict(xgb.DMatrix(X, missing=np.nan), pred_contribs=True)[
-        :, :-1
-    ]
-    names = list(X.columns)
+    state = model.predictor.state
+    X = F.matrix(rows, state)
+    values = model.predictor.booster.predict(
+        xgb.DMatrix(X, missing=np.nan, feature_names=state.features), pred_contribs=True
+    )[:, :-1]
+    names = state.features
     top = np.argsort(-np.abs(values), axis=1)[:, :TOP_CONTRIBUTIONS]
     return [
         [{"feature": names[j], "contribution": float(values[i, j])} for j in top[i]]

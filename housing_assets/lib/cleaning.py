@@ -74,33 +74,43 @@ def drop_duplicate_keys(df: pd.DataFrame, report: CleaningReport) -> pd.DataFram
     return df.loc[~dup]
 
 
+NOT_REPORTED_COLUMNS = [*c.MARKET_STATS, *c.CENSUS_COLUMNS]
+
+
 def not_reported_to_missing(df: pd.DataFrame, report: CleaningReport) -> pd.DataFrame:
-    """HouseTS's 0.0 = "not reported" becomes NaN. The API applies this same function to every
-    request, so it works on numpy arrays: per-column pandas masking would dominate a 1-row call."""
+    """HouseTS's 0.0 = "not reported" becomes NaN (rule 3), on a frame."""
+    values = df[NOT_REPORTED_COLUMNS].to_numpy(dtype="float64", copy=True)
+    not_reported_in_place(values, NOT_REPORTED_COLUMNS, report)
     out = df.copy()
-    market = out[c.MARKET_STATS].to_numpy(dtype="float64", copy=True)
-    all_zero = (np.nan_to_num(market) == 0).all(axis=1)
-    report.market_rows_not_reported += int(all_zero.sum())
-    if all_zero.any():
-        market[all_zero] = np.nan
-        out[c.MARKET_STATS] = market
-    for col in ZERO_MEANS_MISSING:
-        report.zero_cells_to_missing += _zero_to_nan(out, col)
-    census_missing = out["Total Population"].to_numpy() == 0
-    report.census_rows_not_reported += int(census_missing.sum())
-    if census_missing.any():
-        census = out[c.CENSUS_COLUMNS].to_numpy(dtype="float64", copy=True)
-        census[census_missing] = np.nan
-        out[c.CENSUS_COLUMNS] = census
-    report.zero_cells_to_missing += _zero_to_nan(out, "Median Home Value")
+    out[NOT_REPORTED_COLUMNS] = values
     return out
 
 
-def _zero_to_nan(frame: pd.DataFrame, col: str) -> int:
-    values = frame[col].to_numpy(dtype="float64")
-    zero = values == 0
-    if zero.any():
-        frame[col] = np.where(zero, np.nan, values)
+def not_reported_in_place(values: np.ndarray, columns: list[str], report: CleaningReport) -> None:
+    """Rule 3 on a float matrix whose columns are named by `columns`, in place.
+
+    The one implementation: cleaning applies it to frames before training and the API to every
+    request's numeric matrix, so the two can never read a zero differently.
+    """
+    pos = {name: j for j, name in enumerate(columns)}
+    market = [pos[k] for k in c.MARKET_STATS]
+    all_zero = (np.nan_to_num(values[:, market]) == 0).all(axis=1)
+    report.market_rows_not_reported += int(all_zero.sum())
+    if all_zero.any():
+        values[np.ix_(all_zero, market)] = np.nan
+    for col in ZERO_MEANS_MISSING:
+        report.zero_cells_to_missing += _zero_to_nan(values[:, pos[col]])
+    census_missing = values[:, pos["Total Population"]] == 0
+    report.census_rows_not_reported += int(census_missing.sum())
+    if census_missing.any():
+        values[np.ix_(census_missing, [pos[k] for k in c.CENSUS_COLUMNS])] = np.nan
+    report.zero_cells_to_missing += _zero_to_nan(values[:, pos["Median Home Value"]])
+
+
+def _zero_to_nan(column: np.ndarray) -> int:
+    """Zeros -> NaN in a view of a matrix column; how many there were."""
+    zero = column == 0
+    column[zero] = np.nan
     return int(zero.sum())
 
 

@@ -175,25 +175,117 @@ def history_lags(rows: pd.DataFrame, history: pd.DataFrame, seed: int = 0) -> pd
     )
 
 
-def state_lags(rows: pd.DataFrame, state: FeatureState) -> pd.DataFrame:
-    """For served rows: the last price the state knows for the zip, if it predates the row."""
-    known = [state.zip_history.get(z) for z in _zip_keys(rows)]
-    last = np.array(
-        [k if k is not None else (np.nan, np.nan) for k in known], dtype="float64"
-    ).reshape(-1, 2)
-    months = month_index(rows[c.DATE]) - last[:, 0]
-    usable = months >= 1
-    return pd.DataFrame(
-        {
-            "lag_log_price": np.where(usable, last[:, 1], np.nan),
-            "lag_months": np.where(usable, months, np.nan),
-        },
-        index=rows.index,
-    )
+NUMERIC_POSITION = {name: j for j, name in enumerate(c.NUMERIC_COLUMNS)}
+
+
+@dataclass(frozen=True)
+class Rows:
+    """What features need from raw rows, as numpy arrays.
+
+    Training frames and API request records both become `Rows`, so every line from here to the
+    model input is shared: serving cannot drift from training, and a one-row request pays for no
+    pandas machinery (that overhead was most of the API's latency).
+    """
+
+    numeric: np.ndarray  # float64, (n, len(c.NUMERIC_COLUMNS)); a column the source lacks is NaN
+    months: np.ndarray  # int64 absolute month index: year * 12 + month - 1
+    zips: list[str]  # five-digit keys
+    metros: list  # city codes as given (unknown codes fall back, never fail)
+
+    def __len__(self) -> int:
+        return len(self.zips)
+
+    def column(self, name: str) -> np.ndarray:
+        return self.numeric[:, NUMERIC_POSITION[name]]
+
+    def with_numeric(self, numeric: np.ndarray) -> Rows:
+        return Rows(numeric, self.months, self.zips, self.metros)
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame) -> Rows:
+        numeric = np.full((len(df), len(c.NUMERIC_COLUMNS)), np.nan)
+        present = [col for col in c.NUMERIC_COLUMNS if col in df.columns]
+        numeric[:, [NUMERIC_POSITION[col] for col in present]] = df[present].to_numpy(
+            dtype="float64"
+        )
+        return cls(numeric, month_index(df[c.DATE]), _zip_keys(df), df[c.CITY].tolist())
+
+
+def as_rows(rows: pd.DataFrame | Rows) -> Rows:
+    return rows if isinstance(rows, Rows) else Rows.from_frame(rows)
 
 
 def _zip_keys(rows: pd.DataFrame) -> list[str]:
     return [f"{int(z):05d}" for z in rows[c.ZIPCODE].to_numpy()]
+
+
+def _lag_arrays(
+    rows: Rows, state: FeatureState, lags: pd.DataFrame | tuple | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(lag_log_price, lag_months): given as a frame (training), else from the state (serving)."""
+    if lags is None:
+        return state_lag_arrays(rows, state)
+    if isinstance(lags, pd.DataFrame):
+        return (
+            lags["lag_log_price"].to_numpy(dtype="float64"),
+            lags["lag_months"].to_numpy(dtype="float64"),
+        )
+    return lags
+
+
+def state_lag_arrays(rows: Rows, state: FeatureState) -> tuple[np.ndarray, np.ndarray]:
+    unknown = (np.nan, np.nan)
+    last = np.array(
+        [state.zip_history.get(z, unknown) for z in rows.zips], dtype="float64"
+    ).reshape(-1, 2)
+    months = rows.months - last[:, 0]
+    usable = months >= 1
+    return np.where(usable, last[:, 1], np.nan), np.where(usable, months, np.nan)
+
+
+def state_lags(rows: pd.DataFrame, state: FeatureState) -> pd.DataFrame:
+    """For served rows: the last price the state knows for the zip, if it predates the row."""
+    lag_log, lag_months = state_lag_arrays(as_rows(rows), state)
+    return pd.DataFrame({"lag_log_price": lag_log, "lag_months": lag_months}, index=rows.index)
+
+
+def _metro_lookup(rows: Rows, state: FeatureState) -> np.ndarray:
+    return np.array(
+        [state.metro_encoding.get(m, state.global_mean) for m in rows.metros], dtype="float64"
+    )
+
+
+def matrix(
+    rows: Rows,
+    state: FeatureState,
+    metro_encoding: np.ndarray | None = None,
+    lags: pd.DataFrame | tuple | None = None,
+) -> np.ndarray:
+    """The model's input matrix: float32, columns in `state.features` order."""
+    lag_log, lag_months = _lag_arrays(rows, state, lags)
+    month = rows.months % 12 + 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        list_price = rows.column("median_list_price")
+        list_log = np.where(list_price > 0, np.log(list_price), np.nan)
+    derived = {
+        "year": rows.months // 12,
+        "month": month,
+        "quarter": (month - 1) // 3 + 1,
+        "zip_frequency": [state.zip_frequency.get(z, 0.0) for z in rows.zips],
+        "metro_encoding": _metro_lookup(rows, state) if metro_encoding is None else metro_encoding,
+        "lag_log_price": lag_log,
+        "lag_months": lag_months,
+        "list_vs_lag": list_log - lag_log,
+    }
+    out = np.empty((len(rows), len(state.features)), dtype="float32")
+    for j, name in enumerate(state.features):
+        position = NUMERIC_POSITION.get(name)
+        out[:, j] = (
+            rows.numeric[:, position]
+            if position is not None
+            else np.asarray(derived[name], dtype="float64")
+        )
+    return out
 
 
 def build(
@@ -202,88 +294,47 @@ def build(
     metro_encoding: np.ndarray | None = None,
     lags: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The model's input matrix (float32, columns in `state.features` order).
-
-    Built as one numpy matrix: this runs once per API request, where per-column pandas
-    assignments would cost more than the model itself.
-    """
-    base = base_columns(state.dropped)
-    missing = [col for col in [*base, c.DATE, c.ZIPCODE, c.CITY] if col not in df.columns]
+    """The model's input matrix as a frame (feature names as columns, the rows' index)."""
+    missing = [
+        col
+        for col in [*base_columns(state.dropped), c.DATE, c.ZIPCODE, c.CITY]
+        if col not in df.columns
+    ]
     if missing:
         raise c.ContractError(f"cannot build features: missing columns {missing}")
-    lags = state_lags(df, state) if lags is None else lags
-    months = pd.to_datetime(df[c.DATE]).to_numpy().astype("datetime64[M]").astype("int64")
-    month = months % 12 + 1
-    zips = _zip_keys(df)
-    if metro_encoding is None:
-        metro_encoding = [
-            state.metro_encoding.get(m, state.global_mean) for m in df[c.CITY].to_numpy()
-        ]
-    lag_log = lags["lag_log_price"].to_numpy(dtype="float64")
-    list_price = df["median_list_price"].to_numpy(dtype="float64")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        list_log = np.where(list_price > 0, np.log(list_price), np.nan)
-    derived = {
-        "year": months // 12 + 1970,
-        "month": month,
-        "quarter": (month - 1) // 3 + 1,
-        "zip_frequency": [state.zip_frequency.get(z, 0.0) for z in zips],
-        "metro_encoding": metro_encoding,
-        "lag_log_price": lag_log,
-        "lag_months": lags["lag_months"].to_numpy(dtype="float64"),
-        "list_vs_lag": list_log - lag_log,
-    }
-    matrix = np.empty((len(df), len(state.features)), dtype="float32")
-    numeric = df[base].to_numpy(dtype="float64")
-    position = {name: i for i, name in enumerate(base)}
-    for j, name in enumerate(state.features):
-        matrix[:, j] = (
-            numeric[:, position[name]]
-            if name in position
-            else np.asarray(derived[name], dtype="float64")
-        )
-    return pd.DataFrame(matrix, columns=state.features, index=df.index)
+    X = matrix(Rows.from_frame(df), state, metro_encoding, lags)
+    return pd.DataFrame(X, columns=state.features, index=df.index)
 
 
-def flags(df: pd.DataFrame, state: FeatureState) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "unseen_zip": [z not in state.zip_frequency for z in _zip_keys(df)],
-            "unseen_metro": [m not in state.metro_encoding for m in df[c.CITY].to_numpy()],
-        },
-        index=df.index,
+def flag_arrays(rows: Rows, state: FeatureState) -> tuple[np.ndarray, np.ndarray]:
+    """(unseen_zip, unseen_metro) as boolean arrays."""
+    return (
+        np.array([z not in state.zip_frequency for z in rows.zips], dtype=bool),
+        np.array([m not in state.metro_encoding for m in rows.metros], dtype=bool),
     )
 
 
+def flags(df: pd.DataFrame, state: FeatureState) -> pd.DataFrame:
+    unseen_zip, unseen_metro = flag_arrays(as_rows(df), state)
+    return pd.DataFrame({"unseen_zip": unseen_zip, "unseen_metro": unseen_metro}, index=df.index)
+
+
 def log_anchor(
-    df: pd.DataFrame, state: FeatureState, lags: pd.DataFrame | None = None
+    df: pd.DataFrame | Rows, state: FeatureState, lags: pd.DataFrame | tuple | None = None
 ) -> np.ndarray:
     """The log level the ratio target is relative to (0 for the log_price target): the month's
     median list price, else the zip's last known price, else the census home value, else the metro."""
+    rows = as_rows(df)
     if state.target == "log_price":
-        return np.zeros(len(df))
-    lags = state_lags(df, state) if lags is None else lags
+        return np.zeros(len(rows))
+    lag_log, _ = _lag_arrays(rows, state, lags)
     with np.errstate(divide="ignore", invalid="ignore"):
+        list_price, home_value = rows.column("median_list_price"), rows.column("Median Home Value")
         candidates = [
-            np.log(
-                np.where(
-                    df["median_list_price"].to_numpy(dtype="float64") > 0,
-                    df["median_list_price"],
-                    np.nan,
-                )
-            ),
-            lags["lag_log_price"].to_numpy(dtype="float64"),
-            np.log(
-                np.where(
-                    df["Median Home Value"].to_numpy(dtype="float64") > 0,
-                    df["Median Home Value"],
-                    np.nan,
-                )
-            ),
-            np.array(
-                [state.metro_encoding.get(m, state.global_mean) for m in df[c.CITY].to_numpy()],
-                dtype="float64",
-            ),
+            np.log(np.where(list_price > 0, list_price, np.nan)),
+            lag_log,
+            np.log(np.where(home_value > 0, home_value, np.nan)),
+            _metro_lookup(rows, state),
         ]
     level = candidates[0].copy()
     for fallback in candidates[1:]:
@@ -296,7 +347,10 @@ def target(df: pd.DataFrame, state: FeatureState, lags: pd.DataFrame | None = No
 
 
 def to_price(
-    prediction: np.ndarray, df: pd.DataFrame, state: FeatureState, lags: pd.DataFrame | None = None
+    prediction: np.ndarray,
+    df: pd.DataFrame | Rows,
+    state: FeatureState,
+    lags: pd.DataFrame | tuple | None = None,
 ) -> np.ndarray:
     """Model output (log scale, relative to the anchor) -> price in dollars."""
     return np.exp(np.asarray(prediction, dtype="float64") + log_anchor(df, state, lags))

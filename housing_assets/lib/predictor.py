@@ -53,16 +53,16 @@ class Predictor:
 
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
         """One output row per input row, same order and index: prediction, intervals, flags."""
-        lags = F.state_lags(rows, self.state)
-        X = F.build(rows, self.state, lags=lags)
-        raw = self.booster.inplace_predict(X.to_numpy(dtype=np.float32))
-        price = F.to_price(raw, rows, self.state, lags)
+        return pd.DataFrame(self.predict_rows(F.Rows.from_frame(rows)), index=rows.index)
+
+    def predict_rows(self, rows: F.Rows) -> dict[str, np.ndarray]:
+        """The same on array rows (the API's path): prediction, lower/upper_{80,95}, flags."""
+        lags = F.state_lag_arrays(rows, self.state)
+        X = F.matrix(rows, self.state, lags=lags)
+        price = F.to_price(self.booster.inplace_predict(X), rows, self.state, lags)
         columns = {"prediction": price}
         for level, (lo, hi) in intervals(price, self.conformal).items():
             columns[f"lower_{level}"] = lo
             columns[f"upper_{level}"] = hi
-        flags = F.flags(rows, self.state)
-        columns.update(
-            unseen_zip=flags["unseen_zip"].to_numpy(), unseen_metro=flags["unseen_metro"].to_numpy()
-        )
-        return pd.DataFrame(columns, index=rows.index)
+        columns["unseen_zip"], columns["unseen_metro"] = F.flag_arrays(rows, self.state)
+        return columns

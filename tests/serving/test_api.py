@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from housing_assets.lib import bundle
+from housing_assets.lib import contract as c
 from tests.serving.conftest import API_KEY, assert_close, make_client, records, republish
 
 
@@ -122,7 +123,7 @@ def test_not_reported_zeros_are_accepted(client, holdout):
     [
         ({"rows": []}, 422, "at least 1 item"),
         ({}, 422, "rows: Field required"),
-        ({"rows": "all of them"}, 422, "valid list"),
+        ({"rows": "all of them"}, 422, "valid array"),
     ],
 )
 def test_empty_or_malformed_requests(client, payload, status, text):
@@ -250,3 +251,11 @@ def test_openapi_documents_every_route_with_an_example(client):
     } <= set(spec["paths"])
     schemas = spec["components"]["schemas"]
     assert schemas["PredictRequest"]["examples"][0]["rows"][0]["Total Population"] > 0
+    body = spec["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {"$ref": "#/components/schemas/PredictRequest"}
+    row = schemas[schemas["PredictRequest"]["properties"]["rows"]["items"]["$ref"].split("/")[-1]]
+    assert set(row["required"]) == set(c.COLUMNS) - {"price", "city_full", "year"}
+    response = spec["paths"]["/v1/predict"]["post"]["responses"]["200"]["content"]
+    assert response["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PredictResponse"
+    }

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import pandas as pd
 import pydantic_core
-from fastapi import Depends, FastAPI, File, Header, HTTPException, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Header, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -21,13 +21,23 @@ from pydantic import ValidationError
 from housing_assets.lib import bundle
 from housing_assets.lib import contract as c
 from housing_serving import service
+from housing_serving.explorer import Explorer
 from housing_serving.metrics import ApiMetrics
 from housing_serving.model_holder import LoadedModel, ModelHolder
-from housing_serving.schemas import ErrorResponse, ModelInfo, PredictRequest, PredictResponse
+from housing_serving.schemas import (
+    Catalog,
+    ErrorReport,
+    ErrorResponse,
+    ModelInfo,
+    PredictRequest,
+    PredictResponse,
+    Series,
+)
 from housing_serving.settings import ServingSettings
 
 log = logging.getLogger("housing_serving")
 ERRORS = {
+    404: {"model": ErrorResponse},
     422: {"model": ErrorResponse},
     413: {"model": ErrorResponse},
     503: {"model": ErrorResponse},
@@ -295,6 +305,56 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         if "actual" in scored:
             out["actual"], out["error"] = scored["actual"], scored["error"]
         return Response(out.to_csv(index=False), media_type="text/csv")
+
+    def explorer_of(model: LoadedModel) -> Explorer:
+        if model.explorer is None:
+            raise HTTPException(
+                404, detail=f"bundle {model.version} carries no explorer data (published before it)"
+            )
+        return model.explorer
+
+    @app.get("/v1/explore/catalog", tags=["explore"], response_model=Catalog, responses=ERRORS)
+    def catalog(model: Live) -> dict:
+        """Metros and their zip codes, the months covered and the holdout window."""
+        return explorer_of(model).catalog
+
+    @app.get("/v1/explore/series", tags=["explore"], response_model=Series, responses=ERRORS)
+    def series(
+        model: Live,
+        zipcode: Annotated[int | None, Query(ge=501, le=99_950)] = None,
+        metro: Annotated[str | None, Query(min_length=1, max_length=8)] = None,
+    ) -> dict:
+        """Actual price by month (every split) and the model's holdout predictions with bands, for
+        one zip code or one metro (the mean over its zips)."""
+        if (zipcode is None) == (metro is None):
+            raise HTTPException(422, detail="give exactly one of zipcode or metro")
+        explorer = explorer_of(model)
+        if zipcode is not None:
+            points, key, level = explorer.zip_series(zipcode), c.format_zip(zipcode), "zipcode"
+        else:
+            points, key, level = explorer.metro_series(metro), metro, "metro"
+        if points is None:
+            raise HTTPException(404, detail=f"{level} {key} is not in bundle {model.version}")
+        return {"model_version": model.version, "level": level, "key": key, "points": points}
+
+    @app.get("/v1/explore/row", tags=["explore"], responses=ERRORS)
+    def holdout_row(
+        model: Live,
+        zipcode: Annotated[int, Query(ge=501, le=99_950)],
+        month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")],
+    ) -> dict:
+        """One holdout row exactly as a client sends it to /v1/predict (the what-if start)."""
+        row = explorer_of(model).row(zipcode, pd.Period(month, "M"))
+        if row is None:
+            raise HTTPException(
+                404, detail=f"no holdout row for zip {c.format_zip(zipcode)} in {month}"
+            )
+        return row
+
+    @app.get("/v1/explore/errors", tags=["explore"], response_model=ErrorReport, responses=ERRORS)
+    def errors(model: Live) -> dict:
+        """Holdout errors: MAPE by metro and month, the worst zip codes, the residual histogram."""
+        return {"model_version": model.version, **explorer_of(model).errors}
 
     @app.get("/v1/metrics", tags=["ops"], response_class=PlainTextResponse)
     def prometheus() -> Response:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from housing_assets.lib import bundle
 from housing_assets.lib.predictor import Predictor
+from housing_serving.explorer import Explorer
 
 log = logging.getLogger("housing_serving")
 
@@ -27,6 +28,7 @@ class LoadedModel:
     provenance: dict
     metrics: dict
     schema: dict
+    explorer: Explorer | None = None  # the dashboard's data; None for a bundle without it
     loaded_at: float = field(default_factory=time.time)
 
 
@@ -49,6 +51,7 @@ class ModelHolder:
             provenance=published.json("provenance.json"),
             metrics=published.json("metrics.json"),
             schema=json.loads(published.files["schema.json"]),
+            explorer=Explorer.from_bundle(published),
         )
 
     def refresh(self) -> bool:

@@ -163,6 +163,74 @@ class ModelInfo(BaseModel):
     loaded_at: str
 
 
+class MetroZips(BaseModel):
+    code: str
+    name: str
+    zipcodes: list[str]
+
+
+class Catalog(BaseModel):
+    metros: list[MetroZips]
+    first_month: str
+    last_month: str
+    holdout: dict[str, str] = Field(description="First and last month of the holdout window.")
+
+
+class SeriesPoint(BaseModel):
+    month: str
+    split: str = Field(description="train, eval or holdout")
+    actual: float | None
+    prediction: float | None = Field(description="Holdout months only.")
+    lower_80: float | None
+    upper_80: float | None
+    lower_95: float | None
+    upper_95: float | None
+
+
+class Series(BaseModel):
+    model_version: str
+    level: str = Field(description="zipcode, or metro (the mean over its zips, month by month)")
+    key: str
+    points: list[SeriesPoint]
+
+
+class MetroError(BaseModel):
+    metro: str
+    name: str
+    mape: float
+    mae: float
+    rows: int
+
+
+class MonthError(BaseModel):
+    month: str
+    mape: float
+    rows: int
+
+
+class ZipError(BaseModel):
+    zipcode: str
+    metro: str
+    mape: float
+    rows: int
+
+
+class Residuals(BaseModel):
+    bin_edges_pct: list[float]
+    counts: list[int]
+    clipped_at_pct: float
+
+
+class ErrorReport(BaseModel):
+    model_version: str
+    rows: int
+    mape: float
+    by_metro: list[MetroError]
+    by_month: list[MonthError]
+    worst_zipcodes: list[ZipError]
+    residuals: Residuals
+
+
 class ErrorDetail(BaseModel):
     row: int | None = None
     field: str | None = None

@@ -8,6 +8,8 @@ Layout in a serving store (a local directory today, an S3 prefix with the cloud 
     bundles/<version>/conformal.json      interval quantiles on the log scale
     bundles/<version>/metrics.json        holdout metrics and baselines
     bundles/<version>/provenance.json     vintage, MLflow run/version, data fingerprint, code version
+    bundles/<version>/history.parquet     zip x month actual prices of every split (for the dashboard)
+    bundles/<version>/holdout.parquet     holdout rows as sent to the model, with its predictions
     bundles/<version>/MANIFEST.json       sha256 of every file above -- written LAST
     current                               the live version -- flipped only after the manifest
 
@@ -34,6 +36,8 @@ FILES = (
     "metrics.json",
     "provenance.json",
 )
+# What the dashboard explores (optional: a bundle without them still serves predictions).
+EXPLORER_FILES = ("history.parquet", "holdout.parquet")
 
 
 class BundleError(RuntimeError):
@@ -82,9 +86,13 @@ def publish(store: LocalStore, version: str, files: dict[str, bytes]) -> dict:
     missing = [name for name in FILES if name not in files]
     if missing:
         raise BundleError(f"bundle {version} lacks {missing}")
-    for name in FILES:
+    unknown = sorted(set(files) - set(FILES) - set(EXPLORER_FILES))
+    if unknown:
+        raise BundleError(f"bundle {version}: unknown files {unknown}")
+    names = [*FILES, *(name for name in EXPLORER_FILES if name in files)]
+    for name in names:
         store.write(f"bundles/{version}/{name}", files[name])
-    manifest = {"version": version, "files": {name: sha256(files[name]) for name in FILES}}
+    manifest = {"version": version, "files": {name: sha256(files[name]) for name in names}}
     store.write(f"bundles/{version}/{MANIFEST}", json.dumps(manifest, indent=1).encode())
     store.write(POINTER, version.encode())
     return manifest

@@ -66,3 +66,13 @@ def test_incomplete_file_set_is_rejected_before_writing(tmp_path):
 def test_nothing_published_is_a_clear_error(tmp_path):
     with pytest.raises(bundle.BundleError, match="no bundle has been published"):
         bundle.load(bundle.LocalStore(tmp_path))
+
+
+def test_unknown_files_are_refused_and_explorer_files_are_checksummed(tmp_path):
+    store = bundle.LocalStore(tmp_path)
+    files = _files("a")
+    with pytest.raises(bundle.BundleError, match="unknown files"):
+        bundle.publish(store, "v1", {**files, "notes.txt": b"x"})
+    manifest = bundle.publish(store, "v1", {**files, "history.parquet": b"PAR1"})
+    assert "history.parquet" in manifest["files"] and "holdout.parquet" not in manifest["files"]
+    assert bundle.load(store).files["history.parquet"] == b"PAR1"

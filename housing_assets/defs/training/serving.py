@@ -42,12 +42,40 @@ def schema_document() -> dict:
     }
 
 
+PREDICTION_COLUMNS = [
+    "prediction",
+    "lower_80",
+    "upper_80",
+    "lower_95",
+    "upper_95",
+    "unseen_zip",
+    "unseen_metro",
+]
+
+
+def explorer_files(rows: pd.DataFrame, predictions: pd.DataFrame) -> dict[str, bytes]:
+    """What the dashboard explores, shipped inside the bundle so the API needs nothing else:
+    every split's actual prices (small: five columns) and the holdout rows exactly as a client
+    would send them, beside the model's predictions for them."""
+    history = rows[[c.ZIPCODE, c.DATE, c.CITY, c.TARGET, S.SPLIT]].reset_index(drop=True)
+    holdout = rows[rows[S.SPLIT] == S.HOLDOUT][c.COLUMNS].reset_index(drop=True)
+    # Both come from the same splits in the same order; check rather than join silently.
+    if not holdout[c.KEYS].equals(predictions[c.KEYS].reset_index(drop=True)):
+        raise ValueError("holdout predictions are not row-aligned with the holdout split")
+    holdout = pd.concat([holdout, predictions[PREDICTION_COLUMNS]], axis=1)
+    return {
+        "history.parquet": history.to_parquet(index=False),
+        "holdout.parquet": holdout.to_parquet(index=False),
+    }
+
+
 @dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"json"})
 def serving_bundle(
     context: dg.AssetExecutionContext,
     splits: dict,
     feature_state: dict,
     tuned_model: dict,
+    holdout_predictions: dict,
     holdout_metrics: dict,
     serving_store: ServingStore,
     mlflow_tracking: MlflowTracking,
@@ -84,6 +112,7 @@ def serving_bundle(
         ).encode(),
         "metrics.json": json.dumps(one(holdout_metrics, context), indent=1, default=str).encode(),
         "provenance.json": json.dumps(provenance, indent=1).encode(),
+        **explorer_files(rows, one(holdout_predictions, context)),
     }
     store = serving_store.store()
     previous = bundle.current_version(store)

@@ -189,7 +189,7 @@ def main() -> int:
     for n, (rps, p50, p99) in single.items():
         print(f"| concurrency {n} | {rps:,.0f} | {p50:.2f} ms | {p99:.2f} ms |")
     print(
-        f"\n10,000-row batch (9.7 MB JSON in, 2.5 MB out): median {batch:.0f} ms of 7, best {min(batch_times) * 1000:.0f} ms"
+        f"\n10,000-row batch ({sizes}): median {batch:.0f} ms of 7, best {min(batch_times) * 1000:.0f} ms"
     )
     print(f"server peak RSS: {peak:.0f} MB")
     return 0

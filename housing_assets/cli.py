@@ -3,6 +3,9 @@
 housing run        generate/ingest every month -> checks -> cleaned data (the main job)
 housing generate   write the synthetic panel as monthly files or one HouseTS CSV
 housing dev        the Dagster UI on this project's instance (dagster dev)
+housing mlflow     the MLflow UI on this project's tracking store
+housing serve      the prediction API (FastAPI + uvicorn) on the published bundle
+housing ui         the dashboard (Streamlit) over the API
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from housing_assets.settings import DEFAULT_SCALE, DEFAULT_SEED, Settings, proje
 DAGSTER_PORT = 3000
 MLFLOW_PORT = 5000
 API_PORT = 8000
+UI_PORT = 8501
 
 
 def _say(msg: str) -> None:
@@ -223,6 +227,26 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def ui_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    """The dashboard's exact entry command (also what its container runs)."""
+    app = Path(__file__).resolve().parents[1] / "housing_ui" / "app.py"
+    return [
+        sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port), "--server.address", host,
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",
+    ]  # fmt: skip
+
+
+def cmd_ui(args) -> int:
+    os.environ["HOUSING_UI_API_URL"] = args.api
+    _say(
+        f"dashboard on http://{args.host}:{args.port} (API: {args.api}; start it with `housing serve`)"
+    )
+    command = ui_command(args.port, args.host)
+    os.execvp(command[0], command)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="housing", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -293,14 +317,22 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=DAGSTER_PORT)
     dev.set_defaults(func=cmd_dev)
 
-    ui = sub.add_parser("mlflow", help="start the MLflow UI on this project's tracking store")
-    ui.add_argument("--port", type=int, default=MLFLOW_PORT)
-    ui.set_defaults(func=cmd_mlflow)
+    mlf = sub.add_parser("mlflow", help="start the MLflow UI on this project's tracking store")
+    mlf.add_argument("--port", type=int, default=MLFLOW_PORT)
+    mlf.set_defaults(func=cmd_mlflow)
 
     serve = sub.add_parser("serve", help="serve the published model over HTTP (FastAPI + uvicorn)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=API_PORT)
     serve.set_defaults(func=cmd_serve)
+
+    ui = sub.add_parser("ui", help="the dashboard (Streamlit) over the running API")
+    ui.add_argument(
+        "--api", default=os.environ.get("HOUSING_UI_API_URL", f"http://127.0.0.1:{API_PORT}")
+    )
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=UI_PORT)
+    ui.set_defaults(func=cmd_ui)
     return parser
 
 

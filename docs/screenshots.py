@@ -1,0 +1,77 @@
+"""Screenshots of every dashboard page for the README, from a real browser.
+
+    uv run housing run                      # publish a bundle (default home)
+    uv run python docs/screenshots.py       # starts the API and the dashboard, saves docs/*.png
+
+Needs Chromium and its driver (Debian: `apt-get install chromium chromium-driver`). Prints how
+long each page took to show its data and draw its charts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from housing_ui.browser import chromium, open_page, running_dashboard, screenshot
+
+DOCS = Path(__file__).resolve().parent
+PAGES = {
+    "overview": "Model card",
+    "explorer": "Holdout months shown",
+    "what-if": "Why this price",
+    "errors": "Worst zip codes",
+    "drift": "Drift reports arrive",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DOCS)
+    args = parser.parse_args()
+    api_port, ui_port = free_port(), free_port()
+    api = subprocess.Popen(
+        [sys.executable, "-m", "housing_assets.cli", "serve", "--port", str(api_port)],
+        env={**os.environ, "HOUSING_SERVING_POLL_SECONDS": "0"},
+    )
+    api_url = f"http://127.0.0.1:{api_port}"
+    try:
+        for _ in range(120):
+            try:
+                if httpx.get(f"{api_url}/v1/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        else:
+            raise SystemExit(f"the API on {api_url} never became ready: run `uv run housing run`")
+        version = httpx.get(f"{api_url}/v1/model").json()["version"]
+        with running_dashboard(api_url, ui_port) as ui_url, chromium() as driver:
+            for slug, expect in PAGES.items():
+                seconds = open_page(driver, f"{ui_url}/?page={slug}", expect)
+                time.sleep(1.0)  # let chart transitions settle before the picture
+                path = screenshot(driver, args.out / f"dashboard-{slug}.png")
+                print(
+                    f"{slug:9s} shown in {seconds:.2f} s -> {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}"
+                )
+        print(f"model {version}")
+    finally:
+        api.terminate()
+        api.wait(timeout=15)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""Altair charts for the dashboard: pure functions of plain frames, testable without Streamlit."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+MONEY_AXIS = alt.Axis(format="$,.0f", title=None)
+LABELS = alt.Axis(labelOverlap=False, labelLimit=260)  # every category named, none cut short
+ACTUAL, PREDICTED = "#1f4e79", "#d9822b"
+
+
+def money(value: float | None) -> str:
+    return "–" if value is None or value != value else f"${value:,.0f}"
+
+
+def money_short(value: float | None) -> str:
+    """$133k / $1.25M: for tight spots such as a metric holding an interval."""
+    if value is None or value != value:
+        return "–"
+    return f"${value / 1e6:,.2f}M" if abs(value) >= 1e6 else f"${value / 1e3:,.0f}k"
+
+
+def percent(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None or value != value else f"{value:.{digits}f}%"
+
+
+def series_chart(points: pd.DataFrame, holdout_first: str, title: str) -> alt.LayerChart:
+    """Actual vs predicted by month, 95%/80% bands, the holdout window shaded."""
+    frame = points.assign(date=pd.to_datetime(points["month"]))
+    base = alt.Chart(frame).encode(x=alt.X("date:T", title=None))
+    start = pd.Timestamp(holdout_first)
+    shade = (
+        alt.Chart(pd.DataFrame({"start": [start], "end": [frame["date"].max()]}))
+        .mark_rect(color="#f2efe8", opacity=0.9)
+        .encode(x="start:T", x2="end:T")
+    )
+    label = (
+        alt.Chart(pd.DataFrame({"date": [start], "text": ["holdout →"]}))
+        .mark_text(align="left", dx=4, dy=-6, color="#8a7f6a")
+        .encode(x="date:T", y=alt.value(10), text="text:N")
+    )
+    scored = base.transform_filter("isValid(datum.prediction)")
+    band95 = scored.mark_area(color=PREDICTED, opacity=0.15).encode(
+        y=alt.Y("lower_95:Q", axis=MONEY_AXIS), y2="upper_95:Q"
+    )
+    band80 = scored.mark_area(color=PREDICTED, opacity=0.3).encode(y="lower_80:Q", y2="upper_80:Q")
+    tooltip = [
+        alt.Tooltip("month:N", title="month"),
+        alt.Tooltip("actual:Q", format="$,.0f"),
+        alt.Tooltip("prediction:Q", format="$,.0f"),
+        alt.Tooltip("lower_80:Q", format="$,.0f", title="80% low"),
+        alt.Tooltip("upper_80:Q", format="$,.0f", title="80% high"),
+        alt.Tooltip("split:N"),
+    ]
+    actual = base.mark_line(color=ACTUAL, strokeWidth=2).encode(
+        y=alt.Y("actual:Q", axis=MONEY_AXIS, scale=alt.Scale(zero=False)), tooltip=tooltip
+    )
+    predicted = scored.mark_line(color=PREDICTED, strokeDash=[5, 3], strokeWidth=2).encode(
+        y="prediction:Q", tooltip=tooltip
+    )
+    points_layer = base.mark_point(opacity=0, size=60).encode(y="actual:Q", tooltip=tooltip)
+    return alt.layer(shade, label, band95, band80, actual, predicted, points_layer).properties(
+        title=title, height=360
+    )
+
+
+def metro_mape_chart(by_metro: pd.DataFrame) -> alt.Chart:
+    return (
+        alt.Chart(by_metro)
+        .mark_bar(color=PREDICTED)
+        .encode(
+            x=alt.X("mape:Q", title="holdout MAPE (%)"),
+            y=alt.Y("name:N", sort="-x", title=None, axis=LABELS),
+            tooltip=[
+                alt.Tooltip("name:N", title="metro"),
+                alt.Tooltip("mape:Q", format=".2f", title="MAPE %"),
+                alt.Tooltip("mae:Q", format="$,.0f", title="MAE"),
+                alt.Tooltip("rows:Q", format=","),
+            ],
+        )
+        .properties(height=max(200, 24 * len(by_metro)))
+    )
+
+
+def residual_chart(residuals: dict) -> alt.Chart:
+    edges = residuals["bin_edges_pct"]
+    frame = pd.DataFrame({"from": edges[:-1], "to": edges[1:], "rows": residuals["counts"]})
+    return (
+        alt.Chart(frame.assign(zero=0))
+        .mark_rect(color=ACTUAL)
+        .encode(
+            x=alt.X("from:Q", title="prediction error (% of actual)"),
+            x2="to:Q",
+            y=alt.Y("rows:Q", title="holdout rows"),
+            y2="zero:Q",
+            tooltip=[
+                alt.Tooltip("from:Q", format=".1f"),
+                alt.Tooltip("to:Q", format=".1f"),
+                "rows:Q",
+            ],
+        )
+        .properties(height=260)
+    )
+
+
+def month_error_chart(by_month: pd.DataFrame) -> alt.Chart:
+    return (
+        alt.Chart(by_month.assign(date=pd.to_datetime(by_month["month"])))
+        .mark_line(point=True, color=PREDICTED)
+        .encode(
+            x=alt.X("date:T", title=None),
+            y=alt.Y("mape:Q", title="MAPE (%)", scale=alt.Scale(zero=False)),
+            tooltip=["month:N", alt.Tooltip("mape:Q", format=".2f"), "rows:Q"],
+        )
+        .properties(height=260)
+    )
+
+
+def contribution_chart(contributions: list[dict]) -> alt.Chart:
+    """SHAP contributions on the log scale, shown as approximate % of price."""
+    frame = pd.DataFrame(contributions)
+    frame["effect_pct"] = frame["contribution"] * 100
+    frame["direction"] = frame["effect_pct"].map(lambda v: "raises" if v >= 0 else "lowers")
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("effect_pct:Q", title="effect on price (≈ %)"),
+            y=alt.Y(
+                "feature:N",
+                sort=alt.EncodingSortField("effect_pct", op="max", order="descending"),
+                title=None,
+                axis=LABELS,
+            ),
+            color=alt.Color(
+                "direction:N",
+                scale=alt.Scale(domain=["raises", "lowers"], range=["#2e7d32", "#c62828"]),
+                legend=None,
+            ),
+            tooltip=["feature:N", alt.Tooltip("effect_pct:Q", format="+.2f")],
+        )
+        .properties(height=max(160, 30 * len(frame)))
+    )
+
+
+def model_vs_baselines_chart(table: pd.DataFrame) -> alt.Chart:
+    return (
+        alt.Chart(table)
+        .mark_bar()
+        .encode(
+            x=alt.X("mape:Q", title="holdout MAPE (%)"),
+            y=alt.Y("predictor:N", sort="x", title=None, axis=LABELS),
+            color=alt.condition(
+                alt.datum.predictor == "model", alt.value(PREDICTED), alt.value("#9aa5b1")
+            ),
+            tooltip=["predictor:N", alt.Tooltip("mape:Q", format=".2f")],
+        )
+        .properties(height=32 * len(table))
+    )

@@ -1,0 +1,24 @@
+"""The dashboard in a real browser: headless Chromium against `housing ui` and a real API."""
+
+import httpx
+import pytest
+
+from housing_ui.browser import chromium, find_browser, open_page, running_dashboard, screenshot
+from tests.ui.conftest import free_port
+
+pytestmark = pytest.mark.skipif(
+    find_browser() is None, reason="no chromium + chromedriver here (apt-get install them)"
+)
+
+
+def test_the_overview_renders_the_live_model_version_in_chromium(api_url, tmp_path):
+    pytest.importorskip("selenium")
+    version = httpx.get(f"{api_url}/v1/model").json()["version"]
+    with running_dashboard(api_url, free_port()) as ui_url, chromium() as driver:
+        open_page(driver, f"{ui_url}/?page=overview", expect=version)
+        body = driver.find_element("tag name", "body").text
+        picture = screenshot(driver, tmp_path / "overview.png")
+    assert "Model card" in body and f"Live model {version}" in body
+    assert "Traceback" not in body and "API unreachable" not in body
+    data = picture.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000

@@ -1,0 +1,125 @@
+"""Every dashboard page through Streamlit's own test harness, against a real API on loopback."""
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from tests.ui.conftest import free_port
+
+APP = str(Path(__file__).resolve().parents[2] / "housing_ui" / "app.py")
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()
+
+
+def open_page(monkeypatch, url: str, page: str | None = None) -> AppTest:
+    monkeypatch.setenv("HOUSING_UI_API_URL", url)
+    at = AppTest.from_file(APP, default_timeout=60)
+    if page:
+        at.query_params["page"] = page
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    found = [m for m in at.metric if m.label == label]
+    assert found, f"no metric {label!r}; have {[m.label for m in at.metric]}"
+    return found[0].value
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    return [json.loads(e.proto.spec) for e in at.get("vega_lite_chart")]
+
+
+def test_overview_is_the_model_card_of_the_live_model(monkeypatch, api_url):
+    model = httpx.get(f"{api_url}/v1/model").json()
+    at = open_page(monkeypatch, api_url)
+    assert metric(at, "Live model") == model["version"]
+    assert metric(at, "Vintage") == model["vintage"]
+    assert metric(at, "Holdout MAPE") == f"{model['holdout_metrics']['mape']:.2f}%"
+    assert metric(at, "Holdout MAE") == f"${model['holdout_metrics']['mae']:,.0f}"
+    table = at.dataframe[0].value
+    assert list(table["predictor"]) == ["model", *sorted(model["baselines"])]
+    assert table["MAPE"].str.endswith("%").all() and table["MAE"].str.startswith("$").all()
+    text = " ".join(m.value for m in at.markdown)
+    assert f"{model['interval_coverage']['80'] * 100:.1f}%" in text
+    assert not at.error and not at.warning
+
+
+def test_explorer_selections_change_the_rendered_series(monkeypatch, api_url):
+    at = open_page(monkeypatch, api_url, "explorer")
+    first_title = chart_specs(at)[0]["title"]
+    assert "mean over" in first_title
+    metros = at.selectbox(key="explorer_metro").options
+    at.selectbox(key="explorer_metro").select(metros[1]).run()
+    assert not at.exception
+    second_title = chart_specs(at)[0]["title"]
+    assert second_title != first_title and metros[1].split(" (")[0] in second_title
+
+    zips = at.selectbox(key="explorer_zip").options
+    at.selectbox(key="explorer_zip").select(zips[1]).run()
+    assert chart_specs(at)[0]["title"].startswith(f"Zip code {zips[1]}")
+    series = httpx.get(f"{api_url}/v1/explore/series", params={"zipcode": zips[1]}).json()
+    last_actual = [p["actual"] for p in series["points"] if p["actual"] is not None][-1]
+    assert metric(at, "Last actual") == f"${last_actual:,.0f}"
+    shown = int(metric(at, "Holdout months shown"))
+    assert shown == sum(p["prediction"] is not None for p in series["points"])
+
+    # A month range before the holdout leaves no predictions to score.
+    months = at.select_slider(key="explorer_months").options
+    at.select_slider(key="explorer_months").set_range(months[0], months[12]).run()
+    assert not at.exception
+    assert any("No holdout months" in c.value for c in at.caption)
+
+
+def test_what_if_edits_change_the_prediction_and_explain_it(monkeypatch, api_url):
+    at = open_page(monkeypatch, api_url, "what-if")
+    before = metric(at, "Model, real row")
+    assert metric(at, "Model, what-if") == before  # nothing edited yet
+    price_box = next(n for n in at.number_input if n.label.startswith("Median list price"))
+    price_box.set_value(price_box.value * 1.5).run()
+    assert not at.exception
+    after = metric(at, "Model, what-if")
+    assert after != before
+    assert int(after.strip("$").replace(",", "")) > int(before.strip("$").replace(",", ""))
+    bars = chart_specs(at)[-1]
+    assert bars["encoding"]["x"]["field"] == "effect_pct"
+
+
+def test_errors_page_matches_the_api_report(monkeypatch, api_url):
+    report = httpx.get(f"{api_url}/v1/explore/errors").json()
+    at = open_page(monkeypatch, api_url, "errors")
+    assert metric(at, "Holdout MAPE") == f"{report['mape']:.2f}%"
+    assert metric(at, "Holdout rows") == f"{report['rows']:,}"
+    assert metric(at, "Hardest metro") == report["by_metro"][0]["name"].split("-")[0]
+    assert len(chart_specs(at)) == 3
+    worst = at.dataframe[0].value
+    assert list(worst["zipcode"]) == [z["zipcode"] for z in report["worst_zipcodes"]]
+
+
+def test_drift_page_is_a_placeholder_naming_the_live_model(monkeypatch, api_url):
+    at = open_page(monkeypatch, api_url, "drift")
+    version = httpx.get(f"{api_url}/v1/model").json()["version"]
+    assert "Drift reports arrive" in at.info[0].value and version in at.info[0].value
+
+
+@pytest.mark.parametrize("page", ["overview", "explorer", "what-if", "errors", "drift"])
+def test_an_unreachable_api_shows_a_banner_not_a_trace(monkeypatch, page):
+    at = open_page(monkeypatch, f"http://127.0.0.1:{free_port()}", page)
+    assert len(at.error) == 1 and "API unreachable" in at.error[0].value
+    assert "Traceback" not in at.error[0].value
+
+
+def test_an_api_without_a_model_says_so(monkeypatch, empty_api_url):
+    at = open_page(monkeypatch, empty_api_url)
+    assert len(at.warning) == 1 and "No model is loaded" in at.warning[0].value
+    assert "housing run" in at.warning[0].value

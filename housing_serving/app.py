@@ -341,7 +341,9 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     def holdout_row(
         model: Live,
         zipcode: Annotated[int, Query(ge=501, le=99_950)],
-        month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")],
+        month: Annotated[
+            str, Query(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$", description="YYYY-MM")
+        ],
     ) -> dict:
         """One holdout row exactly as a client sends it to /v1/predict (the what-if start)."""
         row = explorer_of(model).row(zipcode, pd.Period(month, "M"))

@@ -1,0 +1,175 @@
+"""Drift of a month of data against the champion's training reference.
+
+Computed with numpy and scipy only: PSI on the reference's decile bins (plus a bin for missing
+values, since "stopped being reported" is drift too) and the two-sample Kolmogorov-Smirnov
+statistic. A drift library (Evidently, NannyML) would add a large dependency tree to the code
+location for two formulas we can test on hand-made distributions; the HTML report is ours too.
+
+Conventions (the usual PSI reading): < 0.1 stable, 0.1-0.25 moderate, > 0.25 a real shift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+BINS = 10
+EPS = 1e-4  # floor on bin shares, so an empty bin does not make PSI infinite
+REFERENCE_MONTHS = 12  # the champion's reference: the last year of data before its holdout
+REFERENCE_ROWS = 20_000
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    feature_psi: float = 0.25  # a feature drifts above this PSI
+    share_warn: float = 0.2  # WARN when this share of features drifts ...
+    share_error: float = 0.4  # ... ERROR above this
+    prediction_psi_warn: float = 0.1
+    prediction_psi_error: float = 0.25
+    mape_ratio_warn: float = 1.5  # month MAPE / champion holdout MAPE
+    mape_ratio_error: float = 2.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def psi(reference: np.ndarray, current: np.ndarray, bins: int = BINS) -> float:
+    """Population stability index of `current` against `reference` (NaN = its own bin)."""
+    reference = np.asarray(reference, dtype="float64")
+    current = np.asarray(current, dtype="float64")
+    if len(reference) == 0 or len(current) == 0:
+        raise ValueError("PSI needs values on both sides")
+    ref_ok, cur_ok = reference[np.isfinite(reference)], current[np.isfinite(current)]
+    if len(ref_ok):
+        edges = np.unique(np.quantile(ref_ok, np.linspace(0, 1, bins + 1)))
+        inner = edges[1:-1]
+    else:
+        inner = np.array([])
+    p = _shares(ref_ok, inner, len(reference))
+    q = _shares(cur_ok, inner, len(current))
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def _shares(values: np.ndarray, inner_edges: np.ndarray, total: int) -> np.ndarray:
+    """Shares per bin (values <= each inner edge go left) plus the missing share, floored."""
+    counts = np.bincount(
+        np.searchsorted(inner_edges, values, side="left"), minlength=len(inner_edges) + 1
+    )
+    shares = np.append(counts, total - len(values)) / total
+    shares = np.maximum(shares, EPS)
+    return shares / shares.sum()
+
+
+def ks(reference: np.ndarray, current: np.ndarray) -> float:
+    """The two-sample KS statistic on the reported (finite) values; 0 when a side has none."""
+    a = np.asarray(reference, dtype="float64")
+    b = np.asarray(current, dtype="float64")
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if len(a) == 0 or len(b) == 0:
+        return 0.0
+    return float(stats.ks_2samp(a, b).statistic)
+
+
+def compare(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    features: list[str],
+    *,
+    reference_prediction: np.ndarray,
+    prediction: np.ndarray,
+    actual: np.ndarray | None,
+    champion_mape: float,
+    thresholds: Thresholds = Thresholds(),
+) -> dict:
+    """The drift report's numbers for one month; `status` is ok / warn / error with reasons."""
+    per_feature = []
+    for name in features:
+        value = psi(reference[name].to_numpy(), current[name].to_numpy())
+        per_feature.append(
+            {
+                "feature": name,
+                "psi": value,
+                "ks": ks(reference[name].to_numpy(), current[name].to_numpy()),
+                "drifting": value > thresholds.feature_psi,
+                "missing_reference": float(reference[name].isna().mean()),
+                "missing_current": float(current[name].isna().mean()),
+            }
+        )
+    per_feature.sort(key=lambda f: -f["psi"])
+    share = float(np.mean([f["drifting"] for f in per_feature])) if per_feature else 0.0
+    out = {
+        "rows": len(current),
+        "reference_rows": len(reference),
+        "features": per_feature,
+        "share_drifting": share,
+        "drifting_features": [f["feature"] for f in per_feature if f["drifting"]],
+        "prediction_psi": psi(reference_prediction, prediction),
+        "prediction_ks": ks(reference_prediction, prediction),
+        "prediction_median": float(np.nanmedian(prediction)),
+        "reference_prediction_median": float(np.nanmedian(reference_prediction)),
+        "champion_mape": champion_mape,
+        "mape": None,
+        "mape_ratio": None,
+        "thresholds": thresholds.as_dict(),
+    }
+    if actual is not None:
+        actual = np.asarray(actual, dtype="float64")
+        known = np.isfinite(actual) & (actual > 0)
+        if known.any():
+            mape = float(np.mean(np.abs(prediction[known] - actual[known]) / actual[known]) * 100)
+            out["mape"], out["mape_ratio"] = mape, mape / champion_mape
+    out["status"], out["reasons"] = _verdict(out, thresholds)
+    return out
+
+
+def _verdict(report: dict, t: Thresholds) -> tuple[str, list[str]]:
+    errors, warnings = [], []
+    share = report["share_drifting"]
+    if share > t.share_error:
+        errors.append(
+            f"{share:.0%} of features drift (PSI > {t.feature_psi}; error above {t.share_error:.0%})"
+        )
+    elif share > t.share_warn:
+        warnings.append(
+            f"{share:.0%} of features drift (PSI > {t.feature_psi}; warn above {t.share_warn:.0%})"
+        )
+    p = report["prediction_psi"]
+    if p > t.prediction_psi_error:
+        errors.append(f"prediction PSI {p:.3f} > {t.prediction_psi_error}")
+    elif p > t.prediction_psi_warn:
+        warnings.append(f"prediction PSI {p:.3f} > {t.prediction_psi_warn}")
+    ratio = report["mape_ratio"]
+    if ratio is not None:
+        detail = f"MAPE {report['mape']:.2f}% is {ratio:.2f}x the champion's holdout {report['champion_mape']:.2f}%"
+        if ratio > t.mape_ratio_error:
+            errors.append(detail)
+        elif ratio > t.mape_ratio_warn:
+            warnings.append(detail)
+    if errors:
+        return "error", errors + warnings
+    return ("warn", warnings) if warnings else ("ok", [])
+
+
+def markdown(month: str, report: dict, top: int = 8) -> str:
+    lines = [
+        f"**Drift {month}: {report['status'].upper()}** "
+        f"({report['rows']:,} rows vs {report['reference_rows']:,} reference rows)",
+        "",
+        f"- features drifting: {len(report['drifting_features'])} of {len(report['features'])} "
+        f"({report['share_drifting']:.0%})",
+        f"- prediction PSI {report['prediction_psi']:.3f}, KS {report['prediction_ks']:.3f}",
+    ]
+    if report["mape"] is not None:
+        lines.append(
+            f"- MAPE {report['mape']:.2f}% vs champion holdout {report['champion_mape']:.2f}% "
+            f"(x{report['mape_ratio']:.2f})"
+        )
+    lines += [f"- {r}" for r in report["reasons"]]
+    lines += ["", "| feature | PSI | KS |", "|---|---|---|"]
+    lines += [
+        f"| {f['feature']} | {f['psi']:.3f} | {f['ks']:.3f} |" for f in report["features"][:top]
+    ]
+    return "\n".join(lines)

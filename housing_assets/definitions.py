@@ -4,43 +4,22 @@ from __future__ import annotations
 
 import dagster as dg
 
+from housing_assets.defs import jobs
 from housing_assets.defs.ingestion import assets as ingestion
 from housing_assets.defs.ingestion import checks as ingestion_checks
-from housing_assets.defs.ingestion.partitions import months
-from housing_assets.defs.ingestion.sensors import register_source_months
+from housing_assets.defs.monitoring import assets as monitoring
+from housing_assets.defs.monitoring import checks as monitoring_checks
+from housing_assets.defs.monitoring import sensors as monitoring_sensors
 from housing_assets.defs.training import assets as training
 from housing_assets.defs.training import checks as training_checks
 from housing_assets.defs.training import model as training_model
 from housing_assets.defs.training import serving as training_serving
-from housing_assets.defs.training.partitions import vintages
+from housing_assets.resources.automation import RetrainPolicy
 from housing_assets.resources.io_manager import ParquetIOManager
 from housing_assets.resources.mlflow_tracking import MlflowTracking, OptunaStorage
 from housing_assets.resources.serving_store import PromotionPolicy, ServingStore
 from housing_assets.resources.source import source_from_setting
 from housing_assets.settings import Settings
-
-ingest_job = dg.define_asset_job(
-    "ingest",
-    selection=dg.AssetSelection.groups(ingestion.GROUP),
-    partitions_def=months,
-    description="Raw monthly HouseTS data -> expectation checks -> cleaned monthly data.",
-)
-
-# Used by the runner after a month is quarantined: re-check stored raw months, clean the rest.
-check_and_clean_job = dg.define_asset_job(
-    "check_and_clean",
-    selection=dg.AssetSelection.checks_for_assets(ingestion.raw_monthly)
-    | dg.AssetSelection.assets(ingestion.cleaned_monthly),
-    partitions_def=months,
-    description="Re-check stored raw months and clean those that pass.",
-)
-
-train_job = dg.define_asset_job(
-    "train",
-    selection=dg.AssetSelection.groups(training.GROUP),
-    partitions_def=vintages,
-    description="One vintage: splits -> encoders -> tuned model -> holdout metrics -> gated serving bundle.",
-)
 
 
 def resources_for(settings: Settings) -> dict:
@@ -60,11 +39,13 @@ def resources_for(settings: Settings) -> dict:
             ),
             "serving_store": ServingStore(root=str(settings.serving_dir)),
             "promotion_policy": PromotionPolicy(),
+            "retrain_policy": RetrainPolicy(),
         }
     raise NotImplementedError("the prod resource set (S3, MLflow server) comes with the cloud work")
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
+def build_definitions(settings: Settings, resources: dict | None = None) -> dg.Definitions:
+    """`resources` replaces entries of the environment's set (tests: a smaller tuning budget)."""
     return dg.Definitions(
         assets=[
             ingestion.raw_monthly,
@@ -75,6 +56,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             training_model.holdout_predictions,
             training_model.holdout_metrics,
             training_serving.serving_bundle,
+            monitoring.drift_report,
+            monitoring.batch_predictions,
         ],
         asset_checks=[
             ingestion_checks.raw_contract,
@@ -83,10 +66,19 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             training_checks.splits_are_temporal,
             training_checks.encoders_fit_on_train_only,
             training_checks.promotion_gate,
+            monitoring_checks.drift_within_thresholds,
         ],
-        jobs=[ingest_job, check_and_clean_job, train_job],
-        sensors=[register_source_months],
-        resources=resources_for(settings),
+        jobs=[
+            jobs.ingest_job,
+            jobs.check_and_clean_job,
+            jobs.train_job,
+            jobs.ingest_and_monitor_job,
+        ],
+        sensors=[
+            monitoring_sensors.new_source_months,
+            monitoring_sensors.retrain_on_drift_or_new_data,
+        ],
+        resources={**resources_for(settings), **(resources or {})},
     )
 
 

@@ -24,7 +24,8 @@ LINEAGE_ASSETS = (
     "holdout_metrics",
     "serving_bundle",
 )
-ALL_ASSETS = {*INGESTION_ASSETS, *LINEAGE_ASSETS}
+MONITORING_ASSETS = ("drift_report", "batch_predictions")
+ALL_ASSETS = {*INGESTION_ASSETS, *LINEAGE_ASSETS, *MONITORING_ASSETS}
 
 
 @pytest.fixture(scope="session")

@@ -30,9 +30,15 @@ def test_asset_check_job_sensor_snapshot(defs):
         ("splits", "splits_are_temporal"),
         ("feature_state", "encoders_fit_on_train_only"),
         ("holdout_metrics", "promotion_gate"),
+        ("drift_report", "drift_within_thresholds"),
     }
-    assert {j.name for j in defs.jobs} == {"ingest", "check_and_clean", "train"}
-    assert [s.name for s in defs.sensors] == ["register_source_months"]
+    assert {j.name for j in defs.jobs} == {
+        "ingest",
+        "check_and_clean",
+        "train",
+        "ingest_and_monitor",
+    }
+    assert [s.name for s in defs.sensors] == ["new_source_months", "retrain_on_drift_or_new_data"]
 
 
 def test_blocking_flags(defs):
@@ -45,6 +51,7 @@ def test_blocking_flags(defs):
         "splits_are_temporal": True,
         "encoders_fit_on_train_only": True,
         "promotion_gate": True,
+        "drift_within_thresholds": False,
     }
 
 
@@ -52,7 +59,7 @@ def test_every_asset_has_a_description_and_partitions(defs):
     for node in defs.resolve_asset_graph().asset_nodes:
         assert node.description, node.key
         assert isinstance(node.partitions_def, dg.DynamicPartitionsDefinition)
-        expected = "month" if node.group_name == "ingestion" else "vintage"
+        expected = "month" if node.group_name in ("ingestion", "monitoring") else "vintage"
         assert node.partitions_def.name == expected, node.key
 
 
@@ -74,6 +81,7 @@ def test_source_setting_picks_the_implementation(tmp_path, source, resource):
         "optuna_storage",
         "serving_store",
         "promotion_policy",
+        "retrain_policy",
     }
 
 

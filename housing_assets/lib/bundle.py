@@ -10,6 +10,7 @@ Layout in a serving store (a local directory today, an S3 prefix with the cloud 
     bundles/<version>/provenance.json     vintage, MLflow run/version, data fingerprint, code version
     bundles/<version>/history.parquet     zip x month actual prices of every split (for the dashboard)
     bundles/<version>/holdout.parquet     holdout rows as sent to the model, with its predictions
+    bundles/<version>/reference.parquet   drift reference: a sample of the last pre-holdout year
     bundles/<version>/MANIFEST.json       sha256 of every file above -- written LAST
     current                               the live version -- flipped only after the manifest
 
@@ -38,6 +39,8 @@ FILES = (
 )
 # What the dashboard explores (optional: a bundle without them still serves predictions).
 EXPLORER_FILES = ("history.parquet", "holdout.parquet")
+# What drift reports compare a new month against (optional for the same reason).
+DRIFT_FILES = ("reference.parquet",)
 
 
 class BundleError(RuntimeError):
@@ -86,10 +89,11 @@ def publish(store: LocalStore, version: str, files: dict[str, bytes]) -> dict:
     missing = [name for name in FILES if name not in files]
     if missing:
         raise BundleError(f"bundle {version} lacks {missing}")
-    unknown = sorted(set(files) - set(FILES) - set(EXPLORER_FILES))
+    optional = (*EXPLORER_FILES, *DRIFT_FILES)
+    unknown = sorted(set(files) - set(FILES) - set(optional))
     if unknown:
         raise BundleError(f"bundle {version}: unknown files {unknown}")
-    names = [*FILES, *(name for name in EXPLORER_FILES if name in files)]
+    names = [*FILES, *(name for name in optional if name in files)]
     for name in names:
         store.write(f"bundles/{version}/{name}", files[name])
     manifest = {"version": version, "files": {name: sha256(files[name]) for name in names}}

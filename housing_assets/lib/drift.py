@@ -173,3 +173,73 @@ def markdown(month: str, report: dict, top: int = 8) -> str:
         f"| {f['feature']} | {f['psi']:.3f} | {f['ks']:.3f} |" for f in report["features"][:top]
     ]
     return "\n".join(lines)
+
+
+def html(
+    month: str,
+    report: dict,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    reference_prediction: np.ndarray,
+    prediction: np.ndarray,
+    champion: str,
+) -> str:
+    """A self-contained HTML report (plots inlined as PNG data URIs): open it from anywhere."""
+    import base64
+    import html as escape
+
+    from housing_assets.lib import plots
+
+    def img(png: bytes, alt: str) -> str:
+        return f'<img alt="{alt}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+    colour = {"ok": "#2e7d32", "warn": "#ef6c00", "error": "#c62828"}[report["status"]]
+    rows = "".join(
+        f"<tr{' class=drift' if f['drifting'] else ''}><td>{escape.escape(f['feature'])}</td>"
+        f"<td>{f['psi']:.3f}</td><td>{f['ks']:.3f}</td>"
+        f"<td>{f['missing_reference']:.1%}</td><td>{f['missing_current']:.1%}</td></tr>"
+        for f in report["features"]
+    )
+    top = [f["feature"] for f in report["features"][:3]]
+    figures = [
+        img(plots.drift_psi(report["features"], report["thresholds"]["feature_psi"]), "PSI"),
+        img(
+            plots.distributions(reference_prediction, prediction, "predicted price", log=True),
+            "predictions",
+        ),
+        *(img(plots.distributions(reference[f], current[f], f), f) for f in top),
+    ]
+    mape = (
+        f"<li>MAPE {report['mape']:.2f}% vs the champion's holdout {report['champion_mape']:.2f}% "
+        f"(×{report['mape_ratio']:.2f})</li>"
+        if report["mape"] is not None
+        else "<li>no prices this month: MAPE not measured</li>"
+    )
+    reasons = "".join(f"<li>{escape.escape(r)}</li>" for r in report["reasons"]) or "<li>none</li>"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Drift {month}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 1100px; }}
+.status {{ color: white; background: {colour}; padding: .2rem .6rem; border-radius: .3rem; }}
+table {{ border-collapse: collapse; }} td, th {{ padding: .2rem .7rem; border-bottom: 1px solid #ddd; text-align: right; }}
+td:first-child, th:first-child {{ text-align: left; }} tr.drift td {{ color: #c62828; font-weight: 600; }}
+img {{ margin: .5rem .5rem 0 0; border: 1px solid #eee; }}
+</style></head><body>
+<h1>Drift report {month} <span class="status">{report["status"].upper()}</span></h1>
+<p>{report["rows"]:,} rows of {month} against {report["reference_rows"]:,} reference rows
+(the {REFERENCE_MONTHS} months before the holdout of champion <b>{escape.escape(champion)}</b>).</p>
+<ul>
+<li>features drifting (PSI &gt; {report["thresholds"]["feature_psi"]}): {len(report["drifting_features"])} of
+{len(report["features"])} ({report["share_drifting"]:.0%})</li>
+<li>prediction drift: PSI {report["prediction_psi"]:.3f}, KS {report["prediction_ks"]:.3f}; median prediction
+${report["prediction_median"]:,.0f} vs ${report["reference_prediction_median"]:,.0f} in the reference</li>
+{mape}
+</ul>
+<h2>Why this status</h2><ul>{reasons}</ul>
+<h2>Plots</h2>{"".join(figures)}
+<h2>Every feature</h2>
+<table><tr><th>feature</th><th>PSI</th><th>KS</th><th>missing (reference)</th><th>missing (month)</th></tr>{rows}</table>
+<p><small>PSI on the reference's deciles plus a missing-value bin; KS on reported values.
+Thresholds: {escape.escape(str(report["thresholds"]))}</small></p>
+</body></html>
+"""

@@ -56,3 +56,35 @@ def metro_mape(per_metro: list[dict]) -> bytes:
     ax.barh(frame["city"], frame["mape"], color="#3b6ea8")
     ax.set_xlabel("holdout MAPE (%)")
     return _png(fig)
+
+
+def drift_psi(features: list[dict], threshold: float, top: int = 20) -> bytes:
+    items = features[:top][::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.28 * len(items) + 1.2))
+    colors = ["#c62828" if f["psi"] > threshold else "#3b6ea8" for f in items]
+    ax.barh([f["feature"] for f in items], [f["psi"] for f in items], color=colors)
+    ax.axvline(threshold, color="#555", linestyle="--", linewidth=1)
+    ax.set_xlabel(f"PSI against the reference (dashed: drift threshold {threshold})")
+    ax.set_title("Per-feature drift")
+    return _png(fig)
+
+
+def distributions(
+    reference: np.ndarray, current: np.ndarray, title: str, log: bool = False
+) -> bytes:
+    a = np.asarray(reference, dtype="float64")
+    b = np.asarray(current, dtype="float64")
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if log:
+        a, b = np.log10(a[a > 0]), np.log10(b[b > 0])
+    fig, ax = plt.subplots(figsize=(5, 2.6))
+    if len(a) and len(b):
+        edges = np.histogram_bin_edges(np.concatenate([a, b]), bins=40)
+        ax.hist(a, bins=edges, density=True, alpha=0.5, label="reference", color="#3b6ea8")
+        ax.hist(b, bins=edges, density=True, alpha=0.5, label="this month", color="#d9822b")
+        ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    ax.set_yticks([])
+    if log:
+        ax.set_xlabel("log10")
+    return _png(fig)

@@ -10,6 +10,7 @@ No Dagster imports: the same readers serve the CLI, tests and (later) batch clie
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from abc import ABC, abstractmethod
@@ -137,6 +138,18 @@ class FilePanelSource(PanelSource):
             return sorted(self._monthly_files())
         return sorted(_single_table_by_month(self.path, self.path.stat().st_mtime_ns))
 
+    def fingerprints(self) -> dict[str, str]:
+        """sha256 of each monthly file's bytes (an empty landing directory has none yet)."""
+        if self.path.is_file():
+            digest = _file_digest(self.path, *_stamp(self.path))
+            return {m: digest for m in self.months()}
+        files = {}
+        for p in sorted(self.path.iterdir()):
+            match = MONTH_IN_NAME.search(p.name)
+            if match and p.is_file():
+                files[match.group(1)] = _file_digest(p, *_stamp(p))
+        return files
+
     def load_months(self, months: Iterable[str]) -> dict[str, MonthLoad]:
         if self.path.is_file():
             by_month = _single_table_by_month(self.path, self.path.stat().st_mtime_ns)
@@ -150,6 +163,21 @@ class FilePanelSource(PanelSource):
             frame, problems = c.coerce(raw, source=str(files[m]))
             out[m] = MonthLoad(m, frame, problems)
         return out
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+@lru_cache(maxsize=4096)
+def _file_digest(path: Path, _size: int, _mtime_ns: int) -> str:
+    """Content hash, cached per (path, size, mtime): unchanged files are not re-read each tick."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @lru_cache(maxsize=2)
@@ -202,6 +230,19 @@ class S3PanelSource(PanelSource):
         if self._is_single_object():
             return sorted(split_by_month(self._get(self.prefix), self.uri))
         return sorted(self._monthly_keys())
+
+    def fingerprints(self) -> dict[str, str]:
+        """Each monthly object's ETag (the content hash S3 keeps for it)."""
+        if self._is_single_object():
+            etag = self.client.head_object(Bucket=self.bucket, Key=self.prefix)["ETag"]
+            return {m: etag.strip('"') for m in self.months()}
+        etags = {}
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+            for obj in page.get("Contents", []):
+                if match := MONTH_IN_NAME.search(obj["Key"]):
+                    etags[match.group(1)] = obj["ETag"].strip('"')
+        return etags
 
     def load_months(self, months: Iterable[str]) -> dict[str, MonthLoad]:
         if self._is_single_object():

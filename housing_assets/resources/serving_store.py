@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import dagster as dg
 from pydantic import Field
 
@@ -15,6 +17,35 @@ class ServingStore(dg.ConfigurableResource):
 
     def store(self) -> bundle.LocalStore:
         return bundle.LocalStore(self.root)
+
+    def has_champion(self) -> bool:
+        return bundle.current_version(self.store()) is not None
+
+    def champion_provenance(self) -> dict | None:
+        """The served bundle's provenance (version, vintage, windows) without loading the model."""
+        store = self.store()
+        version = bundle.current_version(store)
+        if version is None:
+            return None
+        return json.loads(store.read(f"bundles/{version}/provenance.json"))
+
+    def champion(self) -> Champion | None:
+        """The served bundle, verified and loaded; None when nothing is published yet."""
+        store = self.store()
+        version = bundle.current_version(store)
+        return None if version is None else Champion(bundle.load(store, version))
+
+    def write_report(self, name: str, data: bytes) -> str:
+        """reports/<name> in the store (drift reports: read by the API and the retrain sensor)."""
+        key = f"reports/{name}"
+        self.store().write(key, data)
+        return f"{self.store().describe()}/{key}"
+
+    def read_report(self, name: str) -> bytes | None:
+        try:
+            return self.store().read(f"reports/{name}")
+        except FileNotFoundError:
+            return None
 
     def champion_metrics(self) -> dict | None:
         """Holdout metrics of the bundle being served, None when nothing is published yet."""
@@ -32,3 +63,33 @@ class PromotionPolicy(dg.ConfigurableResource):
         description="Largest allowed holdout MAPE increase over the champion, in percentage points.",
     )
     must_beat_baselines: bool = Field(default=True, description="Beat persistence and list price.")
+
+
+class Champion:
+    """The bundle being served, ready to score and to be compared against (drift, batch)."""
+
+    def __init__(self, published: bundle.Bundle):
+        import io
+
+        import pandas as pd
+
+        from housing_assets.lib.predictor import Predictor
+
+        self.version = published.version
+        self.provenance = published.json("provenance.json")
+        self.metrics = published.json("metrics.json")
+        self.predictor = Predictor.from_bundle(published)
+        self.reference = (
+            pd.read_parquet(io.BytesIO(published.files["reference.parquet"]))
+            if "reference.parquet" in published.files
+            else None
+        )
+
+    @property
+    def holdout_mape(self) -> float:
+        return float(self.metrics["model"]["mape"])
+
+    @property
+    def data_until(self) -> str:
+        """The last month of data the champion saw (its holdout's end), YYYY-MM."""
+        return self.provenance["windows"]["holdout"]["last"]

@@ -30,6 +30,9 @@ class HouseTSSource(dg.ConfigurableResource):
     def load_months(self, months: Iterable[str]) -> dict[str, MonthLoad]:
         return self.panel().load_months(months)
 
+    def fingerprints(self) -> dict[str, str]:
+        return self.panel().fingerprints()
+
     def expected_rows_per_month(self) -> int | None:
         """Zips per month when the source knows it; checks fall back to the median month."""
         return None

@@ -111,22 +111,6 @@ def test_segments_follow_partition_order():
     assert segments(order, []) == []
 
 
-def test_month_registration_sensor_adds_new_months_once(tmp_path, instance):
-    defs = _defs(tmp_path)
-    sensor = defs.resolve_sensor_def("register_source_months")
-    context = dg.build_sensor_context(
-        instance=instance, resources={"source": defs.resources["source"]}
-    )
-    result = sensor(context)
-    (request,) = result.dynamic_partitions_requests
-    assert request.partition_keys[0] == "2012-03" and len(request.partition_keys) == 142
-    instance.add_dynamic_partitions("month", list(request.partition_keys))
-    again = sensor(
-        dg.build_sensor_context(instance=instance, resources={"source": defs.resources["source"]})
-    )
-    assert isinstance(again, dg.SkipReason)
-
-
 def test_a_broken_month_run_alone_is_quarantined_too(tmp_path, instance, small_panel):
     landing = _landing_with_broken_month(tmp_path, small_panel, broken="2020-01")
     defs = _defs(tmp_path / "home", source=str(landing))

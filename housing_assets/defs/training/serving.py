@@ -8,8 +8,9 @@ import dagster as dg
 import pandas as pd
 
 from housing_assets.defs.training.assets import GROUP, one
+from housing_assets.defs.training.model import predictor_of
 from housing_assets.defs.training.partitions import vintages
-from housing_assets.lib import bundle
+from housing_assets.lib import bundle, drift
 from housing_assets.lib import contract as c
 from housing_assets.lib import splits as S
 from housing_assets.resources.mlflow_tracking import MlflowTracking
@@ -69,6 +70,22 @@ def explorer_files(rows: pd.DataFrame, predictions: pd.DataFrame) -> dict[str, b
     }
 
 
+def drift_reference(rows: pd.DataFrame, predictor) -> pd.DataFrame:
+    """The market the champion learned last: a seeded sample of the year before its holdout,
+    with the champion's own predictions (prediction drift is measured against these)."""
+    holdout_start = rows.loc[rows[S.SPLIT] == S.HOLDOUT, c.DATE].min()
+    start = holdout_start - pd.DateOffset(months=drift.REFERENCE_MONTHS)
+    recent = rows[(rows[c.DATE] >= start) & (rows[c.DATE] < holdout_start)]
+    if recent.empty:
+        raise ValueError(
+            f"no rows in the {drift.REFERENCE_MONTHS} months before {holdout_start:%Y-%m}"
+        )
+    sample = recent.sample(min(len(recent), drift.REFERENCE_ROWS), random_state=0)
+    sample = sample[c.COLUMNS].sort_values(c.KEYS).reset_index(drop=True)
+    sample["prediction"] = predictor.predict(sample)["prediction"].to_numpy()
+    return sample
+
+
 @dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"json"})
 def serving_bundle(
     context: dg.AssetExecutionContext,
@@ -113,6 +130,9 @@ def serving_bundle(
         "metrics.json": json.dumps(one(holdout_metrics, context), indent=1, default=str).encode(),
         "provenance.json": json.dumps(provenance, indent=1).encode(),
         **explorer_files(rows, one(holdout_predictions, context)),
+        "reference.parquet": drift_reference(
+            rows, predictor_of(model, one(feature_state, context))
+        ).to_parquet(index=False),
     }
     store = serving_store.store()
     previous = bundle.current_version(store)

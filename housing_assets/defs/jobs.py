@@ -1,0 +1,41 @@
+"""The jobs: what a run materializes (the sensors and `housing run` launch these)."""
+
+import dagster as dg
+
+from housing_assets.defs.ingestion import assets as ingestion
+from housing_assets.defs.ingestion.partitions import months
+from housing_assets.defs.monitoring import assets as monitoring
+from housing_assets.defs.training import assets as training
+from housing_assets.defs.training.partitions import vintages
+
+ingest_job = dg.define_asset_job(
+    "ingest",
+    selection=dg.AssetSelection.groups(ingestion.GROUP),
+    partitions_def=months,
+    description="Raw monthly HouseTS data -> expectation checks -> cleaned monthly data.",
+)
+
+# Used by the runner after a month is quarantined: re-check stored raw months, clean the rest.
+check_and_clean_job = dg.define_asset_job(
+    "check_and_clean",
+    selection=dg.AssetSelection.checks_for_assets(ingestion.raw_monthly)
+    | dg.AssetSelection.assets(ingestion.cleaned_monthly),
+    partitions_def=months,
+    description="Re-check stored raw months and clean those that pass.",
+)
+
+train_job = dg.define_asset_job(
+    "train",
+    selection=dg.AssetSelection.groups(training.GROUP),
+    partitions_def=vintages,
+    description="One vintage: splits -> encoders -> tuned model -> holdout metrics -> gated serving bundle.",
+)
+
+# What the new-data sensor runs once a champion exists: the month's ingest, then its drift
+# report and every zip's prediction (blocking checks stop the monitoring of a bad month).
+ingest_and_monitor_job = dg.define_asset_job(
+    "ingest_and_monitor",
+    selection=dg.AssetSelection.groups(ingestion.GROUP, monitoring.GROUP),
+    partitions_def=months,
+    description="One month: ingest + checks + cleaning, then its drift report and batch predictions.",
+)

@@ -1,0 +1,117 @@
+"""Monthly monitoring of the champion: a drift report and every zip's prediction, per month."""
+
+import json
+
+import dagster as dg
+import pandas as pd
+
+from housing_assets.defs.ingestion.partitions import months
+from housing_assets.lib import contract as c
+from housing_assets.lib import drift
+from housing_assets.lib import features as F
+from housing_assets.resources.serving_store import Champion, ServingStore
+
+GROUP = "monitoring"
+MONTHLY = {
+    "partitions_def": months,
+    "backfill_policy": dg.BackfillPolicy.single_run(),
+    "group_name": GROUP,
+    "code_version": "1",
+}
+
+
+def champion_or_fail(serving_store: ServingStore) -> Champion:
+    champion = serving_store.champion()
+    if champion is None:
+        raise dg.Failure(
+            f"no champion in {serving_store.store().describe()}: publish one first (`housing run`)"
+        )
+    return champion
+
+
+def drift_features(champion: Champion) -> list[str]:
+    """The raw inputs the champion reads (date parts and price history are drift by design)."""
+    return F.base_columns(champion.predictor.state.dropped)
+
+
+@dg.asset(**MONTHLY, kinds={"json", "html"})
+def drift_report(
+    context: dg.AssetExecutionContext,
+    cleaned_monthly: dict[str, pd.DataFrame],
+    serving_store: ServingStore,
+) -> dict:
+    """Month M against the champion's reference: PSI/KS per feature, prediction drift, MAPE when
+    prices are known; a self-contained HTML report in the serving store's reports/drift/."""
+    champion = champion_or_fail(serving_store)
+    if champion.reference is None:
+        raise dg.Failure(f"champion {champion.version} carries no drift reference: retrain it")
+    reference = champion.reference
+    features = drift_features(champion)
+    out = {}
+    for month, frame in sorted(cleaned_monthly.items()):
+        if frame.empty:
+            raise dg.Failure(f"drift_report {month}: the cleaned month has no rows")
+        prediction = champion.predictor.predict(frame)["prediction"].to_numpy()
+        report = drift.compare(
+            reference,
+            frame,
+            features,
+            reference_prediction=reference["prediction"].to_numpy(),
+            prediction=prediction,
+            actual=frame[c.TARGET].to_numpy() if frame[c.TARGET].notna().any() else None,
+            champion_mape=champion.holdout_mape,
+        )
+        report.update(month=month, champion=champion.version)
+        page = drift.html(
+            month,
+            report,
+            reference,
+            frame,
+            reference["prediction"].to_numpy(),
+            prediction,
+            champion.version,
+        )
+        html_path = serving_store.write_report(f"drift/{month}.html", page.encode())
+        serving_store.write_report(f"drift/{month}.json", json.dumps(report, indent=1).encode())
+        context.log.info(
+            f"drift {month}: {report['status']} ({', '.join(report['reasons']) or 'within thresholds'})"
+        )
+        out[month] = report
+    last = out[max(out)]
+    statuses = pd.Series([r["status"] for r in out.values()]).value_counts().to_dict()
+    context.add_output_metadata(
+        {
+            "months": len(out),
+            "status_counts": dg.MetadataValue.json(statuses),
+            "last_month": max(out),
+            "status": last["status"],
+            "share_drifting": last["share_drifting"],
+            "prediction_psi": last["prediction_psi"],
+            "mape": last["mape"] if last["mape"] is not None else float("nan"),
+            "mape_ratio": last["mape_ratio"] if last["mape_ratio"] is not None else float("nan"),
+            "champion": champion.version,
+            "report": dg.MetadataValue.path(html_path),
+            "summary": dg.MetadataValue.md(drift.markdown(max(out), last)),
+        }
+    )
+    return out
+
+
+@dg.asset(**MONTHLY, kinds={"pandas", "parquet"})
+def batch_predictions(
+    context: dg.AssetExecutionContext,
+    cleaned_monthly: dict[str, pd.DataFrame],
+    serving_store: ServingStore,
+) -> dict:
+    """Every zip of month M scored by the champion, with 80/95% intervals and flags (Parquet)."""
+    champion = champion_or_fail(serving_store)
+    out = {}
+    for month, frame in sorted(cleaned_monthly.items()):
+        scored = frame[[c.ZIPCODE, c.DATE, c.CITY, c.CITY_FULL, c.TARGET]].reset_index(drop=True)
+        scored = scored.join(champion.predictor.predict(frame).reset_index(drop=True))
+        scored["model_version"] = champion.version
+        out[month] = scored
+    rows = sum(len(v) for v in out.values())
+    context.add_output_metadata({"rows": rows, "months": len(out), "champion": champion.version})
+    context.log.info(f"scored {rows:,} zip-months with {champion.version}")
+    return out

@@ -1,0 +1,47 @@
+"""Drift thresholds as a check: WARN and ERROR severities come from the report's verdict."""
+
+import dagster as dg
+
+from housing_assets.defs.ingestion.partitions import months
+from housing_assets.defs.monitoring.assets import drift_report
+
+
+@dg.asset_check(asset=drift_report, partitions_def=months)
+def drift_within_thresholds(
+    context: dg.AssetCheckExecutionContext, drift_report: dict
+) -> dg.AssetCheckResult:
+    """Share of drifting features, prediction PSI and MAPE decay within their thresholds."""
+    bad = {m: r for m, r in sorted(drift_report.items()) if r["status"] != "ok"}
+    worst = "error" if any(r["status"] == "error" for r in bad.values()) else "warn"
+    severity = dg.AssetCheckSeverity.ERROR if worst == "error" else dg.AssetCheckSeverity.WARN
+    check_key = context.check_specs[0].key
+    if len(drift_report) > 1:  # one evaluation per month, so the UI shows which month and why
+        for month, report in sorted(drift_report.items()):
+            context.op_execution_context.log_event(
+                dg.AssetCheckEvaluation(
+                    asset_key=check_key.asset_key,
+                    check_name=check_key.name,
+                    passed=report["status"] == "ok",
+                    severity=(
+                        dg.AssetCheckSeverity.ERROR
+                        if report["status"] == "error"
+                        else dg.AssetCheckSeverity.WARN
+                    ),
+                    partition=month,
+                    description="; ".join(report["reasons"]) or "within thresholds",
+                )
+            )
+    return dg.AssetCheckResult(
+        passed=not bad,
+        severity=severity,
+        description=(
+            "; ".join(f"{m}: {r['status']} ({'; '.join(r['reasons'])})" for m, r in bad.items())[
+                :2000
+            ]
+            or f"{len(drift_report)} month(s) within thresholds"
+        ),
+        metadata={
+            "months": len(drift_report),
+            "statuses": dg.MetadataValue.json({m: r["status"] for m, r in drift_report.items()}),
+        },
+    )

@@ -1,0 +1,139 @@
+"""Sensors: new months in the source -> ingest (+ monitoring); drift or new data -> retrain.
+
+Every tick says what it decided and why (SkipReason or run tags), visible in the Dagster UI.
+"""
+
+import json
+
+import dagster as dg
+
+from housing_assets.defs import jobs
+from housing_assets.defs.ingestion.partitions import months
+from housing_assets.defs.training.partitions import vintages
+from housing_assets.lib import automation
+from housing_assets.resources.automation import RetrainPolicy
+from housing_assets.resources.serving_store import ServingStore
+from housing_assets.resources.source import HouseTSSource
+
+INGEST_JOB, MONITORED_JOB, TRAIN_JOB = (
+    jobs.ingest_job.name,
+    jobs.ingest_and_monitor_job.name,
+    jobs.train_job.name,
+)
+RAW = dg.AssetKey("raw_monthly")
+CLEANED = dg.AssetKey("cleaned_monthly")
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+@dg.sensor(
+    jobs=[jobs.ingest_job, jobs.ingest_and_monitor_job],
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def new_source_months(
+    context: dg.SensorEvaluationContext, source: HouseTSSource, serving_store: ServingStore
+):
+    """A new month in the source (or a month whose content changed) -> its partition plus one
+    ingest run; with a champion published, the run also writes the month's drift report and
+    batch predictions."""
+    fingerprints = source.fingerprints()
+    if not fingerprints:
+        return dg.SkipReason(f"{source.describe()} has no monthly files yet")
+    cursor = automation.read_cursor(context.cursor)
+    instance = context.instance
+    materialized = set(instance.get_materialized_partitions(CLEANED)) if cursor is None else set()
+    plan = automation.plan_ingest(
+        fingerprints,
+        cursor,
+        set(instance.get_dynamic_partitions(months.name)),
+        materialized,
+    )
+    job = MONITORED_JOB if serving_store.has_champion() else INGEST_JOB
+    requests = [
+        dg.RunRequest(
+            run_key=r.run_key,
+            job_name=job,
+            partition_key=r.month,
+            tags={"housing/trigger": r.reason, "housing/fingerprint": fingerprints[r.month][:16]},
+        )
+        for r in plan.requests
+    ]
+    if not requests and not plan.add_partitions:
+        context.update_cursor(plan.cursor_json())
+        adopted = f"; adopted {len(plan.adopted)} ingested month(s)" if plan.adopted else ""
+        return dg.SkipReason(
+            f"{len(fingerprints)} month(s) in {source.describe()}, none new or changed{adopted}"
+        )
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=(
+            [months.build_add_request(plan.add_partitions)] if plan.add_partitions else []
+        ),
+        cursor=plan.cursor_json(),
+    )
+
+
+@dg.sensor(
+    jobs=[jobs.train_job],
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def retrain_on_drift_or_new_data(
+    context: dg.SensorEvaluationContext,
+    serving_store: ServingStore,
+    retrain_policy: RetrainPolicy,
+):
+    """Retrain a new vintage when a month's drift or MAPE decay crosses its threshold, or enough
+    months arrived since the champion's data; the promotion gate then decides on promotion."""
+    champion = serving_store.champion_provenance()
+    if champion is None:
+        return dg.SkipReason("no champion published yet: nothing to compare new data against")
+    busy = context.instance.get_runs(
+        filters=dg.RunsFilter(job_name=TRAIN_JOB, statuses=IN_FLIGHT), limit=1
+    )
+    if busy:
+        return dg.SkipReason(f"a training run is in flight ({busy[0].run_id[:8]}): waiting")
+    cleaned = sorted(context.instance.get_materialized_partitions(CLEANED))
+    data_until = champion["windows"]["holdout"]["last"]
+    reports = {}
+    for month in (m for m in cleaned if m > data_until):
+        raw = serving_store.read_report(f"drift/{month}.json")
+        if raw is not None:
+            reports[month] = json.loads(raw)
+    attempts = context.instance.get_runs(
+        filters=dg.RunsFilter(job_name=TRAIN_JOB, tags={"housing/sensor": "retrain"}), limit=1
+    )
+    decision = automation.plan_retrain(
+        champion["version"],
+        champion["vintage"],
+        data_until,
+        cleaned,
+        reports,
+        retrain_policy.rules(),
+        last_attempt=attempts[0].tags.get("housing/data_until") if attempts else None,
+    )
+    if not decision.retrain:
+        return dg.SkipReason(decision.reason)
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=f"retrain-{decision.vintage}",
+                job_name=TRAIN_JOB,
+                partition_key=decision.vintage,
+                run_config=retrain_policy.run_config(),
+                tags={
+                    "housing/sensor": "retrain",
+                    "housing/data_until": max(cleaned),
+                    "housing/trigger": decision.trigger,
+                    "housing/reason": decision.reason[:200],
+                    "housing/champion": champion["version"],
+                },
+            )
+        ],
+        dynamic_partitions_requests=[vintages.build_add_request([decision.vintage])],
+    )

@@ -1,0 +1,159 @@
+"""What the sensors decide, as plain functions (the sensors only gather facts and act on these).
+
+Ingest: a month is ingested when it first appears, and again only when its content fingerprint
+changes. The cursor remembers, per month, the fingerprint last ingested and a generation number;
+run keys carry both, so a restarted daemon, two ticks in a row or a file rewritten with the same
+bytes never request a second run, and A -> B -> A still re-ingests the third time.
+
+Retrain: after the champion's data window, retrain when drift or performance decay crosses its
+threshold or enough new months have accumulated; otherwise say exactly why not.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    month: str
+    run_key: str
+    reason: str
+
+
+@dataclass
+class IngestPlan:
+    cursor: dict[str, list]  # month -> [fingerprint, generation]
+    add_partitions: list[str] = field(default_factory=list)
+    requests: list[IngestRequest] = field(default_factory=list)
+    adopted: list[str] = field(default_factory=list)
+
+    def cursor_json(self) -> str:
+        return json.dumps({"months": self.cursor}, sort_keys=True)
+
+
+def read_cursor(text: str | None) -> dict[str, list] | None:
+    """None: the sensor never ran (first tick)."""
+    return None if not text else json.loads(text)["months"]
+
+
+def plan_ingest(
+    fingerprints: dict[str, str],
+    cursor: dict[str, list] | None,
+    partitions: set[str],
+    materialized: set[str],
+) -> IngestPlan:
+    """`materialized`: months already ingested (on the first tick they are adopted, not re-run:
+    a platform whose data `housing run` loaded does not re-ingest everything when sensors start)."""
+    first_tick = cursor is None
+    state = dict(cursor or {})
+    plan = IngestPlan(cursor=state)
+    plan.add_partitions = sorted(m for m in fingerprints if m not in partitions)
+    for month in sorted(fingerprints):
+        digest = fingerprints[month]
+        seen = state.get(month)
+        if seen is None and first_tick and month in materialized:
+            state[month] = [digest, 0]
+            plan.adopted.append(month)
+            continue
+        if seen is None:
+            generation, reason = 0, "new month"
+        elif seen[0] != digest:
+            generation, reason = seen[1] + 1, "changed content"
+        else:
+            continue
+        state[month] = [digest, generation]
+        plan.requests.append(
+            IngestRequest(month, f"ingest-{month}-g{generation}-{digest[:12]}", reason)
+        )
+    return plan
+
+
+@dataclass(frozen=True)
+class RetrainRules:
+    every_months: int = 6  # retrain once this many months arrived after the champion's window
+    on_drift_status: str = "error"  # a month's drift verdict that triggers retraining
+    mape_ratio: float = 1.5  # month MAPE / champion holdout MAPE that triggers retraining
+    holdout_months: int = 12  # the new vintage holds out the latest year, for the gate
+    cooldown_months: int = 3  # months of new data between two retraining attempts
+
+
+@dataclass(frozen=True)
+class RetrainDecision:
+    retrain: bool
+    reason: str
+    trigger: str | None = None  # drift | performance | new-data
+    vintage: str | None = None
+
+
+def plan_retrain(
+    champion: str,
+    champion_vintage: str,
+    data_until: str,
+    cleaned_months: list[str],
+    reports: dict[str, dict],
+    rules: RetrainRules,
+    last_attempt: str | None = None,
+) -> RetrainDecision:
+    """`reports`: drift reports by month (any months; those after `data_until` count).
+    `last_attempt`: the latest month of data when the sensor last started a retraining (promoted
+    or not); a cooldown keeps a model whose error keeps rising from retraining every month."""
+    new = sorted(m for m in cleaned_months if m > data_until)
+    if not new:
+        return RetrainDecision(False, f"champion {champion} has seen every month (to {data_until})")
+    missing = [m for m in new if m not in reports]
+    if missing:
+        return RetrainDecision(
+            False, f"waiting for drift reports of {', '.join(missing)} before deciding"
+        )
+    latest = new[-1]
+    vintage = str(pd.Period(latest, "M") - (rules.holdout_months - 1))
+    if vintage <= champion_vintage:
+        return RetrainDecision(
+            False,
+            f"{len(new)} new month(s) after {data_until}: too few for a vintage after "
+            f"{champion_vintage} with a {rules.holdout_months}-month holdout",
+        )
+    if last_attempt is not None:
+        waited = (pd.Period(latest, "M") - pd.Period(last_attempt, "M")).n
+        if waited < rules.cooldown_months:
+            return RetrainDecision(
+                False,
+                f"cooldown: the last retraining started with data to {last_attempt}; "
+                f"{waited} of {rules.cooldown_months} months since",
+            )
+    decayed = [
+        m
+        for m in new
+        if reports[m].get("mape_ratio") is not None and reports[m]["mape_ratio"] > rules.mape_ratio
+    ]
+    drifted = [m for m in new if reports[m]["status"] == rules.on_drift_status]
+    if decayed:
+        r = reports[decayed[-1]]
+        return RetrainDecision(
+            True,
+            f"performance decay: {decayed[-1]} MAPE {r['mape']:.2f}% is {r['mape_ratio']:.2f}x the "
+            f"champion's holdout (threshold {rules.mape_ratio}x)",
+            "performance",
+            vintage,
+        )
+    if drifted:
+        reasons = "; ".join(reports[drifted[-1]]["reasons"])
+        return RetrainDecision(
+            True, f"drift {rules.on_drift_status} in {drifted[-1]}: {reasons}", "drift", vintage
+        )
+    if len(new) >= rules.every_months:
+        return RetrainDecision(
+            True,
+            f"{len(new)} new months since {data_until} (retrain every {rules.every_months})",
+            "new-data",
+            vintage,
+        )
+    return RetrainDecision(
+        False,
+        f"{len(new)} new month(s) since {data_until} (< {rules.every_months}); no drift "
+        f"{rules.on_drift_status} and no MAPE above {rules.mape_ratio}x the champion's holdout",
+    )

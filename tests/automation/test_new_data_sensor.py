@@ -1,0 +1,92 @@
+"""The new-data sensor on a real ephemeral instance: run requests, cursor, idempotency."""
+
+import os
+
+import dagster as dg
+import pytest
+
+from housing_assets.definitions import build_definitions
+from housing_assets.settings import Settings
+from tests.automation.daemon import InProcessDaemon
+from tests.conftest import frames_by_month
+
+SENSOR = "new_source_months"
+
+
+@pytest.fixture
+def landing(tmp_path, small_panel):
+    path = tmp_path / "landing"
+    path.mkdir()
+    by_month = frames_by_month(small_panel)
+    for month in ("2019-10", "2019-11", "2019-12"):
+        by_month[month].to_parquet(path / f"{month}.parquet", index=False)
+    return path, by_month
+
+
+@pytest.fixture
+def daemon(tmp_path, landing):
+    defs = build_definitions(Settings(home=tmp_path / "home", source=str(landing[0])))
+    with dg.instance_for_test() as instance:
+        yield InProcessDaemon(defs, instance)
+
+
+def test_each_month_is_ingested_once_whatever_the_ticks_and_restarts(daemon, landing):
+    path, by_month = landing
+    first = daemon.tick(SENSOR)
+    assert sorted(r.partition_key for r in first.run_requests) == ["2019-10", "2019-11", "2019-12"]
+    assert {r.job_name for r in first.run_requests} == {"ingest"}  # no champion yet
+    assert {r.tags["housing/trigger"] for r in first.run_requests} == {"new month"}
+    assert all(result.success for result in first.results)
+    instance = daemon.instance
+    assert set(instance.get_dynamic_partitions("month")) == {"2019-10", "2019-11", "2019-12"}
+    assert instance.get_materialized_partitions(dg.AssetKey("cleaned_monthly")) == {
+        "2019-10",
+        "2019-11",
+        "2019-12",
+    }
+
+    second = daemon.tick(SENSOR)
+    assert second.run_requests == [] and "none new or changed" in second.skipped
+
+    daemon.restart()  # the cursor survives a daemon restart; launched run keys are in the instance
+    assert daemon.tick(SENSOR).run_requests == []
+
+    # The same bytes written again (a new mtime): no run.
+    target = path / "2019-11.parquet"
+    target.write_bytes(target.read_bytes())
+    os.utime(target, ns=(1, 1))
+    assert daemon.tick(SENSOR).run_requests == []
+
+    # A new month arrives, and a month's content changes: one run each.
+    by_month["2020-01"].to_parquet(path / "2020-01.parquet", index=False)
+    changed = by_month["2019-11"].assign(inventory=by_month["2019-11"]["inventory"] + 1)
+    changed.to_parquet(target, index=False)
+    tick = daemon.tick(SENSOR)
+    reasons = {r.partition_key: r.tags["housing/trigger"] for r in tick.run_requests}
+    assert reasons == {"2019-11": "changed content", "2020-01": "new month"}
+    assert all(result.success for result in tick.results)
+    assert daemon.tick(SENSOR).run_requests == []
+
+    runs = [r for r in instance.get_runs() if r.job_name == "ingest"]
+    per_month = {}
+    for run in runs:
+        per_month[run.tags["dagster/partition"]] = (
+            per_month.get(run.tags["dagster/partition"], 0) + 1
+        )
+    assert per_month == {"2019-10": 1, "2019-11": 2, "2019-12": 1, "2020-01": 1}
+
+
+def test_a_lost_cursor_adopts_what_is_already_ingested(daemon, landing):
+    daemon.tick(SENSOR)
+    daemon.cursors.clear()  # e.g. the sensor was reset in the UI
+    tick = daemon.tick(SENSOR)
+    assert tick.run_requests == [] and "adopted 3" in tick.skipped
+
+
+def test_an_empty_landing_area_is_a_skip_with_a_reason(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    defs = build_definitions(Settings(home=tmp_path / "home", source=str(empty)))
+    with dg.instance_for_test() as instance:
+        tick = InProcessDaemon(defs, instance).tick(SENSOR)
+    assert tick.run_requests == [] and "no monthly files yet" in tick.skipped

@@ -1,0 +1,135 @@
+"""End to end: a champion from data to 2021, then 2022-01..2023-12 dropped into the landing area
+one month at a time, with both sensors evaluated after each. Reduced scale and trials."""
+
+import json
+
+import dagster as dg
+import pytest
+from fastapi.testclient import TestClient
+
+from housing_assets.definitions import build_definitions
+from housing_assets.lib import bundle
+from housing_assets.lib.automation import RetrainRules
+from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
+from housing_assets.resources.automation import RetrainPolicy
+from housing_assets.runner import ingest, register_months, train
+from housing_assets.settings import Settings
+from housing_serving.app import create_app
+from housing_serving.settings import ServingSettings
+from tests.automation.daemon import InProcessDaemon
+from tests.conftest import TUNING, frames_by_month
+
+POLICY = RetrainPolicy(
+    n_trials=2, every_months=6, mape_ratio=1.5, holdout_months=12, cooldown_months=3
+)
+RULES = RetrainRules(
+    every_months=6, on_drift_status="error", mape_ratio=1.5, holdout_months=12, cooldown_months=3
+)
+
+
+def months_between(a: str, b: str) -> int:
+    (ya, ma), (yb, mb) = map(int, a.split("-")), map(int, b.split("-"))
+    return (yb - ya) * 12 + mb - ma
+
+
+def expected_decision(
+    champion: dict, cleaned: list[str], reports: dict, last_attempt: str | None
+) -> bool:
+    """The rules, restated independently of lib/automation.py: should this tick retrain?"""
+    until = champion["windows"]["holdout"]["last"]
+    new = [m for m in cleaned if m > until]
+    if not new or any(m not in reports for m in new):
+        return False
+    year, month = map(int, new[-1].split("-"))
+    index = year * 12 + month - 1 - (RULES.holdout_months - 1)
+    vintage = f"{index // 12}-{index % 12 + 1:02d}"
+    if vintage <= champion["vintage"]:
+        return False
+    if last_attempt and months_between(last_attempt, new[-1]) < RULES.cooldown_months:
+        return False
+    decay = any((reports[m]["mape_ratio"] or 0) > RULES.mape_ratio for m in new)
+    drift = any(reports[m]["status"] == RULES.on_drift_status for m in new)
+    return decay or drift or len(new) >= RULES.every_months
+
+
+@pytest.mark.slow
+def test_new_months_flow_to_drift_reports_retraining_and_the_api(tmp_path):
+    panel = generate_panel(SyntheticSpec(seed=5, scale=0.01))
+    by_month = frames_by_month(panel)
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    history = sorted(m for m in by_month if m <= "2021-12")
+    arriving = sorted(m for m in by_month if m >= "2022-01")
+    assert arriving[0] == "2022-01" and arriving[-1] == "2023-12"
+    for month in history:
+        by_month[month].to_parquet(landing / f"{month}.parquet", index=False)
+    settings = Settings(home=tmp_path / "home", source=str(landing))
+    defs = build_definitions(settings, resources={"retrain_policy": POLICY})
+    store = bundle.LocalStore(settings.serving_dir)
+
+    with dg.instance_for_test() as instance:
+        register_months(instance, history)
+        ingest(defs, instance, history, say=lambda _: None)
+        first = train(defs, instance, "2021-01", TUNING, say=lambda _: None)
+        assert first.published, first.gate
+        daemon = InProcessDaemon(defs, instance)
+        assert "adopted" in daemon.tick("new_source_months").skipped
+
+        decisions, last_attempt = [], None
+        for month in arriving:
+            by_month[month].to_parquet(landing / f"{month}.parquet", index=False)
+            tick = daemon.tick("new_source_months")
+            assert [(r.partition_key, r.job_name) for r in tick.run_requests] == [
+                (month, "ingest_and_monitor")
+            ]
+            assert tick.results[0].success, month
+            report = json.loads(store.read(f"reports/drift/{month}.json"))
+            assert report["month"] == month and report["status"] in {"ok", "warn", "error"}
+            assert store.exists(f"reports/drift/{month}.html")
+
+            champion = json.loads(
+                store.read(f"bundles/{bundle.current_version(store)}/provenance.json")
+            )
+            cleaned = sorted(instance.get_materialized_partitions(dg.AssetKey("cleaned_monthly")))
+            reports = {
+                m: json.loads(store.read(f"reports/drift/{m}.json"))
+                for m in cleaned
+                if store.exists(f"reports/drift/{m}.json")
+            }
+            should = expected_decision(champion, cleaned, reports, last_attempt)
+            retrain = daemon.tick("retrain_on_drift_or_new_data")
+            assert bool(retrain.run_requests) == should, (month, retrain.skipped)
+            if retrain.run_requests:
+                last_attempt = month
+                (request,) = retrain.run_requests
+                (result,) = retrain.results
+                gate = [
+                    e
+                    for e in result.get_asset_check_evaluations()
+                    if e.check_name == "promotion_gate"
+                ]
+                assert gate, f"{month}: the gate was not applied"
+                published = bundle.current_version(store)
+                assert published.startswith(request.partition_key) == gate[0].passed
+                decisions.append(
+                    (month, request.tags["housing/trigger"], gate[0].passed, published)
+                )
+            else:
+                assert retrain.skipped
+
+        # Every arriving month ingested exactly once, each with its report and predictions.
+        runs = [r for r in instance.get_runs() if r.job_name == "ingest_and_monitor"]
+        assert sorted(r.tags["dagster/partition"] for r in runs) == arriving
+        assert instance.get_materialized_partitions(dg.AssetKey("batch_predictions")) == set(
+            arriving
+        )
+        assert decisions, "two years of new data never retrained"
+        assert any(d[2] for d in decisions), f"no retrained model passed the gate: {decisions}"
+
+        expected = bundle.current_version(store)
+        with TestClient(
+            create_app(ServingSettings(store=str(settings.serving_dir), poll_seconds=0))
+        ) as api:
+            assert api.get("/v1/model").json()["version"] == expected
+        assert expected == [d[3] for d in decisions if d[2]][-1]
+        print("retraining decisions:", decisions)

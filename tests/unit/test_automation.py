@@ -1,0 +1,96 @@
+"""The sensors' decisions as plain functions."""
+
+from housing_assets.lib.automation import RetrainRules, plan_ingest, plan_retrain, read_cursor
+
+
+def test_new_months_are_requested_once_and_the_cursor_remembers_them():
+    plan = plan_ingest({"2022-01": "aaa", "2022-02": "bbb"}, {}, set(), set())
+    assert plan.add_partitions == ["2022-01", "2022-02"]
+    assert [(r.month, r.reason) for r in plan.requests] == [
+        ("2022-01", "new month"),
+        ("2022-02", "new month"),
+    ]
+    again = plan_ingest(
+        {"2022-01": "aaa", "2022-02": "bbb"},
+        read_cursor(plan.cursor_json()),
+        {"2022-01", "2022-02"},
+        set(),
+    )
+    assert again.requests == [] and again.add_partitions == []
+
+
+def test_changed_content_reingests_with_a_new_run_key_even_back_to_old_bytes():
+    cursor = plan_ingest({"2022-01": "aaa"}, {}, set(), set()).cursor
+    first_key = "ingest-2022-01-g0-aaa"
+    changed = plan_ingest({"2022-01": "bbb"}, cursor, {"2022-01"}, set())
+    (request,) = changed.requests
+    assert request.reason == "changed content" and request.run_key == "ingest-2022-01-g1-bbb"
+    back = plan_ingest({"2022-01": "aaa"}, changed.cursor, {"2022-01"}, set())
+    (request,) = back.requests
+    assert request.run_key == "ingest-2022-01-g2-aaa" != first_key
+
+
+def test_first_tick_adopts_months_already_ingested():
+    plan = plan_ingest({"2021-12": "x", "2022-01": "y"}, None, {"2021-12"}, {"2021-12"})
+    assert plan.adopted == ["2021-12"]
+    assert [r.month for r in plan.requests] == ["2022-01"]
+    # Adoption happens on the first tick only: later, a month without a cursor entry is new.
+    later = plan_ingest({"2021-11": "w"}, {}, set(), {"2021-11"})
+    assert [r.month for r in later.requests] == ["2021-11"]
+
+
+RULES = RetrainRules(
+    every_months=6, on_drift_status="error", mape_ratio=1.5, holdout_months=3, cooldown_months=3
+)
+
+
+def report(status="ok", mape_ratio=1.0):
+    return {
+        "status": status,
+        "reasons": [f"{status} reason"],
+        "mape": 4.0 * mape_ratio,
+        "mape_ratio": mape_ratio,
+    }
+
+
+def decide(months, reports, vintage="2021-10", until="2021-12", last_attempt=None):
+    return plan_retrain("2021-10-v1", vintage, until, months, reports, RULES, last_attempt)
+
+
+def test_no_new_months_or_missing_reports_never_retrain():
+    assert not decide(["2021-11", "2021-12"], {}).retrain
+    waiting = decide(["2022-01"], {})
+    assert not waiting.retrain and "waiting for drift reports of 2022-01" in waiting.reason
+
+
+def test_quiet_months_retrain_only_when_enough_have_accumulated():
+    months = [f"2022-{m:02d}" for m in range(1, 7)]
+    reports = {m: report() for m in months}
+    five = decide(months[:5], {m: reports[m] for m in months[:5]})
+    assert not five.retrain and "5 new month(s)" in five.reason
+    six = decide(months, reports)
+    assert six.retrain and six.trigger == "new-data" and six.vintage == "2022-04"
+
+
+def test_drift_error_or_mape_decay_retrains_at_once_and_warn_does_not():
+    assert not decide(["2022-01"], {"2022-01": report("warn", 1.2)}).retrain
+    drifted = decide(["2022-01"], {"2022-01": report("error", 1.2)})
+    assert drifted.retrain and drifted.trigger == "drift" and drifted.vintage == "2021-11"
+    decayed = decide(["2022-01"], {"2022-01": report("warn", 1.6)})
+    assert decayed.retrain and decayed.trigger == "performance" and "1.60x" in decayed.reason
+
+
+def test_a_vintage_not_after_the_champions_is_never_requested():
+    # Champion vintage 2022-01 (data to 2022-02), one new month: 2022-03 - 2 = 2022-01, not newer.
+    d = plan_retrain(
+        "2022-01-v2", "2022-01", "2022-02", ["2022-03"], {"2022-03": report("error")}, RULES
+    )
+    assert not d.retrain and "too few" in d.reason
+
+
+def test_a_cooldown_spaces_retraining_attempts():
+    reports = {m: report("error") for m in ("2022-01", "2022-02", "2022-03", "2022-04")}
+    months = sorted(reports)
+    hold = decide(months[:2], reports, last_attempt="2022-01")
+    assert not hold.retrain and "cooldown" in hold.reason and "1 of 3 months" in hold.reason
+    assert decide(months, reports, last_attempt="2022-01").retrain

@@ -27,7 +27,7 @@ PAGES = {
     "explorer": "Holdout months shown",
     "what-if": "Why this price",
     "errors": "Worst zip codes",
-    "drift": "Drift reports arrive",
+    "drift": "Models published",
 }
 
 

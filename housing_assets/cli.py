@@ -70,13 +70,7 @@ def cmd_run(args) -> int:
     defs = build_definitions(settings)
     source = defs.resources["source"]
     _say(f"[1/{3 if args.no_train else 4}] source: {source.describe()}")
-    months = source.months()
-    if args.months:
-        months = (
-            [m for m in months if m in set(args.months.split(","))]
-            if "," in args.months
-            else [m for m in months if m.startswith(args.months)]
-        )
+    months = select_months(source.months(), args.months)
     if not months:
         _say("no months to ingest")
         return 2
@@ -151,6 +145,17 @@ def _model_summary(settings: Settings, trained) -> None:
         _say(f"  NOT PUBLISHED: the promotion gate blocked it: {trained.gate}")
 
 
+def select_months(months: list[str], spec: str | None, until: str | None = None) -> list[str]:
+    """`spec`: a prefix (2019) or a comma list (2019-01,2019-02); `until`: last month kept."""
+    if spec:
+        months = (
+            [m for m in months if m in set(spec.split(","))]
+            if "," in spec
+            else [m for m in months if m.startswith(spec)]
+        )
+    return [m for m in months if until is None or m <= until]
+
+
 def cmd_generate(args) -> int:
     from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
 
@@ -164,6 +169,11 @@ def cmd_generate(args) -> int:
         return 0
     out.mkdir(parents=True, exist_ok=True)
     groups = list(panel.groupby(panel["date"].dt.strftime("%Y-%m"), sort=True))
+    wanted = set(select_months([m for m, _ in groups], args.months, args.until))
+    groups = [(m, part) for m, part in groups if m in wanted]
+    if not groups:
+        _say(f"no months match --months {args.months} --until {args.until}")
+        return 2
     for i, (month, part) in enumerate(groups, 1):
         target = out / f"{month}.{args.format}"
         if args.format == "parquet":
@@ -172,7 +182,8 @@ def cmd_generate(args) -> int:
             part.assign(date=part["date"].dt.strftime("%Y-%m-%d")).to_csv(target, index=False)
         if i % 24 == 0 or i == len(groups):
             _say(f"  wrote {i}/{len(groups)} monthly files")
-    _say(f"wrote {len(panel):,} rows as {len(groups)} monthly {args.format} files in {out}")
+    rows = sum(len(part) for _, part in groups)
+    _say(f"wrote {rows:,} rows as {len(groups)} monthly {args.format} files in {out}")
     return 0
 
 
@@ -308,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--scale", type=float, default=DEFAULT_SCALE)
     gen.add_argument("--full", action="store_true")
     gen.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    gen.add_argument("--months", default=None, help="only these months: a prefix or a list")
+    gen.add_argument("--until", default=None, help="only months up to YYYY-MM")
     gen.set_defaults(func=cmd_generate)
 
     dev = sub.add_parser(

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import io
+import json
 import logging
 import secrets
 import time
@@ -11,10 +12,20 @@ from typing import Annotated
 
 import pandas as pd
 import pydantic_core
-from fastapi import Depends, FastAPI, File, Header, HTTPException, Query, Request, UploadFile
+from fastapi import (
+    Depends,
+    FastAPI,
+    File,
+    Header,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    UploadFile,
+)
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
@@ -42,6 +53,18 @@ ERRORS = {
     413: {"model": ErrorResponse},
     503: {"model": ErrorResponse},
 }
+DRIFT_SUMMARY = (
+    "month",
+    "status",
+    "reasons",
+    "share_drifting",
+    "prediction_psi",
+    "mape",
+    "mape_ratio",
+    "champion_mape",
+    "champion",
+    "rows",
+)
 JSON_BODY = {
     "required": True,
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}},
@@ -357,6 +380,66 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     def errors(model: Live) -> dict:
         """Holdout errors: MAPE by metro and month, the worst zip codes, the residual histogram."""
         return {"model_version": model.version, **explorer_of(model).errors}
+
+    MONTH = Annotated[str, Path(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+
+    @app.get("/v1/models", tags=["monitoring"])
+    def models() -> dict:
+        """Every published bundle, oldest first: vintage, when and why it was trained, its holdout
+        MAPE, and which one is live (the retraining timeline)."""
+        store, live = holder.store, bundle.current_version(holder.store)
+        out = []
+        for version in bundle.versions(store):
+            p = json.loads(store.read(f"bundles/{version}/provenance.json"))
+            m = json.loads(store.read(f"bundles/{version}/metrics.json"))
+            out.append(
+                {
+                    "version": version,
+                    "vintage": p.get("vintage"),
+                    "trained_at": p.get("trained_at"),
+                    "trigger": p.get("trigger", "manual"),
+                    "trigger_reason": p.get("trigger_reason", ""),
+                    "holdout_mape": m["model"]["mape"],
+                    "data_until": p.get("windows", {}).get("holdout", {}).get("last"),
+                    "live": version == live,
+                }
+            )
+        return {"models": sorted(out, key=lambda r: r["trained_at"] or "")}
+
+    @app.get("/v1/drift", tags=["monitoring"])
+    def drift_overview() -> dict:
+        """Every month's drift verdict and per-feature PSI, oldest first."""
+        months = []
+        for key in holder.store.list("reports/drift"):
+            if not key.endswith(".json"):
+                continue
+            r = json.loads(holder.store.read(key))
+            months.append(
+                {k: r.get(k) for k in DRIFT_SUMMARY}
+                | {"psi": {f["feature"]: f["psi"] for f in r["features"]}}
+            )
+        return {"months": sorted(months, key=lambda r: r["month"])}
+
+    def _report(month: str, suffix: str) -> bytes:
+        key = f"reports/drift/{month}.{suffix}"
+        if not holder.store.exists(key):
+            raise HTTPException(404, detail=f"no drift report for {month}")
+        return holder.store.read(key)
+
+    @app.get("/v1/drift/{month}", tags=["monitoring"], responses=ERRORS)
+    def drift_month(month: MONTH) -> dict:
+        """One month's full drift report (numbers)."""
+        return json.loads(_report(month, "json"))
+
+    @app.get(
+        "/v1/drift/{month}/report",
+        tags=["monitoring"],
+        response_class=HTMLResponse,
+        responses=ERRORS,
+    )
+    def drift_page(month: MONTH) -> HTMLResponse:
+        """One month's self-contained HTML drift report."""
+        return HTMLResponse(_report(month, "html"))
 
     @app.get("/v1/metrics", tags=["ops"], response_class=PlainTextResponse)
     def prometheus() -> Response:

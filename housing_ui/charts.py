@@ -158,3 +158,94 @@ def model_vs_baselines_chart(table: pd.DataFrame) -> alt.Chart:
         )
         .properties(height=32 * len(table))
     )
+
+
+STATUS_COLORS = alt.Scale(domain=["ok", "warn", "error"], range=["#2e7d32", "#ef6c00", "#c62828"])
+
+
+def psi_heatmap(long: pd.DataFrame, threshold: float = 0.25) -> alt.Chart:
+    """PSI per feature (rows) and month (columns); the darkest cells drift."""
+    return (
+        alt.Chart(long)
+        .mark_rect()
+        .encode(
+            x=alt.X("month:O", title=None),
+            y=alt.Y("feature:N", title=None, sort="-x", axis=LABELS),
+            color=alt.Color(
+                "psi:Q",
+                title="PSI",
+                scale=alt.Scale(
+                    scheme="orangered", domain=[0, max(threshold * 2, 0.01)], clamp=True
+                ),
+            ),
+            tooltip=["month:O", "feature:N", alt.Tooltip("psi:Q", format=".3f")],
+        )
+        .properties(height=max(200, 16 * long["feature"].nunique()))
+    )
+
+
+def drift_timeline(months: pd.DataFrame, models: pd.DataFrame) -> alt.LayerChart:
+    """Share of drifting features and prediction PSI by month; retraining events as rules."""
+    long = months.melt(
+        id_vars=["month", "status"],
+        value_vars=["share_drifting", "prediction_psi"],
+        var_name="measure",
+        value_name="value",
+    )
+    lines = (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("month:O", title=None),
+            y=alt.Y("value:Q", title=None),
+            color=alt.Color("measure:N", title=None),
+            tooltip=["month:O", "measure:N", alt.Tooltip("value:Q", format=".3f"), "status:N"],
+        )
+    )
+    status = (
+        alt.Chart(months)
+        .mark_square(size=90, yOffset=0)
+        .encode(
+            x="month:O",
+            y=alt.value(8),
+            color=alt.Color("status:N", scale=STATUS_COLORS, title="verdict"),
+            tooltip=["month:O", "status:N"],
+        )
+    )
+    layers = [lines, status]
+    events = models.dropna(subset=["data_until"])
+    events = events[events["data_until"].isin(months["month"])]
+    if not events.empty:
+        layers.append(
+            alt.Chart(events)
+            .mark_rule(strokeDash=[4, 3], color="#555")
+            .encode(
+                x="data_until:O",
+                tooltip=["version:N", "trigger:N", "trigger_reason:N", "live:N"],
+            )
+        )
+    return alt.layer(*layers).properties(height=280)
+
+
+def retrain_chart(models: pd.DataFrame) -> alt.Chart:
+    """Each published bundle: when (by the data it had) and why it was trained."""
+    frame = models.assign(
+        label=models["version"] + models["live"].map({True: " (live)", False: ""})
+    )
+    return (
+        alt.Chart(frame)
+        .mark_circle(size=160)
+        .encode(
+            x=alt.X("data_until:O", title="data up to"),
+            y=alt.Y("holdout_mape:Q", title="holdout MAPE (%)", scale=alt.Scale(zero=False)),
+            color=alt.Color("trigger:N", title="trained because"),
+            tooltip=[
+                "label:N",
+                "vintage:N",
+                "trigger:N",
+                "trigger_reason:N",
+                alt.Tooltip("holdout_mape:Q", format=".2f"),
+            ],
+        )
+        .properties(height=220)
+    )

@@ -34,10 +34,14 @@ class Api:
     def get(self, path: str, **params) -> dict:
         return self._call("GET", path, params={k: v for k, v in params.items() if v is not None})
 
+    def text(self, path: str) -> str:
+        """A non-JSON answer (an HTML report)."""
+        return self._call("GET", path, raw=True)
+
     def post(self, path: str, body: dict) -> dict:
         return self._call("POST", path, json=body)
 
-    def _call(self, method: str, path: str, **kwargs) -> dict:
+    def _call(self, method: str, path: str, raw: bool = False, **kwargs):
         url = f"{self.base_url}{path}"
         try:
             response = httpx.request(method, url, timeout=self.timeout, **kwargs)
@@ -54,7 +58,7 @@ class Api:
             raise ApiUnavailable(
                 f"the API at {self.base_url} failed ({response.status_code}): {_detail(response)}"
             )
-        return response.json()
+        return response.text if raw else response.json()
 
 
 def _detail(response: httpx.Response) -> str:

@@ -79,6 +79,17 @@ class LocalStore:
     def exists(self, key: str) -> bool:
         return (self.root / key).exists()
 
+    def list(self, prefix: str) -> list[str]:
+        """Keys under `prefix` (a folder), sorted; temp files of unfinished writes are skipped."""
+        base = self.root / prefix
+        if not base.is_dir():
+            return []
+        return sorted(
+            str(p.relative_to(self.root))
+            for p in base.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        )
+
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
@@ -115,6 +126,11 @@ class Bundle:
 
     def json(self, name: str) -> dict:
         return json.loads(self.files[name])
+
+
+def versions(store: LocalStore) -> list[str]:
+    """Every complete bundle (its manifest written), by name."""
+    return sorted(k.split("/")[1] for k in store.list("bundles") if k.endswith(f"/{MANIFEST}"))
 
 
 def load(store: LocalStore, version: str | None = None) -> Bundle:

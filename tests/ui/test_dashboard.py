@@ -1,6 +1,7 @@
 """Every dashboard page through Streamlit's own test harness, against a real API on loopback."""
 
 import json
+import shutil
 from pathlib import Path
 
 import httpx
@@ -8,7 +9,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.ui.conftest import free_port
+from tests.serving.test_monitoring_api import publish_report
+from tests.ui.conftest import free_port, running_api
 
 APP = str(Path(__file__).resolve().parents[2] / "housing_ui" / "app.py")
 
@@ -106,10 +108,32 @@ def test_errors_page_matches_the_api_report(monkeypatch, api_url):
     assert list(worst["zipcode"]) == [z["zipcode"] for z in report["worst_zipcodes"]]
 
 
-def test_drift_page_is_a_placeholder_naming_the_live_model(monkeypatch, api_url):
+def test_drift_page_without_reports_says_how_to_get_them(monkeypatch, api_url):
     at = open_page(monkeypatch, api_url, "drift")
     version = httpx.get(f"{api_url}/v1/model").json()["version"]
-    assert "Drift reports arrive" in at.info[0].value and version in at.info[0].value
+    assert "No drift reports yet" in at.info[0].value and version in at.info[0].value
+    table = at.dataframe[0].value
+    assert list(table["version"]) == [version] and table["trigger"].iloc[0] == "manual"
+
+
+def test_drift_page_shows_reports_verdicts_and_the_timeline(monkeypatch, trained, tmp_path):
+    store = tmp_path / "serving"
+    shutil.copytree(trained[0].serving_dir, store)
+    rough = publish_report(store, "2022-01", 2.0)
+    publish_report(store, "2022-02", 0.0)
+    with running_api(store) as url:
+        at = open_page(monkeypatch, url, "drift")
+        assert at.selectbox(key="drift_month").value == "2022-02"
+        assert metric(at, "Verdict") == "OK" and metric(at, "Features drifting") == "0%"
+        at.selectbox(key="drift_month").select("2022-01").run()
+        assert not at.exception
+        assert metric(at, "Verdict") == "ERROR"
+        shown = " ".join(m.value for m in at.markdown)
+        assert all(reason in shown for reason in rough["reasons"])
+        specs = chart_specs(at)
+        assert len(specs) == 3  # heatmap, timeline, models
+        heatmap = next(s for s in specs if s.get("mark", {}).get("type") == "rect")
+        assert heatmap["encoding"]["color"]["field"] == "psi"
 
 
 @pytest.mark.parametrize("page", ["overview", "explorer", "what-if", "errors", "drift"])

@@ -116,6 +116,9 @@ def serving_bundle(
         "data_fingerprint": S.fingerprint(rows),
         "code_version": code_version(),
         "dagster_run_id": context.run_id,
+        # Why this vintage was trained: a sensor's trigger and reason, or a person (housing run).
+        "trigger": context.run.tags.get("housing/trigger", "manual"),
+        "trigger_reason": context.run.tags.get("housing/reason", "started by hand"),
         "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
     }
     files = {

@@ -1,0 +1,57 @@
+"""Monitoring routes: the bundle timeline and the drift reports the pipeline publishes."""
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from housing_assets.lib import bundle, drift
+from tests.serving.conftest import make_client, republish
+
+
+def publish_report(store, month: str, shift: float) -> dict:
+    r = np.random.default_rng(0)
+    reference = pd.DataFrame({"inventory": r.normal(0, 1, 500), "median_dom": r.normal(0, 1, 500)})
+    current = reference + shift
+    report = drift.compare(
+        reference,
+        current,
+        ["inventory", "median_dom"],
+        reference_prediction=r.lognormal(12, 0.2, 500),
+        prediction=r.lognormal(12 + shift / 10, 0.2, 500),
+        actual=None,
+        champion_mape=4.0,
+    ) | {"month": month, "champion": "2022-01-v1"}
+    local = bundle.LocalStore(store)
+    local.write(f"reports/drift/{month}.json", json.dumps(report).encode())
+    local.write(f"reports/drift/{month}.html", b"<!doctype html><h1>Drift</h1>")
+    return report
+
+
+def test_models_timeline_lists_every_bundle_and_the_live_one(store):
+    with make_client(store) as client:
+        (only,) = client.get("/v1/models").json()["models"]
+        assert only["live"] and only["trigger"] == "manual" and only["holdout_mape"] > 0
+        republish(store, "2022-01-v2")
+        models = client.get("/v1/models").json()["models"]
+    assert {m["version"]: m["live"] for m in models} == {"2022-01-v1": False, "2022-01-v2": True}
+
+
+def test_drift_overview_and_reports(store):
+    with make_client(store) as client:
+        assert client.get("/v1/drift").json() == {"months": []}
+        calm = publish_report(store, "2022-02", 0.0)
+        rough = publish_report(store, "2022-01", 2.0)
+        months = client.get("/v1/drift").json()["months"]
+        assert [m["month"] for m in months] == ["2022-01", "2022-02"]
+        assert months[0]["status"] == rough["status"] == "error" and months[1]["status"] == "ok"
+        psi = {f["feature"]: f["psi"] for f in rough["features"]}
+        assert months[0]["psi"] == psi and min(psi.values()) > 1
+        assert calm["share_drifting"] == months[1]["share_drifting"] == 0
+        full = client.get("/v1/drift/2022-01").json()
+        assert full["reasons"] == rough["reasons"]
+        page = client.get("/v1/drift/2022-01/report")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        missing = client.get("/v1/drift/2023-05")
+        assert missing.status_code == 404 and "no drift report for 2023-05" in missing.text
+        assert client.get("/v1/drift/2023-13").status_code == 422

@@ -75,3 +75,30 @@ def test_compare_reports_status_and_reasons():
 def test_empty_inputs_are_refused():
     with pytest.raises(ValueError, match="both sides"):
         drift.psi(np.array([]), np.array([1.0]))
+
+
+def test_the_synthetic_2022_regime_change_is_drift_the_report_sees():
+    from housing_assets.lib import contract as c
+    from housing_assets.lib.cleaning import CleaningReport, not_reported_to_missing
+    from housing_assets.lib.features import base_columns
+    from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
+
+    panel = not_reported_to_missing(
+        generate_panel(SyntheticSpec(seed=7, scale=0.05)), CleaningReport()
+    )
+    month = panel[c.DATE].dt.strftime("%Y-%m")
+    reference = panel[(month >= "2021-01") & (month <= "2021-12")]
+    features = base_columns()
+
+    def drifting(m: str) -> float:
+        current = panel[month == m]
+        return np.mean([drift.psi(reference[f], current[f]) > 0.25 for f in features])
+
+    calm = drifting("2021-12")  # the last month of the reference year itself
+    shocked = drifting("2023-06")  # after the 2022 rate shock
+    assert calm < 0.1 < shocked, (calm, shocked)
+    dom = {
+        m: drift.psi(reference["median_dom"], panel.loc[month == m, "median_dom"])
+        for m in ("2021-12", "2023-06")
+    }
+    assert dom["2023-06"] > drift.Thresholds().feature_psi > dom["2021-12"], dom

@@ -3,6 +3,9 @@
     uv run housing run                      # publish a bundle (default home)
     uv run python docs/screenshots.py       # starts the API and the dashboard, saves docs/*.png
 
+The drift page in the README was taken on the README's "watch it happen" home after five months
+had arrived: HOUSING_HOME=.housing-demo uv run python docs/screenshots.py --pages drift
+
 Needs Chromium and its driver (Debian: `apt-get install chromium chromium-driver`). Prints how
 long each page took to show its data and draw its charts.
 """
@@ -40,6 +43,7 @@ def free_port() -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DOCS)
+    parser.add_argument("--pages", default=",".join(PAGES), help="comma-separated page slugs")
     args = parser.parse_args()
     api_port, ui_port = free_port(), free_port()
     api = subprocess.Popen(
@@ -59,7 +63,8 @@ def main() -> int:
             raise SystemExit(f"the API on {api_url} never became ready: run `uv run housing run`")
         version = httpx.get(f"{api_url}/v1/model").json()["version"]
         with running_dashboard(api_url, ui_port) as ui_url, chromium() as driver:
-            for slug, expect in PAGES.items():
+            for slug in args.pages.split(","):
+                expect = PAGES[slug]
                 seconds = open_page(driver, f"{ui_url}/?page={slug}", expect)
                 time.sleep(1.0)  # let chart transitions settle before the picture
                 path = screenshot(driver, args.out / f"dashboard-{slug}.png")

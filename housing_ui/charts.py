@@ -180,7 +180,7 @@ def psi_heatmap(long: pd.DataFrame, threshold: float = 0.25) -> alt.Chart:
             ),
             tooltip=["month:O", "feature:N", alt.Tooltip("psi:Q", format=".3f")],
         )
-        .properties(height=max(200, 16 * long["feature"].nunique()))
+        .properties(height=max(200, 18 * long["feature"].nunique()))
     )
 
 

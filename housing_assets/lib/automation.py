@@ -24,6 +24,49 @@ class IngestRequest:
     reason: str
 
 
+@dataclass(frozen=True)
+class IngestRun:
+    """One run over a contiguous stretch of requested months (one month: a partition run)."""
+
+    first: str
+    last: str
+    months: tuple[str, ...]
+    run_key: str
+    reason: str
+
+
+def batch_runs(requests: list[IngestRequest], order: list[str]) -> list[IngestRun]:
+    """Contiguous requested months (in partition order) become one run each: a landing area
+    that receives a year at once gets one single-run backfill, not twelve runs."""
+    position = {m: i for i, m in enumerate(order)}
+    runs, stretch = [], []
+    for request in sorted(requests, key=lambda r: position[r.month]):
+        if stretch and position[request.month] != position[stretch[-1].month] + 1:
+            runs.append(_run(stretch))
+            stretch = []
+        stretch.append(request)
+    if stretch:
+        runs.append(_run(stretch))
+    return runs
+
+
+def _run(stretch: list[IngestRequest]) -> IngestRun:
+    if len(stretch) == 1:
+        r = stretch[0]
+        return IngestRun(r.month, r.month, (r.month,), r.run_key, r.reason)
+    import hashlib
+
+    digest = hashlib.sha256("|".join(r.run_key for r in stretch).encode()).hexdigest()[:12]
+    reasons = sorted({r.reason for r in stretch})
+    return IngestRun(
+        stretch[0].month,
+        stretch[-1].month,
+        tuple(r.month for r in stretch),
+        f"ingest-{stretch[0].month}..{stretch[-1].month}-{digest}",
+        " + ".join(reasons),
+    )
+
+
 @dataclass
 class IngestPlan:
     cursor: dict[str, list]  # month -> [fingerprint, generation]

@@ -46,6 +46,12 @@ class PanelSource(ABC):
     def describe(self) -> str:
         return type(self).__name__
 
+    def fingerprints(self) -> dict[str, str]:
+        """Month -> a fingerprint of its content as delivered: a new month, or a month whose
+        fingerprint changed, is what the new-data sensor ingests. Default: the source's own
+        description (a seeded synthetic month never changes)."""
+        return {m: self.describe() for m in self.months()}
+
 
 def read_housets_csv(path_or_buffer, *, source: str | None = None) -> pd.DataFrame:
     """Read a HouseTS CSV and cast it to the contract, failing loudly on uncastable values."""

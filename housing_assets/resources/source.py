@@ -33,6 +33,10 @@ class HouseTSSource(dg.ConfigurableResource):
     def fingerprints(self) -> dict[str, str]:
         return self.panel().fingerprints()
 
+    def is_landing_area(self) -> bool:
+        """Months arrive here as separate files or objects (what the new-data sensor watches)."""
+        return False
+
     def expected_rows_per_month(self) -> int | None:
         """Zips per month when the source knows it; checks fall back to the median month."""
         return None
@@ -66,6 +70,11 @@ class FileSource(HouseTSSource):
     def panel(self) -> PanelSource:
         return FilePanelSource(self.path)
 
+    def is_landing_area(self) -> bool:
+        from pathlib import Path
+
+        return Path(self.path).expanduser().is_dir()
+
 
 class S3Source(HouseTSSource):
     """s3://bucket/key for one file, s3://bucket/prefix/ for monthly objects."""
@@ -74,6 +83,9 @@ class S3Source(HouseTSSource):
 
     def panel(self) -> PanelSource:
         return S3PanelSource(self.uri)
+
+    def is_landing_area(self) -> bool:
+        return not self.uri.endswith((".csv", ".csv.gz", ".parquet"))
 
 
 def source_from_setting(source: str, *, seed: int, scale: float) -> HouseTSSource:

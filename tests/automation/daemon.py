@@ -39,6 +39,8 @@ class InProcessDaemon:
             resources=self.defs.resources,
             definitions=self.defs,
         )
+        # Called directly, a sensor is not checked for setting its cursor twice in one tick; the
+        # real daemon is (tests/integration/test_dagster_dev.py runs both sensors in it).
         result = sensor(context)
         if isinstance(result, dg.SkipReason):
             self.cursors[name] = context.cursor

@@ -41,9 +41,18 @@ def dagster_dev(tmp_path):
     port = _free_port()
     env = {**os.environ, "HOUSING_HOME": str(tmp_path), "HOUSING_SCALE": "0.01"}
     env.pop("DAGSTER_HOME", None)
-    # Register the month partitions the way a user's first `housing run` does.
+    # Register (and ingest) two months the way a user's first `housing run` does; the run below
+    # re-materializes one of them through the queue.
     first = subprocess.run(
-        [sys.executable, "-m", "housing_assets.cli", "run", "--months", "2015-01", "--no-train"],
+        [
+            sys.executable,
+            "-m",
+            "housing_assets.cli",
+            "run",
+            "--months",
+            "2015-01,2015-02",
+            "--no-train",
+        ],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -1,6 +1,13 @@
 """The sensors' decisions as plain functions."""
 
-from housing_assets.lib.automation import RetrainRules, plan_ingest, plan_retrain, read_cursor
+from housing_assets.lib.automation import (
+    IngestRequest,
+    RetrainRules,
+    batch_runs,
+    plan_ingest,
+    plan_retrain,
+    read_cursor,
+)
 
 
 def test_new_months_are_requested_once_and_the_cursor_remembers_them():
@@ -94,3 +101,16 @@ def test_a_cooldown_spaces_retraining_attempts():
     hold = decide(months[:2], reports, last_attempt="2022-01")
     assert not hold.retrain and "cooldown" in hold.reason and "1 of 3 months" in hold.reason
     assert decide(months, reports, last_attempt="2022-01").retrain
+
+
+def test_contiguous_months_are_batched_into_one_run_each_stretch():
+    order = ["2021-11", "2021-12", "2022-01", "2022-02", "2022-03"]
+    requests = [IngestRequest(m, f"k-{m}", "new month") for m in ("2022-03", "2021-11", "2021-12")]
+    runs = batch_runs(requests, order)
+    assert [(r.first, r.last, r.months) for r in runs] == [
+        ("2021-11", "2021-12", ("2021-11", "2021-12")),
+        ("2022-03", "2022-03", ("2022-03",)),
+    ]
+    assert runs[1].run_key == "k-2022-03"  # a single month keeps its own key
+    again = batch_runs(list(reversed(requests)), order)
+    assert [r.run_key for r in again] == [r.run_key for r in runs]  # deterministic keys

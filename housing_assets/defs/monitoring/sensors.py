@@ -21,6 +21,7 @@ INGEST_JOB, MONITORED_JOB, TRAIN_JOB = (
     jobs.train_job.name,
 )
 RAW = dg.AssetKey("raw_monthly")
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 CLEANED = dg.AssetKey("cleaned_monthly")
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
@@ -53,15 +54,34 @@ def new_source_months(
         set(instance.get_dynamic_partitions(months.name)),
         materialized,
     )
+    if not source.is_landing_area():
+        # A generated or single-file source does not "receive" months: register them only;
+        # `housing run` ingests them in one run.
+        context.update_cursor(plan.cursor_json())
+        if not plan.add_partitions:
+            return dg.SkipReason(
+                f"all {len(fingerprints)} months of {source.describe()} are partitions"
+            )
+        return dg.SensorResult(
+            dynamic_partitions_requests=[months.build_add_request(plan.add_partitions)],
+            cursor=plan.cursor_json(),
+        )
     job = MONITORED_JOB if serving_store.has_champion() else INGEST_JOB
+    order = sorted(set(fingerprints) | set(instance.get_dynamic_partitions(months.name)))
     requests = [
         dg.RunRequest(
-            run_key=r.run_key,
+            run_key=run.run_key,
             job_name=job,
-            partition_key=r.month,
-            tags={"housing/trigger": r.reason, "housing/fingerprint": fingerprints[r.month][:16]},
+            partition_key=run.first if run.first == run.last else None,
+            tags={
+                "housing/trigger": run.reason,
+                "housing/months": f"{run.first}..{run.last}"
+                if run.first != run.last
+                else run.first,
+                **({RANGE_START: run.first, RANGE_END: run.last} if run.first != run.last else {}),
+            },
         )
-        for r in plan.requests
+        for run in automation.batch_runs(plan.requests, order)
     ]
     if not requests and not plan.add_partitions:
         context.update_cursor(plan.cursor_json())

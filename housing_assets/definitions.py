@@ -23,25 +23,20 @@ from housing_assets.settings import Settings
 
 
 def resources_for(settings: Settings) -> dict:
-    """One resource set per environment; the asset code is the same everywhere."""
-    if settings.env == "local":
-        return {
-            "source": source_from_setting(
-                settings.source, seed=settings.seed, scale=settings.scale
-            ),
-            "io_manager": ParquetIOManager(base_dir=str(settings.data_dir)),
-            "mlflow_tracking": MlflowTracking(
-                tracking_uri=f"sqlite:///{settings.mlflow_dir / 'mlflow.db'}",
-                artifact_location=str(settings.mlflow_dir / "artifacts"),
-            ),
-            "optuna_storage": OptunaStorage(
-                storage_url=f"sqlite:///{settings.data_dir / 'optuna' / 'studies.db'}"
-            ),
-            "serving_store": ServingStore(root=str(settings.serving_dir)),
-            "promotion_policy": PromotionPolicy(),
-            "retrain_policy": RetrainPolicy(),
-        }
-    raise NotImplementedError("the prod resource set (S3, MLflow server) comes with the cloud work")
+    """The same resource classes in every environment; only their locations differ (local
+    directories and SQLite under HOUSING_HOME, or S3, an MLflow server and a database in prod)."""
+    return {
+        "source": source_from_setting(settings.source, seed=settings.seed, scale=settings.scale),
+        "io_manager": ParquetIOManager(base_dir=settings.data_location),
+        "mlflow_tracking": MlflowTracking(
+            tracking_uri=settings.mlflow_tracking_uri,
+            artifact_location=settings.mlflow_artifact_location,
+        ),
+        "optuna_storage": OptunaStorage(storage_url=settings.optuna_storage_url),
+        "serving_store": ServingStore(root=settings.serving_location),
+        "promotion_policy": PromotionPolicy(),
+        "retrain_policy": RetrainPolicy(),
+    }
 
 
 def build_definitions(settings: Settings, resources: dict | None = None) -> dg.Definitions:

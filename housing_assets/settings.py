@@ -5,6 +5,13 @@ HOUSING_HOME     where everything the platform writes goes (default: <project>/.
 HOUSING_SOURCE   synthetic (default) | a local path | s3://bucket/prefix
 HOUSING_SCALE    fraction of the ~6,226 synthetic zips (default 0.25)
 HOUSING_SEED     synthetic seed (default 7)
+
+Locations (local defaults live under HOUSING_HOME; HOUSING_ENV=prod requires all but one):
+HOUSING_DATA_URI          asset files: a directory or s3://bucket/data
+HOUSING_SERVING_URI       serving store (bundles, `current`, reports): a directory or s3://...
+MLFLOW_TRACKING_URI       the MLflow tracking server, e.g. http://mlflow:5000
+HOUSING_MLFLOW_ARTIFACTS  artifact root for new experiments, e.g. s3://bucket/mlflow (optional)
+HOUSING_OPTUNA_URL        Optuna study storage (SQLAlchemy URL), e.g. postgresql://...
 """
 
 from __future__ import annotations
@@ -14,6 +21,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 ENVIRONMENTS = ("local", "prod")
+PROD_REQUIRED = {
+    "HOUSING_DATA_URI": "data_uri",
+    "HOUSING_SERVING_URI": "serving_uri",
+    "MLFLOW_TRACKING_URI": "mlflow_uri",
+    "HOUSING_OPTUNA_URL": "optuna_url",
+}
 DEFAULT_SCALE = 0.25
 DEFAULT_SEED = 7
 
@@ -33,6 +46,11 @@ class Settings:
     source: str = "synthetic"
     scale: float = DEFAULT_SCALE
     seed: int = DEFAULT_SEED
+    data_uri: str | None = None
+    serving_uri: str | None = None
+    mlflow_uri: str | None = None
+    mlflow_artifacts: str | None = None
+    optuna_url: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -40,7 +58,16 @@ class Settings:
         if env not in ENVIRONMENTS:
             raise ValueError(f"HOUSING_ENV must be one of {ENVIRONMENTS}, got {env!r}")
         home = Path(os.environ.get("HOUSING_HOME", project_root() / ".housing")).expanduser()
+        locations = {field: os.environ.get(var) or None for var, field in PROD_REQUIRED.items()}
+        if env == "prod":
+            missing = [var for var, field in PROD_REQUIRED.items() if not locations[field]]
+            if missing:
+                raise ValueError(
+                    f"HOUSING_ENV=prod needs {', '.join(missing)} (see housing_assets/settings.py)"
+                )
         return cls(
+            **locations,
+            mlflow_artifacts=os.environ.get("HOUSING_MLFLOW_ARTIFACTS") or None,
             env=env,
             home=home.resolve(),
             source=os.environ.get("HOUSING_SOURCE", "synthetic"),
@@ -66,3 +93,26 @@ class Settings:
     @property
     def serving_dir(self) -> Path:
         return self.home / "serving"
+
+    # Where each thing lives in this environment: an override (S3, a server) or under home.
+    @property
+    def data_location(self) -> str:
+        return self.data_uri or str(self.data_dir)
+
+    @property
+    def serving_location(self) -> str:
+        return self.serving_uri or str(self.serving_dir)
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return self.mlflow_uri or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifact_location(self) -> str | None:
+        if self.mlflow_artifacts:
+            return self.mlflow_artifacts
+        return None if self.mlflow_uri else str(self.mlflow_dir / "artifacts")
+
+    @property
+    def optuna_storage_url(self) -> str:
+        return self.optuna_url or f"sqlite:///{self.data_dir / 'optuna' / 'studies.db'}"

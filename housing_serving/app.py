@@ -142,7 +142,7 @@ class Observe:
 
 def create_app(settings: ServingSettings | None = None) -> FastAPI:
     settings = settings or ServingSettings()
-    holder = ModelHolder(bundle.LocalStore(settings.store_path))
+    holder = ModelHolder(bundle.store_for(settings.store))
     metrics = ApiMetrics()
 
     def refresh() -> bool:

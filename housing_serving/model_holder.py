@@ -21,6 +21,18 @@ from housing_serving.explorer import Explorer
 log = logging.getLogger("housing_serving")
 
 
+def _store_errors() -> tuple[type[Exception], ...]:
+    """An unreachable or failing S3 is a refused refresh (logged; the old model keeps serving)."""
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:  # a local-only install without boto3
+        return ()
+    return (BotoCoreError, ClientError)
+
+
+STORE_ERRORS = _store_errors()
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     predictor: Predictor
@@ -33,7 +45,7 @@ class LoadedModel:
 
 
 class ModelHolder:
-    def __init__(self, store: bundle.LocalStore):
+    def __init__(self, store: bundle.Store):
         self.store = store
         self._current: LoadedModel | None = None
         self._lock = threading.Lock()  # one load at a time; readers never wait
@@ -64,7 +76,7 @@ class ModelHolder:
                 ):
                     return False
                 loaded = self.load(target)
-            except (bundle.BundleError, OSError, ValueError) as exc:
+            except (bundle.BundleError, OSError, ValueError, *STORE_ERRORS) as exc:
                 self.last_error = str(exc)
                 kept = self._current.version if self._current else "none"
                 log.error(

@@ -11,13 +11,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 def _default_store() -> str:
     from housing_assets.settings import Settings
 
-    return str(Settings.from_env().serving_dir)
+    return Settings.from_env().serving_location
 
 
 class ServingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOUSING_SERVING_", extra="ignore")
 
-    store: str = Field(default_factory=_default_store, description="Serving store: a directory.")
+    store: str = Field(
+        default_factory=_default_store,
+        description="Serving store: a directory or s3://bucket/prefix.",
+    )
     api_key: SecretStr | None = Field(
         default=None, description="Key for /v1/admin/*; unset = admin disabled."
     )

@@ -89,3 +89,55 @@ def test_unknown_environment_is_refused(monkeypatch):
     monkeypatch.setenv("HOUSING_ENV", "staging")
     with pytest.raises(ValueError, match="HOUSING_ENV must be one of"):
         Settings.from_env()
+
+
+PROD_ENV = {
+    "HOUSING_ENV": "prod",
+    "HOUSING_SOURCE": "s3://housing-prod/landing/",
+    "HOUSING_DATA_URI": "s3://housing-prod/data",
+    "HOUSING_SERVING_URI": "s3://housing-prod/serving",
+    "MLFLOW_TRACKING_URI": "http://mlflow.internal:5000",
+    "HOUSING_MLFLOW_ARTIFACTS": "s3://housing-prod/mlflow",
+    "HOUSING_OPTUNA_URL": "postgresql://optuna@db/optuna",
+}
+
+
+def test_every_environment_loads_with_the_same_resources(tmp_path, monkeypatch):
+    local = build_definitions(Settings(home=tmp_path))
+    for name, value in PROD_ENV.items():
+        monkeypatch.setenv(name, value)
+    prod_settings = Settings.from_env()
+    prod = build_definitions(prod_settings)
+    assert prod.resolve_job_def("ingest_and_monitor") is not None
+    kinds = {k: type(v).__name__ for k, v in local.resources.items()}
+    assert set(prod.resources) == set(kinds)
+    assert {k: type(v).__name__ for k, v in prod.resources.items()} == kinds | {
+        "source": "S3Source"
+    }
+    r = prod.resources
+    assert r["io_manager"].base_dir == "s3://housing-prod/data"
+    assert r["serving_store"].root == "s3://housing-prod/serving"
+    assert r["mlflow_tracking"].tracking_uri == "http://mlflow.internal:5000"
+    assert r["mlflow_tracking"].artifact_location == "s3://housing-prod/mlflow"
+    assert r["optuna_storage"].storage_url == "postgresql://optuna@db/optuna"
+    assert r["source"].is_landing_area()
+
+
+def test_prod_without_its_locations_names_every_missing_one(monkeypatch):
+    monkeypatch.setenv("HOUSING_ENV", "prod")
+    for name in (
+        "HOUSING_DATA_URI",
+        "HOUSING_SERVING_URI",
+        "MLFLOW_TRACKING_URI",
+        "HOUSING_OPTUNA_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ValueError) as error:
+        Settings.from_env()
+    for name in (
+        "HOUSING_DATA_URI",
+        "HOUSING_SERVING_URI",
+        "MLFLOW_TRACKING_URI",
+        "HOUSING_OPTUNA_URL",
+    ):
+        assert name in str(error.value)

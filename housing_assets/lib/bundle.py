@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
+
+# The stores live in storage.py; bundle.LocalStore etc. stay importable from here.
+from housing_assets.lib.storage import LocalStore, S3Store, Store, store_for  # noqa: F401
 
 MANIFEST = "MANIFEST.json"
 POINTER = "current"
@@ -47,55 +47,11 @@ class BundleError(RuntimeError):
     """A bundle that must not be served: missing, incomplete or not matching its manifest."""
 
 
-class LocalStore:
-    """A directory as a key -> bytes store; every write is atomic (temp file + rename)."""
-
-    def __init__(self, root: str | Path):
-        self.root = Path(root)
-
-    def describe(self) -> str:
-        return str(self.root)
-
-    def write(self, key: str, data: bytes) -> None:
-        path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-
-    def read(self, key: str) -> bytes:
-        path = self.root / key
-        if not path.exists():
-            raise FileNotFoundError(f"{path} does not exist")
-        return path.read_bytes()
-
-    def exists(self, key: str) -> bool:
-        return (self.root / key).exists()
-
-    def list(self, prefix: str) -> list[str]:
-        """Keys under `prefix` (a folder), sorted; temp files of unfinished writes are skipped."""
-        base = self.root / prefix
-        if not base.is_dir():
-            return []
-        return sorted(
-            str(p.relative_to(self.root))
-            for p in base.rglob("*")
-            if p.is_file() and not p.name.startswith(".")
-        )
-
-
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def publish(store: LocalStore, version: str, files: dict[str, bytes]) -> dict:
+def publish(store: Store, version: str, files: dict[str, bytes]) -> dict:
     """Write a complete bundle, then its manifest, then flip `current`. Returns the manifest."""
     missing = [name for name in FILES if name not in files]
     if missing:
@@ -113,7 +69,7 @@ def publish(store: LocalStore, version: str, files: dict[str, bytes]) -> dict:
     return manifest
 
 
-def current_version(store: LocalStore) -> str | None:
+def current_version(store: Store) -> str | None:
     if not store.exists(POINTER):
         return None
     return store.read(POINTER).decode().strip() or None
@@ -128,12 +84,12 @@ class Bundle:
         return json.loads(self.files[name])
 
 
-def versions(store: LocalStore) -> list[str]:
+def versions(store: Store) -> list[str]:
     """Every complete bundle (its manifest written), by name."""
     return sorted(k.split("/")[1] for k in store.list("bundles") if k.endswith(f"/{MANIFEST}"))
 
 
-def load(store: LocalStore, version: str | None = None) -> Bundle:
+def load(store: Store, version: str | None = None) -> Bundle:
     """Load and verify a bundle (the current one by default)."""
     version = version or current_version(store)
     if version is None:

@@ -1,5 +1,8 @@
-"""Asset storage: one file per partition, written atomically -- Parquet for tables, JSON for
+"""Asset storage: one object per partition, written atomically -- Parquet for tables, JSON for
 documents (fitted encoders, model metadata, metrics), so everything stored is inspectable.
+
+`base_dir` is a local directory or an `s3://bucket/prefix`; keys read the same in both:
+`<asset>/<partition>.parquet|json` (e.g. `cleaned_monthly/2022-01.parquet`).
 
 Partitioned assets hand over (and receive) a dict {partition key: value}, whether a run covers
 one partition or many, so single-run backfills of partition ranges store every partition
@@ -8,35 +11,45 @@ separately and downstream code never special-cases "exactly one upstream partiti
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import tempfile
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from housing_assets.lib.storage import store_for
+
+SUFFIXES = (".parquet", ".json")
+
 
 class ParquetIOManager(dg.ConfigurableIOManager):
-    base_dir: str = Field(description="Directory under which <asset>/<partition>.parquet live.")
+    base_dir: str = Field(
+        description="Directory or s3://bucket/prefix under which <asset>/<partition>.<ext> live."
+    )
 
-    def _path(
-        self, asset_key: dg.AssetKey, partition: str | None, suffix: str = ".parquet"
-    ) -> Path:
-        root = Path(self.base_dir).joinpath(*asset_key.path)
-        return root / f"{partition}{suffix}" if partition else root.with_suffix(suffix)
+    def _store(self):
+        return store_for(self.base_dir)
 
-    def _existing(self, asset_key: dg.AssetKey, partition: str | None) -> Path | None:
-        for suffix in (".parquet", ".json"):
-            path = self._path(asset_key, partition, suffix)
-            if path.exists():
-                return path
+    @staticmethod
+    def _key(asset_key: dg.AssetKey, partition: str | None, suffix: str) -> str:
+        path = "/".join(asset_key.path)
+        return f"{path}/{partition}{suffix}" if partition else f"{path}{suffix}"
+
+    def _where(self, key: str) -> str:
+        return f"{self._store().describe()}/{key}"
+
+    def _existing(self, store, asset_key: dg.AssetKey, partition: str | None) -> str | None:
+        for suffix in SUFFIXES:
+            key = self._key(asset_key, partition, suffix)
+            if store.exists(key):
+                return key
         return None
 
     def handle_output(self, context: dg.OutputContext, obj) -> None:
         if obj is None:
             return
+        store = self._store()
         if context.has_asset_partitions:
             keys = list(context.asset_partition_keys)
             if not isinstance(obj, dict) or sorted(obj) != sorted(keys):
@@ -44,40 +57,38 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 raise TypeError(
                     f"{context.asset_key.to_user_string()}: expected one frame per partition {keys}, got {got}"
                 )
-            for key in keys:
-                _write_atomic(obj[key], self._path(context.asset_key, key, _suffix(obj[key])))
+            for partition in keys:
+                key = self._key(context.asset_key, partition, _suffix(obj[partition]))
+                store.write(key, _encode(obj[partition]))
+            first = self._key(context.asset_key, keys[0], _suffix(obj[keys[0]]))
             context.add_output_metadata(
-                {
-                    "partitions_written": len(keys),
-                    "path": dg.MetadataValue.path(
-                        str(self._path(context.asset_key, keys[0]).parent)
-                    ),
-                }
+                {"partitions_written": len(keys), "path": dg.MetadataValue.path(self._where(first))}
             )
         else:
-            path = self._path(context.asset_key, None, _suffix(obj))
-            _write_atomic(obj, path)
-            context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
+            key = self._key(context.asset_key, None, _suffix(obj))
+            store.write(key, _encode(obj))
+            context.add_output_metadata({"path": dg.MetadataValue.path(self._where(key))})
 
     def load_input(self, context: dg.InputContext):
-        key = context.asset_key
+        asset_key, store = context.asset_key, self._store()
         if context.has_asset_partitions:
             out = {}
             for partition in context.asset_partition_keys:
-                path = self._existing(key, partition)
-                if path is None:
+                key = self._existing(store, asset_key, partition)
+                if key is None:
                     raise FileNotFoundError(
-                        f"{key.to_user_string()} partition {partition} was never materialized "
-                        f"(nothing under {self._path(key, partition).parent})"
+                        f"{asset_key.to_user_string()} partition {partition} was never materialized "
+                        f"(nothing at {self._where(self._key(asset_key, partition, '.*'))})"
                     )
-                out[partition] = _read(path)
+                out[partition] = _decode(key, store.read(key))
             return out
-        path = self._existing(key, None)
-        if path is None:
+        key = self._existing(store, asset_key, None)
+        if key is None:
             raise FileNotFoundError(
-                f"{key.to_user_string()} was never materialized ({self._path(key, None)})"
+                f"{asset_key.to_user_string()} was never materialized "
+                f"({self._where(self._key(asset_key, None, '.*'))})"
             )
-        return _read(path)
+        return _decode(key, store.read(key))
 
 
 def _suffix(value) -> str:
@@ -88,24 +99,16 @@ def _suffix(value) -> str:
     raise TypeError(f"can store DataFrames (Parquet) and dicts (JSON), not {type(value).__name__}")
 
 
-def _read(path: Path):
-    return pd.read_parquet(path) if path.suffix == ".parquet" else json.loads(path.read_text())
+def _encode(value) -> bytes:
+    if isinstance(value, pd.DataFrame):
+        buffer = io.BytesIO()
+        value.to_parquet(buffer, index=False)
+        return buffer.getvalue()
+    return json.dumps(value, indent=1, sort_keys=True, default=_jsonable).encode()
 
 
-def _write_atomic(value, path: Path) -> None:
-    """Write beside the target, then rename: readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        if isinstance(value, pd.DataFrame):
-            value.to_parquet(tmp, index=False)
-        else:
-            Path(tmp).write_text(json.dumps(value, indent=1, sort_keys=True, default=_jsonable))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def _decode(key: str, data: bytes):
+    return pd.read_parquet(io.BytesIO(data)) if key.endswith(".parquet") else json.loads(data)
 
 
 def _jsonable(value):

@@ -11,12 +11,12 @@ from housing_assets.lib import bundle
 
 
 class ServingStore(dg.ConfigurableResource):
-    """A local directory holding bundles/<version>/ and the `current` pointer."""
+    """A directory or s3://bucket/prefix holding bundles/<version>/ and the `current` pointer."""
 
-    root: str = Field(description="Directory of the serving store.")
+    root: str = Field(description="Directory or s3://bucket/prefix of the serving store.")
 
-    def store(self) -> bundle.LocalStore:
-        return bundle.LocalStore(self.root)
+    def store(self) -> bundle.Store:
+        return bundle.store_for(self.root)
 
     def has_champion(self) -> bool:
         return bundle.current_version(self.store()) is not None

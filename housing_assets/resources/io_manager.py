@@ -60,9 +60,9 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             for partition in keys:
                 key = self._key(context.asset_key, partition, _suffix(obj[partition]))
                 store.write(key, _encode(obj[partition]))
-            first = self._key(context.asset_key, keys[0], _suffix(obj[keys[0]]))
+            folder = self._where("/".join(context.asset_key.path))  # <asset>/ holds every partition
             context.add_output_metadata(
-                {"partitions_written": len(keys), "path": dg.MetadataValue.path(self._where(first))}
+                {"partitions_written": len(keys), "path": dg.MetadataValue.path(folder)}
             )
         else:
             key = self._key(context.asset_key, None, _suffix(obj))

@@ -1,7 +1,13 @@
 # syntax=docker/dockerfile:1.7
-# First version: one image for the Dagster code location (gRPC code server), built with uv from
-# the committed lock. The API, dashboard and webserver/daemon targets arrive with their issues.
-# Build: docker build --target dagster-code -t housing-dagster .
+# One multi-stage file, one image per service, all built with uv from the committed lock:
+#
+#   docker build --target api        -t housing-api .         # FastAPI on :8000
+#   docker build --target ui         -t housing-ui .          # Streamlit on :8501
+#   docker build --target dagster    -t housing-dagster .     # code server :4000, webserver :3000,
+#                                                             # daemon (command chosen by the task)
+#
+# Every target runs as a non-root user and has a HEALTHCHECK; CI lints this file (hadolint) and
+# runs each target's exact command from the installed project (tests/deploy).
 
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -9,7 +15,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PROJECT_ENVIRONMENT=/opt/venv
-RUN pip install --no-cache-dir "uv==0.13.9"
+RUN pip install --no-cache-dir "uv==0.13.9" \
+ && useradd --uid 10001 --create-home --shell /usr/sbin/nologin housing
 WORKDIR /app
 # Dependencies first: this layer is reused until uv.lock changes.
 COPY pyproject.toml uv.lock README.md ./
@@ -18,17 +25,34 @@ COPY housing_assets ./housing_assets
 COPY housing_serving ./housing_serving
 COPY housing_ui ./housing_ui
 COPY workspace.yaml dagster.yaml ./
+COPY deploy ./deploy
 RUN uv sync --frozen --no-dev \
- && useradd --uid 10001 --create-home --shell /usr/sbin/nologin housing \
  && mkdir -p /data && chown housing /data
 ENV PATH=/opt/venv/bin:$PATH \
-    HOUSING_HOME=/data \
-    DAGSTER_HOME=/app \
-    HOUSING_DAGSTER_STORAGE=/data/dagster
-USER housing
+    HOUSING_HOME=/data
+USER 10001
 
-FROM base AS dagster-code
-EXPOSE 4000
-HEALTHCHECK --interval=30s --timeout=10s --start-period=60s \
+# --- the prediction API --------------------------------------------------------------------------
+FROM base AS api
+ENV HOUSING_SERVING_POLL_SECONDS=10
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/v1/health', timeout=4).status != 200)"]
+CMD ["uvicorn", "housing_serving.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "1", "--no-access-log"]
+
+# --- the dashboard -------------------------------------------------------------------------------
+FROM base AS ui
+ENV HOUSING_UI_API_URL=http://api:8000
+EXPOSE 8501
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4).status != 200)"]
+CMD ["streamlit", "run", "housing_ui/app.py", "--server.port", "8501", "--server.address", "0.0.0.0", "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
+
+# --- Dagster: code location (default command), webserver and daemon (commands in the task defs) ---
+FROM base AS dagster
+ENV DAGSTER_HOME=/app/deploy \
+    HOUSING_ENV=prod
+EXPOSE 4000 3000
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
   CMD ["dagster", "api", "grpc-health-check", "-p", "4000"]
 CMD ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", "4000", "-m", "housing_assets.definitions"]

@@ -1,0 +1,176 @@
+"""Deployment files: linted, the Dagster instance configs valid, and every image's exact entry
+command started from the installed project until it answers its health check (no Docker here)."""
+
+import importlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def run(*command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("hadolint", "Dockerfile"),
+        ("cfn-lint", "deploy/cloudformation.yaml"),
+        (
+            "check-jsonschema",
+            "--builtin-schema",
+            "vendor.github-workflows",
+            ".github/workflows/deploy.yml",
+        ),
+        ("check-jsonschema", "--builtin-schema", "vendor.compose-spec", "docker-compose.yml"),
+    ],
+    ids=["hadolint", "cfn-lint", "workflow-schema", "compose-schema"],
+)
+def test_deployment_files_pass_their_linters(command):
+    result = run(str(BIN / command[0]), *command[1:])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+INSTANCE_ENV = {
+    "DAGSTER_PG_HOST": "db",
+    "DAGSTER_PG_USER": "housing",
+    "DAGSTER_PG_PASSWORD": "secret",
+    "DAGSTER_PG_DB": "dagster",
+    "HOUSING_BUCKET": "housing",
+    "AWS_ENDPOINT_URL_S3": "http://minio:9000",
+}
+
+
+@pytest.mark.parametrize("folder", ["deploy", "deploy/compose"])
+def test_production_instance_configs_are_valid(folder, monkeypatch):
+    from dagster._config import process_config
+    from dagster._core.instance.config import dagster_instance_config
+
+    for name, value in INSTANCE_ENV.items():
+        monkeypatch.setenv(name, value)
+    config, _ = dagster_instance_config(str(REPO / folder))
+    assert "postgres" in config["storage"]
+    for section in ("compute_logs", "run_coordinator", "run_launcher"):
+        if section not in config:
+            continue
+        spec = config[section]
+        cls = getattr(importlib.import_module(spec["module"]), spec["class"])
+        result = process_config(cls.config_type(), spec.get("config") or {})
+        assert result.success, (section, [e.message for e in result.errors])
+    if folder == "deploy":
+        assert config["run_launcher"]["class"] == "EcsRunLauncher"
+
+
+def dockerfile_commands() -> dict[str, list[str]]:
+    """target -> its CMD, exactly as written in the Dockerfile."""
+    commands, target = {}, None
+    for line in (REPO / "Dockerfile").read_text().splitlines():
+        if m := re.match(r"FROM \S+ AS (\S+)", line):
+            target = m.group(1)
+        elif line.startswith("CMD ") and target:
+            commands[target] = json.loads(line[4:])
+    return commands
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def with_port(command: list[str], old: str, new: int) -> list[str]:
+    assert old in command, command
+    return [
+        str(new) if part == old else ("127.0.0.1" if part == "0.0.0.0" else part)
+        for part in command
+    ]
+
+
+def wait_until(check, process: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"exited {process.returncode}: {process.stdout.read()[-3000:]}")
+        if check():
+            return
+        time.sleep(0.5)
+    pytest.fail("no healthy answer in time")
+
+
+def http_ok(url: str):
+    def check() -> bool:
+        try:
+            return httpx.get(url, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return check
+
+
+def test_every_image_target_has_a_command():
+    assert set(dockerfile_commands()) == {"api", "ui", "dagster"}
+
+
+@pytest.mark.parametrize("target", ["api", "ui", "dagster"])
+def test_each_image_command_starts_and_answers_its_health_check(target, trained, tmp_path):
+    command = dockerfile_commands()[target]
+    command[0] = str(BIN / command[0]) if (BIN / command[0]).exists() else shutil.which(command[0])
+    port = free_port()
+    env = {**os.environ, "HOUSING_HOME": str(tmp_path)}
+    if target == "api":
+        command = with_port(command, "8000", port)
+        env["HOUSING_SERVING_STORE"] = str(trained[0].serving_dir)
+        check = http_ok(f"http://127.0.0.1:{port}/v1/health")
+    elif target == "ui":
+        command = with_port(command, "8501", port)
+        check = http_ok(f"http://127.0.0.1:{port}/_stcore/health")
+    else:  # the code location, with the image's HOUSING_ENV=prod and its locations
+        command = with_port(command, "4000", port)
+        env.update(
+            HOUSING_ENV="prod",
+            HOUSING_DATA_URI="s3://housing/data",
+            HOUSING_SERVING_URI="s3://housing/serving",
+            MLFLOW_TRACKING_URI="http://127.0.0.1:9",
+            HOUSING_OPTUNA_URL=f"sqlite:///{tmp_path}/optuna.db",
+        )
+
+        def check() -> bool:
+            probe = subprocess.run(
+                [str(BIN / "dagster"), "api", "grpc-health-check", "-p", str(port)],
+                capture_output=True,
+                timeout=30,
+            )
+            return probe.returncode == 0
+
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        wait_until(check, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_compose_and_cloudformation_agree_on_the_public_ports():
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    assert "8000:8000" in compose["services"]["api"]["ports"]
+    assert "8501:8501" in compose["services"]["ui"]["ports"]
+    template = (REPO / "deploy/cloudformation.yaml").read_text()
+    assert "Port: 8000" in template and "Port: 8501" in template

@@ -6,7 +6,8 @@ HOUSING_SOURCE   synthetic (default) | a local path | s3://bucket/prefix
 HOUSING_SCALE    fraction of the ~6,226 synthetic zips (default 0.25)
 HOUSING_SEED     synthetic seed (default 7)
 
-Locations (local defaults live under HOUSING_HOME; HOUSING_ENV=prod requires all but one):
+Locations, read only when HOUSING_ENV=prod (which requires all but the artifact root); locally
+everything lives under HOUSING_HOME:
 HOUSING_DATA_URI          asset files: a directory or s3://bucket/data
 HOUSING_SERVING_URI       serving store (bundles, `current`, reports): a directory or s3://...
 MLFLOW_TRACKING_URI       the MLflow tracking server, e.g. http://mlflow:5000
@@ -58,7 +59,12 @@ class Settings:
         if env not in ENVIRONMENTS:
             raise ValueError(f"HOUSING_ENV must be one of {ENVIRONMENTS}, got {env!r}")
         home = Path(os.environ.get("HOUSING_HOME", project_root() / ".housing")).expanduser()
-        locations = {field: os.environ.get(var) or None for var, field in PROD_REQUIRED.items()}
+        # Overrides are read in prod only: locally everything stays embedded under home (MLflow
+        # itself exports MLFLOW_TRACKING_URI to child processes, which must not redirect a local run).
+        locations = {
+            field: (os.environ.get(var) or None) if env == "prod" else None
+            for var, field in PROD_REQUIRED.items()
+        }
         if env == "prod":
             missing = [var for var, field in PROD_REQUIRED.items() if not locations[field]]
             if missing:
@@ -67,7 +73,9 @@ class Settings:
                 )
         return cls(
             **locations,
-            mlflow_artifacts=os.environ.get("HOUSING_MLFLOW_ARTIFACTS") or None,
+            mlflow_artifacts=(os.environ.get("HOUSING_MLFLOW_ARTIFACTS") or None)
+            if env == "prod"
+            else None,
             env=env,
             home=home.resolve(),
             source=os.environ.get("HOUSING_SOURCE", "synthetic"),

@@ -15,11 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,13 +27,9 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from housing_serving.loopback import api_process
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def holdout_rows(home: Path, n: int) -> list[dict]:
@@ -124,42 +117,8 @@ def main() -> int:
     parser.add_argument("--concurrency", default="1,4,8", help="comma-separated levels")
     args = parser.parse_args()
     rows = holdout_rows(args.home, 10_000)
-    port = free_port()
-    env = {
-        **os.environ,
-        "HOUSING_SERVING_STORE": str(args.home / "serving"),
-        "HOUSING_SERVING_POLL_SECONDS": "0",
-    }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "housing_serving.main:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if httpx.get(f"{base}/v1/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise SystemExit("server did not become ready")
+    with api_process(store=args.home / "serving") as server:
+        base = server.url
         levels = [int(x) for x in str(args.concurrency).split(",")]
         generator = (
             "wrk" if shutil.which("wrk") else "httpx (in-process; install wrk for truer figures)"
@@ -179,10 +138,7 @@ def main() -> int:
                 batch_times.append(time.perf_counter() - started)
                 assert response.status_code == 200 and len(response.json()["predictions"]) == 10_000
         sizes = f"{len(body) / 1e6:.1f} MB JSON in, {len(response.content) / 1e6:.1f} MB out"
-        peak = rss_mb(server.pid)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        peak = rss_mb(server.process.pid)
     batch = np.median(batch_times) * 1000
     print(f"load generator: {generator}; {args.seconds:.0f} s per level; uvicorn, one worker")
     print("\n| single-row /v1/predict | requests/s | p50 | p99 |\n|---|---|---|---|")

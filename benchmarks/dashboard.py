@@ -11,23 +11,16 @@ drawing adds ~0.1-0.3 s, see docs/screenshots.py). Cold = empty cache, warm = th
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from housing_serving.loopback import api_process
+
 APP = str(Path(__file__).resolve().parents[1] / "housing_ui" / "app.py")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def timed(action) -> float:
@@ -38,26 +31,9 @@ def timed(action) -> float:
 
 
 def main() -> int:
-    port = free_port()
-    api = subprocess.Popen(
-        [sys.executable, "-m", "housing_assets.cli", "serve", "--port", str(port)],
-        env={**os.environ, "HOUSING_SERVING_POLL_SECONDS": "0"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    os.environ["HOUSING_UI_API_URL"] = url
     results: list[tuple[str, float, float]] = []
-    try:
-        for _ in range(120):
-            try:
-                if httpx.get(f"{url}/v1/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise SystemExit("the API never became ready: run `uv run housing run` first")
+    with api_process() as api:
+        os.environ["HOUSING_UI_API_URL"] = api.url
 
         def page(slug: str) -> AppTest:
             at = AppTest.from_file(APP, default_timeout=120)
@@ -88,9 +64,6 @@ def main() -> int:
         value = box.value
         edit = timed(lambda: box.set_value(value * 1.2).run())
         results.append(("what-if: edit list price (API predict + SHAP)", edit, edit))
-    finally:
-        api.terminate()
-        api.wait(timeout=15)
     print("| interaction | cold cache | warm cache |\n|---|---|---|")
     for name, cold, warm in results:
         print(f"| {name} | {cold:.2f} s | {warm:.2f} s |")

@@ -13,15 +13,13 @@ long each page took to show its data and draw its charts.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
 
+from housing_serving.loopback import api_process, free_port
 from housing_ui.browser import chromium, open_page, running_dashboard, screenshot
 
 DOCS = Path(__file__).resolve().parent
@@ -34,35 +32,15 @@ PAGES = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DOCS)
     parser.add_argument("--pages", default=",".join(PAGES), help="comma-separated page slugs")
     args = parser.parse_args()
-    api_port, ui_port = free_port(), free_port()
-    api = subprocess.Popen(
-        [sys.executable, "-m", "housing_assets.cli", "serve", "--port", str(api_port)],
-        env={**os.environ, "HOUSING_SERVING_POLL_SECONDS": "0"},
-    )
-    api_url = f"http://127.0.0.1:{api_port}"
-    try:
-        for _ in range(120):
-            try:
-                if httpx.get(f"{api_url}/v1/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise SystemExit(f"the API on {api_url} never became ready: run `uv run housing run`")
+    with api_process() as api:
+        api_url = api.url
         version = httpx.get(f"{api_url}/v1/model").json()["version"]
-        with running_dashboard(api_url, ui_port) as ui_url, chromium() as driver:
+        with running_dashboard(api_url, free_port()) as ui_url, chromium() as driver:
             for slug in args.pages.split(","):
                 expect = PAGES[slug]
                 seconds = open_page(driver, f"{ui_url}/?page={slug}", expect)
@@ -72,9 +50,6 @@ def main() -> int:
                     f"{slug:9s} shown in {seconds:.2f} s -> {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}"
                 )
         print(f"model {version}")
-    finally:
-        api.terminate()
-        api.wait(timeout=15)
     return 0
 
 

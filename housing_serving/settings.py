@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -31,7 +29,3 @@ class ServingSettings(BaseSettings):
     poll_seconds: float = Field(
         default=10.0, ge=0, description="How often to follow `current`; 0 = never."
     )
-
-    @property
-    def store_path(self) -> Path:
-        return Path(self.store)

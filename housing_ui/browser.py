@@ -90,7 +90,7 @@ def running_dashboard(api_url: str, port: int, timeout: float = 60):
     import subprocess
     import sys
 
-    import httpx
+    from housing_serving.loopback import http_ok, wait_for
 
     command = [
         sys.executable,
@@ -111,20 +111,12 @@ def running_dashboard(api_url: str, port: int, timeout: float = 60):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"`housing ui` exited {process.returncode}: {process.stdout.read()}"
-                )
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the dashboard did not answer on {url} within {timeout:.0f} s")
-            time.sleep(0.2)
+        wait_for(
+            http_ok(f"{url}/_stcore/health"),
+            what=f"the dashboard on {url}",
+            timeout=timeout,
+            process=process,
+        )
         yield url
     finally:
         process.terminate()

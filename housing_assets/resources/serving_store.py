@@ -47,13 +47,6 @@ class ServingStore(dg.ConfigurableResource):
         except FileNotFoundError:
             return None
 
-    def champion_metrics(self) -> dict | None:
-        """Holdout metrics of the bundle being served, None when nothing is published yet."""
-        store = self.store()
-        if bundle.current_version(store) is None:
-            return None
-        return bundle.load(store).json("metrics.json")
-
 
 class PromotionPolicy(dg.ConfigurableResource):
     """When a newly trained model may replace the champion."""

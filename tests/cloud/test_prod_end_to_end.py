@@ -2,15 +2,12 @@
 (a real `mlflow server`, artifacts on S3) and the serving store, then the API serving from S3."""
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import boto3
 import dagster as dg
-import httpx
 import mlflow
 import pytest
 from fastapi.testclient import TestClient
@@ -21,15 +18,10 @@ from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
 from housing_assets.runner import ingest, register_months, train
 from housing_assets.settings import Settings
 from housing_serving.app import create_app
+from housing_serving.loopback import free_port, http_ok, wait_for
 from housing_serving.settings import ServingSettings
 from tests.cloud.conftest import keys
 from tests.conftest import TUNING, frames_by_month
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -55,18 +47,8 @@ def mlflow_server(tmp_path, bucket):
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
     try:
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, (
-                "mlflow server did not start"
-            )
-            time.sleep(1)
+        wait_for(http_ok(f"{url}/health"), what="mlflow server", timeout=120, process=process)
         yield url
     finally:
         process.terminate()

@@ -6,15 +6,14 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
+
+from housing_serving.loopback import free_port, http_ok, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -85,39 +84,12 @@ def dockerfile_commands() -> dict[str, list[str]]:
     return commands
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def with_port(command: list[str], old: str, new: int) -> list[str]:
     assert old in command, command
     return [
         str(new) if part == old else ("127.0.0.1" if part == "0.0.0.0" else part)
         for part in command
     ]
-
-
-def wait_until(check, process: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"exited {process.returncode}: {process.stdout.read()[-3000:]}")
-        if check():
-            return
-        time.sleep(0.5)
-    pytest.fail("no healthy answer in time")
-
-
-def http_ok(url: str):
-    def check() -> bool:
-        try:
-            return httpx.get(url, timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    return check
 
 
 def test_every_image_target_has_a_command():
@@ -159,7 +131,7 @@ def test_each_image_command_starts_and_answers_its_health_check(target, trained,
         command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
-        wait_until(check, process)
+        wait_for(check, what=f"the {target} image command", timeout=90, process=process)
     finally:
         process.terminate()
         try:

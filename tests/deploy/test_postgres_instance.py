@@ -3,7 +3,6 @@
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -15,15 +14,10 @@ import yaml
 from housing_assets.definitions import build_definitions
 from housing_assets.runner import register_months
 from housing_assets.settings import Settings
+from housing_serving.loopback import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

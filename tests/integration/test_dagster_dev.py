@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,17 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from housing_serving.loopback import free_port
 from tests.conftest import ALL_ASSETS
 
 REPO = Path(__file__).resolve().parents[2]
 QUERY = """{ assetNodes { assetKey { path } isPartitioned assetChecksOrError {
   ... on AssetChecks { checks { name blocking } } } } }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str, data: bytes | None = None):
@@ -38,7 +32,7 @@ RUN_STATUS = """query($id: ID!) { runOrError(runId: $id) { ... on Run { status }
 
 @pytest.fixture
 def dagster_dev(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "HOUSING_HOME": str(tmp_path), "HOUSING_SCALE": "0.01"}
     env.pop("DAGSTER_HOME", None)
     # Register (and ingest) two months the way a user's first `housing run` does; the run below

@@ -1,66 +1,51 @@
 """A model swap under load, against a real uvicorn server on loopback."""
 
-import socket
 import threading
 import time
 
 import httpx
-import uvicorn
 
-from housing_serving.app import create_app
+from housing_serving.loopback import serve_in_thread
 from housing_serving.settings import ServingSettings
 from tests.serving.conftest import API_KEY, records, republish
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_publishing_a_new_bundle_swaps_models_with_zero_failed_requests(store, holdout):
-    port = _free_port()
-    app = create_app(ServingSettings(store=str(store), poll_seconds=0.2, api_key=API_KEY))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-
-    url = f"http://127.0.0.1:{port}/v1/predict"
+    settings = ServingSettings(store=str(store), poll_seconds=0.2, api_key=API_KEY)
     payload = {"rows": records(holdout.head(3))}
     seen: list[tuple[float, int, str | None]] = []
     stop = threading.Event()
 
-    def client_loop() -> None:
-        with httpx.Client(timeout=10) as http:
-            while not stop.is_set():
-                response = http.post(url, json=payload)
-                version = (
-                    response.json().get("model_version") if response.status_code == 200 else None
-                )
-                seen.append((time.monotonic(), response.status_code, version))
+    with serve_in_thread(settings) as base:
+        url = f"{base}/v1/predict"
 
-    clients = [threading.Thread(target=client_loop) for _ in range(2)]
-    try:
-        for t in clients:
-            t.start()
-        time.sleep(1.0)
-        swapped_at = time.monotonic()
-        republish(store, "2022-01-v2")
-        deadline = time.monotonic() + 15
-        while not any(v == "2022-01-v2" for _, _, v in seen):
-            assert time.monotonic() < deadline, "the new bundle was never picked up"
-            time.sleep(0.05)
-        time.sleep(1.0)
-    finally:
-        stop.set()
-        for t in clients:
-            t.join(timeout=15)
-        server.should_exit = True
-        thread.join(timeout=15)
+        def client_loop() -> None:
+            with httpx.Client(timeout=10) as http:
+                while not stop.is_set():
+                    response = http.post(url, json=payload)
+                    version = (
+                        response.json().get("model_version")
+                        if response.status_code == 200
+                        else None
+                    )
+                    seen.append((time.monotonic(), response.status_code, version))
+
+        clients = [threading.Thread(target=client_loop) for _ in range(2)]
+        try:
+            for t in clients:
+                t.start()
+            time.sleep(1.0)
+            swapped_at = time.monotonic()
+            republish(store, "2022-01-v2")
+            deadline = time.monotonic() + 15
+            while not any(v == "2022-01-v2" for _, _, v in seen):
+                assert time.monotonic() < deadline, "the new bundle was never picked up"
+                time.sleep(0.05)
+            time.sleep(1.0)
+        finally:
+            stop.set()
+            for t in clients:
+                t.join(timeout=15)
 
     statuses = [s for _, s, _ in seen]
     assert len(seen) > 20 and set(statuses) == {200}, (

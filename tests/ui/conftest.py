@@ -2,40 +2,20 @@
 
 import contextlib
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from housing_serving.app import create_app
+from housing_serving.loopback import free_port, serve_in_thread
 from housing_serving.settings import ServingSettings
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["free_port", "running_api"]
 
 
 @contextlib.contextmanager
 def running_api(store: Path):
-    port = free_port()
-    app = create_app(ServingSettings(store=str(store), poll_seconds=0))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    with serve_in_thread(ServingSettings(store=str(store), poll_seconds=0)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

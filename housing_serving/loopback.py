@@ -1,0 +1,110 @@
+"""Servers on loopback for tests, benchmarks and the docs' screenshots: a free port, waiting
+until something answers, and the API in a thread or as its own process."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def http_ok(url: str) -> Callable[[], bool]:
+    """A check: does `url` answer 200 now?"""
+
+    def check() -> bool:
+        try:
+            return httpx.get(url, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return check
+
+
+def wait_for(
+    check: Callable[[], bool],
+    *,
+    what: str,
+    timeout: float = 120,
+    process: subprocess.Popen | None = None,
+) -> None:
+    """Poll `check` until it passes; fail naming `what` (with the process's output if it died)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if process is not None and process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            raise RuntimeError(f"{what}: the process exited {process.returncode}\n{output[-3000:]}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: no answer within {timeout:.0f} s")
+        time.sleep(0.25)
+
+
+@contextlib.contextmanager
+def serve_in_thread(settings) -> Iterator[str]:
+    """The app from `create_app(settings)` under uvicorn in a thread of this process."""
+    import uvicorn
+
+    from housing_serving.app import create_app
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host=HOST, port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, what="uvicorn in a thread", timeout=30)
+        yield f"http://{HOST}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+@dataclass(frozen=True)
+class Running:
+    url: str
+    process: subprocess.Popen
+
+
+@contextlib.contextmanager
+def api_process(store: str | Path | None = None, timeout: float = 120) -> Iterator[Running]:
+    """The API as its own process (uvicorn, one worker, no polling), ready to serve a model.
+    `store`: the serving store; default: the one the environment's settings name."""
+    port = free_port()
+    env = {**os.environ, "HOUSING_SERVING_POLL_SECONDS": "0"}
+    if store is not None:
+        env["HOUSING_SERVING_STORE"] = str(store)
+    command = [sys.executable, "-m", "uvicorn", "housing_serving.main:app", "--host", HOST,
+               "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    process = subprocess.Popen(command, env=env)
+    url = f"http://{HOST}:{port}"
+    try:
+        wait_for(
+            http_ok(f"{url}/v1/ready"),
+            what=f"the API on {url} (is a bundle published? `uv run housing run`)",
+            timeout=timeout,
+            process=process,
+        )
+        yield Running(url, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()

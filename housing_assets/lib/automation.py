@@ -67,6 +67,44 @@ def _run(stretch: list[IngestRequest]) -> IngestRun:
     )
 
 
+@dataclass(frozen=True)
+class FailedBatch:
+    """A failed run over several months, as the sensor finds it in the instance."""
+
+    run_key: str
+    first: str
+    last: str
+
+
+def split_failed_batches(
+    failed: list[FailedBatch], already_split: set[str], order: list[str], busy: set[str]
+) -> list[IngestRun]:
+    """A failed multi-month run is retried one month per run, once: a corrupt month then fails
+    alone (its blocking check names it) while the other months of the batch proceed.
+
+    `busy`: months this tick requests anyway (their content changed): not requested twice."""
+    position = {m: i for i, m in enumerate(order)}
+    runs = []
+    for batch in failed:
+        if batch.run_key in already_split or batch.first not in position:
+            continue
+        if batch.last not in position:
+            continue
+        for month in order[position[batch.first] : position[batch.last] + 1]:
+            if month in busy:
+                continue
+            runs.append(
+                IngestRun(
+                    month,
+                    month,
+                    (month,),
+                    f"{batch.run_key}/alone-{month}",
+                    f"retry alone: batch {batch.first}..{batch.last} failed",
+                )
+            )
+    return runs
+
+
 @dataclass
 class IngestPlan:
     cursor: dict[str, list]  # month -> [fingerprint, generation]
@@ -74,13 +112,20 @@ class IngestPlan:
     requests: list[IngestRequest] = field(default_factory=list)
     adopted: list[str] = field(default_factory=list)
 
+    split: list[str] = field(default_factory=list)  # failed batch runs already retried alone
+
     def cursor_json(self) -> str:
-        return json.dumps({"months": self.cursor}, sort_keys=True)
+        return json.dumps({"months": self.cursor, "split": sorted(self.split)}, sort_keys=True)
 
 
 def read_cursor(text: str | None) -> dict[str, list] | None:
     """None: the sensor never ran (first tick)."""
     return None if not text else json.loads(text)["months"]
+
+
+def read_split(text: str | None) -> set[str]:
+    """Failed batch runs the sensor already retried one month at a time."""
+    return set(json.loads(text).get("split", [])) if text else set()
 
 
 def plan_ingest(

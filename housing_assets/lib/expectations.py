@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from housing_assets.lib import contract as c
+from housing_assets.lib.sources import unreadable_reason
 
 MONTH = "_month"
 ERROR, WARN = "ERROR", "WARN"
@@ -278,7 +279,11 @@ def validate_contract(frames: dict[str, pd.DataFrame]) -> Outcome:
         rows["date_month"] = rows[c.DATE].dt.year * 100 + rows[c.DATE].dt.month
         rows["partition_month"] = rows[MONTH].str.replace("-", "").astype("int64")
         more, n_keys = _run("keys", rows, ERROR, [MONTH, c.ZIPCODE, c.DATE])
-    empty = [m for m, f in frames.items() if len(f) == 0]
+    unreadable = {m: r for m, f in frames.items() if (r := unreadable_reason(f))}
+    if unreadable:
+        notes = [f"{m}: {reason}" for m, reason in sorted(unreadable.items())]
+        more.append(Finding("source_file_readable", ERROR, dict.fromkeys(unreadable, 1), notes))
+    empty = [m for m, f in frames.items() if len(f) == 0 and m not in unreadable]
     if empty:
         notes = [f"{m}: no rows delivered" for m in empty]
         more.append(Finding("month_has_rows", ERROR, dict.fromkeys(empty, 1), notes))

@@ -10,6 +10,7 @@ No Dagster imports: the same readers serve the CLI, tests and (later) batch clie
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import re
@@ -27,11 +28,27 @@ MONTH_IN_NAME = re.compile(r"(\d{4}-\d{2})\.(csv|csv\.gz|parquet)$")
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 
 
+UNREADABLE = "housing_unreadable"  # frame.attrs key: why a month's file could not be read
+
+
 class MonthLoad:
     """One month as delivered: the frame plus what could not be cast to the contract."""
 
     def __init__(self, month: str, frame: pd.DataFrame, problems: list[str]):
         self.month, self.frame, self.problems = month, frame, problems
+
+    @classmethod
+    def unreadable(cls, month: str, error: c.ContractError) -> MonthLoad:
+        """A month whose file exists but cannot be read (corrupt, truncated): an empty frame that
+        carries the reason in `attrs` (kept in the raw Parquet file), so the blocking contract
+        check fails this month, naming the file, while the other months of the run proceed."""
+        frame = c.empty_frame()
+        frame.attrs[UNREADABLE] = str(error)
+        return cls(month, frame, [str(error)])
+
+
+def unreadable_reason(frame: pd.DataFrame) -> str | None:
+    return frame.attrs.get(UNREADABLE)
 
 
 class PanelSource(ABC):
@@ -63,12 +80,36 @@ def read_housets_csv(path_or_buffer, *, source: str | None = None) -> pd.DataFra
 
 
 def _read_table(data, suffix: str, name: str) -> pd.DataFrame:
+    """`data`: a path or a BytesIO. Raises ContractError naming the file when it cannot be read
+    or was cut short."""
     try:
         if suffix == ".parquet":
             return pd.read_parquet(data)
-        return pd.read_csv(data, compression="gzip" if suffix == ".csv.gz" else None)
+        if suffix == ".csv":
+            raw = data.read_bytes() if isinstance(data, Path) else data.getvalue()
+            _refuse_truncated_csv(raw, name)
+            return pd.read_csv(io.BytesIO(raw))
+        return pd.read_csv(data, compression="gzip")
+    except c.ContractError:
+        raise
     except Exception as exc:  # re-raised with the file named; nothing is swallowed
         raise c.ContractError(f"{name}: cannot be read as {suffix} ({exc})") from exc
+
+
+def _refuse_truncated_csv(raw: bytes, name: str) -> None:
+    """pandas fills a short last line with NaN; a file cut mid-row (an interrupted upload or
+    copy) must fail instead. A gzip or Parquet file cut short cannot be decoded at all."""
+    lines = raw.rstrip(b"\r\n").split(b"\n")
+    if len(lines) < 2:
+        return
+    header, last = (
+        next(csv.reader([line.decode("utf-8", "replace")])) for line in (lines[0], lines[-1])
+    )
+    if len(last) < len(header):
+        raise c.ContractError(
+            f"{name}: truncated: line {len(lines)} has {len(last)} of {len(header)} fields "
+            f"(the file ends mid-row)"
+        )
 
 
 def _suffix(name: str) -> str:
@@ -165,7 +206,11 @@ class FilePanelSource(PanelSource):
         for m in months:
             if m not in files:
                 raise c.ContractError(f"{self.describe()}: no file for month {m}")
-            raw = _read_table(files[m], _suffix(files[m].name), str(files[m]))
+            try:
+                raw = _read_table(files[m], _suffix(files[m].name), str(files[m]))
+            except c.ContractError as exc:
+                out[m] = MonthLoad.unreadable(m, exc)
+                continue
             frame, problems = c.coerce(raw, source=str(files[m]))
             out[m] = MonthLoad(m, frame, problems)
         return out
@@ -259,6 +304,11 @@ class S3PanelSource(PanelSource):
         for m in months:
             if m not in keys:
                 raise c.ContractError(f"{self.describe()}: no object for month {m}")
-            frame, problems = c.coerce(self._get(keys[m]), source=f"s3://{self.bucket}/{keys[m]}")
+            try:
+                raw = self._get(keys[m])
+            except c.ContractError as exc:
+                out[m] = MonthLoad.unreadable(m, exc)
+                continue
+            frame, problems = c.coerce(raw, source=f"s3://{self.bucket}/{keys[m]}")
             out[m] = MonthLoad(m, frame, problems)
         return out

@@ -103,3 +103,57 @@ def test_an_empty_landing_area_is_a_skip_with_a_reason(tmp_path):
     with dg.instance_for_test() as instance:
         tick = InProcessDaemon(defs, instance).tick(SENSOR)
     assert tick.run_requests == [] and "no monthly files yet" in tick.skipped
+
+
+def test_a_corrupt_month_fails_its_check_alone_while_the_others_proceed(tmp_path, small_panel):
+    """A truncated CSV and a cut-short Parquet file in a batch: the batch run fails, the sensor
+    retries its months one per run, the two bad months fail their blocking contract check naming
+    the file, the good ones are ingested, and a repaired file is ingested on the next tick."""
+    path = tmp_path / "landing"
+    path.mkdir()
+    by_month = frames_by_month(small_panel)
+    by_month["2019-10"].to_parquet(path / "2019-10.parquet", index=False)
+    by_month["2019-12"].to_parquet(path / "2019-12.parquet", index=False)
+    good_csv = by_month["2019-11"].to_csv(index=False).encode()
+    (path / "2019-11.csv").write_bytes(good_csv[:-60])  # an upload cut off mid-row
+    by_month["2020-01"].to_parquet(path / "2020-01.parquet", index=False)
+    parquet = (path / "2020-01.parquet").read_bytes()
+    (path / "2020-01.parquet").write_bytes(parquet[: len(parquet) // 2])
+
+    defs = build_definitions(Settings(home=tmp_path / "home", source=str(path)))
+    with dg.instance_for_test() as instance:
+        daemon = InProcessDaemon(defs, instance)
+        cleaned = dg.AssetKey("cleaned_monthly")
+
+        (batch,) = daemon.tick(SENSOR).results
+        assert not batch.success  # the blocking check stops the whole batch...
+        assert instance.get_materialized_partitions(cleaned) == set()
+
+        retry = daemon.tick(SENSOR)  # ...so its months are retried one per run
+        outcome = {
+            r.partition_key: res.success
+            for r, res in zip(retry.run_requests, retry.results, strict=True)
+        }
+        assert outcome == {"2019-10": True, "2019-11": False, "2019-12": True, "2020-01": False}
+        assert all(r.tags["housing/trigger"].startswith("retry alone") for r in retry.run_requests)
+        assert instance.get_materialized_partitions(cleaned) == {"2019-10", "2019-12"}
+        messages = {
+            r.partition_key: " ".join(
+                e.description or ""
+                for e in res.get_asset_check_evaluations()
+                if e.check_name == "raw_contract" and not e.passed
+            )
+            for r, res in zip(retry.run_requests, retry.results, strict=True)
+            if not res.success
+        }
+        assert "2019-11.csv: truncated" in messages["2019-11"], messages
+        assert "ends mid-row" in messages["2019-11"]
+        assert "2020-01.parquet: cannot be read as .parquet" in messages["2020-01"], messages
+        assert all(m.startswith("1 of 1 month(s) fail: partition ") for m in messages.values())
+
+        assert daemon.tick(SENSOR).run_requests == []  # a failed batch is split only once
+
+        (path / "2019-11.csv").write_bytes(good_csv)  # the sender re-uploads the full file
+        (repaired,) = daemon.tick(SENSOR).results
+        assert repaired.success
+        assert instance.get_materialized_partitions(cleaned) == {"2019-10", "2019-11", "2019-12"}

@@ -2,7 +2,12 @@ import pandas as pd
 import pytest
 
 from housing_assets.lib import contract as c
-from housing_assets.lib.sources import FilePanelSource, S3PanelSource, SyntheticPanelSource
+from housing_assets.lib.sources import (
+    FilePanelSource,
+    S3PanelSource,
+    SyntheticPanelSource,
+    unreadable_reason,
+)
 from housing_assets.lib.synthetic import SyntheticSpec
 from tests.conftest import frames_by_month
 
@@ -60,8 +65,25 @@ def test_unreadable_file_names_the_file(tmp_path, small_panel):
     _write_monthly(small_panel, tmp_path / "landing", "parquet")
     broken = tmp_path / "landing" / "housets_2014-02.parquet"
     broken.write_bytes(broken.read_bytes()[:100])  # truncated upload
-    with pytest.raises(c.ContractError, match=r"housets_2014-02\.parquet"):
-        FilePanelSource(tmp_path / "landing").load_months(["2014-02"])
+    loads = FilePanelSource(tmp_path / "landing").load_months(["2014-01", "2014-02"])
+    # The unreadable month is an empty frame carrying the reason (the contract check fails it);
+    # its neighbour loads normally.
+    assert len(loads["2014-01"].frame) > 0 and unreadable_reason(loads["2014-01"].frame) is None
+    reason = unreadable_reason(loads["2014-02"].frame)
+    assert reason is not None and "housets_2014-02.parquet: cannot be read as .parquet" in reason
+    assert len(loads["2014-02"].frame) == 0 and loads["2014-02"].problems == [reason]
+
+
+def test_a_csv_cut_off_mid_row_is_refused_not_padded_with_nan(tmp_path, small_panel):
+    _write_monthly(small_panel, tmp_path / "landing", "csv")
+    path = tmp_path / "landing" / "2014-02.csv"
+    whole = path.read_bytes()
+    source = FilePanelSource(tmp_path / "landing")
+    path.write_bytes(whole.rstrip(b"\n"))  # no final newline is fine
+    assert unreadable_reason(source.load_months(["2014-02"])["2014-02"].frame) is None
+    path.write_bytes(whole[:-40])
+    reason = unreadable_reason(source.load_months(["2014-02"])["2014-02"].frame)
+    assert reason is not None and "2014-02.csv: truncated" in reason
 
 
 def test_missing_month_and_missing_path_are_clear_errors(tmp_path, small_panel):

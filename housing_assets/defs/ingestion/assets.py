@@ -6,6 +6,7 @@ import pandas as pd
 from housing_assets.defs.ingestion.partitions import months
 from housing_assets.lib import contract as c
 from housing_assets.lib.cleaning import CleaningReport, clean_month
+from housing_assets.lib.sources import unreadable_reason
 from housing_assets.resources.source import HouseTSSource
 
 GROUP = "ingestion"
@@ -28,11 +29,15 @@ def raw_monthly(
     context.log.info(f"loading {len(keys)} month(s) {keys[0]}..{keys[-1]} from {source.describe()}")
     loads = source.load_months(keys)
     frames = {m: loads[m].frame for m in keys}
+    unreadable = {m: r for m, f in frames.items() if (r := unreadable_reason(f))}
+    for month, reason in unreadable.items():
+        context.log.error(f"partition {month}: {reason} -- the contract check will fail it")
     rows = sum(len(f) for f in frames.values())
     context.add_output_metadata(
         {
             "source": source.describe(),
             "months": len(keys),
+            "unreadable_months": dg.MetadataValue.json(unreadable),
             "rows": rows,
             "rows_per_month_median": float(pd.Series([len(f) for f in frames.values()]).median()),
             "preview": dg.MetadataValue.md(frames[keys[0]].head(5).to_markdown(index=False)),

@@ -49,7 +49,7 @@ def _result(
         passed=not failed,
         severity=severity,
         description=(
-            f"{len(failed)} of {len(outcome.months)} month(s) fail: {', '.join(failed[:12])}"
+            _failure_summary(outcome, failed)
             if failed
             else f"{len(outcome.months)} month(s) pass {outcome.expectations} expectations"
         ),
@@ -65,6 +65,15 @@ def _result(
             "violating_rows": sum(f.total for f in outcome.findings),
         },
     )
+
+
+def _failure_summary(outcome: Outcome, failed: list[str], detailed: int = 3) -> str:
+    """Which months fail and, for the first few, why: the line a run's failure shows."""
+    head = f"{len(failed)} of {len(outcome.months)} month(s) fail: "
+    if len(failed) > detailed:
+        return head + ", ".join(failed[:12]) + (" ..." if len(failed) > 12 else "")
+    reasons = [f"partition {m}: {' | '.join(outcome.month_findings(m))}" for m in failed]
+    return (head + "; ".join(reasons))[:2000]
 
 
 @dg.asset_check(asset=raw_monthly, partitions_def=months, blocking=True)

@@ -23,6 +23,7 @@ INGEST_JOB, MONITORED_JOB, TRAIN_JOB = (
 RAW = dg.AssetKey("raw_monthly")
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 CLEANED = dg.AssetKey("cleaned_monthly")
+BATCH_TAG = "housing/batch"  # a run over several months: split into one run per month if it fails
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -68,6 +69,19 @@ def new_source_months(
         )
     job = MONITORED_JOB if serving_store.has_champion() else INGEST_JOB
     order = sorted(set(fingerprints) | set(instance.get_dynamic_partitions(months.name)))
+    failed = [
+        automation.FailedBatch(r.tags["dagster/run_key"], r.tags[RANGE_START], r.tags[RANGE_END])
+        for r in instance.get_runs(
+            filters=dg.RunsFilter(tags={BATCH_TAG: "true"}, statuses=[dg.DagsterRunStatus.FAILURE]),
+            limit=100,
+        )
+        if "dagster/run_key" in r.tags and RANGE_START in r.tags
+    ]
+    already = automation.read_split(context.cursor)
+    retries = automation.split_failed_batches(
+        failed, already, order, busy={r.month for r in plan.requests}
+    )
+    plan.split = [b.run_key for b in failed]  # every failed batch still on record is handled
     requests = [
         dg.RunRequest(
             run_key=run.run_key,
@@ -78,10 +92,14 @@ def new_source_months(
                 "housing/months": f"{run.first}..{run.last}"
                 if run.first != run.last
                 else run.first,
-                **({RANGE_START: run.first, RANGE_END: run.last} if run.first != run.last else {}),
+                **(
+                    {RANGE_START: run.first, RANGE_END: run.last, BATCH_TAG: "true"}
+                    if run.first != run.last
+                    else {}
+                ),
             },
         )
-        for run in automation.batch_runs(plan.requests, order)
+        for run in automation.batch_runs(plan.requests, order) + retries
     ]
     if not requests and not plan.add_partitions:
         context.update_cursor(plan.cursor_json())

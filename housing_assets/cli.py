@@ -197,6 +197,12 @@ def cmd_dev(args) -> int:
         HOUSING_SCALE=str(settings.scale),
         HOUSING_SEED=str(settings.seed),
     )
+    import dagster as dg
+
+    from housing_assets.defs.ingestion.partitions import ensure_pool_limits
+
+    with dg.DagsterInstance.get() as instance:
+        ensure_pool_limits(instance)
     root = project_root()
     os.chdir(root)
     command = ["dagster", "dev", "-w", str(root / "workspace.yaml"), "-p", str(args.port)]

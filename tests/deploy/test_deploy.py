@@ -71,6 +71,8 @@ def test_production_instance_configs_are_valid(folder, monkeypatch):
         assert result.success, (section, [e.message for e in result.errors])
     if folder == "deploy":
         assert config["run_launcher"]["class"] == "EcsRunLauncher"
+    # Runs writing monthly data queue behind each other (tests/integration/test_dagster_dev.py).
+    assert config["concurrency"]["pools"] == {"granularity": "run", "default_limit": 1}
 
 
 def dockerfile_commands() -> dict[str, list[str]]:

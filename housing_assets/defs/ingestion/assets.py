@@ -3,7 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from housing_assets.defs.ingestion.partitions import months
+from housing_assets.defs.ingestion.partitions import MONTHLY_POOL, months
 from housing_assets.lib import contract as c
 from housing_assets.lib.cleaning import CleaningReport, clean_month
 from housing_assets.lib.sources import unreadable_reason
@@ -11,7 +11,10 @@ from housing_assets.resources.source import HouseTSSource
 
 GROUP = "ingestion"
 # Both monthly assets: one Parquet file per month, every month of a backfill in a single run.
+# The pool serializes runs that write monthly data (dagster.yaml: pools of limit 1, enforced per
+# run by the queue), so two runs over the same or overlapping months never interleave.
 MONTHLY = {
+    "pool": MONTHLY_POOL,
     "partitions_def": months,
     "backfill_policy": dg.BackfillPolicy.single_run(),
     "group_name": GROUP,

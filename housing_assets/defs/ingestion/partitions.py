@@ -9,3 +9,21 @@ calendar-based MonthlyPartitionsDefinition would list every month up to today as
 import dagster as dg
 
 months = dg.DynamicPartitionsDefinition(name="month")
+
+
+MONTHLY_POOL = "monthly_data"  # runs writing monthly data queue behind each other (dagster.yaml)
+
+
+def ensure_pool_limits(instance: dg.DagsterInstance) -> None:
+    """Register the monthly pool's limit with the instance before any run is queued.
+
+    Dagster's queue applies a pool's default limit only from the iteration after the one in which
+    it first meets the pool, so the first runs ever queued together could start together.
+    Called by `housing dev` and by the new-data sensor (which is how production meets it)."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return
+    if instance.global_op_concurrency_default_limit is None:
+        return
+    if MONTHLY_POOL not in storage.get_concurrency_keys():
+        storage.initialize_concurrency_limit_to_default(MONTHLY_POOL)

@@ -8,7 +8,7 @@ import json
 import dagster as dg
 
 from housing_assets.defs import jobs
-from housing_assets.defs.ingestion.partitions import months
+from housing_assets.defs.ingestion.partitions import ensure_pool_limits, months
 from housing_assets.defs.training.partitions import vintages
 from housing_assets.lib import automation
 from housing_assets.resources.automation import RetrainPolicy
@@ -67,6 +67,7 @@ def new_source_months(
             dynamic_partitions_requests=[months.build_add_request(plan.add_partitions)],
             cursor=plan.cursor_json(),
         )
+    ensure_pool_limits(instance)
     job = MONITORED_JOB if serving_store.has_champion() else INGEST_JOB
     order = sorted(set(fingerprints) | set(instance.get_dynamic_partitions(months.name)))
     failed = [

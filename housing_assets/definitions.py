@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
 from housing_assets.defs import jobs
@@ -19,7 +21,16 @@ from housing_assets.resources.io_manager import ParquetIOManager
 from housing_assets.resources.mlflow_tracking import MlflowTracking, OptunaStorage
 from housing_assets.resources.serving_store import PromotionPolicy, ServingStore
 from housing_assets.resources.source import source_from_setting
-from housing_assets.settings import Settings
+from housing_assets.settings import Settings, redact_url
+
+
+def _secret_url(url: str, variable: str) -> str:
+    """A URL with a password, read from `variable`, goes to its resource as dg.EnvVar: Dagster
+    then shows the variable's name, not the password, in its UI (the resource config of the code
+    location snapshot), and reads the value where the run starts."""
+    if redact_url(url) != url and os.environ.get(variable) == url:
+        return dg.EnvVar(variable)
+    return url
 
 
 def resources_for(settings: Settings) -> dict:
@@ -29,10 +40,12 @@ def resources_for(settings: Settings) -> dict:
         "source": source_from_setting(settings.source, seed=settings.seed, scale=settings.scale),
         "io_manager": ParquetIOManager(base_dir=settings.data_location),
         "mlflow_tracking": MlflowTracking(
-            tracking_uri=settings.mlflow_tracking_uri,
+            tracking_uri=_secret_url(settings.mlflow_tracking_uri, "MLFLOW_TRACKING_URI"),
             artifact_location=settings.mlflow_artifact_location,
         ),
-        "optuna_storage": OptunaStorage(storage_url=settings.optuna_storage_url),
+        "optuna_storage": OptunaStorage(
+            storage_url=_secret_url(settings.optuna_storage_url, "HOUSING_OPTUNA_URL")
+        ),
         "serving_store": ServingStore(root=settings.serving_location),
         "promotion_policy": PromotionPolicy(),
         "retrain_policy": RetrainPolicy(),

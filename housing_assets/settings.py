@@ -18,7 +18,8 @@ HOUSING_OPTUNA_URL        Optuna study storage (SQLAlchemy URL), e.g. postgresql
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+import re
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 ENVIRONMENTS = ("local", "prod")
@@ -30,6 +31,15 @@ PROD_REQUIRED = {
 }
 DEFAULT_SCALE = 0.25
 DEFAULT_SEED = 7
+# scheme://user:<password>@host...: the password is everything up to the last `@` (greedy, so an
+# unescaped `@` or `/` in it is hidden too; a longer cut only hides more).
+_USERINFO_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*):.*@")
+
+
+def redact_url(url: str) -> str:
+    """`postgresql://u:<password>@db/optuna` -> `postgresql://u:***@db/optuna`: a URL as it may be
+    shown (logs, repr, Dagster's UI). URLs without a password come back unchanged."""
+    return _USERINFO_PASSWORD.sub(r"\1:***@", url)
 
 
 def project_root() -> Path:
@@ -82,6 +92,14 @@ class Settings:
             scale=float(os.environ.get("HOUSING_SCALE", DEFAULT_SCALE)),
             seed=int(os.environ.get("HOUSING_SEED", DEFAULT_SEED)),
         )
+
+    def __repr__(self) -> str:  # the URLs may carry database passwords (HOUSING_OPTUNA_URL)
+        shown = (
+            f"{f.name}={(redact_url(v) if isinstance(v, str) else v)!r}"
+            for f in fields(self)
+            for v in [getattr(self, f.name)]
+        )
+        return f"Settings({', '.join(shown)})"
 
     def with_(self, **changes) -> Settings:
         return replace(self, **changes)

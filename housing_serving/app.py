@@ -100,7 +100,7 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                raise _TooLarge
+                raise _TooLarge(413, f"request body over {self.limit:,} bytes")
             return message
 
         try:
@@ -109,8 +109,9 @@ class BodyLimit:
             await _error(413, f"request body over {self.limit:,} bytes")(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised while the body streams in. An HTTPException: FastAPI's body parsing (forms, file
+    uploads) passes those through, where any other error becomes a 400."""
 
 
 class Observe:
@@ -453,7 +454,8 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     )
     def reload(x_api_key: Annotated[str | None, Header()] = None) -> dict:
         """Follow the store's `current` pointer now (API key in the X-API-Key header)."""
-        if settings.api_key is None:
+        if settings.api_key is None or not settings.api_key.get_secret_value():
+            # An empty key (HOUSING_SERVING_API_KEY="") would accept an empty header: disabled.
             raise HTTPException(
                 403, detail="admin routes are disabled: set HOUSING_SERVING_API_KEY"
             )

@@ -14,14 +14,16 @@ Layout in a serving store (a local directory today, an S3 prefix with the cloud 
     bundles/<version>/MANIFEST.json       sha256 of every file above -- written LAST
     current                               the live version -- flipped only after the manifest
 
-A reader follows `current`, and refuses a bundle whose manifest is missing (half-written) or
-whose files do not match their checksums (tampered). Nothing is ever unpickled.
+A reader follows `current`, and refuses a bundle whose manifest is missing (half-written), lists
+a file outside the names above (`../x`, `model.pkl`) or whose files do not match their
+checksums (tampered). Nothing is ever unpickled.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 
 # The stores live in storage.py; bundle.LocalStore etc. stay importable from here.
@@ -41,6 +43,9 @@ FILES = (
 EXPLORER_FILES = ("history.parquet", "holdout.parquet")
 # What drift reports compare a new month against (optional for the same reason).
 DRIFT_FILES = ("reference.parquet",)
+KNOWN_FILES = (*FILES, *EXPLORER_FILES, *DRIFT_FILES)
+# A version is one folder name under bundles/: no separators, no leading dot (so no `..`).
+VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class BundleError(RuntimeError):
@@ -51,13 +56,20 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def check_version(version: str) -> str:
+    if not VERSION.fullmatch(version):
+        raise BundleError(f"invalid bundle version {version!r}: refusing it")
+    return version
+
+
 def publish(store: Store, version: str, files: dict[str, bytes]) -> dict:
     """Write a complete bundle, then its manifest, then flip `current`. Returns the manifest."""
+    check_version(version)
     missing = [name for name in FILES if name not in files]
     if missing:
         raise BundleError(f"bundle {version} lacks {missing}")
     optional = (*EXPLORER_FILES, *DRIFT_FILES)
-    unknown = sorted(set(files) - set(FILES) - set(optional))
+    unknown = sorted(set(files) - set(KNOWN_FILES))
     if unknown:
         raise BundleError(f"bundle {version}: unknown files {unknown}")
     names = [*FILES, *(name for name in optional if name in files)]
@@ -94,12 +106,24 @@ def load(store: Store, version: str | None = None) -> Bundle:
     version = version or current_version(store)
     if version is None:
         raise BundleError(f"no bundle has been published to {store.describe()}")
+    check_version(version)
     try:
         manifest = json.loads(store.read(f"bundles/{version}/{MANIFEST}"))
     except FileNotFoundError as exc:
         raise BundleError(f"bundle {version} has no manifest: incomplete, refusing it") from exc
+    listed = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(listed, dict):
+        raise BundleError(f"bundle {version}: malformed manifest, refusing it")
+    # Only the known file names are ever read: a manifest cannot point outside the bundle
+    # (`../`, absolute paths) nor make a reader open anything else (`model.pkl`).
+    unknown = sorted(set(listed) - set(KNOWN_FILES))
+    if unknown:
+        raise BundleError(f"bundle {version}: manifest lists unknown files {unknown}, refusing it")
+    missing = [name for name in FILES if name not in listed]
+    if missing:
+        raise BundleError(f"bundle {version}: manifest lacks {missing}, refusing it")
     files = {}
-    for name, digest in manifest["files"].items():
+    for name, digest in listed.items():
         try:
             data = store.read(f"bundles/{version}/{name}")
         except FileNotFoundError as exc:

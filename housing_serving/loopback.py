@@ -83,11 +83,14 @@ class Running:
 
 
 @contextlib.contextmanager
-def api_process(store: str | Path | None = None, timeout: float = 120) -> Iterator[Running]:
+def api_process(
+    store: str | Path | None = None, timeout: float = 120, env: dict[str, str] | None = None
+) -> Iterator[Running]:
     """The API as its own process (uvicorn, one worker, no polling), ready to serve a model.
-    `store`: the serving store; default: the one the environment's settings name."""
+    `store`: the serving store; default: the one the environment's settings name. `env`: more
+    settings (e.g. HOUSING_SERVING_API_KEY for the admin routes)."""
     port = free_port()
-    env = {**os.environ, "HOUSING_SERVING_POLL_SECONDS": "0"}
+    env = {**os.environ, "HOUSING_SERVING_POLL_SECONDS": "0", **(env or {})}
     if store is not None:
         env["HOUSING_SERVING_STORE"] = str(store)
     command = [sys.executable, "-m", "uvicorn", "housing_serving.main:app", "--host", HOST,

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from housing_serving.loopback import api_process
+from housing_serving.soak import peak_rss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -103,18 +104,12 @@ def load_httpx(url: str, row: dict, seconds: float, concurrency: int) -> tuple[f
     return len(latencies) / seconds, float(p50), float(p99)
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=REPO / ".housing")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--concurrency", default="1,4,8", help="comma-separated levels")
+    parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     rows = holdout_rows(args.home, 10_000)
     with api_process(store=args.home / "serving") as server:
@@ -138,7 +133,7 @@ def main() -> int:
                 batch_times.append(time.perf_counter() - started)
                 assert response.status_code == 200 and len(response.json()["predictions"]) == 10_000
         sizes = f"{len(body) / 1e6:.1f} MB JSON in, {len(response.content) / 1e6:.1f} MB out"
-        peak = rss_mb(server.process.pid)
+        peak = peak_rss_mb(server.process.pid)
     batch = np.median(batch_times) * 1000
     print(f"load generator: {generator}; {args.seconds:.0f} s per level; uvicorn, one worker")
     print("\n| single-row /v1/predict | requests/s | p50 | p99 |\n|---|---|---|---|")
@@ -148,6 +143,25 @@ def main() -> int:
         f"\n10,000-row batch ({sizes}): median {batch:.0f} ms of 7, best {min(batch_times) * 1000:.0f} ms"
     )
     print(f"server peak RSS: {peak:.0f} MB")
+    if args.json:
+        result = {
+            "generator": "wrk" if shutil.which("wrk") else "httpx",
+            "seconds_per_level": args.seconds,
+            "single_row": [
+                {
+                    "connections": n,
+                    "requests_per_s": round(rps, 1),
+                    "p50_ms": round(p50, 2),
+                    "p99_ms": round(p99, 2),
+                }
+                for n, (rps, p50, p99) in single.items()
+            ],
+            "batch_10k_median_ms": round(float(batch), 1),
+            "batch_10k_best_ms": round(min(batch_times) * 1000, 1),
+            "batch_10k_sizes": sizes,
+            "server_peak_rss_mb": round(peak),
+        }
+        args.json.write_text(json.dumps(result, indent=1))
     return 0
 
 

@@ -1,7 +1,7 @@
 """Dashboard benchmark: how long each page and each interaction takes to answer.
 
     uv run housing run                           # publish a bundle first (default home)
-    uv run python benchmarks/dashboard.py
+    uv run python benchmarks/dashboard.py [--home .housing] [--json out.json]
 
 Starts `housing serve` on the default bundle, then drives the app with Streamlit's AppTest (the
 script run a browser would wait for: API calls, data shaping, chart specs; the browser's own
@@ -10,7 +10,10 @@ drawing adds ~0.1-0.3 s, see docs/screenshots.py). Cold = empty cache, warm = th
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -19,8 +22,10 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from housing_serving.loopback import api_process
+from housing_serving.soak import peak_rss_mb
 
-APP = str(Path(__file__).resolve().parents[1] / "housing_ui" / "app.py")
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "housing_ui" / "app.py")
 
 
 def timed(action) -> float:
@@ -31,8 +36,12 @@ def timed(action) -> float:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, default=REPO / ".housing")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
     results: list[tuple[str, float, float]] = []
-    with api_process() as api:
+    with api_process(args.home / "serving") as api:
         os.environ["HOUSING_UI_API_URL"] = api.url
 
         def page(slug: str) -> AppTest:
@@ -64,9 +73,22 @@ def main() -> int:
         value = box.value
         edit = timed(lambda: box.set_value(value * 1.2).run())
         results.append(("what-if: edit list price (API predict + SHAP)", edit, edit))
+        api_peak = peak_rss_mb(api.process.pid)
+    app_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("| interaction | cold cache | warm cache |\n|---|---|---|")
     for name, cold, warm in results:
         print(f"| {name} | {cold:.2f} s | {warm:.2f} s |")
+    print(f"peak RSS: dashboard (AppTest) {app_peak:.0f} MB, API {api_peak:.0f} MB")
+    if args.json:
+        out = {
+            "interactions": [
+                {"interaction": n, "cold_s": round(c, 2), "warm_s": round(w, 2)}
+                for n, c, w in results
+            ],
+            "dashboard_peak_rss_mb": round(app_peak),
+            "api_peak_rss_mb": round(api_peak),
+        }
+        args.json.write_text(json.dumps(out, indent=1))
     return 0
 
 

@@ -12,6 +12,7 @@ ingest at full scale <= 90 s and <= 4 GB; default main job <= 3 min; full main j
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -31,8 +32,18 @@ CASES = {  # in growing peak memory: children's ru_maxrss only ever grows
 }
 
 
-def run_case(name: str, extra: list[str]) -> dict:
-    with tempfile.TemporaryDirectory(prefix=f"housing-bench-{name}-") as home:
+def run_case(name: str, extra: list[str], keep: Path | None = None) -> dict:
+    """`keep`: run in this (empty or new) home and leave it there (the benchmark suite serves
+    its bundle to the API and dashboard benchmarks); default: a temporary home."""
+    if keep is not None:
+        if keep.exists() and any(keep.iterdir()):
+            raise SystemExit(f"--home {keep} is not empty: the case must start from nothing")
+        keep.mkdir(parents=True, exist_ok=True)
+    with (
+        contextlib.nullcontext(str(keep))
+        if keep is not None
+        else tempfile.TemporaryDirectory(prefix=f"housing-bench-{name}-")
+    ) as home:
         env = {**os.environ, "HOUSING_HOME": home}
         env.pop("DAGSTER_HOME", None)
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -71,12 +82,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(CASES))
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--home", type=Path, help="with --only: run there and keep the home")
     args = parser.parse_args()
+    if args.home and not args.only:
+        parser.error("--home needs --only (one case, one home)")
     names = [args.only] if args.only else list(CASES)
     results = []
     for name in names:
         print(f"running {name} ...", flush=True)
-        results.append(run_case(name, CASES[name]))
+        results.append(run_case(name, CASES[name], args.home))
         print(f"  {results[-1]}", flush=True)
     print(
         f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"

@@ -66,11 +66,20 @@ class SoakResult:
 
 
 def rss_mb(pid: int) -> float:
-    """Resident memory of a process (Linux /proc), in MB."""
+    """Resident memory of a process now (Linux /proc VmRSS), in MB."""
+    return _status_mb(pid, "VmRSS")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory so far (VmHWM), in MB."""
+    return _status_mb(pid, "VmHWM")
+
+
+def _status_mb(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
+    raise RuntimeError(f"no {field} for pid {pid}")
 
 
 def soak(
@@ -144,3 +153,18 @@ def soak(
     for t in threads:
         t.join(timeout=60)
     return result
+
+
+def republish(store: str | Path, version: str) -> None:
+    """Publish the served bundle again under another version: a stand-in for a retrained model
+    that exercises the whole swap (publish, pointer flip, verify, load) without training."""
+    import json
+
+    from housing_assets.lib import bundle
+
+    local = bundle.store_for(str(store))
+    files = dict(bundle.load(local).files)
+    provenance = json.loads(files["provenance.json"])
+    provenance["version"] = version
+    files["provenance.json"] = json.dumps(provenance).encode()
+    bundle.publish(local, version, files)

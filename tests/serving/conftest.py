@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from housing_assets.lib import bundle
 from housing_assets.lib.splits import HOLDOUT, SPLIT
 from housing_serving.app import create_app
 from housing_serving.settings import ServingSettings
+from housing_serving.soak import republish  # noqa: F401  (re-exported: the tests publish with it)
 from tests.conftest import PUBLISHED
 
 API_KEY = "test-key-please-rotate"
@@ -52,16 +52,6 @@ def make_client(store: Path, **overrides) -> TestClient:
 def client(store):
     with make_client(store) as c:
         yield c
-
-
-def republish(store: Path, version: str) -> None:
-    """Publish the current bundle again under another version (a stand-in for a retrained model)."""
-    local = bundle.LocalStore(store)
-    files = dict(bundle.load(local).files)
-    provenance = json.loads(files["provenance.json"])
-    provenance["version"] = version
-    files["provenance.json"] = json.dumps(provenance).encode()
-    bundle.publish(local, version, files)
 
 
 def assert_close(a, b, rtol=1e-6):

@@ -1,0 +1,260 @@
+"""Every benchmark in one run: a JSON result and a markdown table (the README's Performance table).
+
+    uv run python benchmarks/run_all.py                  # all of it (~25 min on 2 cores)
+    uv run python benchmarks/run_all.py --quick          # smaller inputs, shorter loads (~6 min)
+    uv run python benchmarks/run_all.py --only api-latency,hot-swap
+    uv run python benchmarks/run_all.py --update-readme  # also put the table into README.md
+
+Benchmarks, in order (later ones use the bundle the first one publishes, in a fresh home):
+  main-default  `housing run` end to end at the default scale (main_job.py)
+  ingest-full   the full-scale panel (884,092 rows) ingested and checked (main_job.py)
+  training      full-scale training, ours vs the reference pipeline's way (training.py)
+  api-latency   single-row and 10k-row /v1/predict on uvicorn (api_latency.py)
+  hot-swap      60 s of mixed load with a model swap halfway (hot_swap.py)
+  dashboard     each page and interaction of the Streamlit app (dashboard.py)
+
+Each runs as its own process; its wall time and peak memory (the largest process it ran,
+from the kernel's rusage) are recorded beside its own figures. Results go to
+benchmarks/results/latest.json and latest.md; a failing benchmark is recorded as failed with
+its output's tail, and the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+README = REPO / "README.md"
+START, END = "<!-- performance:start -->", "<!-- performance:end -->"
+
+
+def plan(home: Path, quick: bool) -> dict[str, list[str]]:
+    """name -> the benchmark's command line (its --json is added when it runs)."""
+    scripts = {
+        "main-default": ["main_job.py", "--only", "main-default", "--home", str(home)],
+        "ingest-full": ["main_job.py", "--only", "ingest-default" if quick else "ingest-full"],
+        "training": ["training.py", "--data", "sample" if quick else "full"],
+        "api-latency": ["api_latency.py", "--home", str(home), "--seconds", "5" if quick else "15"],
+        "hot-swap": ["hot_swap.py", "--home", str(home), "--seconds", "20" if quick else "60"],
+        "dashboard": ["dashboard.py", "--home", str(home)],
+    }
+    bench = REPO / "benchmarks"
+    return {name: [sys.executable, str(bench / s[0]), *s[1:]] for name, s in scripts.items()}
+
+
+def run(name: str, command: list[str], out: Path) -> dict:
+    """Run one benchmark, echoing its output; wall time, peak RSS and its JSON result."""
+    print(f"\n=== {name}: {' '.join(Path(c).name if '/' in c else c for c in command)}", flush=True)
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [*command, "--json", str(out)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    tail: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        print(f"  [{name}] {line}", end="", flush=True)
+        tail = [*tail, line.rstrip()][-40:]
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    record = {
+        "benchmark": name,
+        "ok": proc.returncode == 0 and out.exists(),
+        "wall_s": round(time.perf_counter() - started, 1),
+        # ru_maxrss of a waited child covers it and the descendants it waited for: the largest
+        # single process the benchmark ran (e.g. `housing run`, or the uvicorn server).
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+    }
+    if record["ok"]:
+        record["result"] = json.loads(out.read_text())
+    else:
+        record["exit_code"] = proc.returncode
+        record["output_tail"] = tail
+        print(f"  [{name}] FAILED (exit {proc.returncode})", flush=True)
+    return record
+
+
+def machine() -> dict:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or platform.machine(),
+    )
+    mem_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    commit = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem_kb / 1024**2, 1),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "commit": commit or "unknown",
+        "load_generator": "wrk" if shutil.which("wrk") else "httpx",
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+# --- the table ---------------------------------------------------------------------------------
+
+
+def _gb(mb: float) -> str:
+    return f"{mb / 1024:.1f} GB" if mb >= 1024 else f"{mb:.0f} MB"
+
+
+def rows(record: dict) -> list[tuple[str, str, str]]:
+    """(benchmark, result, peak memory) lines for one benchmark's record."""
+    name, r = record["benchmark"], record.get("result")
+    if not record["ok"]:
+        return [(name, f"**failed** (exit {record.get('exit_code')})", "-")]
+    if name in ("main-default", "ingest-full"):
+        (case,) = r
+        what = {
+            "main-default": "`housing run`, default scale: ingest → train → publish",
+            "ingest-default": "ingest + checks, default scale",
+            "ingest-full": "ingest + checks, full scale (884,092 rows)",
+        }[case["case"]]
+        mape = f", holdout MAPE {case['holdout_mape']}%" if case["holdout_mape"] != "-" else ""
+        return [
+            (what, f"{case['wall_s']} s, {case['months']} months{mape}", _gb(case["peak_rss_mb"]))
+        ]
+    if name == "training":
+        out = []
+        for m in r:
+            label = "ours" if m["method"] == "ours" else "the reference pipeline's way"
+            h = m["holdout"]
+            out.append((
+                f"training on {m['data']} data ({m['train_rows']:,} train rows): {label}",
+                f"{m['train_s']} s tuning + fit, holdout MAPE {h['mape']:.2f}%",
+                _gb(m["peak_rss_mb"]),
+            ))  # fmt: skip
+        return out
+    if name == "api-latency":
+        out = [
+            (
+                f"API single-row `/v1/predict`, {s['connections']} connection(s)",
+                f"{s['requests_per_s']:,.0f} req/s, p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms",
+                _gb(r["server_peak_rss_mb"]) + " (server)",
+            )
+            for s in r["single_row"]
+        ]
+        out.append((
+            "API 10,000-row `/v1/predict`",
+            f"median {r['batch_10k_median_ms']:.0f} ms ({r['batch_10k_sizes']})",
+            _gb(r["server_peak_rss_mb"]) + " (server)",
+        ))  # fmt: skip
+        return out
+    if name == "hot-swap":
+        return [(
+            f"API under {r['seconds']:.0f} s of mixed load, model swapped halfway",
+            f"{r['failed_requests']} failed of {r['requests']:,} ({r['requests_per_s']:,.0f} req/s); "
+            f"p99 {r['p99_ms_before_swap']} ms before, {r['p99_ms_2s_after_swap']} ms in the 2 s "
+            f"after the swap; new model answering {r['new_model_first_answer_s_after_swap']} s "
+            f"after it was published",
+            f"{r['rss_mb_before_swap']:.0f} → {r['rss_mb_end']:.0f} MB (server, before → end)",
+        )]  # fmt: skip
+    if name == "dashboard":
+        pages = [i for i in r["interactions"] if i["interaction"].startswith("open ")]
+        rest = [i for i in r["interactions"] if not i["interaction"].startswith("open ")]
+        first = pages[0]
+        others = pages[1:]
+        return [
+            (
+                "dashboard: open the overview (cold process / warm)",
+                f"{first['cold_s']} s / {first['warm_s']} s",
+                f"{_gb(r['dashboard_peak_rss_mb'])} (app)",
+            ),
+            (
+                "dashboard: open each other page (cold / warm)",
+                f"{min(i['cold_s'] for i in others)}–{max(i['cold_s'] for i in others)} s / "
+                f"{min(i['warm_s'] for i in others)}–{max(i['warm_s'] for i in others)} s",
+                "",
+            ),
+            *(
+                (f"dashboard: {i['interaction']}", f"{i['cold_s']} s / {i['warm_s']} s", "")
+                for i in rest
+            ),
+        ]
+    return [(name, json.dumps(r)[:120], "-")]
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    lines = [
+        f"Measured {m['date']} on {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, "
+        f"{m['os']}, Python {m['python']} (commit `{m['commit']}`; API load from "
+        f"`{m['load_generator']}`). Reproduce: `{report['command']}`.",
+        "",
+        "| benchmark | result | peak memory |",
+        "|---|---|---|",
+    ]
+    for record in report["benchmarks"]:
+        lines += [f"| {a} | {b} | {c} |" for a, b, c in rows(record)]
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(table: str) -> None:
+    text = README.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"README.md lacks the {START} ... {END} markers")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    README.write_text(f"{head}{START}\n{table}{END}{tail}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller inputs, shorter loads")
+    parser.add_argument("--only", help="comma-separated benchmark names")
+    parser.add_argument("--update-readme", action="store_true")
+    args = parser.parse_args()
+    command = "uv run python benchmarks/run_all.py" + (" --quick" if args.quick else "")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="housing-benchmarks-") as tmp:
+        home = Path(tmp) / "home"
+        steps = plan(home, args.quick)
+        wanted = args.only.split(",") if args.only else list(steps)
+        unknown = sorted(set(wanted) - set(steps))
+        if unknown:
+            parser.error(f"unknown benchmark(s) {unknown}; known: {', '.join(steps)}")
+        if set(wanted) & {"api-latency", "hot-swap", "dashboard"} and "main-default" not in wanted:
+            wanted = ["main-default", *wanted]  # they serve the bundle it publishes
+        report = {"command": command, "machine": machine(), "benchmarks": []}
+        for name in [n for n in steps if n in wanted]:
+            report["benchmarks"].append(run(name, steps[name], Path(tmp) / f"{name}.json"))
+            (RESULTS / "latest.json").write_text(json.dumps(report, indent=1))  # kept as it goes
+    table = markdown(report)
+    (RESULTS / "latest.md").write_text(table)
+    print("\n" + table)
+    print(f"written: {RESULTS / 'latest.json'}, {RESULTS / 'latest.md'}")
+    if args.update_readme:
+        update_readme(table)
+        print("README.md Performance table updated")
+    return 0 if all(r["ok"] for r in report["benchmarks"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

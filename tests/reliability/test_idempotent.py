@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from housing_assets.definitions import build_definitions
+from housing_assets.defs.ingestion.assets import frame_fingerprint
 from housing_assets.runner import RANGE_END, RANGE_START, register_months
 from housing_assets.settings import Settings
 from tests.conftest import INGESTION_ASSETS, REPO
@@ -109,6 +110,41 @@ def test_rematerializing_the_same_partitions_is_idempotent(tmp_path, first, last
         for key, frame in values_after.items():
             assert len(frame) > 0, key
             pd.testing.assert_frame_equal(frame, values_before[key])
+        # Every materialization records each month's content fingerprint: the same both times,
+        # equal to the stored frame's, distinct between months.
+        recorded = _recorded_fingerprints(second_run)
+        assert recorded == _recorded_fingerprints(first_run)
+        assert recorded == {key: frame_fingerprint(f) for key, f in values_after.items()}
+        assert len(set(recorded.values())) == len(recorded)
+
+
+def _recorded_fingerprints(result) -> dict[str, str]:
+    """(asset/partition) -> the content fingerprint its materialization's metadata records."""
+    out = {}
+    for event in result.get_asset_materialization_events():
+        m = event.event_specific_data.materialization
+        by_month = m.metadata["content_fingerprints"].value
+        out[f"{m.asset_key.to_user_string()}/{m.partition}"] = by_month[m.partition]
+    return out
+
+
+def test_the_fingerprint_follows_the_content_not_the_run(tmp_path):
+    """The same month written by a one-month run and by a range run records one fingerprint;
+    another seed (other content) records another."""
+    seen = {}
+    for name, seed, first in (
+        ("single", 3, "2020-01"),
+        ("range", 3, "2019-12"),
+        ("other", 4, "2020-01"),
+    ):
+        defs = build_definitions(_settings(tmp_path / name).with_(seed=seed))
+        with dg.instance_for_test() as instance:
+            register_months(instance, defs.resources["source"].months())
+            seen[name] = _recorded_fingerprints(_materialize(defs, instance, first, "2020-01"))
+    for asset in INGESTION_ASSETS:
+        key = f"{asset}/2020-01"
+        assert seen["single"][key] == seen["range"][key], key
+        assert seen["other"][key] != seen["single"][key], key
 
 
 CHILD = """
@@ -116,6 +152,7 @@ import hashlib, json, sys
 from pathlib import Path
 import dagster as dg
 from housing_assets.definitions import build_definitions
+from housing_assets.defs.ingestion.assets import frame_fingerprint
 from housing_assets.runner import RANGE_END, RANGE_START, register_months
 from housing_assets.settings import Settings
 

@@ -27,6 +27,7 @@ class ServingStore(dg.ConfigurableResource):
         version = bundle.current_version(store)
         if version is None:
             return None
+        bundle.check_version(version)  # the pointer names a folder under bundles/, nothing else
         return json.loads(store.read(f"bundles/{version}/provenance.json"))
 
     def champion(self) -> Champion | None:

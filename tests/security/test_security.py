@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from housing_assets.lib import bundle
 from housing_assets.lib.splits import HOLDOUT, SPLIT
+from housing_assets.resources.serving_store import ServingStore
 from housing_assets.settings import Settings, redact_url
 from housing_serving.app import create_app
 from housing_serving.model_holder import ModelHolder
@@ -384,6 +385,9 @@ def test_a_current_pointer_leading_out_of_bundles_is_refused_and_the_old_model_k
         bundle.load(store)
     holder = ModelHolder(store)
     assert holder.refresh() is False and "invalid bundle version" in holder.last_error
+    # The sensors read the champion's provenance without loading it: the same refusal.
+    with pytest.raises(bundle.BundleError, match="invalid bundle version"):
+        ServingStore(root=str(root)).champion_provenance()
 
 
 @pytest.fixture

@@ -152,23 +152,15 @@ import hashlib, json, sys
 from pathlib import Path
 import dagster as dg
 from housing_assets.definitions import build_definitions
-from housing_assets.defs.ingestion.assets import frame_fingerprint
-from housing_assets.runner import RANGE_END, RANGE_START, register_months
-from housing_assets.settings import Settings
+from housing_assets.runner import register_months
+from tests.reliability.test_idempotent import _materialize, _settings
 
 home, first, last = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
-settings = Settings(home=home, source="synthetic", scale=0.01, seed=3)
+settings = _settings(home)
 defs = build_definitions(settings)
 with dg.instance_for_test() as instance:
     register_months(instance, defs.resources["source"].months())
-    job = defs.resolve_job_def("ingest")
-    if first == last:
-        result = job.execute_in_process(instance=instance, partition_key=first)
-    else:
-        result = job.execute_in_process(
-            instance=instance, tags={RANGE_START: first, RANGE_END: last}
-        )
-    assert result.success
+    _materialize(defs, instance, first, last)
 out = {
     str(p.relative_to(settings.data_dir).with_suffix("")): hashlib.sha256(p.read_bytes()).hexdigest()
     for p in settings.data_dir.rglob("*.parquet")

@@ -234,6 +234,21 @@ def empty_frame() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in DTYPES.items()})[COLUMNS]
 
 
+UNREADABLE = "housing_unreadable"  # frame.attrs key: why a month's file could not be read
+
+
+def unreadable_frame(reason: str) -> pd.DataFrame:
+    """A month whose file exists but cannot be read (corrupt, truncated): no rows, and the reason
+    in `attrs` (kept in the raw Parquet file) for the blocking contract check to report."""
+    frame = empty_frame()
+    frame.attrs[UNREADABLE] = reason
+    return frame
+
+
+def unreadable_reason(frame: pd.DataFrame) -> str | None:
+    return frame.attrs.get(UNREADABLE)
+
+
 def all_zero_market(df: pd.DataFrame) -> pd.Series:
     """Rows whose market stats are all 0.0: HouseTS's 'not reported' month for that zip."""
     return (df[MARKET_STATS].fillna(0) == 0).all(axis=1)

@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 
 from housing_assets.lib import contract as c
-from housing_assets.lib.sources import unreadable_reason
 
 MONTH = "_month"
 ERROR, WARN = "ERROR", "WARN"
@@ -279,7 +278,7 @@ def validate_contract(frames: dict[str, pd.DataFrame]) -> Outcome:
         rows["date_month"] = rows[c.DATE].dt.year * 100 + rows[c.DATE].dt.month
         rows["partition_month"] = rows[MONTH].str.replace("-", "").astype("int64")
         more, n_keys = _run("keys", rows, ERROR, [MONTH, c.ZIPCODE, c.DATE])
-    unreadable = {m: r for m, f in frames.items() if (r := unreadable_reason(f))}
+    unreadable = {m: r for m, f in frames.items() if (r := c.unreadable_reason(f))}
     if unreadable:
         notes = [f"{m}: {reason}" for m, reason in sorted(unreadable.items())]
         more.append(Finding("source_file_readable", ERROR, dict.fromkeys(unreadable, 1), notes))

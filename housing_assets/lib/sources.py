@@ -28,9 +28,6 @@ MONTH_IN_NAME = re.compile(r"(\d{4}-\d{2})\.(csv|csv\.gz|parquet)$")
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 
 
-UNREADABLE = "housing_unreadable"  # frame.attrs key: why a month's file could not be read
-
-
 class MonthLoad:
     """One month as delivered: the frame plus what could not be cast to the contract."""
 
@@ -39,16 +36,9 @@ class MonthLoad:
 
     @classmethod
     def unreadable(cls, month: str, error: c.ContractError) -> MonthLoad:
-        """A month whose file exists but cannot be read (corrupt, truncated): an empty frame that
-        carries the reason in `attrs` (kept in the raw Parquet file), so the blocking contract
-        check fails this month, naming the file, while the other months of the run proceed."""
-        frame = c.empty_frame()
-        frame.attrs[UNREADABLE] = str(error)
-        return cls(month, frame, [str(error)])
-
-
-def unreadable_reason(frame: pd.DataFrame) -> str | None:
-    return frame.attrs.get(UNREADABLE)
+        """The file exists but cannot be read: the blocking contract check fails this month,
+        naming the file, while the other months of the run proceed."""
+        return cls(month, c.unreadable_frame(str(error)), [str(error)])
 
 
 class PanelSource(ABC):

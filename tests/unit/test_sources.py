@@ -2,11 +2,11 @@ import pandas as pd
 import pytest
 
 from housing_assets.lib import contract as c
+from housing_assets.lib.contract import unreadable_reason
 from housing_assets.lib.sources import (
     FilePanelSource,
     S3PanelSource,
     SyntheticPanelSource,
-    unreadable_reason,
 )
 from housing_assets.lib.synthetic import SyntheticSpec
 from tests.conftest import frames_by_month

@@ -8,7 +8,6 @@ import pandas as pd
 from housing_assets.defs.ingestion.partitions import MONTHLY_POOL, months
 from housing_assets.lib import contract as c
 from housing_assets.lib.cleaning import CleaningReport, clean_month
-from housing_assets.lib.sources import unreadable_reason
 from housing_assets.resources.source import HouseTSSource
 
 GROUP = "ingestion"
@@ -34,7 +33,7 @@ def raw_monthly(
     context.log.info(f"loading {len(keys)} month(s) {keys[0]}..{keys[-1]} from {source.describe()}")
     loads = source.load_months(keys)
     frames = {m: loads[m].frame for m in keys}
-    unreadable = {m: r for m, f in frames.items() if (r := unreadable_reason(f))}
+    unreadable = {m: r for m, f in frames.items() if (r := c.unreadable_reason(f))}
     for month, reason in unreadable.items():
         context.log.error(f"partition {month}: {reason} -- the contract check will fail it")
     rows = sum(len(f) for f in frames.values())

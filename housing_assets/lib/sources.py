@@ -76,9 +76,8 @@ def _read_table(data, suffix: str, name: str) -> pd.DataFrame:
         if suffix == ".parquet":
             return pd.read_parquet(data)
         if suffix == ".csv":
-            raw = data.read_bytes() if isinstance(data, Path) else data.getvalue()
-            _refuse_truncated_csv(raw, name)
-            return pd.read_csv(io.BytesIO(raw))
+            _refuse_truncated_csv(*_first_and_last_line(data), name)
+            return pd.read_csv(data)
         return pd.read_csv(data, compression="gzip")
     except c.ContractError:
         raise
@@ -86,18 +85,35 @@ def _read_table(data, suffix: str, name: str) -> pd.DataFrame:
         raise c.ContractError(f"{name}: cannot be read as {suffix} ({exc})") from exc
 
 
-def _refuse_truncated_csv(raw: bytes, name: str) -> None:
+TAIL_BYTES = 1 << 16  # far longer than any HouseTS row
+
+
+def _first_and_last_line(data) -> tuple[bytes, bytes]:
+    """The header and the last line of a CSV without reading the rest (a single-table source
+    can be the whole 884k-row HouseTS file). A BytesIO is left at its start for the reader."""
+    handle = data.open("rb") if isinstance(data, Path) else data
+    try:
+        header = handle.readline()
+        handle.seek(0, io.SEEK_END)
+        handle.seek(max(0, handle.tell() - TAIL_BYTES))
+        tail = handle.read().rstrip(b"\r\n")
+    finally:
+        if isinstance(data, Path):
+            handle.close()
+        else:
+            handle.seek(0)
+    return header, tail[tail.rfind(b"\n") + 1 :]
+
+
+def _refuse_truncated_csv(header: bytes, last: bytes, name: str) -> None:
     """pandas fills a short last line with NaN; a file cut mid-row (an interrupted upload or
     copy) must fail instead. A gzip or Parquet file cut short cannot be decoded at all."""
-    lines = raw.rstrip(b"\r\n").split(b"\n")
-    if len(lines) < 2:
-        return
-    header, last = (
-        next(csv.reader([line.decode("utf-8", "replace")])) for line in (lines[0], lines[-1])
-    )
-    if len(last) < len(header):
+    if not header.strip() or last == header.rstrip(b"\r\n"):
+        return  # empty, or a header only
+    fields = [next(csv.reader([line.decode("utf-8", "replace")])) for line in (header, last)]
+    if len(fields[1]) < len(fields[0]):
         raise c.ContractError(
-            f"{name}: truncated: line {len(lines)} has {len(last)} of {len(header)} fields "
+            f"{name}: truncated: its last line has {len(fields[1])} of {len(fields[0])} fields "
             f"(the file ends mid-row)"
         )
 

@@ -90,7 +90,7 @@ def running_dashboard(api_url: str, port: int, timeout: float = 60):
     import subprocess
     import sys
 
-    from housing_serving.loopback import http_ok, wait_for
+    from housing_serving.loopback import http_ok, stop, wait_for
 
     command = [
         sys.executable,
@@ -119,8 +119,4 @@ def running_dashboard(api_url: str, port: int, timeout: float = 60):
         )
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, timeout=15)

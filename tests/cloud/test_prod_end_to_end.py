@@ -18,7 +18,7 @@ from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
 from housing_assets.runner import ingest, register_months, train
 from housing_assets.settings import Settings
 from housing_serving.app import create_app
-from housing_serving.loopback import free_port, http_ok, wait_for
+from housing_serving.loopback import free_port, http_ok, stop, wait_for
 from housing_serving.settings import ServingSettings
 from tests.cloud.conftest import keys
 from tests.conftest import TUNING, frames_by_month
@@ -51,8 +51,7 @@ def mlflow_server(tmp_path, bucket):
         wait_for(http_ok(f"{url}/health"), what="mlflow server", timeout=120, process=process)
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop(process, timeout=30)
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from housing_serving.loopback import free_port, http_ok, wait_for
+from housing_serving.loopback import free_port, http_ok, stop, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -135,11 +135,7 @@ def test_each_image_command_starts_and_answers_its_health_check(target, trained,
     try:
         wait_for(check, what=f"the {target} image command", timeout=90, process=process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, timeout=20)
 
 
 def test_compose_and_cloudformation_agree_on_the_public_ports():

@@ -10,7 +10,6 @@ import hashlib
 import json
 import pickle
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,13 +17,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from housing_assets.lib import bundle
-from housing_assets.lib.splits import HOLDOUT, SPLIT
+from housing_assets.lib.splits import SPLIT
 from housing_assets.resources.serving_store import ServingStore
 from housing_assets.settings import Settings, redact_url
 from housing_serving.app import create_app
 from housing_serving.model_holder import ModelHolder
 from housing_serving.settings import ServingSettings
-from tests.conftest import PUBLISHED
 from tests.serving.conftest import API_KEY, make_client, records
 
 REPO = Path(__file__).resolve().parents[2]
@@ -390,31 +388,17 @@ def test_a_current_pointer_leading_out_of_bundles_is_refused_and_the_old_model_k
         ServingStore(root=str(root)).champion_provenance()
 
 
-@pytest.fixture
-def served(trained, tmp_path) -> Path:
-    """A private copy of the trained serving store (as tests/serving's `store` fixture)."""
-    target = tmp_path / "serving"
-    shutil.copytree(trained[0].serving_dir, target)
-    return target
-
-
-@pytest.fixture
-def holdout_rows(trained):
-    rows = PUBLISHED["splits"]
-    return rows[rows[SPLIT] == HOLDOUT].reset_index(drop=True)
-
-
-def test_the_api_serves_beside_a_pickle_and_refuses_a_manifest_listing_one(served, tmp_path):
+def test_the_api_serves_beside_a_pickle_and_refuses_a_manifest_listing_one(store, tmp_path):
     fired = tmp_path / "fired"
     trap = _pickle_trap(fired)
-    (served / "bundles/2022-01-v1/model.pkl").write_bytes(trap)
-    local = bundle.LocalStore(served)
+    (store / "bundles/2022-01-v1/model.pkl").write_bytes(trap)
+    local = bundle.LocalStore(store)
     files = dict(bundle.load(local).files)
     bundle.publish(local, "2022-01-v2", files)
-    (served / "bundles/2022-01-v2/model.pkl").write_bytes(trap)
+    (store / "bundles/2022-01-v2/model.pkl").write_bytes(trap)
     _rewrite_manifest(local, "2022-01-v2", {"model.pkl": trap})
     local.write(bundle.POINTER, b"2022-01-v1")
-    with make_client(served) as client:
+    with make_client(store) as client:
         assert client.get("/v1/ready").json()["model_version"] == "2022-01-v1"
         local.write(bundle.POINTER, b"2022-01-v2")
         answer = client.post("/v1/admin/reload", headers={"X-API-Key": API_KEY}).json()
@@ -564,9 +548,9 @@ def test_a_chunked_upload_over_the_body_limit_is_413_not_a_parse_error(tmp_path)
     assert "over 2,048 bytes" in response.json()["detail"][0]["message"]
 
 
-def test_a_chunked_json_body_over_the_limit_is_413(served, holdout_rows):
-    body = json.dumps({"rows": records(holdout_rows.head(20))}).encode()
-    with make_client(served, max_body_bytes=2048) as client:
+def test_a_chunked_json_body_over_the_limit_is_413(store, holdout):
+    body = json.dumps({"rows": records(holdout.head(20))}).encode()
+    with make_client(store, max_body_bytes=2048) as client:
         response = client.post(
             "/v1/predict", content=_chunks(body), headers={"content-type": "application/json"}
         )
@@ -574,9 +558,9 @@ def test_a_chunked_json_body_over_the_limit_is_413(served, holdout_rows):
     assert "over 2,048 bytes" in response.json()["detail"][0]["message"]
 
 
-def test_the_row_limit_applies_to_csv_uploads_too(served, holdout_rows):
-    csv = holdout_rows.drop(columns=[SPLIT]).head(4).to_csv(index=False).encode()
-    with make_client(served, max_rows=3) as client:
+def test_the_row_limit_applies_to_csv_uploads_too(store, holdout):
+    csv = holdout.drop(columns=[SPLIT]).head(4).to_csv(index=False).encode()
+    with make_client(store, max_rows=3) as client:
         response = client.post("/v1/predict/csv", files={"file": ("rows.csv", csv, "text/csv")})
     assert response.status_code == 413
     assert "limit is 3" in response.json()["detail"][0]["message"]

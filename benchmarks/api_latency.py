@@ -25,23 +25,11 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import pandas as pd
 
 from housing_serving.loopback import api_process
-from housing_serving.soak import peak_rss_mb
+from housing_serving.soak import holdout_records, peak_rss_mb
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def holdout_rows(home: Path, n: int) -> list[dict]:
-    files = sorted((home / "data" / "splits").glob("*.parquet"))
-    if not files:
-        raise SystemExit(f"no trained vintage under {home}: run `uv run housing run` first")
-    rows = pd.read_parquet(files[-1])
-    rows = rows[rows["split"] == "holdout"].drop(columns=["split"])
-    rows = pd.concat([rows] * (n // len(rows) + 1)).head(n)
-    rows["date"] = rows["date"].dt.strftime("%Y-%m-%d")
-    return json.loads(rows.to_json(orient="records"))
 
 
 async def load(url: str, row: dict, seconds: float, concurrency: int) -> list[float]:
@@ -111,7 +99,7 @@ def main() -> int:
     parser.add_argument("--concurrency", default="1,4,8", help="comma-separated levels")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    rows = holdout_rows(args.home, 10_000)
+    rows = holdout_records(args.home, 10_000)
     with api_process(store=args.home / "serving") as server:
         base = server.url
         levels = [int(x) for x in str(args.concurrency).split(",")]

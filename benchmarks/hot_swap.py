@@ -22,23 +22,12 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import pandas as pd
 
 from housing_serving.loopback import api_process
-from housing_serving.soak import Call, peak_rss_mb, republish, soak
+from housing_serving.soak import Call, holdout_records, peak_rss_mb, republish, soak
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "benchmark-key"
-
-
-def holdout_records(home: Path, n: int) -> list[dict]:
-    files = sorted((home / "data" / "splits").glob("*.parquet"))
-    if not files:
-        raise SystemExit(f"no trained vintage under {home}: run `uv run housing run` first")
-    rows = pd.read_parquet(files[-1])
-    rows = rows[rows["split"] == "holdout"].drop(columns=["split"]).head(n)
-    rows["date"] = rows["date"].dt.strftime("%Y-%m-%d")
-    return json.loads(rows.to_json(orient="records"))
 
 
 def main() -> int:

@@ -168,3 +168,20 @@ def republish(store: str | Path, version: str) -> None:
     provenance["version"] = version
     files["provenance.json"] = json.dumps(provenance).encode()
     bundle.publish(local, version, files)
+
+
+def holdout_records(home: str | Path, n: int) -> list[dict]:
+    """`n` holdout rows of the latest trained vintage under a `housing run` home, as a client
+    sends them (repeated when the holdout is smaller): the benchmarks' request bodies."""
+    import json
+
+    import pandas as pd
+
+    files = sorted((Path(home) / "data" / "splits").glob("*.parquet"))
+    if not files:
+        raise SystemExit(f"no trained vintage under {home}: run `uv run housing run` first")
+    rows = pd.read_parquet(files[-1])
+    rows = rows[rows["split"] == "holdout"].drop(columns=["split"])
+    rows = pd.concat([rows] * (n // len(rows) + 1)).head(n)
+    rows["date"] = rows["date"].dt.strftime("%Y-%m-%d")
+    return json.loads(rows.to_json(orient="records"))

@@ -86,9 +86,7 @@ def split_failed_batches(
     position = {m: i for i, m in enumerate(order)}
     runs = []
     for batch in failed:
-        if batch.run_key in already_split or batch.first not in position:
-            continue
-        if batch.last not in position:
+        if batch.run_key in already_split or not {batch.first, batch.last} <= position.keys():
             continue
         for month in order[position[batch.first] : position[batch.last] + 1]:
             if month in busy:

@@ -69,6 +69,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> dg.D
         ],
         asset_checks=[
             ingestion_checks.raw_contract,
+            ingestion_checks.raw_columns_reported,
             ingestion_checks.raw_plausible_values,
             ingestion_checks.cleaned_expectations,
             training_checks.splits_are_temporal,

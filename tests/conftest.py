@@ -5,9 +5,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from housing_assets.lib import contract as c
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = Path(
     os.environ.get("HOUSETS_SAMPLE", REPO.parent / "shared" / "data" / "housets_sample.csv")
+)
+# The original publisher's layout: 40 DC-metro zips, 2012-03..2021-12, 17 columns.
+DC_PANEL = Path(
+    os.environ.get(
+        "HOUSETS_DC_PANEL", REPO.parent / "shared" / "data" / "housets_dc_panel_2012_2021.csv"
+    )
 )
 
 # GE reports usage analytics unless told not to; tests never talk to the network.
@@ -33,6 +41,34 @@ def sample_path() -> Path:
     if not SAMPLE.exists():
         pytest.skip(f"real HouseTS sample not available at {SAMPLE}")
     return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def dc_panel_path() -> Path:
+    if not DC_PANEL.exists():
+        pytest.skip(f"DC-metro panel in the publisher's layout not available at {DC_PANEL}")
+    return DC_PANEL
+
+
+# What the publisher's per-metro panels leave out of the 39 HouseTS columns (besides `year`).
+PUBLISHER_LACKS = [
+    "median_ppsf",
+    "median_list_ppsf",
+    "sold_above_list",
+    "off_market_in_two_weeks",
+    *c.POI_COLUMNS,
+    *(col for col in c.CENSUS_COLUMNS if col != "Total Population"),
+]
+
+
+def publisher_layout(frame: pd.DataFrame) -> pd.DataFrame:
+    """HouseTS rows as the publisher's per-metro panel has them: `city` the town, `metro` the metro
+    name, longitude/latitude/state added, no POI, most census columns, ppsf or `year`."""
+    out = frame.drop(columns=[*PUBLISHER_LACKS, c.YEAR, c.CITY])
+    out = out.rename(columns={c.CITY_FULL: "metro"})
+    out.insert(1, "city", "Springfield")
+    out.insert(2, "state", "Virginia")
+    return out.assign(longitude=-77.1, latitude=38.8)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,8 @@ Rules (applied in this order, every count reported):
                       prices / days on market, and all-zero census blocks become NaN;
   4. outliers      -- cells outside the contract's plausible ranges become NaN (the row stays);
                       rows whose *target* is implausible are dropped, since they cannot train.
+The kept extras of a partial source (longitude, latitude, state: see `contract.KEPT_EXTRAS`) pass
+through every rule unchanged, so maps can use them downstream.
 """
 
 from __future__ import annotations

@@ -6,8 +6,10 @@ column renamed here is renamed everywhere. No Dagster imports: the serving image
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 # --- columns, in the order the published HouseTS CSV has them -----------------------------------
@@ -124,6 +126,24 @@ METRO_ALIASES: dict[str, str] = {
     "Los Angeles-Long Beach-Santa Ana": "LA",
 }
 
+# --- source layouts: the declared column mapping -------------------------------------------------
+# The published HouseTS file has exactly COLUMNS. Other real files (the original publisher's
+# per-metro panels) carry a subset plus a few columns of their own. `conform` maps any of them
+# onto the contract by these rules, and only these:
+#   * required: the keys, the target, and a metro -- `city` (code) and/or `city_full` (name), or a
+#     `metro` column holding a code, a name or an alias. With a `metro` column, `city` is the town;
+#   * every other contract column is optional: missing -> all NaN ("not reported", recorded in
+#     `attrs[NOT_REPORTED]`), except `year`, derived from `date`;
+#   * extra columns: KEPT_EXTRAS stay (with their dtype), any other is dropped and named in
+#     `attrs[DROPPED]`.
+METRO = "metro"
+REQUIRED = [*KEYS, TARGET]
+METRO_COLUMNS = [METRO, CITY, CITY_FULL]  # at least one of them is required
+OPTIONAL = [col for col in NUMERIC_COLUMNS if col != TARGET]
+KEPT_EXTRAS: dict[str, str] = {"longitude": "float64", "latitude": "float64", "state": "object"}
+NOT_REPORTED = "housing_not_reported"  # frame.attrs key: optional columns the source lacked
+DROPPED = "housing_dropped_columns"  # frame.attrs key: source columns outside the contract
+
 # --- plausible ranges ----------------------------------------------------------------------------
 
 
@@ -180,22 +200,25 @@ def format_zip(zipcode: int) -> str:
 
 
 def schema_problems(df: pd.DataFrame) -> list[str]:
-    """Every way `df`'s columns or dtypes differ from the contract, as readable sentences."""
+    """Every way `df`'s columns or dtypes differ from the contract (its columns plus, optionally,
+    the kept extras), as readable sentences."""
     problems = []
     missing = [c for c in COLUMNS if c not in df.columns]
-    extra = [c for c in df.columns if c not in COLUMNS]
+    extra = [c for c in df.columns if c not in COLUMNS and c not in KEPT_EXTRAS]
     if missing:
         problems.append(f"missing columns: {missing}")
     if extra:
         problems.append(f"unexpected columns: {extra}")
-    for col, dtype in DTYPES.items():
+    for col, dtype in {**DTYPES, **KEPT_EXTRAS}.items():
         if col in df.columns and str(df[col].dtype) != dtype:
             problems.append(f"column {col!r} has dtype {df[col].dtype}, contract says {dtype}")
     return problems
 
 
-def coerce(df: pd.DataFrame, *, source: str) -> tuple[pd.DataFrame, list[str]]:
-    """Cast a freshly read frame to the contract's dtypes where the values allow it.
+def coerce(
+    df: pd.DataFrame, *, source: str, dtypes: dict[str, str] = DTYPES
+) -> tuple[pd.DataFrame, list[str]]:
+    """Cast a freshly read frame to the contract's dtypes (or `dtypes`) where the values allow it.
 
     Returns the frame and the problems found. A column that cannot be cast (text in a numeric
     column, an unparseable date) is left as read and reported, never coerced to NaN: the raw
@@ -203,19 +226,19 @@ def coerce(df: pd.DataFrame, *, source: str) -> tuple[pd.DataFrame, list[str]]:
     """
     out = df.copy()
     problems = []
-    for col, dtype in DTYPES.items():
+    for col, dtype in dtypes.items():
         if col not in out.columns or str(out[col].dtype) == dtype:
             continue
         values = out[col]
-        if col == DATE:
+        if dtype.startswith("datetime64"):
             parsed = pd.to_datetime(values, errors="coerce")
-        elif col in (CITY, CITY_FULL):
+        elif dtype == "object":
             out[col] = values.astype(object)
             continue
         else:
             parsed = pd.to_numeric(values, errors="coerce")
         bad = parsed.isna() & values.notna()
-        if col in (ZIPCODE, YEAR):
+        if dtype == "int64":
             bad |= parsed.isna() | (parsed % 1 != 0)
         if bad.any():
             rows = [int(i) for i in values.index[bad][:5]]
@@ -247,6 +270,100 @@ def unreadable_frame(reason: str) -> pd.DataFrame:
 
 def unreadable_reason(frame: pd.DataFrame) -> str | None:
     return frame.attrs.get(UNREADABLE)
+
+
+def conform(df: pd.DataFrame, *, source: str) -> tuple[pd.DataFrame, list[str]]:
+    """A frame as a source delivered it, mapped onto the contract's columns (rules above) and cast
+    where castable (`coerce`): contract columns in order, then the kept extras.
+
+    Raises ContractError naming `source` and the column when a key, the target or every metro
+    column is missing. The exact HouseTS layout comes back as `coerce` returns it, without attrs.
+    """
+    _require(df, source)
+    dropped = [col for col in df.columns if col not in (*DTYPES, *KEPT_EXTRAS, METRO)]
+    if METRO in df.columns and CITY in df.columns:
+        dropped.append(CITY)  # the town: `metro` is the metro
+    out = _with_metro(df.drop(columns=dropped) if dropped else df, source)
+    not_reported = [col for col in OPTIONAL if col not in out.columns]
+    if not_reported:
+        out = out.assign(**dict.fromkeys(not_reported, np.nan))
+    out, problems = coerce(out, source=source, dtypes={**DTYPES, **KEPT_EXTRAS})
+    if YEAR not in out.columns:
+        out[YEAR] = _year_of(out[DATE])
+    order = [*COLUMNS, *(col for col in KEPT_EXTRAS if col in out.columns)]
+    if list(out.columns) != order:
+        out = out[order]
+    if not_reported:
+        out.attrs[NOT_REPORTED] = not_reported
+    if dropped:
+        out.attrs[DROPPED] = dropped
+    return out, problems
+
+
+def _require(df: pd.DataFrame, source: str) -> None:
+    missing = [col for col in REQUIRED if col not in df.columns]
+    if not any(col in df.columns for col in METRO_COLUMNS):
+        missing.append(f"a metro ({' / '.join(METRO_COLUMNS)})")
+    if missing:
+        unknown = [col for col in df.columns if col not in (*DTYPES, *KEPT_EXTRAS, METRO)]
+        hint = f" (columns outside the contract: {unknown})" if unknown else ""
+        raise ContractError(f"{source}: missing required column(s) {missing}{hint}")
+
+
+def metro_code(values: pd.Series) -> pd.Series:
+    """The metro code of each value that is a code, a canonical name or a known alias; else NaN."""
+    lookup = {**{code: code for code in METROS}, **METRO_ALIASES}
+    lookup.update({name: code for code, name in METROS.items()})
+    return values.map(lookup)
+
+
+def _with_metro(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Both `city` and `city_full` from whichever metro column the source has. The HouseTS layout
+    (both present) is left alone: cleaning maps its names to the canonical ones."""
+    if METRO not in df.columns and CITY in df.columns and CITY_FULL in df.columns:
+        return df
+    column = next(col for col in METRO_COLUMNS if col in df.columns)
+    values = df[column]
+    code = metro_code(values)
+    if values.notna().any() and code.isna().all():
+        examples = [str(v) for v in values.dropna().unique()[:3]]
+        raise ContractError(
+            f"{source}: no usable metro column: {column!r} holds no known metro code, name or "
+            f"alias (e.g. {examples}); the metros are {sorted(METROS)}"
+        )
+    out = df.drop(columns=[METRO], errors="ignore")
+    # An unknown metro keeps its value as code and name (cleaning counts it, as for HouseTS rows).
+    out[CITY] = code.fillna(values)
+    if CITY_FULL not in out.columns:
+        out[CITY_FULL] = values.map(METROS).fillna(values)  # a name or alias stays as delivered
+    return out
+
+
+def _year_of(dates: pd.Series) -> pd.Series:
+    """`year` from `date`; float (failing the contract check) where a date is missing or unparsed,
+    a problem the check names through the date column."""
+    if not pd.api.types.is_datetime64_any_dtype(dates):
+        return pd.Series(np.nan, index=dates.index)
+    years = dates.dt.year
+    return years.astype("int64") if years.notna().all() else years.astype("float64")
+
+
+def not_reported_columns(frame: pd.DataFrame) -> list[str]:
+    return list(frame.attrs.get(NOT_REPORTED, []))
+
+
+def dropped_columns(frame: pd.DataFrame) -> list[str]:
+    return list(frame.attrs.get(DROPPED, []))
+
+
+def allowed_layouts() -> list[list[str]]:
+    """The column lists a conformed frame may have: the contract, then any of the kept extras."""
+    extras = list(KEPT_EXTRAS)
+    return [
+        [*COLUMNS, *subset]
+        for n in range(len(extras) + 1)
+        for subset in itertools.combinations(extras, n)
+    ]
 
 
 def all_zero_market(df: pd.DataFrame) -> pd.Series:

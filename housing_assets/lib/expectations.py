@@ -8,10 +8,13 @@ the whole batch for each expectation's row filter, so column expectations run on
 per-column batches (the full 884k-row panel validates in seconds, not minutes).
 
 Suites:
-  * contract (blocking): exact columns and dtypes per month, non-null keys, valid zip codes,
-    every row's date inside its partition's month;
+  * contract (blocking): the contract's columns in order (plus only the kept extras) and dtypes
+    per month, non-null keys, valid zip codes, every row's date inside its partition's month;
+  * columns reported (warning): the optional columns a partial source did not report, per month
+    (the sources record them when they conform a file; no GE needed for that);
   * ranges (warning): plausible values from the contract, with HouseTS's 0.0 = "not reported"
-    read as missing; row count per month near the expected number of zips;
+    read as missing (an all-missing, not-reported column has nothing implausible); row count per
+    month near the expected number of zips;
   * cleaned (blocking): unique (zipcode, date) and no value outside the plausible ranges.
 """
 
@@ -29,6 +32,7 @@ import pandas as pd
 from housing_assets.lib import contract as c
 
 MONTH = "_month"
+MISSING = "<missing>"
 ERROR, WARN = "ERROR", "WARN"
 MAX_EXAMPLES = 5
 
@@ -138,9 +142,12 @@ def _context():
 
 
 def _schema_suite(gxe):
-    yield gxe.ExpectColumnValuesToBeInSet(column="columns", value_set=["|".join(c.COLUMNS)])
+    layouts = ["|".join(layout) for layout in c.allowed_layouts()]
+    yield gxe.ExpectColumnValuesToBeInSet(column="columns", value_set=layouts)
     for col, dtype in c.DTYPES.items():
         yield gxe.ExpectColumnValuesToBeInSet(column=f"dtype:{col}", value_set=[dtype])
+    for col, dtype in c.KEPT_EXTRAS.items():
+        yield gxe.ExpectColumnValuesToBeInSet(column=f"dtype:{col}", value_set=[dtype, MISSING])
 
 
 def _keys_suite(gxe):
@@ -248,14 +255,15 @@ def _stack(frames: dict[str, pd.DataFrame], columns: list[str]) -> pd.DataFrame:
 
 
 def schema_profile(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per month: its column list and each contract column's dtype ('<missing>' if absent)."""
+    """One row per month: its column list and each contract column's (and kept extra's) dtype
+    ('<missing>' if absent)."""
     rows = []
     for month, f in frames.items():
         row = {MONTH: month, "columns": "|".join(map(str, f.columns))}
         row.update(
             {
-                f"dtype:{col}": str(f[col].dtype) if col in f.columns else "<missing>"
-                for col in c.DTYPES
+                f"dtype:{col}": str(f[col].dtype) if col in f.columns else MISSING
+                for col in [*c.DTYPES, *c.KEPT_EXTRAS]
             }
         )
         rows.append(row)
@@ -294,6 +302,17 @@ def _schema_diff(f: pd.DataFrame) -> str:
     _, cast_problems = c.coerce(f, source="values")
     problems = [p for p in c.schema_problems(f) if "dtype" not in p] + cast_problems
     return "; ".join(problems) if problems else "column order differs from the contract"
+
+
+def validate_reported(frames: dict[str, pd.DataFrame]) -> Outcome:
+    """Warnings: per month, each optional contract column the source did not report (all NaN,
+    recorded by `contract.conform`), one finding per column listing its months."""
+    findings = {}
+    for month, frame in sorted(frames.items()):
+        for col in c.not_reported_columns(frame):
+            finding = findings.setdefault(col, Finding(f"column_reported[{col}]", WARN, {}))
+            finding.month_counts[month] = len(frame)  # every row of the month lacks it
+    return Outcome("columns_reported", sorted(frames), list(findings.values()), len(c.OPTIONAL))
 
 
 def validate_ranges(frames: dict[str, pd.DataFrame], expected_rows: int | None) -> Outcome:

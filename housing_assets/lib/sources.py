@@ -1,8 +1,9 @@
 """Where HouseTS rows come from: the synthetic panel, local files, or S3 -- one interface.
 
 A source answers two questions: which months do you have (`months`), and give me these months
-(`load_months`, one frame per month, as delivered but cast to the contract where castable).
-Layouts understood by the file and S3 sources:
+(`load_months`, one frame per month, as delivered but mapped onto the contract's columns and cast
+where castable: `contract.conform`, so a partial file such as a publisher's per-metro panel loads
+too). Layouts understood by the file and S3 sources:
   * one big table: the published HouseTS CSV (optionally .gz) or a Parquet file;
   * a directory (prefix) of monthly files named like `2012-03.csv` / `housets_2012-03.parquet`.
 No Dagster imports: the same readers serve the CLI, tests and (later) batch clients.
@@ -15,7 +16,7 @@ import hashlib
 import io
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,9 +37,18 @@ class MonthLoad:
 
     @classmethod
     def unreadable(cls, month: str, error: c.ContractError) -> MonthLoad:
-        """The file exists but cannot be read: the blocking contract check fails this month,
-        naming the file, while the other months of the run proceed."""
+        """The file exists but cannot be read, or lacks a required column: the blocking contract
+        check fails this month, naming the file, while the other months of the run proceed."""
         return cls(month, c.unreadable_frame(str(error)), [str(error)])
+
+    @classmethod
+    def read(cls, month: str, reader: Callable[[], pd.DataFrame], name: str) -> MonthLoad:
+        """One month's file or object `name`, read by `reader` and conformed to the contract."""
+        try:
+            frame, problems = c.conform(reader(), source=name)
+        except c.ContractError as exc:
+            return cls.unreadable(month, exc)
+        return cls(month, frame, problems)
 
 
 class PanelSource(ABC):
@@ -61,9 +71,9 @@ class PanelSource(ABC):
 
 
 def read_housets_csv(path_or_buffer, *, source: str | None = None) -> pd.DataFrame:
-    """Read a HouseTS CSV and cast it to the contract, failing loudly on uncastable values."""
+    """Read a HouseTS CSV and conform it to the contract, failing loudly on uncastable values."""
     name = source or str(path_or_buffer)
-    frame, problems = c.coerce(pd.read_csv(path_or_buffer), source=name)
+    frame, problems = c.conform(pd.read_csv(path_or_buffer), source=name)
     if problems:
         raise c.ContractError("; ".join(problems))
     return frame
@@ -123,14 +133,19 @@ def _suffix(name: str) -> str:
 
 
 def split_by_month(frame: pd.DataFrame, source: str) -> dict[str, pd.DataFrame]:
-    frame, problems = c.coerce(frame, source=source)
-    if c.DATE not in frame.columns or (problems and any("'date'" in p for p in problems)):
+    """A single table's months, each conformed; a missing key, target or metro fails the whole
+    table loudly, naming `source` and the column."""
+    frame, problems = c.conform(frame, source=source)
+    if problems and any("'date'" in p for p in problems):
         raise c.ContractError(
-            f"{source}: a single-table source needs a parseable 'date' column; "
-            f"{problems or 'column missing'}"
+            f"{source}: a single-table source needs a parseable 'date' column; {problems}"
         )
     keys = frame[c.DATE].dt.strftime("%Y-%m")
-    return {k: part.reset_index(drop=True) for k, part in frame.groupby(keys, sort=True)}
+    out = {}
+    for key, part in frame.groupby(keys, sort=True):
+        out[key] = part.reset_index(drop=True)
+        out[key].attrs = dict(frame.attrs)  # what the table did not report, for every month
+    return out
 
 
 class SyntheticPanelSource(PanelSource):
@@ -212,13 +227,10 @@ class FilePanelSource(PanelSource):
         for m in months:
             if m not in files:
                 raise c.ContractError(f"{self.describe()}: no file for month {m}")
-            try:
-                raw = _read_table(files[m], _suffix(files[m].name), str(files[m]))
-            except c.ContractError as exc:
-                out[m] = MonthLoad.unreadable(m, exc)
-                continue
-            frame, problems = c.coerce(raw, source=str(files[m]))
-            out[m] = MonthLoad(m, frame, problems)
+            path = files[m]
+            out[m] = MonthLoad.read(
+                m, lambda p=path: _read_table(p, _suffix(p.name), str(p)), str(path)
+            )
         return out
 
 
@@ -310,11 +322,6 @@ class S3PanelSource(PanelSource):
         for m in months:
             if m not in keys:
                 raise c.ContractError(f"{self.describe()}: no object for month {m}")
-            try:
-                raw = self._get(keys[m])
-            except c.ContractError as exc:
-                out[m] = MonthLoad.unreadable(m, exc)
-                continue
-            frame, problems = c.coerce(raw, source=f"s3://{self.bucket}/{keys[m]}")
-            out[m] = MonthLoad(m, frame, problems)
+            name = f"s3://{self.bucket}/{keys[m]}"
+            out[m] = MonthLoad.read(m, lambda k=keys[m]: self._get(k), name)
         return out

@@ -9,7 +9,7 @@ import pytest
 from housing_assets.definitions import build_definitions
 from housing_assets.runner import RANGE_END, RANGE_START, ingest, register_months, segments
 from housing_assets.settings import Settings
-from tests.conftest import frames_by_month
+from tests.conftest import PUBLISHER_LACKS, frames_by_month, publisher_layout
 
 MONTHS = ["2019-11", "2019-12", "2020-01", "2020-02"]
 
@@ -67,8 +67,8 @@ def _landing_with_broken_month(tmp_path, small_panel, broken: str) -> Path:
     landing.mkdir()
     for month, frame in frames_by_month(small_panel).items():
         if month in MONTHS:
-            if month == broken:
-                frame = frame.rename(columns={"inventory": "inventry"})
+            if month == broken:  # the target under another name: no month without its target
+                frame = frame.rename(columns={"price": "prise"})
             frame.to_parquet(landing / f"{month}.parquet", index=False)
     return landing
 
@@ -80,10 +80,8 @@ def test_broken_partition_is_blocked_and_the_other_months_proceed(tmp_path, inst
     outcome = ingest(defs, instance, MONTHS, say=lambda _: None)
 
     assert list(outcome.quarantined) == ["2020-01"]
-    assert (
-        "inventry" in outcome.quarantined["2020-01"]
-        and "inventory" in outcome.quarantined["2020-01"]
-    )
+    why = outcome.quarantined["2020-01"]
+    assert "2020-01.parquet: missing required column(s) ['price']" in why and "prise" in why
     assert outcome.ingested == ["2019-11", "2019-12", "2020-02"]
     cleaned = instance.get_materialized_partitions(dg.AssetKey("cleaned_monthly"))
     assert cleaned == {"2019-11", "2019-12", "2020-02"}
@@ -148,3 +146,66 @@ def test_real_sample_ingests_through_the_file_source_and_passes_every_check(
         len(pd.read_parquet(p)) for p in (tmp_path / "data" / "cleaned_monthly").glob("*.parquet")
     )
     assert rows == 2862  # the real sample has no duplicates or implausible targets to drop
+
+
+def _partition_evaluations(instance, check: str) -> dict[str, dg.AssetCheckEvaluation]:
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey("raw_monthly"), check), limit=50
+    )
+    return {
+        r.partition: r.event.dagster_event.event_specific_data
+        for r in sorted(history, key=lambda r: r.id)
+        if r.partition
+    }
+
+
+def test_a_partial_source_passes_the_contract_and_the_warning_names_what_it_lacks(
+    tmp_path, instance, small_panel
+):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    by_month = frames_by_month(small_panel)
+    for month in MONTHS[:3]:
+        publisher_layout(by_month[month]).to_csv(landing / f"{month}.csv", index=False)
+    by_month[MONTHS[3]].to_csv(landing / f"{MONTHS[3]}.csv", index=False)  # the full layout
+    defs = _defs(tmp_path / "home", source=str(landing))
+    register_months(instance, MONTHS)
+    outcome = ingest(defs, instance, MONTHS, say=lambda _: None)
+
+    assert outcome.quarantined == {} and outcome.ingested == MONTHS
+    assert "median_ppsf" in outcome.warnings["raw_columns_reported"]
+    contract = _partition_evaluations(instance, "raw_contract")
+    assert all(contract[m].passed for m in MONTHS)
+    reported = _partition_evaluations(instance, "raw_columns_reported")
+    assert reported[MONTHS[3]].passed
+    for month in MONTHS[:3]:
+        evaluation = reported[month]
+        assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+        named = [
+            col for col in PUBLISHER_LACKS if f"column_reported[{col}]" in evaluation.description
+        ]
+        assert named == PUBLISHER_LACKS, evaluation.description
+    # What was not reported is stored with the raw month (the check reads it back from Parquet).
+    raw = pd.read_parquet(tmp_path / "home" / "data" / "raw_monthly" / f"{MONTHS[0]}.parquet")
+    assert raw.attrs["housing_not_reported"] == PUBLISHER_LACKS
+    cleaned = pd.read_parquet(
+        tmp_path / "home" / "data" / "cleaned_monthly" / f"{MONTHS[0]}.parquet"
+    )
+    assert cleaned[["longitude", "latitude", "state"]].notna().all().all()
+
+
+@pytest.mark.real_data
+def test_dc_panel_in_the_publisher_layout_ingests(tmp_path, instance, dc_panel_path):
+    defs = _defs(tmp_path, source=str(dc_panel_path))
+    months = ["2020-01", "2020-02", "2020-03"]
+    register_months(instance, months)
+    outcome = ingest(defs, instance, months, say=lambda _: None)
+    assert outcome.quarantined == {} and outcome.ingested == months
+    assert set(outcome.warnings) == {"raw_columns_reported"}
+    for month in months:
+        cleaned = pd.read_parquet(tmp_path / "data" / "cleaned_monthly" / f"{month}.parquet")
+        assert cleaned["zipcode"].nunique() == len(cleaned) == 40
+        assert set(cleaned["city"]) == {"DC"} and set(cleaned["city_full"]) == {"DC_Metro"}
+        assert cleaned["longitude"].between(-79, -76).all()
+        assert cleaned["latitude"].between(38, 40).all()
+        assert set(cleaned["state"]) == {"District of Columbia", "Maryland", "Virginia"}

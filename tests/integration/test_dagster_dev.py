@@ -98,7 +98,11 @@ def test_dagster_dev_shows_partitioned_assets_and_their_checks(dagster_dev):
     raw_checks = {
         c["name"]: c["blocking"] for c in by_key["raw_monthly"]["assetChecksOrError"]["checks"]
     }
-    assert raw_checks == {"raw_contract": True, "raw_plausible_values": False}
+    assert raw_checks == {
+        "raw_contract": True,
+        "raw_columns_reported": False,
+        "raw_plausible_values": False,
+    }
 
 
 def _graphql(base: str, query: str, variables: dict | None = None) -> dict:

@@ -11,6 +11,7 @@ from housing_assets.lib.cleaning import (
     not_reported_to_missing,
     outliers_to_missing,
 )
+from tests.conftest import PUBLISHER_LACKS, publisher_layout
 
 
 @pytest.fixture
@@ -99,3 +100,16 @@ def test_reports_add_up():
     total = a.add(b)
     assert total.rows_in == 7 and total.outlier_cells == {"x": 3, "y": 1}
     assert total.as_metadata()["outlier_cells_total"] == 4
+
+
+def test_kept_extras_pass_through_cleaning_with_their_dtypes(rows):
+    frame, _ = c.conform(publisher_layout(rows), source="panel.csv")
+    out, _ = clean_month(frame)
+    assert list(out.columns) == [*c.COLUMNS, "longitude", "latitude", "state"]
+    assert out[["longitude", "latitude", "state"]].dtypes.astype(str).tolist() == [
+        "float64",
+        "float64",
+        "object",
+    ]
+    assert (out["state"] == "Virginia").all() and (out["latitude"] == 38.8).all()
+    assert out[PUBLISHER_LACKS].isna().all().all()

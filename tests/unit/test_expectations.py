@@ -9,8 +9,9 @@ from housing_assets.lib.expectations import (
     validate_cleaned,
     validate_contract,
     validate_ranges,
+    validate_reported,
 )
-from tests.conftest import frames_by_month
+from tests.conftest import PUBLISHER_LACKS, frames_by_month, publisher_layout
 
 
 @pytest.fixture
@@ -102,3 +103,50 @@ def test_real_sample_passes_every_suite(sample_path):
     assert validate_cleaned({m: clean_month(f)[0] for m, f in raw.items()}).passed
     assert sum(len(f) for f in raw.values()) == 2862
     assert set(pd.concat(raw.values())["city"]) == set(c.METROS)
+
+
+@pytest.fixture
+def partial(frames):
+    """The same months as a partial source delivers them, conformed to the contract."""
+    return {m: c.conform(publisher_layout(f), source=f"{m}.csv")[0] for m, f in frames.items()}
+
+
+def test_a_partial_source_passes_the_contract_with_its_kept_extras(partial):
+    outcome = validate_contract(partial)
+    assert outcome.passed, outcome.markdown()
+
+
+def test_an_unknown_extra_column_or_a_missing_contract_column_fails_the_contract(partial):
+    months = sorted(partial)
+    partial[months[0]] = partial[months[0]].assign(county="Fairfax")
+    partial[months[1]] = partial[months[1]].drop(columns=["bank"])
+    outcome = validate_contract(partial)
+    assert outcome.failed_months(ERROR) == months[:2]
+    assert "county" in outcome.markdown() and "bank" in outcome.markdown()
+
+
+def test_not_reported_columns_are_named_per_month_as_warnings(frames, partial):
+    months = sorted(partial)
+    mixed = {**partial, months[0]: frames[months[0]]}  # one month in the full HouseTS layout
+    outcome = validate_reported(mixed)
+    assert outcome.failed_months(ERROR) == []
+    assert outcome.failed_months(WARN) == months[1:]
+    assert outcome.month_findings(months[0]) == []
+    named = outcome.month_findings(months[1])
+    assert len(named) == len(PUBLISHER_LACKS)
+    assert named[0].startswith("column_reported[median_ppsf]")
+    assert validate_reported(frames).passed
+
+
+def test_all_missing_not_reported_columns_are_not_implausible(partial):
+    outcome = validate_ranges(partial, expected_rows=len(next(iter(partial.values()))))
+    assert outcome.passed, outcome.markdown()
+    month = sorted(partial)[0]
+    partial[month].loc[0, "median_dom"] = -3.0  # a reported column is still checked
+    assert validate_ranges(partial, expected_rows=None).failed_months(WARN) == [month]
+
+
+def test_cleaned_partial_months_keep_their_extras_and_pass(partial):
+    cleaned = {m: clean_month(f)[0] for m, f in partial.items()}
+    assert validate_cleaned(cleaned).passed
+    assert all(list(f.columns[-3:]) == ["longitude", "latitude", "state"] for f in cleaned.values())

@@ -1,3 +1,5 @@
+import io
+
 import pandas as pd
 import pytest
 
@@ -9,7 +11,7 @@ from housing_assets.lib.sources import (
     SyntheticPanelSource,
 )
 from housing_assets.lib.synthetic import SyntheticSpec
-from tests.conftest import frames_by_month
+from tests.conftest import PUBLISHER_LACKS, frames_by_month, publisher_layout
 
 
 def _write_monthly(panel, folder, fmt):
@@ -109,3 +111,87 @@ def test_s3_source_parses_uris():
     )
     with pytest.raises(c.ContractError, match="not an s3"):
         S3PanelSource("/local/path")
+
+
+def _write_publisher_months(panel, folder, months):
+    folder.mkdir()
+    for month, frame in frames_by_month(panel).items():
+        if month in months:
+            publisher_layout(frame).to_csv(folder / f"{month}.csv", index=False)
+
+
+def test_partial_monthly_files_load_in_the_contract_columns(tmp_path, small_panel):
+    _write_publisher_months(small_panel, tmp_path / "landing", ["2015-01", "2015-02"])
+    loads = FilePanelSource(tmp_path / "landing").load_months(["2015-01", "2015-02"])
+    for load in loads.values():
+        assert load.problems == [] and c.schema_problems(load.frame) == []
+        assert c.not_reported_columns(load.frame) == PUBLISHER_LACKS
+        assert list(load.frame.columns[-3:]) == ["longitude", "latitude", "state"]
+
+
+def test_a_monthly_file_without_the_target_is_quarantined_naming_file_and_column(
+    tmp_path, small_panel
+):
+    _write_publisher_months(small_panel, tmp_path / "landing", ["2015-01", "2015-02"])
+    path = tmp_path / "landing" / "2015-02.csv"
+    pd.read_csv(path).rename(columns={"price": "value"}).to_csv(path, index=False)
+    loads = FilePanelSource(tmp_path / "landing").load_months(["2015-01", "2015-02"])
+    assert unreadable_reason(loads["2015-01"].frame) is None
+    reason = unreadable_reason(loads["2015-02"].frame)
+    assert reason is not None and "2015-02.csv: missing required column(s) ['price']" in reason
+    assert "'value'" in reason  # the column it may have been delivered as
+    assert len(loads["2015-02"].frame) == 0
+
+
+def test_single_table_in_the_publisher_layout_records_what_each_month_lacks(tmp_path, small_panel):
+    path = tmp_path / "panel.csv"
+    publisher_layout(small_panel).to_csv(path, index=False)
+    source = FilePanelSource(path)
+    assert source.months() == sorted(frames_by_month(small_panel))
+    frame = source.load_months(["2019-07"])["2019-07"].frame
+    assert c.schema_problems(frame) == [] and (frame["year"] == 2019).all()
+    assert c.not_reported_columns(frame) == PUBLISHER_LACKS
+    assert c.dropped_columns(frame) == ["city"]
+    want = frames_by_month(small_panel)["2019-07"]
+    assert frame["city"].tolist() == want["city"].tolist()
+
+
+def test_single_table_without_a_key_fails_loudly_naming_the_file(tmp_path, small_panel):
+    path = tmp_path / "panel.csv"
+    publisher_layout(small_panel).drop(columns=["zipcode"]).to_csv(path, index=False)
+    with pytest.raises(
+        c.ContractError, match=r"panel\.csv: missing required column\(s\) \['zipcode'\]"
+    ):
+        FilePanelSource(path).months()
+
+
+class _FakeS3:
+    """Just what S3PanelSource calls: list a prefix, get an object."""
+
+    def __init__(self, objects: dict[str, bytes]):
+        self.objects = objects
+
+    def get_paginator(self, _name):
+        objects = self.objects
+
+        class Paginator:
+            def paginate(self, Bucket, Prefix):
+                keys = [k for k in sorted(objects) if k.startswith(Prefix)]
+                return [{"Contents": [{"Key": k, "ETag": '"x"'} for k in keys]}]
+
+        return Paginator()
+
+    def get_object(self, Bucket, Key):
+        return {"Body": io.BytesIO(self.objects[Key])}
+
+
+def test_s3_monthly_objects_are_mapped_and_a_broken_one_quarantined(small_panel):
+    by_month = frames_by_month(small_panel)
+    good = publisher_layout(by_month["2015-01"]).to_csv(index=False).encode()
+    no_metro = by_month["2015-02"].drop(columns=["city", "city_full"]).to_csv(index=False).encode()
+    client = _FakeS3({"landing/2015-01.csv": good, "landing/2015-02.csv": no_metro})
+    loads = S3PanelSource("s3://b/landing/", client=client).load_months(["2015-01", "2015-02"])
+    assert c.not_reported_columns(loads["2015-01"].frame) == PUBLISHER_LACKS
+    reason = unreadable_reason(loads["2015-02"].frame)
+    assert reason is not None and reason.startswith("s3://b/landing/2015-02.csv: missing")
+    assert "a metro (metro / city / city_full)" in reason

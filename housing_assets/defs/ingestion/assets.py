@@ -28,7 +28,7 @@ MONTHLY = {
 def raw_monthly(
     context: dg.AssetExecutionContext, source: HouseTSSource
 ) -> dict[str, pd.DataFrame]:
-    """HouseTS rows of one month exactly as the source delivered them, cast to the contract where castable."""
+    """HouseTS rows of one month as the source delivered them, in the contract's columns (not reported: NaN), cast where castable."""
     keys = list(context.partition_keys)
     context.log.info(f"loading {len(keys)} month(s) {keys[0]}..{keys[-1]} from {source.describe()}")
     loads = source.load_months(keys)
@@ -36,12 +36,18 @@ def raw_monthly(
     unreadable = {m: r for m, f in frames.items() if (r := c.unreadable_reason(f))}
     for month, reason in unreadable.items():
         context.log.error(f"partition {month}: {reason} -- the contract check will fail it")
+    not_reported = _union(c.not_reported_columns(f) for f in frames.values())
+    dropped = _union(c.dropped_columns(f) for f in frames.values())
+    if dropped:
+        context.log.warning(f"source columns dropped by the contract's column mapping: {dropped}")
     rows = sum(len(f) for f in frames.values())
     context.add_output_metadata(
         {
             "source": source.describe(),
             "months": len(keys),
             "unreadable_months": dg.MetadataValue.json(unreadable),
+            "columns_not_reported": dg.MetadataValue.json(not_reported),
+            "columns_dropped": dg.MetadataValue.json(dropped),
             "content_fingerprints": fingerprints(frames),
             "rows": rows,
             "rows_per_month_median": float(pd.Series([len(f) for f in frames.values()]).median()),
@@ -72,6 +78,11 @@ def cleaned_monthly(
     metadata["content_fingerprints"] = fingerprints(out)
     context.add_output_metadata(metadata)
     return out
+
+
+def _union(lists) -> list[str]:
+    """Column names from several months, each once, in first-seen order."""
+    return list(dict.fromkeys(col for names in lists for col in names))
 
 
 def fingerprints(frames: dict[str, pd.DataFrame]) -> dg.JsonMetadataValue:

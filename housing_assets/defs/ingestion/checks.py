@@ -11,6 +11,7 @@ from housing_assets.lib.expectations import (
     validate_cleaned,
     validate_contract,
     validate_ranges,
+    validate_reported,
 )
 from housing_assets.resources.source import HouseTSSource
 
@@ -68,10 +69,13 @@ def _result(
 
 
 def _failure_summary(outcome: Outcome, failed: list[str], detailed: int = 3) -> str:
-    """Which months fail and, for the first few, why: the line a run's failure shows."""
+    """Which months fail and, for the first few, why -- for many, which rules: the line a run's
+    failure (or warning) shows."""
     head = f"{len(failed)} of {len(outcome.months)} month(s) fail: "
     if len(failed) > detailed:
-        return head + ", ".join(failed[:12]) + (" ..." if len(failed) > 12 else "")
+        months = ", ".join(failed[:12]) + (" ..." if len(failed) > 12 else "")
+        rules = ", ".join(f.rule for f in outcome.findings)
+        return (f"{head}{months}; rules: {rules}")[:2000]
     reasons = [f"partition {m}: {' | '.join(outcome.month_findings(m))}" for m in failed]
     return (head + "; ".join(reasons))[:2000]
 
@@ -80,8 +84,16 @@ def _failure_summary(outcome: Outcome, failed: list[str], detailed: int = 3) -> 
 def raw_contract(
     context: dg.AssetCheckExecutionContext, raw_monthly: dict[str, pd.DataFrame]
 ) -> dg.AssetCheckResult:
-    """Exact schema and dtypes, non-null valid keys, every date inside its partition's month (blocks cleaning)."""
+    """Contract columns and dtypes (plus only the kept extras), non-null valid keys, dates inside their month (blocks cleaning)."""
     return _result(context, validate_contract(raw_monthly), dg.AssetCheckSeverity.ERROR)
+
+
+@dg.asset_check(asset=raw_monthly, partitions_def=months)
+def raw_columns_reported(
+    context: dg.AssetCheckExecutionContext, raw_monthly: dict[str, pd.DataFrame]
+) -> dg.AssetCheckResult:
+    """Names, per month, the optional contract columns the source did not report (all missing; warns)."""
+    return _result(context, validate_reported(raw_monthly), dg.AssetCheckSeverity.WARN)
 
 
 @dg.asset_check(asset=raw_monthly, partitions_def=months)

@@ -7,8 +7,9 @@ reference: raw-price target, its features (date parts, zip frequency, smoothed m
            encoding, median_sale_price dropped), Optuna 15 trials over n_estimators 200-800,
            max_depth 3-10, learning_rate, subsample, colsample, gamma, alpha, lambda; picked on
            eval; no early stopping, no pruning; the picked model scored on the holdout.
-ours:      lib/training.py as the platform runs it (log-ratio target, zip history, early
-           stopping, pruning, tuning on a sample, one refit on train + eval).
+ours:      lib/training.py as the platform runs it (change from the zip's anchor price,
+           horizons sampled as served, early stopping, pruning, tuning on a sample, one refit on
+           train + eval); its time includes the calibration examples and the refit.
 Each method runs in its own process so peak RSS is its own. Vintage 2022-01 throughout.
 """
 
@@ -51,15 +52,14 @@ def run_reference(splits: pd.DataFrame, trials: int, nthread: int) -> dict:
     import xgboost as xgb
 
     from housing_assets.lib import features as F
-    from housing_assets.lib import metrics
+    from housing_assets.lib import metrics, reference
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     parts = {
         k: splits[splits["split"] == k].reset_index(drop=True) for k in ("train", "eval", "holdout")
     }
     state = F.fit(parts["train"], target="log_price")
-    cols = [f for f in state.features if f not in F.HISTORY]
-    X = {k: F.build(v, state)[cols] for k, v in parts.items()}
+    X = {k: reference.matrix(v, state) for k, v in parts.items()}
     y = {k: v["price"].to_numpy() for k, v in parts.items()}
 
     def model(params):
@@ -95,12 +95,15 @@ def run_ours(splits: pd.DataFrame, trials: int, sample: float, nthread: int) -> 
     from housing_assets.lib.predictor import Predictor
 
     train_rows = splits[splits["split"] == "train"]
-    state = F.fit(train_rows, history=splits[splits["split"] != "holdout"])
+    state = F.fit(train_rows)
     settings = tuning.TuningSettings(
         n_trials=trials, timeout_s=1800, sample_fraction=sample, nthread=nthread
     )
     model = training.train(splits, state, settings, say=lambda m: print(f"  {m}", flush=True))
-    predictor = Predictor(model.booster, state, model.conformal)
+    # evaluation.predictions anchors the holdout on the pre-holdout history itself.
+    predictor = Predictor(
+        model.booster, state, model.conformal, F.anchor_table(train_rows.iloc[:0], state)
+    )
     rep = evaluation.report(evaluation.predictions(splits, predictor))
     return {
         "holdout": rep["model"],

@@ -130,9 +130,12 @@ def _model_summary(settings: Settings, trained) -> None:
         )
         _say(
             f"    baselines on the same rows: persistence MAPE {m['baseline_persistence_mape']:.2f}%, "
-            f"median list price MAPE {m['baseline_list_price_mape']:.2f}%"
+            f"the reference way {m['baseline_reference_mape']:.2f}%, "
+            f"median list price {m['baseline_list_price_mape']:.2f}%"
         )
         _say(f"    interval coverage: 80% -> {m['coverage_80']:.1%}, 95% -> {m['coverage_95']:.1%}")
+        for line in _horizon_lines(m):
+            _say(line)
     if trained.mlflow:
         _say(
             f"    MLflow run {trained.mlflow['mlflow_run_id'][:12]}, registered version {trained.mlflow['registered_version']}"
@@ -143,6 +146,25 @@ def _model_summary(settings: Settings, trained) -> None:
         )
     else:
         _say(f"  NOT PUBLISHED: the promotion gate blocked it: {trained.gate}")
+
+
+def _horizon_lines(m: dict) -> list[str]:
+    """MAPE by months since the zip's last known price, next to persistence (holdout metadata)."""
+    lines = []
+    from housing_assets.lib import horizons
+
+    for label in horizons.LABELS:
+        key = horizons.key(label)
+        if f"{key}_mape" not in m:
+            continue
+        persistence = m.get(f"{key}_persistence_mape")
+        versus = f"  persistence {persistence:5.2f}%" if persistence is not None else ""
+        lines.append(
+            f"      {label:>5s}: MAPE {m[f'{key}_mape']:5.2f}%{versus}  "
+            f"({int(m[f'{key}_rows']):,} rows, 80% covers {m.get(f'{key}_coverage_80', 0):.0%})"
+        )
+    title = "    by horizon (months since the zip's last known price; cold = no history):"
+    return [title, *lines] if lines else []
 
 
 def select_months(months: list[str], spec: str | None, until: str | None = None) -> list[str]:

@@ -74,6 +74,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> dg.D
             ingestion_checks.cleaned_expectations,
             training_checks.splits_are_temporal,
             training_checks.encoders_fit_on_train_only,
+            training_checks.holdout_served_from_the_past,
             training_checks.promotion_gate,
             monitoring_checks.drift_within_thresholds,
         ],

@@ -232,6 +232,9 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
             holdout_metrics=m["model"],
             interval_coverage=m["coverage"],
             baselines={k: v["baseline"] for k, v in m["baselines"].items()},
+            by_horizon=m.get("by_horizon", {}),
+            history_until=p.get("history_until"),
+            model_version=p.get("model_version", model.version),
             features=model.predictor.state.features,
             input_schema=model.schema,
             data_fingerprint=p["data_fingerprint"],
@@ -323,6 +326,8 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
                 "lower_95": scored["interval_95"].str[0],
                 "upper_95": scored["interval_95"].str[1],
                 "flags": scored["flags"].str.join("|"),
+                "anchor_month": scored["anchor_month"],
+                "horizon": scored["horizon"].astype("Int64"),
                 "model_version": model.version,
             }
         )

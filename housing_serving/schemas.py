@@ -134,6 +134,11 @@ class Prediction(BaseModel):
     interval_80: tuple[float, float]
     interval_95: tuple[float, float]
     flags: list[str]
+    anchor_month: str | None = Field(
+        description="The zip's last known month the prediction starts from (null: no history, "
+        "predicted from the row's own stats -- the cold path)."
+    )
+    horizon: int | None = Field(description="Months from the anchor month to the row's month.")
     actual: float | None = None
     error: float | None = Field(
         default=None, description="prediction - actual, when price was sent."
@@ -155,6 +160,13 @@ class ModelInfo(BaseModel):
     holdout_metrics: dict
     interval_coverage: dict
     baselines: dict
+    by_horizon: dict = Field(
+        description="Holdout MAPE and coverage per months-since-anchor bucket, with baselines."
+    )
+    history_until: str | None = Field(
+        description="Last month of zip history the model is anchored on (advances every month)."
+    )
+    model_version: str = Field(description="The trained model inside this (refreshed) bundle.")
     features: list[str]
     input_schema: dict
     data_fingerprint: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import xgboost as xgb
 
+from housing_assets.lib import anchors as A
 from housing_assets.lib import contract as c
 from housing_assets.lib import features as F
 from housing_assets.lib.cleaning import CleaningReport, not_reported_in_place
@@ -73,6 +74,8 @@ def score(model: LoadedModel, raw: F.Rows, ids: list, explain: bool) -> list[dic
     rows = readable(raw)
     scored = model.predictor.predict_rows(rows)
     contributions = _contributions(model, rows) if explain else None
+    anchor_month = [A.month_key(m) if m >= 0 else None for m in scored["anchor_month"].tolist()]
+    horizon = [None if h != h else int(h) for h in scored["horizon"].tolist()]
     prediction = scored["prediction"].tolist()
     lo80, hi80 = scored["lower_80"].tolist(), scored["upper_80"].tolist()
     lo95, hi95 = scored["lower_95"].tolist(), scored["upper_95"].tolist()
@@ -87,6 +90,8 @@ def score(model: LoadedModel, raw: F.Rows, ids: list, explain: bool) -> list[dic
             "interval_80": (lo80[i], hi80[i]),
             "interval_95": (lo95[i], hi95[i]),
             "flags": ["unseen_zip"] * unseen_zip[i] + ["unseen_metro"] * unseen_metro[i],
+            "anchor_month": anchor_month[i],
+            "horizon": horizon[i],
         }
         a = actual[i]
         if a == a:  # not NaN: the caller sent the price
@@ -101,7 +106,7 @@ def score(model: LoadedModel, raw: F.Rows, ids: list, explain: bool) -> list[dic
 def _contributions(model: LoadedModel, rows: F.Rows) -> list[list[dict]]:
     """XGBoost's own SHAP values (pred_contribs), top features by magnitude, bias left out."""
     state = model.predictor.state
-    X = F.matrix(rows, state)
+    X = F.matrix(rows, state, F.served_anchors(rows, model.predictor.anchors))
     values = model.predictor.booster.predict(
         xgb.DMatrix(X, missing=np.nan, feature_names=state.features), pred_contribs=True
     )[:, :-1]

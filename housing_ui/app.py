@@ -58,9 +58,10 @@ def overview(api: Api, model: dict) -> None:
     st.title("Model card")
     m, baselines = model["holdout_metrics"], model["baselines"]
     best = min(baselines.items(), key=lambda kv: kv[1]["mape"])
-    cols = st.columns(5)
+    cols = st.columns(6)
     cols[0].metric("Live model", model["version"])
     cols[1].metric("Vintage", model["vintage"])
+    cols[5].metric("History through", model.get("history_until") or "–")
     cols[2].metric(
         "Holdout MAPE",
         percent(m["mape"]),
@@ -92,6 +93,7 @@ def overview(api: Api, model: dict) -> None:
             width="stretch",
         )
         st.altair_chart(charts.model_vs_baselines_chart(table), width="stretch")
+        horizon_section(model.get("by_horizon") or {})
     with right:
         st.subheader("Intervals")
         for level, covered in sorted(model["interval_coverage"].items()):
@@ -116,6 +118,59 @@ def overview(api: Api, model: dict) -> None:
         f"`{registry.get('registered_model')}` v{registry.get('version')} · data "
         f"`{model['data_fingerprint']}` · {model['code_version']}"
     )
+
+
+def horizon_rows(by_horizon: dict) -> pd.DataFrame:
+    """One row per horizon bucket: rows, MAPE of the model and the baselines, coverage."""
+
+    def baseline(entry: dict, name: str) -> float | None:
+        b = entry["baselines"].get(name)
+        return b["baseline"]["mape"] if b and b["rows"] else None
+
+    return pd.DataFrame(
+        [
+            {
+                "horizon": label,
+                "rows": entry["rows"],
+                "model": entry["model"]["mape"],
+                "persistence": baseline(entry, "persistence"),
+                "reference way": baseline(entry, "reference"),
+                "cover 80": entry["coverage"].get("80"),
+                "cover 95": entry["coverage"].get("95"),
+            }
+            for label, entry in by_horizon.items()
+        ]
+    )
+
+
+def horizon_section(by_horizon: dict) -> None:
+    if not by_horizon:
+        return
+    st.subheader("By months since the zip's last known price")
+    st.caption(
+        "Each prediction starts from the zip's last known price; error grows with the months "
+        "since. `cold` rows have no history (an unseen zip)."
+    )
+    table = horizon_rows(by_horizon)
+    shown = table.assign(
+        rows=table["rows"].map(lambda v: f"{int(v):,}"),
+        **{
+            name: table[name].map(lambda v: "–" if pd.isna(v) else percent(v))
+            for name in ("model", "persistence", "reference way")
+        },
+        **{
+            name: table[name].map(lambda v: "–" if pd.isna(v) else f"{v:.0%}")
+            for name in ("cover 80", "cover 95")
+        },
+    )
+    st.dataframe(shown, hide_index=True, width="stretch")
+    long = table.melt(
+        id_vars="horizon",
+        value_vars=["model", "persistence", "reference way"],
+        var_name="predictor",
+        value_name="mape",
+    ).dropna()
+    st.altair_chart(charts.horizon_chart(long), width="stretch")
 
 
 def _metro_picker(catalog: dict, key: str) -> dict:

@@ -160,6 +160,27 @@ def model_vs_baselines_chart(table: pd.DataFrame) -> alt.Chart:
     )
 
 
+HORIZON_COLORS = alt.Scale(
+    domain=["model", "persistence", "reference way"], range=[PREDICTED, "#9aa5b1", "#d9a441"]
+)
+
+
+def horizon_chart(long: pd.DataFrame) -> alt.Chart:
+    """Holdout MAPE per horizon bucket: the model beside persistence and the reference way."""
+    return (
+        alt.Chart(long)
+        .mark_bar()
+        .encode(
+            x=alt.X("horizon:N", sort=None, title="months since the zip's last known price"),
+            xOffset=alt.XOffset("predictor:N", sort=list(HORIZON_COLORS.domain)),
+            y=alt.Y("mape:Q", title="holdout MAPE (%)"),
+            color=alt.Color("predictor:N", scale=HORIZON_COLORS, title=None),
+            tooltip=["horizon:N", "predictor:N", alt.Tooltip("mape:Q", format=".2f")],
+        )
+        .properties(height=220)
+    )
+
+
 STATUS_COLORS = alt.Scale(domain=["ok", "warn", "error"], range=["#2e7d32", "#ef6c00", "#c62828"])
 
 

@@ -30,6 +30,7 @@ def test_asset_check_job_sensor_snapshot(defs):
         ("cleaned_monthly", "cleaned_expectations"),
         ("splits", "splits_are_temporal"),
         ("feature_state", "encoders_fit_on_train_only"),
+        ("holdout_predictions", "holdout_served_from_the_past"),
         ("holdout_metrics", "promotion_gate"),
         ("drift_report", "drift_within_thresholds"),
     }
@@ -52,6 +53,7 @@ def test_blocking_flags(defs):
         "cleaned_expectations": True,
         "splits_are_temporal": True,
         "encoders_fit_on_train_only": True,
+        "holdout_served_from_the_past": True,
         "promotion_gate": True,
         "drift_within_thresholds": False,
     }

@@ -5,7 +5,9 @@ Layout in a serving store (a local directory today, an S3 prefix with the cloud 
     bundles/<version>/model.json          XGBoost's own JSON model format
     bundles/<version>/feature_state.json  fitted encoders (lib/features.py)
     bundles/<version>/schema.json         input contract: columns, dtypes, ranges
-    bundles/<version>/conformal.json      interval quantiles on the log scale
+    bundles/<version>/conformal.json      interval quantiles on the log scale, per horizon bucket
+    bundles/<version>/anchors.parquet     each zip's recent history (lib/anchors.py): what a
+                                          prediction is anchored on; refreshed every month
     bundles/<version>/metrics.json        holdout metrics and baselines
     bundles/<version>/provenance.json     vintage, MLflow run/version, data fingerprint, code version
     bundles/<version>/history.parquet     zip x month actual prices of every split (for the dashboard)
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from housing_assets.lib.storage import LocalStore, S3Store, Store, store_for  # noqa: F401
 
 MANIFEST = "MANIFEST.json"
+ANCHORS = "anchors.parquet"
 POINTER = "current"
 FILES = (
     "model.json",
@@ -38,6 +41,7 @@ FILES = (
     "conformal.json",
     "metrics.json",
     "provenance.json",
+    ANCHORS,
 )
 # What the dashboard explores (optional: a bundle without them still serves predictions).
 EXPLORER_FILES = ("history.parquet", "holdout.parquet")
@@ -62,8 +66,13 @@ def check_version(version: str) -> str:
     return version
 
 
-def publish(store: Store, version: str, files: dict[str, bytes]) -> dict:
-    """Write a complete bundle, then its manifest, then flip `current`. Returns the manifest."""
+def publish(
+    store: Store, version: str, files: dict[str, bytes], *, replaces: str | None = None
+) -> dict:
+    """Write a complete bundle, then its manifest, then flip `current`. Returns the manifest.
+
+    With `replaces`, `current` is flipped only if it still names that version (a history refresh
+    must not put back an older model that a retrain replaced while it was writing)."""
     check_version(version)
     missing = [name for name in FILES if name not in files]
     if missing:
@@ -77,6 +86,11 @@ def publish(store: Store, version: str, files: dict[str, bytes]) -> dict:
         store.write(f"bundles/{version}/{name}", files[name])
     manifest = {"version": version, "files": {name: sha256(files[name]) for name in names}}
     store.write(f"bundles/{version}/{MANIFEST}", json.dumps(manifest, indent=1).encode())
+    if replaces is not None and current_version(store) != replaces:
+        raise BundleError(
+            f"bundle {version} written but not made current: {current_version(store)} replaced "
+            f"{replaces} meanwhile"
+        )
     store.write(POINTER, version.encode())
     return manifest
 

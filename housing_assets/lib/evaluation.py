@@ -1,5 +1,9 @@
-"""Holdout evaluation: metrics overall / per metro / per month, baselines on the same rows,
-and the empirical coverage of the conformal intervals."""
+"""Holdout evaluation: metrics overall, per horizon bucket, per metro and per month, next to
+baselines on the same rows, and the empirical coverage of the prediction intervals.
+
+The holdout is predicted as it would have been served on the day it started: every row anchored
+on the history before the holdout (never on a holdout month), whatever the predictor was given.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +11,33 @@ import numpy as np
 import pandas as pd
 
 from housing_assets.lib import contract as c
-from housing_assets.lib import metrics
+from housing_assets.lib import features as F
+from housing_assets.lib import horizons, metrics, reference
 from housing_assets.lib.predictor import Predictor
-from housing_assets.lib.splits import HOLDOUT, SPLIT
+from housing_assets.lib.splits import HOLDOUT, SPLIT, TRAIN
 
-BASELINES = {"persistence": "baseline_persistence", "list_price": "baseline_list_price"}
+BASELINES = {
+    "persistence": "baseline_persistence",  # the zip's anchor price, carried forward
+    "list_price": "baseline_list_price",  # the month's median list price
+    "reference": "baseline_reference",  # the reference pipeline's level model (lib/reference.py)
+}
+BUCKET = "horizon_bucket"
 
 
-def predictions(splits: pd.DataFrame, predictor: Predictor) -> pd.DataFrame:
+def predictions(splits: pd.DataFrame, predictor: Predictor, *, nthread: int = 1) -> pd.DataFrame:
     holdout = splits[splits[SPLIT] == HOLDOUT].reset_index(drop=True)
     if holdout.empty:
         raise ValueError("the holdout split is empty: nothing to evaluate")
     history = splits[splits[SPLIT] != HOLDOUT]
+    served = predictor.with_anchors(F.anchor_table(history, predictor.state))
     out = holdout[[c.ZIPCODE, c.DATE, c.CITY, c.CITY_FULL, c.TARGET]].copy()
-    out = out.join(predictor.predict(holdout))
-    out["baseline_persistence"] = metrics.persistence_baseline(history, holdout)
+    out = out.join(served.predict(holdout))
+    out[BUCKET] = horizons.bucket(out["horizon"].to_numpy())
+    out["baseline_persistence"] = out["anchor_price"].to_numpy()
     out["baseline_list_price"] = holdout["median_list_price"].to_numpy()
+    out["baseline_reference"] = reference.predict(
+        splits[splits[SPLIT] == TRAIN], holdout, predictor.state, nthread=nthread
+    )
     return out
 
 
@@ -34,21 +49,47 @@ def _coverage(frame: pd.DataFrame) -> dict[str, float]:
     }
 
 
+def _baselines(preds: pd.DataFrame) -> dict:
+    out = {}
+    for name, col in BASELINES.items():
+        if col not in preds:
+            continue
+        rows = preds[col].notna()
+        out[name] = {
+            "rows": int(rows.sum()),
+            "baseline": metrics.regression(preds.loc[rows, c.TARGET], preds.loc[rows, col]),
+            "model_on_same_rows": metrics.regression(
+                preds.loc[rows, c.TARGET], preds.loc[rows, "prediction"]
+            ),
+        }
+    return out
+
+
+def by_horizon(preds: pd.DataFrame) -> dict:
+    """Per horizon bucket present: rows, model metrics, coverage and baselines on those rows."""
+    out = {}
+    for label in horizons.LABELS:
+        part = preds[preds[BUCKET] == label]
+        if part.empty:
+            continue
+        out[label] = {
+            "rows": len(part),
+            "model": metrics.regression(part[c.TARGET], part["prediction"]),
+            "coverage": _coverage(part),
+            "baselines": _baselines(part),
+        }
+    return out
+
+
 def report(preds: pd.DataFrame) -> dict:
     y, p = preds[c.TARGET], preds["prediction"]
     out = {
         "rows": len(preds),
         "model": metrics.regression(y, p),
         "coverage": _coverage(preds),
-        "baselines": {},
+        "baselines": _baselines(preds),
+        "by_horizon": by_horizon(preds),
     }
-    for name, col in BASELINES.items():
-        rows = preds[col].notna()
-        out["baselines"][name] = {
-            "rows": int(rows.sum()),
-            "baseline": metrics.regression(y[rows], preds.loc[rows, col]),
-            "model_on_same_rows": metrics.regression(y[rows], p[rows]),
-        }
     per_metro = metrics.by_group(preds, c.CITY, c.TARGET, "prediction")
     cover = preds.groupby(c.CITY).apply(_coverage, include_groups=False)
     for level in out["coverage"]:
@@ -78,6 +119,28 @@ def markdown(rep: dict) -> str:
         f"RMSE ${m['rmse']:,.0f} · median APE {m['median_ape']:.2f}% · R² {m['r2']:.4f} · "
         + " · ".join(f"{lv}% interval coverage {v:.1%}" for lv, v in rep["coverage"].items())
     )
+    lines += ["", horizon_table(rep)]
+    return "\n".join(lines)
+
+
+def _mape(entry: dict, name: str) -> str:
+    b = entry["baselines"].get(name)
+    return f"{b['baseline']['mape']:.2f}%" if b and b["rows"] else "–"
+
+
+def horizon_table(rep: dict) -> str:
+    """MAPE by months since the anchor, next to every baseline on the same bucket's rows."""
+    lines = [
+        "| horizon (months) | rows | model MAPE | persistence | reference way | list price | cover 80 | cover 95 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label, entry in rep.get("by_horizon", {}).items():
+        cov = entry["coverage"]
+        lines.append(
+            f"| {label} | {entry['rows']:,} | {entry['model']['mape']:.2f}% | "
+            f"{_mape(entry, 'persistence')} | {_mape(entry, 'reference')} | "
+            f"{_mape(entry, 'list_price')} | {cov.get('80', np.nan):.0%} | {cov.get('95', np.nan):.0%} |"
+        )
     return "\n".join(lines)
 
 

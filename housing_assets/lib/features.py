@@ -1,24 +1,25 @@
 """Raw HouseTS rows -> model features: the ONE place, used by training and by the API.
 
-No Dagster, no pickle: the fitted state is a plain JSON document (`FeatureState.to_json`), so the
-serving image rebuilds exactly the features the model was trained on.
+No Dagster, no pickle: the fitted state is a plain JSON document (`FeatureState.to_json`) and the
+zip history a small table (`lib/anchors.py`), so the serving image rebuilds exactly the features
+the model was trained on.
 
-  * date parts: year, month, quarter;
+The target is the log change from an anchor level. A row whose zip has a known price before its
+month is ANCHORED on that price (`horizon` = months since it) and its features describe what
+changed since: the zip's and metro's momentum before the anchor, their trends carried over the
+horizon, and each market stat now against its smoothed level then. A row without one (an unseen
+zip: the COLD path) is anchored on the month's median list price, else the census home value,
+else the metro's level; its anchored features are missing and the trees route it apart.
+
+  * the row's own stats (`median_sale_price` dropped by default: the reference leakage rule);
+  * date parts: month, quarter (not the year: see DATE_PARTS);
   * zipcode frequency: share of train rows per zip (0 for a zip never seen -> flagged);
   * metro target encoding: smoothed mean log price per metro, fitted on TRAIN rows only; the
-    train rows themselves get out-of-fold values (folds grouped by zipcode, so a zip's other
-    months cannot leak its own price level into its encoding); unseen metro -> global mean;
-  * the zip's own price history: its last known price before the prediction month and how many
-    months ago that was (the reference pipeline never used it, not even as a baseline). Training
-    rows get a random lag of 1-24 months from the panel itself; served rows get the last price
-    the state knows (all rows before the holdout), exactly the information a user has then;
-  * missing values stay NaN (XGBoost learns where to send them), never 0;
-  * `median_sale_price` is dropped by default (the reference pipeline's leakage rule).
+    train rows themselves get out-of-fold values (folds grouped by zipcode);
+  * anchored features (above); missing values stay NaN (XGBoost learns where to send them).
 
-Targets: `log_price` (log of the price index) or `log_ratio` (log of price over an anchor: the
-zip's last known price, else the month's median list price, else the census home value, else the
-metro level). Trees cannot extrapolate a price level they never saw -- why a level model's holdout
-error doubles after the 2020-22 boom -- but they can predict the change from a known level.
+Trees cannot extrapolate a price level they never saw -- why a level model's error doubles after
+the 2020-22 boom -- but they can predict a change from a known level.
 """
 
 from __future__ import annotations
@@ -29,20 +30,39 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from housing_assets.lib import anchors as A
 from housing_assets.lib import contract as c
 
 LEAKAGE_DROP = ["median_sale_price"]
-DATE_PARTS = ["year", "month", "quarter"]
+# Calendar month and quarter, not the year: a change model that knows the year learns "2021 means
+# boom" and carries it into every later month (on the synthetic panel that tripled its error
+# through the 2022-23 rate shock); the anchor and momentum say where the market is instead.
+DATE_PARTS = ["month", "quarter"]
 ENCODED = ["zip_frequency", "metro_encoding"]
-HISTORY = ["lag_log_price", "lag_months", "list_vs_lag"]
-MAX_LAG = 24
+LEVELS = ["home_value_vs_list"]  # where the cold path's two level estimates disagree
+TRENDS = {"trend_1": ("mom_1", 1), "trend_3": ("mom_3", 3), "trend_12": ("mom_12", 12)}
+METRO_TRENDS = {"metro_trend_3": ("metro_mom_3", 3), "metro_trend_12": ("metro_mom_12", 12)}
+MAX_OFFSET = 24  # training rows are anchored 1..24 months back, as a 24-month holdout is served
 TARGETS = ("log_price", "log_ratio")
 SPLIT_COLUMN = "split"
 FOLDS = 5
+STATE_VERSION = 3  # 3: anchored on the zip's history (anchors.parquet beside the state)
 
 
 def base_columns(drop: list[str] = LEAKAGE_DROP) -> list[str]:
     return [col for col in c.NUMERIC_COLUMNS if col != c.TARGET and col not in drop]
+
+
+def anchored_columns(stats: list[str]) -> list[str]:
+    return [
+        "horizon",
+        *A.FEATURES,
+        *TRENDS,
+        *METRO_TRENDS,
+        "list_vs_anchor",
+        "anchor_list_gap",
+        *(f"change_{s}" for s in stats),
+    ]
 
 
 @dataclass
@@ -55,18 +75,25 @@ class FeatureState:
     features: list[str]
     dropped: list[str]
     fitted_on: dict = field(default_factory=dict)
-    zip_history: dict[str, list[float]] = field(
-        default_factory=dict
-    )  # zip -> [month index, log price]
-    history_until: str | None = None
-    version: int = 2
+    stats: list[str] = field(default_factory=list)  # market stats whose changes are features
+    max_offset: int = MAX_OFFSET
+    version: int = STATE_VERSION
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> FeatureState:
-        return cls(**json.loads(text))
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FeatureState:
+        if data.get("version") != STATE_VERSION:
+            raise ValueError(
+                f"feature state version {data.get('version')} was written by another release "
+                f"(this one reads version {STATE_VERSION}): retrain the vintage"
+            )
+        return cls(**data)
 
 
 def _log_price(df: pd.DataFrame) -> np.ndarray:
@@ -83,20 +110,7 @@ def _metro_means(metros: pd.Series, log_price: np.ndarray, smoothing: float, pri
     return {str(k): float(v) for k, v in encoded.items()}
 
 
-def month_index(dates: pd.Series) -> np.ndarray:
-    d = pd.to_datetime(dates)
-    return (d.dt.year * 12 + d.dt.month - 1).to_numpy()
-
-
-def last_known(history: pd.DataFrame) -> dict[str, list[float]]:
-    """Each zip's latest month and log price in `history`."""
-    latest = history.sort_values(c.DATE).groupby(c.ZIPCODE).tail(1)
-    return {
-        c.format_zip(z): [int(m), float(np.log(p))]
-        for z, m, p in zip(
-            latest[c.ZIPCODE], month_index(latest[c.DATE]), latest[c.TARGET], strict=True
-        )
-    }
+month_index = A.month_index
 
 
 def fit(
@@ -105,10 +119,9 @@ def fit(
     target: str = "log_ratio",
     smoothing: float = 20.0,
     drop: list[str] = LEAKAGE_DROP,
-    history: pd.DataFrame | None = None,
+    max_offset: int = MAX_OFFSET,
 ) -> FeatureState:
-    """Fit the encoders on train rows only; the zip history comes from `history` (default: train),
-    which may extend up to the holdout -- prices observed before it are known at prediction time."""
+    """Fit the encoders on train rows only."""
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
     if train.empty:
@@ -117,22 +130,34 @@ def fit(
     prior = float(y.mean())
     zips = train[c.ZIPCODE].map(c.format_zip)
     freq = zips.value_counts(normalize=True)
+    stats = A.stats_used(list(drop))
     return FeatureState(
         target=target,
         smoothing=smoothing,
         zip_frequency={str(k): float(v) for k, v in freq.sort_index().items()},
         metro_encoding=_metro_means(train[c.CITY], y, smoothing, prior),
         global_mean=prior,
-        features=[*base_columns(drop), *DATE_PARTS, *ENCODED, *HISTORY],
+        features=[
+            *base_columns(drop),
+            *DATE_PARTS,
+            *ENCODED,
+            *LEVELS,
+            *anchored_columns(stats),
+        ],
         dropped=list(drop),
         fitted_on={
             "rows": len(train),
             "first_date": train[c.DATE].min().strftime("%Y-%m-%d"),
             "last_date": train[c.DATE].max().strftime("%Y-%m-%d"),
         },
-        zip_history=last_known(train if history is None else history),
-        history_until=(train if history is None else history)[c.DATE].max().strftime("%Y-%m-%d"),
+        stats=stats,
+        max_offset=max_offset,
     )
+
+
+def anchor_table(history: pd.DataFrame, state: FeatureState) -> A.AnchorTable:
+    """The zip history a model reads, built from cleaned rows (every price known then)."""
+    return A.AnchorTable(A.inputs(history, state.stats), state.stats)
 
 
 def out_of_fold_metro_encoding(
@@ -152,27 +177,6 @@ def out_of_fold_metro_encoding(
         )
         out[inside] = train[c.CITY][inside].map(means).fillna(state.global_mean).to_numpy()
     return out
-
-
-def history_lags(rows: pd.DataFrame, history: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """For training rows: the zip's price 1..MAX_LAG months earlier (lag drawn per row, seeded),
-    taken from `history` -- the same kind of information a served row gets from the state."""
-    lag = np.random.default_rng(seed).integers(1, MAX_LAG + 1, len(rows))
-    wanted = pd.DataFrame(
-        {c.ZIPCODE: rows[c.ZIPCODE].to_numpy(), "m": month_index(rows[c.DATE]) - lag}
-    )
-    known = pd.DataFrame(
-        {
-            c.ZIPCODE: history[c.ZIPCODE].to_numpy(),
-            "m": month_index(history[c.DATE]),
-            "lag_log_price": np.log(history[c.TARGET].to_numpy()),
-        }
-    ).drop_duplicates([c.ZIPCODE, "m"])
-    found = wanted.merge(known, on=[c.ZIPCODE, "m"], how="left")["lag_log_price"].to_numpy()
-    return pd.DataFrame(
-        {"lag_log_price": found, "lag_months": np.where(np.isnan(found), np.nan, lag)},
-        index=rows.index,
-    )
 
 
 NUMERIC_POSITION = {name: j for j, name in enumerate(c.NUMERIC_COLUMNS)}
@@ -198,6 +202,9 @@ class Rows:
     def column(self, name: str) -> np.ndarray:
         return self.numeric[:, NUMERIC_POSITION[name]]
 
+    def zip_numbers(self) -> np.ndarray:
+        return np.fromiter((int(z) for z in self.zips), dtype="int64", count=len(self.zips))
+
     def with_numeric(self, numeric: np.ndarray) -> Rows:
         return Rows(numeric, self.months, self.zips, self.metros)
 
@@ -219,34 +226,19 @@ def _zip_keys(rows: pd.DataFrame) -> list[str]:
     return [f"{int(z):05d}" for z in rows[c.ZIPCODE].to_numpy()]
 
 
-def _lag_arrays(
-    rows: Rows, state: FeatureState, lags: pd.DataFrame | tuple | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """(lag_log_price, lag_months): given as a frame (training), else from the state (serving)."""
-    if lags is None:
-        return state_lag_arrays(rows, state)
-    if isinstance(lags, pd.DataFrame):
-        return (
-            lags["lag_log_price"].to_numpy(dtype="float64"),
-            lags["lag_months"].to_numpy(dtype="float64"),
-        )
-    return lags
+def served_anchors(rows: Rows, table: A.AnchorTable) -> A.Match:
+    """A served row's anchor: its zip's latest known month strictly before the row's month."""
+    return table.lookup(rows.zip_numbers(), rows.months - 1)
 
 
-def state_lag_arrays(rows: Rows, state: FeatureState) -> tuple[np.ndarray, np.ndarray]:
-    unknown = (np.nan, np.nan)
-    last = np.array(
-        [state.zip_history.get(z, unknown) for z in rows.zips], dtype="float64"
-    ).reshape(-1, 2)
-    months = rows.months - last[:, 0]
-    usable = months >= 1
-    return np.where(usable, last[:, 1], np.nan), np.where(usable, months, np.nan)
+def no_anchors(n: int, state: FeatureState) -> A.Match:
+    """Every row on the cold path."""
+    return A.Match.none(n, A.feature_names(state.stats))
 
 
-def state_lags(rows: pd.DataFrame, state: FeatureState) -> pd.DataFrame:
-    """For served rows: the last price the state knows for the zip, if it predates the row."""
-    lag_log, lag_months = state_lag_arrays(as_rows(rows), state)
-    return pd.DataFrame({"lag_log_price": lag_log, "lag_months": lag_months}, index=rows.index)
+def horizon(rows: Rows, match: A.Match) -> np.ndarray:
+    """Months from the anchor to the row (NaN for a cold row)."""
+    return np.where(match.found, rows.months - match.month, np.nan).astype("float64")
 
 
 def _metro_lookup(rows: Rows, state: FeatureState) -> np.ndarray:
@@ -255,44 +247,59 @@ def _metro_lookup(rows: Rows, state: FeatureState) -> np.ndarray:
     )
 
 
-def matrix(
-    rows: Rows,
-    state: FeatureState,
-    metro_encoding: np.ndarray | None = None,
-    lags: pd.DataFrame | tuple | None = None,
-) -> np.ndarray:
-    """The model's input matrix: float32, columns in `state.features` order."""
-    lag_log, lag_months = _lag_arrays(rows, state, lags)
+def _log_list_price(rows: Rows) -> np.ndarray:
+    return A.transform("median_list_price", rows.column("median_list_price"))
+
+
+def _log_home_value(rows: Rows) -> np.ndarray:
+    return A.transform("Median Home Value", rows.column("Median Home Value"))
+
+
+def derived_columns(
+    rows: Rows, state: FeatureState, match: A.Match, metro_encoding: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Every feature that is not a raw column of the row, by name."""
+    h = horizon(rows, match)
+    anchor = match.column("anchor_log_price")
     month = rows.months % 12 + 1
-    with np.errstate(divide="ignore", invalid="ignore"):
-        list_price = rows.column("median_list_price")
-        list_log = np.where(list_price > 0, np.log(list_price), np.nan)
-    derived = {
+    out = {
         "year": rows.months // 12,
         "month": month,
         "quarter": (month - 1) // 3 + 1,
-        "zip_frequency": [state.zip_frequency.get(z, 0.0) for z in rows.zips],
+        "zip_frequency": np.array([state.zip_frequency.get(z, 0.0) for z in rows.zips]),
         "metro_encoding": _metro_lookup(rows, state) if metro_encoding is None else metro_encoding,
-        "lag_log_price": lag_log,
-        "lag_months": lag_months,
-        "list_vs_lag": list_log - lag_log,
+        "horizon": h,
+        "list_vs_anchor": _log_list_price(rows) - anchor,
+        "anchor_list_gap": match.column("smooth_median_list_price") - anchor,
+        "home_value_vs_list": _log_home_value(rows) - _log_list_price(rows),
     }
+    for name in A.FEATURES:
+        out[name] = match.column(name)
+    for name, (momentum, months) in {**TRENDS, **METRO_TRENDS}.items():
+        out[name] = match.column(momentum) / months * h
+    for stat in state.stats:
+        now = A.transform(stat, rows.column(stat))
+        out[f"change_{stat}"] = now - match.column(f"smooth_{stat}")
+    return out
+
+
+def matrix(
+    rows: Rows, state: FeatureState, match: A.Match, metro_encoding: np.ndarray | None = None
+) -> np.ndarray:
+    """The model's input matrix: float32, columns in `state.features` order."""
+    derived = derived_columns(rows, state, match, metro_encoding)
     out = np.empty((len(rows), len(state.features)), dtype="float32")
     for j, name in enumerate(state.features):
         position = NUMERIC_POSITION.get(name)
-        out[:, j] = (
-            rows.numeric[:, position]
-            if position is not None
-            else np.asarray(derived[name], dtype="float64")
-        )
+        out[:, j] = rows.numeric[:, position] if position is not None else derived[name]
     return out
 
 
 def build(
     df: pd.DataFrame,
     state: FeatureState,
+    match: A.Match,
     metro_encoding: np.ndarray | None = None,
-    lags: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The model's input matrix as a frame (feature names as columns, the rows' index)."""
     missing = [
@@ -302,7 +309,7 @@ def build(
     ]
     if missing:
         raise c.ContractError(f"cannot build features: missing columns {missing}")
-    X = matrix(Rows.from_frame(df), state, metro_encoding, lags)
+    X = matrix(Rows.from_frame(df), state, match, metro_encoding)
     return pd.DataFrame(X, columns=state.features, index=df.index)
 
 
@@ -319,41 +326,39 @@ def flags(df: pd.DataFrame, state: FeatureState) -> pd.DataFrame:
     return pd.DataFrame({"unseen_zip": unseen_zip, "unseen_metro": unseen_metro}, index=df.index)
 
 
-def log_anchor(
-    df: pd.DataFrame | Rows, state: FeatureState, lags: pd.DataFrame | tuple | None = None
-) -> np.ndarray:
-    """The log level the ratio target is relative to (0 for the log_price target): the month's
-    median list price, else the zip's last known price, else the census home value, else the metro."""
+def cold_level(rows: Rows, state: FeatureState) -> np.ndarray:
+    """An unseen zip's level: the median of the logs of its median list price, its census home
+    value and its metro's encoded level, of those known. Either of the first two alone is ~0.26
+    log sd from the price on the real sample, and a single mistyped or unrepresentative month
+    ($8.6M list price for a $2.7M zip) would carry a prediction with it; the median of three
+    drops the odd one out."""
+    known = np.column_stack(
+        [_log_list_price(rows), _log_home_value(rows), _metro_lookup(rows, state)]
+    )
+    return np.nanmedian(np.where(np.isfinite(known), known, np.nan), axis=1)
+
+
+def log_level(df: pd.DataFrame | Rows, state: FeatureState, match: A.Match) -> np.ndarray:
+    """The log level the target is relative to (0 for the log_price target): the zip's anchor
+    price, else the cold level."""
     rows = as_rows(df)
     if state.target == "log_price":
         return np.zeros(len(rows))
-    lag_log, _ = _lag_arrays(rows, state, lags)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        list_price, home_value = rows.column("median_list_price"), rows.column("Median Home Value")
-        candidates = [
-            np.log(np.where(list_price > 0, list_price, np.nan)),
-            lag_log,
-            np.log(np.where(home_value > 0, home_value, np.nan)),
-            _metro_lookup(rows, state),
-        ]
-    level = candidates[0].copy()
-    for fallback in candidates[1:]:
-        level = np.where(np.isnan(level), fallback, level)
-    return level
+    anchor = match.column("anchor_log_price")
+    if match.found.all():
+        return anchor
+    return np.where(np.isnan(anchor), cold_level(rows, state), anchor)
 
 
-def target(df: pd.DataFrame, state: FeatureState, lags: pd.DataFrame | None = None) -> np.ndarray:
-    return _log_price(df) - log_anchor(df, state, lags)
+def target(df: pd.DataFrame, state: FeatureState, match: A.Match) -> np.ndarray:
+    return _log_price(df) - log_level(df, state, match)
 
 
 def to_price(
-    prediction: np.ndarray,
-    df: pd.DataFrame | Rows,
-    state: FeatureState,
-    lags: pd.DataFrame | tuple | None = None,
+    prediction: np.ndarray, df: pd.DataFrame | Rows, state: FeatureState, match: A.Match
 ) -> np.ndarray:
-    """Model output (log scale, relative to the anchor) -> price in dollars."""
-    return np.exp(np.asarray(prediction, dtype="float64") + log_anchor(df, state, lags))
+    """Model output (log scale, relative to the anchor level) -> price in dollars."""
+    return np.exp(np.asarray(prediction, dtype="float64") + log_level(df, state, match))
 
 
 def leak_problems(state: FeatureState, rows: pd.DataFrame, eval_start: pd.Timestamp) -> list[str]:
@@ -362,11 +367,6 @@ def leak_problems(state: FeatureState, rows: pd.DataFrame, eval_start: pd.Timest
     Refits the encoders on those rows and compares: any encoding that differs saw other rows.
     """
     before = rows[rows[c.DATE] < eval_start]
-    holdout = (
-        rows.loc[rows[SPLIT_COLUMN] == "holdout", c.DATE]
-        if SPLIT_COLUMN in rows
-        else pd.Series(dtype="datetime64[ns]")
-    )
     if before.empty:
         return [f"no rows dated before {eval_start:%Y-%m-%d} to fit on"]
     refit = fit(before, target=state.target, smoothing=state.smoothing, drop=state.dropped)
@@ -385,12 +385,6 @@ def leak_problems(state: FeatureState, rows: pd.DataFrame, eval_start: pd.Timest
         found.append(f"metro encoding differs from a pre-eval refit by up to {gap:.4g}")
     if _max_gap(state.zip_frequency, refit.zip_frequency) > 1e-12:
         found.append("zip frequencies differ from a pre-eval refit")
-    if (
-        len(holdout)
-        and state.history_until
-        and state.history_until >= holdout.min().strftime("%Y-%m-%d")
-    ):
-        found.append(f"zip price history runs to {state.history_until}, into the holdout")
     return found
 
 

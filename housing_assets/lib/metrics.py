@@ -1,11 +1,9 @@
-"""Regression metrics, baselines and split-conformal prediction intervals."""
+"""Regression metrics and split-conformal quantiles (per horizon bucket: lib/horizons.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from housing_assets.lib import contract as c
 
 LEVELS = (0.80, 0.95)
 
@@ -41,12 +39,6 @@ def by_group(frame: pd.DataFrame, group: str, actual: str, predicted: str) -> pd
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis(group).reset_index()
 
 
-def persistence_baseline(history: pd.DataFrame, target_rows: pd.DataFrame) -> np.ndarray:
-    """Each zip's latest known price before the holdout (NaN where the zip has no history)."""
-    latest = history.sort_values(c.DATE).groupby(c.ZIPCODE)[c.TARGET].last()
-    return target_rows[c.ZIPCODE].map(latest).to_numpy(dtype="float64")
-
-
 def conformal_quantiles(log_residuals: np.ndarray, levels=LEVELS) -> dict[str, list[float]]:
     """Split-conformal bounds on the log scale from absolute residuals (Lei et al.): the
     ceil((n + 1) * level)-th smallest |r|, so [p * exp(-q), p * exp(q)] covers ~level of new rows.
@@ -66,13 +58,6 @@ def conformal_quantiles(log_residuals: np.ndarray, levels=LEVELS) -> dict[str, l
         k = min(n, int(np.ceil((n + 1) * level)))
         out[f"{round(level * 100)}"] = [-float(a[k - 1]), float(a[k - 1])]
     return out
-
-
-def intervals(
-    prediction: np.ndarray, quantiles: dict[str, list[float]]
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    p = np.asarray(prediction, dtype="float64")
-    return {level: (p * np.exp(lo), p * np.exp(hi)) for level, (lo, hi) in quantiles.items()}
 
 
 def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:

@@ -88,3 +88,29 @@ def distributions(
     if log:
         ax.set_xlabel("log10")
     return _png(fig)
+
+
+def horizon_mape(by_horizon: dict) -> bytes:
+    """Grouped bars per horizon bucket: the model next to persistence and the reference way."""
+    labels = list(by_horizon)
+    series = {
+        "model": [by_horizon[b]["model"]["mape"] for b in labels],
+        "persistence": [_baseline_mape(by_horizon[b], "persistence") for b in labels],
+        "reference way": [_baseline_mape(by_horizon[b], "reference") for b in labels],
+    }
+    colors = {"model": "#3b6ea8", "persistence": "#9aa5b1", "reference way": "#d9a441"}
+    x = np.arange(len(labels))
+    width = 0.26
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    for i, (name, values) in enumerate(series.items()):
+        ax.bar(x + (i - 1) * width, values, width, label=name, color=colors[name])
+    ax.set_xticks(x, [f"{b}\n({by_horizon[b]['rows']:,} rows)" for b in labels], fontsize=8)
+    ax.set_xlabel("months since the zip's last known price")
+    ax.set_ylabel("holdout MAPE (%)")
+    ax.legend(fontsize=8, frameon=False)
+    return _png(fig)
+
+
+def _baseline_mape(entry: dict, name: str) -> float:
+    b = entry["baselines"].get(name)
+    return b["baseline"]["mape"] if b and b["rows"] else np.nan

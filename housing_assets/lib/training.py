@@ -1,4 +1,11 @@
-"""Train one vintage: tune on train/eval, calibrate intervals on eval, refit on train + eval."""
+"""Train one vintage: tune on train/eval, calibrate intervals on eval, refit on train + eval.
+
+Every row is anchored the way it will be served. Eval rows are predicted from the history known
+when eval starts (the train months), exactly as the holdout is predicted from the months before
+it. Training rows are anchored as if the history ended 1..`max_offset` months before them (drawn
+per row, seeded; small panels draw several times), and a share of them is deliberately left
+without an anchor, so the cold path for unseen zips is learned on every dataset.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +16,17 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from housing_assets.lib import anchors as A
 from housing_assets.lib import contract as c
 from housing_assets.lib import features as F
-from housing_assets.lib import metrics, tuning
-from housing_assets.lib.splits import EVAL, HOLDOUT, SPLIT, TRAIN
+from housing_assets.lib import horizons, metrics, tuning
+from housing_assets.lib.splits import EVAL, SPLIT, TRAIN
+
+COLD_SHARE = 0.0  # training examples kept without an anchor: the unseen-zip path
+MIN_EXAMPLES = 100_000  # a small panel is anchored several times over, up to MAX_DRAWS
+MAX_DRAWS = 4
+MAX_WEIGHTED_HORIZON = 24
+WEIGHT_POWER = 1.0
 
 
 @dataclass
@@ -20,9 +34,105 @@ class TrainedModel:
     booster: xgb.Booster  # refit on train + eval: the model that is published
     rounds: int
     tuning: tuning.TuningResult
-    conformal: dict[str, list[float]]
+    conformal: dict  # horizons.conformal(): log-scale bounds per horizon bucket
     eval_metrics: dict[str, float]  # of the train-only model: what calibrated the intervals
     importance: dict[str, float]
+
+
+@dataclass
+class Examples:
+    X: np.ndarray
+    y: np.ndarray
+    horizon: np.ndarray
+
+    def dmatrix(self, state: F.FeatureState, rows: np.ndarray | None = None) -> xgb.DMatrix:
+        pick = slice(None) if rows is None else rows
+        return xgb.DMatrix(
+            self.X[pick],
+            label=self.y[pick],
+            weight=horizon_weight(self.horizon[pick]),
+            missing=np.nan,
+            feature_names=state.features,
+        )
+
+
+def horizon_weight(horizon: np.ndarray) -> np.ndarray:
+    """Changes grow with the horizon; without weights the long horizons' large errors drown the
+    short ones, which fresh monthly history serves most. Cold rows weigh like the longest."""
+    h = np.where(np.isnan(horizon), MAX_WEIGHTED_HORIZON, horizon)
+    return 1.0 / np.clip(h, 1, MAX_WEIGHTED_HORIZON) ** WEIGHT_POWER
+
+
+def draws_for(n_rows: int) -> int:
+    return int(np.clip(np.ceil(MIN_EXAMPLES / max(n_rows, 1)), 1, MAX_DRAWS))
+
+
+def training_examples(
+    rows: pd.DataFrame,
+    state: F.FeatureState,
+    history: A.AnchorTable,
+    seed: int,
+    metro_encoding: np.ndarray | None = None,
+) -> Examples:
+    """Rows anchored at sampled cutoffs (see module doc), stacked over `draws_for` draws."""
+    base = F.Rows.from_frame(rows)
+    zips = base.zip_numbers()
+    first_known = history.first_month(zips)
+    parts = []
+    for draw in range(draws_for(len(rows))):
+        rng = np.random.default_rng([seed, draw])
+        cutoffs = A.sample_cutoffs(base.months, first_known, state.max_offset, rng)
+        match = history.lookup(zips, cutoffs)
+        cold = rng.random(len(rows)) < COLD_SHARE
+        match = A.Match(
+            np.where(cold, -1, match.month),
+            np.where(cold[:, None], np.nan, match.values),
+            match.names,
+        )
+        parts.append(
+            Examples(
+                F.matrix(base, state, match, metro_encoding),
+                F.target(rows, state, match),
+                F.horizon(base, match),
+            )
+        )
+    return Examples(
+        *(np.concatenate([getattr(p, k) for p in parts]) for k in ("X", "y", "horizon"))
+    )
+
+
+def served_examples(rows: pd.DataFrame, state: F.FeatureState, history: A.AnchorTable) -> Examples:
+    """Rows anchored as a served request is: on the latest month of `history` before each."""
+    base = F.Rows.from_frame(rows)
+    match = F.served_anchors(base, history)
+    return Examples(
+        F.matrix(base, state, match), F.target(rows, state, match), F.horizon(base, match)
+    )
+
+
+def calibration_examples(
+    eval_rows: pd.DataFrame, state: F.FeatureState, known: A.AnchorTable, seed: int
+) -> Examples:
+    """Eval rows served from every origin inside the eval window, not only its first month: the
+    history ends 1..max_offset months before each row but never before eval starts, so each
+    horizon's residuals come from the whole window (a train-only model has seen none of them)."""
+    base = F.Rows.from_frame(eval_rows)
+    zips = base.zip_numbers()
+    eval_start = np.full(len(eval_rows), base.months.min() - 1)
+    parts = []
+    for draw in range(draws_for(len(eval_rows))):
+        rng = np.random.default_rng([seed, draw, 1])
+        match = known.lookup(zips, A.sample_cutoffs(base.months, eval_start, state.max_offset, rng))
+        parts.append(
+            Examples(
+                F.matrix(base, state, match),
+                F.target(eval_rows, state, match),
+                F.horizon(base, match),
+            )
+        )
+    return Examples(
+        *(np.concatenate([getattr(p, k) for p in parts]) for k in ("X", "y", "horizon"))
+    )
 
 
 def train(
@@ -37,42 +147,44 @@ def train(
 ) -> TrainedModel:
     train_rows = splits[splits[SPLIT] == TRAIN].reset_index(drop=True)
     eval_rows = splits[splits[SPLIT] == EVAL].reset_index(drop=True)
-    known = splits[splits[SPLIT] != HOLDOUT]
-    # Random 1..24-month lags from the panel itself: served rows see the same range of lags.
-    lags_train = F.history_lags(train_rows, known, settings.seed)
-    lags_eval = F.history_lags(eval_rows, known, settings.seed + 1)
+    known_rows = pd.concat([train_rows, eval_rows], ignore_index=True)
+    train_history = F.anchor_table(train_rows, state)  # what is known when eval starts
     oof = F.out_of_fold_metro_encoding(train_rows, state, settings.seed)
-    X_train = F.build(train_rows, state, oof, lags=lags_train)
-    y_train = F.target(train_rows, state, lags_train)
-    X_eval = F.build(eval_rows, state, lags=lags_eval)
-    y_eval = F.target(eval_rows, state, lags_eval)
-    sample = tuning.sample_rows(len(train_rows), settings.sample_fraction, settings.seed)
-    d_tune = xgb.DMatrix(X_train.iloc[sample], label=y_train[sample], missing=np.nan)
-    d_eval = xgb.DMatrix(X_eval, label=y_eval, missing=np.nan)
-    say(f"tuning on {len(sample):,} train rows, early stopping on {len(eval_rows):,} eval rows")
+    train_ex = training_examples(train_rows, state, train_history, settings.seed, oof)
+    eval_ex = served_examples(eval_rows, state, train_history)
+    sample = tuning.sample_rows(len(train_ex.y), settings.sample_fraction, settings.seed)
+    say(
+        f"tuning on {len(sample):,} anchored train examples ({draws_for(len(train_rows))} per "
+        f"row), early stopping on {len(eval_rows):,} eval rows served from the train history"
+    )
+    d_eval = eval_ex.dmatrix(state)
     result = tuning.tune(
-        d_tune, d_eval, settings, storage=storage, study_name=study_name, on_trial=on_trial
+        train_ex.dmatrix(state, sample),
+        d_eval,
+        settings,
+        storage=storage,
+        study_name=study_name,
+        on_trial=on_trial,
     )
     rounds = result.best_iteration + 1
 
-    say(f"calibrating intervals: best params on all train rows, {rounds} rounds, residuals on eval")
-    d_train = xgb.DMatrix(X_train, label=y_train, missing=np.nan)
-    train_only = tuning.fit(result.best_params, rounds, d_train, settings)
-    eval_price = F.to_price(train_only.predict(d_eval), eval_rows, state, lags_eval)
-    residuals = np.log(eval_rows[c.TARGET].to_numpy()) - np.log(eval_price)
-    conformal = metrics.conformal_quantiles(residuals)
+    say(f"calibrating intervals: best params on all train examples, {rounds} rounds")
+    train_only = tuning.fit(result.best_params, rounds, train_ex.dmatrix(state), settings)
+    eval_log_price = np.log(eval_rows[c.TARGET].to_numpy())
+    eval_pred = train_only.predict(d_eval) + (eval_log_price - eval_ex.y)  # + the anchor level
+    known_history = F.anchor_table(known_rows, state)
+    calib = calibration_examples(eval_rows, state, known_history, settings.seed)
+    residuals = calib.y - train_only.predict(calib.dmatrix(state))
+    conformal = horizons.conformal(residuals, horizons.bucket(calib.horizon))
 
+    # Train rows keep their out-of-fold encoding; eval rows get the train-fitted one, as served.
+    eval_encoding = eval_rows[c.CITY].map(state.metro_encoding).fillna(state.global_mean)
+    oof_all = np.concatenate([oof, eval_encoding.to_numpy(dtype="float64")])
+    all_ex = training_examples(known_rows, state, known_history, settings.seed + 1, oof_all)
     # More data supports proportionally more rounds at the same learning rate.
-    refit_rounds = round(rounds * (len(train_rows) + len(eval_rows)) / len(train_rows))
-    say(
-        f"refitting on train + eval ({len(train_rows) + len(eval_rows):,} rows, {refit_rounds} rounds)"
-    )
-    d_all = xgb.DMatrix(
-        pd.concat([X_train, X_eval], ignore_index=True),
-        label=np.concatenate([y_train, y_eval]),
-        missing=np.nan,
-    )
-    final = tuning.fit(result.best_params, refit_rounds, d_all, settings)
+    refit_rounds = round(rounds * len(all_ex.y) / len(train_ex.y))
+    say(f"refitting on train + eval ({len(all_ex.y):,} examples, {refit_rounds} rounds)")
+    final = tuning.fit(result.best_params, refit_rounds, all_ex.dmatrix(state), settings)
     gain = final.get_score(importance_type="total_gain")
     total = sum(gain.values()) or 1.0
     importance = {k: v / total for k, v in sorted(gain.items(), key=lambda kv: -kv[1])}
@@ -81,6 +193,6 @@ def train(
         refit_rounds,
         result,
         conformal,
-        metrics.regression(eval_rows[c.TARGET], eval_price),
+        metrics.regression(eval_rows[c.TARGET], np.exp(eval_pred)),
         importance,
     )

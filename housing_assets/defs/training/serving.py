@@ -10,8 +10,10 @@ import pandas as pd
 from housing_assets.defs.training.assets import GROUP, one
 from housing_assets.defs.training.model import predictor_of
 from housing_assets.defs.training.partitions import vintages
+from housing_assets.lib import anchors as A
 from housing_assets.lib import bundle, drift
 from housing_assets.lib import contract as c
+from housing_assets.lib import features as F
 from housing_assets.lib import splits as S
 from housing_assets.resources.mlflow_tracking import MlflowTracking
 from housing_assets.resources.serving_store import ServingStore
@@ -45,6 +47,8 @@ def schema_document() -> dict:
 
 PREDICTION_COLUMNS = [
     "prediction",
+    "anchor_month",
+    "horizon",
     "lower_80",
     "upper_80",
     "lower_95",
@@ -97,13 +101,20 @@ def serving_bundle(
     serving_store: ServingStore,
     mlflow_tracking: MlflowTracking,
 ) -> dict:
-    """The published bundle (model, encoders, schema, intervals, metrics, provenance); MLflow alias `champion` moves to it."""
+    """The published bundle (model, encoders, zip history through the latest month, schema, intervals, metrics, provenance); MLflow alias `champion` moves to it."""
     vintage, model, rows = context.partition_key, one(tuned_model, context), one(splits, context)
+    state = F.FeatureState.from_dict(one(feature_state, context))
+    # Serving reads every price known today (holdout months included): the model was judged on
+    # the pre-holdout history, it serves from the freshest.
+    history = A.keep_recent(A.inputs(rows, state.stats))
+    history_until = A.month_key(int(history[A.MONTH].max()))
     registered = model["mlflow"]["version"]
     version = f"{vintage}-v{registered}"
     provenance = {
         "version": version,
+        "model_version": version,
         "vintage": vintage,
+        "history_until": history_until,
         "windows": {
             s: {
                 "first": g[c.DATE].min().strftime("%Y-%m"),
@@ -127,14 +138,14 @@ def serving_bundle(
             one(feature_state, context), indent=1, sort_keys=True
         ).encode(),
         "schema.json": json.dumps(schema_document(), indent=1).encode(),
-        "conformal.json": json.dumps(
-            {"quantiles": model["conformal"], "scale": "log"}, indent=1
-        ).encode(),
+        "conformal.json": json.dumps({**model["conformal"], "scale": "log"}, indent=1).encode(),
+        bundle.ANCHORS: history.to_parquet(index=False),
         "metrics.json": json.dumps(one(holdout_metrics, context), indent=1, default=str).encode(),
         "provenance.json": json.dumps(provenance, indent=1).encode(),
         **explorer_files(rows, one(holdout_predictions, context)),
         "reference.parquet": drift_reference(
-            rows, predictor_of(model, one(feature_state, context))
+            rows,
+            predictor_of(model, one(feature_state, context), rows[rows[S.SPLIT] != S.HOLDOUT]),
         ).to_parquet(index=False),
     }
     store = serving_store.store()
@@ -148,6 +159,8 @@ def serving_bundle(
         {
             "version": version,
             "previous_version": str(previous),
+            "history_until": history_until,
+            "zips_with_history": int(history[A.ZIP].nunique()),
             "store": store.describe(),
             "registered_version": registered,
             "data_fingerprint": provenance["data_fingerprint"],

@@ -76,6 +76,19 @@ SHARE_CENSUS_NEVER_REPORTED = 0.06
 SHARE_CENSUS_MISSING_YEAR = 0.018
 SHARE_DUPLICATES = 0.0005
 SHARE_OUTLIER_CELLS = 0.0003
+# The metro cycle (yearly log growth): recovery, then the 2020-22 boom ramping in from BOOM_START.
+# With the zip dynamics below, persistence's holdout error by horizon at vintage 2020-01 is within
+# 15% of the real DC panel's (benchmarks/calibrate_synthetic.py --dynamics).
+RECOVERY_GROWTH, BOOM_GROWTH = 0.04, 0.14
+BOOM_START, BOOM_RAMP_YEARS = 2020.4, 0.7
+PRICE_SEASON = 0.004  # amplitude of the index's seasonal swing (log): real indexes are smoothed
+# Zip dynamics, calibrated against the real DC panel (benchmarks/calibrate_synthetic.py).
+GROWTH_PERSISTENCE = 0.88  # monthly AR(1) of a zip's own growth rate
+GROWTH_SHOCK_SD = 0.002  # -> sd of a zip's 6-month change beyond its metro's ~0.023
+LIST_OFFSET_SD, LIST_DRIFT_SD = 0.15, 0.18  # log(list / price): per zip, and drifting
+SALE_OFFSET_SD, SALE_DRIFT_SD = 0.12, 0.12
+MIX_PERSISTENCE = 0.7  # monthly AR(1) of the listing-mix drift
+TIGHTNESS_DOM, TIGHTNESS_SALE_TO_LIST = 8.0, 1.0  # response to a zip's own growth rate
 
 
 @dataclass(frozen=True)
@@ -102,9 +115,9 @@ def generate_panel(
     zips = _zips(rng, n_zips(spec.scale))
     say(f"synthetic panel: {len(zips):,} zips x {len(months)} months (seed {spec.seed})")
     t = _Time(months)
-    price, premium = _prices(rng, zips, t)
+    price, premium, growth = _prices(rng, zips, t)
     cols = {"price": price}
-    cols.update(_market(rng, price, t))
+    cols.update(_market(rng, price, growth, t))
     cols.update(_poi(rng, len(zips), t))
     cols.update(_census(rng, price, premium, t))
     say("synthetic panel: assembling rows")
@@ -122,7 +135,7 @@ class _Time:
         self.moy = months.month.to_numpy()
         self.t_years = (months - pd.Period("2012-03", "M")).map(lambda d: d.n).to_numpy() / 12.0
         ym = self.year + (self.moy - 1) / 12
-        self.boom = np.clip((ym - 2020.3) / 0.5, 0, 1) * (ym < 2022.5)
+        self.boom = np.clip((ym - BOOM_START) / BOOM_RAMP_YEARS, 0, 1) * (ym < 2022.5)
         self.shock = np.clip((ym - 2022.45) / 0.4, 0, 1)
         self.season = np.sin(2 * np.pi * (self.moy - 3) / 12)  # peaks in June
 
@@ -152,8 +165,8 @@ def _prices(rng, zips: pd.DataFrame, t: _Time) -> tuple[np.ndarray, np.ndarray]:
     metro_idx = zips[c.CITY].map({k: i for i, k in enumerate(codes)}).to_numpy()
     m = len(codes)
     base = np.log([METRO_PROFILE[k][2] for k in codes])
-    g_recovery = rng.normal(0.055, 0.018, m)
-    g_boom = rng.normal(0.15, 0.04, m)
+    g_recovery = rng.normal(RECOVERY_GROWTH, 0.018, m)
+    g_boom = rng.normal(BOOM_GROWTH, 0.04, m)
     g_shock = rng.normal(-0.01, 0.03, m)
     dt = np.diff(t.t_years, prepend=t.t_years[0])
     rate = (
@@ -165,21 +178,38 @@ def _prices(rng, zips: pd.DataFrame, t: _Time) -> tuple[np.ndarray, np.ndarray]:
     z, steps = len(zips), len(t.months)
     premium = rng.normal(0.0, 0.5, z)
     slope = rng.normal(0.0, 0.012, z)
-    ar = np.zeros((z, steps))
-    shocks = rng.normal(0.0, 0.006, (z, steps))
+    # A zip's own growth rate wanders (AR(1)) and accumulates into its level: the index is smooth
+    # and has momentum, as real HouseTS prices do (month-over-month changes correlate ~0.86 with
+    # the previous month's, within a metro, on the real DC panel).
+    growth = np.zeros((z, steps))
+    shocks = rng.normal(0.0, GROWTH_SHOCK_SD, (z, steps))
     for j in range(1, steps):
-        ar[:, j] = 0.97 * ar[:, j - 1] + shocks[:, j]
+        growth[:, j] = GROWTH_PERSISTENCE * growth[:, j - 1] + shocks[:, j]
+    own = np.cumsum(growth, axis=1)
     log_price = (
         metro_log[metro_idx]
         + premium[:, None]
         + slope[:, None] * t.t_years[None, :]
-        + ar
-        + 0.012 * t.season[None, :]
+        + own
+        + PRICE_SEASON * t.season[None, :]
     )
-    return np.exp(log_price), premium
+    return np.exp(log_price), premium, growth
 
 
-def _market(rng, price: np.ndarray, t: _Time) -> dict[str, np.ndarray]:
+def _sticky_noise(rng, shape: tuple[int, int], sd: float, persistence: float) -> np.ndarray:
+    """AR(1) noise with stationary standard deviation `sd`: what sells in a zip this month
+    resembles what sold last month (the listing mix), so the gap between a zip's median list
+    price and its index drifts slowly instead of jumping independently every month."""
+    z, steps = shape
+    out = np.empty(shape)
+    out[:, 0] = rng.normal(0, sd, z)
+    innovation = sd * np.sqrt(1 - persistence**2)
+    for j in range(1, steps):
+        out[:, j] = persistence * out[:, j - 1] + rng.normal(0, innovation, z)
+    return out
+
+
+def _market(rng, price: np.ndarray, growth: np.ndarray, t: _Time) -> dict[str, np.ndarray]:
     z, steps = price.shape
     activity = np.exp(rng.normal(np.log(52), 1.2, z))[:, None]
     cycle = 1 + 0.15 * t.boom - 0.28 * t.shock
@@ -193,9 +223,15 @@ def _market(rng, price: np.ndarray, t: _Time) -> dict[str, np.ndarray]:
     inventory = rng.poisson(activity * 0.95 * supply[None, :] * rng.lognormal(0, 0.35, (z, 1)))
     dom_center = np.log(48) - 0.15 * t.season - 0.55 * t.boom + 0.35 * t.shock
     dom_sd = 0.35 + 1.2 / np.sqrt(mean_sold + 1)
-    median_dom = np.round(np.exp(dom_center[None, :] + dom_sd * rng.normal(0, 1, (z, steps))))
+    # A zip whose own prices are rising sells faster and closer to (or above) asking: the weak
+    # lead of market tightness on price changes that real panels show.
+    median_dom = np.round(
+        np.exp(dom_center[None, :] - TIGHTNESS_DOM * growth + dom_sd * rng.normal(0, 1, (z, steps)))
+    )
     sale_to_list = rng.normal(
-        (0.973 + 0.045 * t.boom - 0.012 * t.shock)[None, :], 0.022, (z, steps)
+        (0.973 + 0.045 * t.boom - 0.012 * t.shock)[None, :] + TIGHTNESS_SALE_TO_LIST * growth,
+        0.022,
+        (z, steps),
     )
     p_above = np.clip(0.2 + 0.35 * t.boom - 0.05 * t.shock + 0.04 * t.season, 0.02, 0.95)
     p_above = np.clip(p_above[None, :] * np.exp(rng.normal(0, 0.6, (z, 1))), 0.01, 0.97)
@@ -210,8 +246,19 @@ def _market(rng, price: np.ndarray, t: _Time) -> dict[str, np.ndarray]:
     fast = rng.binomial(pending.astype(int), p_fast)
     off_market = np.divide(fast, pending, out=np.zeros_like(pending), where=pending > 0)
     noise_sd = 0.07 + 0.45 / np.sqrt(homes_sold + 1)
-    sale = price * np.exp(rng.standard_t(5, (z, steps)) * noise_sd * 1.1)
-    listp = price * np.exp(0.045 + rng.standard_t(6, (z, steps)) * noise_sd * 0.7)
+    # Real HouseTS medians sit far from the index and wander: log(list / price) has sd ~0.26
+    # (sample) to ~0.35 (DC panel), half of it a persistent offset per zip.
+    sale = price * np.exp(
+        rng.normal(0, SALE_OFFSET_SD, (z, 1))
+        + _sticky_noise(rng, (z, steps), SALE_DRIFT_SD, MIX_PERSISTENCE)
+        + rng.standard_t(6, (z, steps)) * noise_sd * 0.8
+    )
+    listp = price * np.exp(
+        0.045
+        + rng.normal(0, LIST_OFFSET_SD, (z, 1))
+        + _sticky_noise(rng, (z, steps), LIST_DRIFT_SD, MIX_PERSISTENCE)
+        + rng.standard_t(6, (z, steps)) * noise_sd * 0.7
+    )
     sqft = np.exp(rng.normal(np.log(1750), 0.22, z))[:, None]
     ppsf = sale / sqft * np.exp(rng.normal(0, 0.05, (z, steps)))
     list_ppsf = listp / sqft * np.exp(rng.normal(0, 0.05, (z, steps)))

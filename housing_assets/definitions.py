@@ -66,6 +66,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> dg.D
             training_serving.serving_bundle,
             monitoring.drift_report,
             monitoring.batch_predictions,
+            monitoring.served_history,
         ],
         asset_checks=[
             ingestion_checks.raw_contract,

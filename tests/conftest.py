@@ -32,7 +32,7 @@ LINEAGE_ASSETS = (
     "holdout_metrics",
     "serving_bundle",
 )
-MONITORING_ASSETS = ("drift_report", "batch_predictions")
+MONITORING_ASSETS = ("drift_report", "batch_predictions", "served_history")
 ALL_ASSETS = {*INGESTION_ASSETS, *LINEAGE_ASSETS, *MONITORING_ASSETS}
 
 

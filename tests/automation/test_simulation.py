@@ -1,20 +1,26 @@
 """End to end: a champion from data to 2021, then 2022-01..2023-12 dropped into the landing area
 one month at a time, with both sensors evaluated after each. Reduced scale and trials."""
 
+import contextlib
 import json
+import time
 
 import dagster as dg
+import httpx
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
 from housing_assets.definitions import build_definitions
 from housing_assets.lib import bundle
 from housing_assets.lib.automation import RetrainRules
+from housing_assets.lib.cleaning import clean_month
 from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
 from housing_assets.resources.automation import RetrainPolicy
 from housing_assets.runner import ingest, register_months, train
 from housing_assets.settings import Settings
 from housing_serving.app import create_app
+from housing_serving.loopback import serve_in_thread
 from housing_serving.settings import ServingSettings
 from tests.automation.daemon import InProcessDaemon
 from tests.conftest import TUNING, frames_by_month
@@ -52,6 +58,28 @@ def expected_decision(
     return decay or drift or len(new) >= RULES.every_months
 
 
+def history_served(api: str) -> str | None:
+    return httpx.get(f"{api}/v1/model").json().get("history_until")
+
+
+def wait_until(condition, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def next_month(by_month: dict, month: str) -> list[dict]:
+    """One clean row of the month after `month` as a client sends it, price left out (the last
+    month has no successor in the panel: its row is moved a month on)."""
+    following = str(pd.Period(month, "M") + 1)
+    frame = clean_month(by_month.get(following, by_month[month]))[0].head(1)
+    frame = frame.drop(columns=["price"]).assign(date=following, year=int(following[:4]))
+    return json.loads(frame.to_json(orient="records"))
+
+
 @pytest.mark.slow
 def test_new_months_flow_to_drift_reports_retraining_and_the_api(tmp_path):
     panel = generate_panel(SyntheticSpec(seed=5, scale=0.01))
@@ -67,13 +95,17 @@ def test_new_months_flow_to_drift_reports_retraining_and_the_api(tmp_path):
     defs = build_definitions(settings, resources={"retrain_policy": POLICY})
     store = bundle.LocalStore(settings.serving_dir)
 
-    with dg.instance_for_test() as instance:
+    with dg.instance_for_test() as instance, contextlib.ExitStack() as stack:
         register_months(instance, history)
         ingest(defs, instance, history, say=lambda _: None)
         first = train(defs, instance, "2021-01", TUNING, say=lambda _: None)
         assert first.published, first.gate
         daemon = InProcessDaemon(defs, instance)
         assert "adopted" in daemon.tick("new_source_months").skipped
+        api = stack.enter_context(
+            serve_in_thread(ServingSettings(store=str(settings.serving_dir), poll_seconds=0.2))
+        )
+        assert history_served(api) == "2021-12"
 
         decisions, last_attempt = [], None
         for month in arriving:
@@ -90,6 +122,14 @@ def test_new_months_flow_to_drift_reports_retraining_and_the_api(tmp_path):
             champion = json.loads(
                 store.read(f"bundles/{bundle.current_version(store)}/provenance.json")
             )
+            # The month reached the served history without a retrain, and the running API
+            # anchors the next month's rows on it.
+            assert champion["history_until"] == month
+            assert wait_until(lambda m=month: history_served(api) == m), month
+            answer = httpx.post(f"{api}/v1/predict", json={"rows": next_month(by_month, month)})
+            assert answer.status_code == 200, answer.text
+            row = answer.json()["predictions"][0]
+            assert (row["anchor_month"], row["horizon"]) == (month, 1)
             cleaned = sorted(instance.get_materialized_partitions(dg.AssetKey("cleaned_monthly")))
             reports = {
                 m: json.loads(store.read(f"reports/drift/{m}.json"))
@@ -129,7 +169,9 @@ def test_new_months_flow_to_drift_reports_retraining_and_the_api(tmp_path):
         expected = bundle.current_version(store)
         with TestClient(
             create_app(ServingSettings(store=str(settings.serving_dir), poll_seconds=0))
-        ) as api:
-            assert api.get("/v1/model").json()["version"] == expected
-        assert expected == [d[3] for d in decisions if d[2]][-1]
+        ) as client:
+            served = client.get("/v1/model").json()
+            assert served["version"] == expected and served["history_until"] == "2023-12"
+        # The last promoted model still serves, its history refreshed month by month since.
+        assert served["model_version"] == [d[3] for d in decisions if d[2]][-1]
         print("retraining decisions:", decisions)

@@ -7,7 +7,7 @@ import pandas as pd
 
 from housing_assets.defs.ingestion.partitions import months
 from housing_assets.lib import contract as c
-from housing_assets.lib import drift
+from housing_assets.lib import drift, refresh
 from housing_assets.lib import features as F
 from housing_assets.resources.serving_store import Champion, ServingStore
 
@@ -61,7 +61,7 @@ def drift_report(
             actual=frame[c.TARGET].to_numpy() if frame[c.TARGET].notna().any() else None,
             champion_mape=champion.holdout_mape,
         )
-        report.update(month=month, champion=champion.version)
+        report.update(month=month, champion=champion.model_version, bundle=champion.version)
         page = drift.html(
             month,
             report,
@@ -115,3 +115,35 @@ def batch_predictions(
     context.add_output_metadata({"rows": rows, "months": len(out), "champion": champion.version})
     context.log.info(f"scored {rows:,} zip-months with {champion.version}")
     return out
+
+
+@dg.asset(**MONTHLY, kinds={"parquet"})
+def served_history(
+    context: dg.AssetExecutionContext,
+    cleaned_monthly: dict[str, pd.DataFrame],
+    serving_store: ServingStore,
+) -> dict:
+    """The champion's zip history advanced with month M and republished (same model, new version): predictions anchor on the freshest price without a retrain."""
+    champion_or_fail(serving_store)
+    frames = [cleaned_monthly[m] for m in sorted(cleaned_monthly)]
+    done = refresh.refresh(serving_store.store(), pd.concat(frames, ignore_index=True))
+    if done.published:
+        context.log.info(
+            f"history through {done.history_until}: {done.zips_updated:,} zips updated; "
+            f"published {done.version} (was {done.previous})"
+        )
+    else:
+        context.log.info(f"{done.version} already holds these months: nothing republished")
+    context.add_output_metadata(
+        {
+            "version": done.version,
+            "previous_version": done.previous,
+            "history_until": done.history_until,
+            "zips_updated": done.zips_updated,
+            "republished": done.published,
+        }
+    )
+    return {
+        month: {"version": done.version, "history_until": done.history_until}
+        for month in cleaned_monthly
+    }

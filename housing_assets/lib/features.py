@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -283,15 +284,29 @@ def derived_columns(
     return out
 
 
+@lru_cache(maxsize=8)
+def _column_plan(features: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, list]:
+    """Where each feature comes from: (raw output columns, their raw input columns, the derived
+    ones as (output column, name))."""
+    raw = [(j, NUMERIC_POSITION[n]) for j, n in enumerate(features) if n in NUMERIC_POSITION]
+    derived = [(j, n) for j, n in enumerate(features) if n not in NUMERIC_POSITION]
+    return (
+        np.array([j for j, _ in raw], dtype="int64"),
+        np.array([k for _, k in raw], dtype="int64"),
+        derived,
+    )
+
+
 def matrix(
     rows: Rows, state: FeatureState, match: A.Match, metro_encoding: np.ndarray | None = None
 ) -> np.ndarray:
     """The model's input matrix: float32, columns in `state.features` order."""
     derived = derived_columns(rows, state, match, metro_encoding)
+    raw_out, raw_in, derived_out = _column_plan(tuple(state.features))
     out = np.empty((len(rows), len(state.features)), dtype="float32")
-    for j, name in enumerate(state.features):
-        position = NUMERIC_POSITION.get(name)
-        out[:, j] = rows.numeric[:, position] if position is not None else derived[name]
+    out[:, raw_out] = rows.numeric[:, raw_in]
+    for j, name in derived_out:
+        out[:, j] = derived[name]
     return out
 
 

@@ -74,10 +74,12 @@ def intervals(
     """Per level, (lower, upper) arrays: each row gets its own bucket's bounds."""
     p = np.asarray(prediction, dtype="float64")
     quantiles = calibrated["quantiles"]
-    levels = list(next(iter(quantiles.values())))
+    names = list(quantiles)
+    position = {name: i for i, name in enumerate(names)}
+    row_bucket = np.fromiter((position[b] for b in labels), dtype="int64", count=len(labels))
     out = {}
-    for level in levels:
-        lo = np.array([quantiles[b][level][0] for b in labels], dtype="float64")
-        hi = np.array([quantiles[b][level][1] for b in labels], dtype="float64")
+    for level in quantiles[names[0]]:
+        lo = np.array([quantiles[n][level][0] for n in names])[row_bucket]
+        hi = np.array([quantiles[n][level][1] for n in names])[row_bucket]
         out[level] = (p * np.exp(lo), p * np.exp(hi))
     return out

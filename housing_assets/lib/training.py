@@ -3,8 +3,8 @@
 Every row is anchored the way it will be served. Eval rows are predicted from the history known
 when eval starts (the train months), exactly as the holdout is predicted from the months before
 it. Training rows are anchored as if the history ended 1..`max_offset` months before them (drawn
-per row, seeded; small panels draw several times), and a share of them is deliberately left
-without an anchor, so the cold path for unseen zips is learned on every dataset.
+per row, seeded; small panels draw several times). A row with no earlier price -- a zip's first
+month, or most rows of a sparse sample -- trains the cold path.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from housing_assets.lib import features as F
 from housing_assets.lib import horizons, metrics, tuning
 from housing_assets.lib.splits import EVAL, SPLIT, TRAIN
 
-COLD_SHARE = 0.0  # training examples kept without an anchor: the unseen-zip path
 MIN_EXAMPLES = 100_000  # a small panel is anchored several times over, up to MAX_DRAWS
 MAX_DRAWS = 4
 MAX_WEIGHTED_HORIZON = 24
@@ -67,28 +66,24 @@ def draws_for(n_rows: int) -> int:
     return int(np.clip(np.ceil(MIN_EXAMPLES / max(n_rows, 1)), 1, MAX_DRAWS))
 
 
-def training_examples(
+def _drawn(
     rows: pd.DataFrame,
     state: F.FeatureState,
     history: A.AnchorTable,
     seed: int,
+    floor: int | None = None,
+    stream: tuple[int, ...] = (),
     metro_encoding: np.ndarray | None = None,
 ) -> Examples:
-    """Rows anchored at sampled cutoffs (see module doc), stacked over `draws_for` draws."""
+    """Rows anchored at sampled cutoffs, never before `floor` (default: the zip's first known
+    month), stacked over `draws_for` draws."""
     base = F.Rows.from_frame(rows)
     zips = base.zip_numbers()
-    first_known = history.first_month(zips)
+    earliest = history.first_month(zips) if floor is None else np.full(len(rows), floor)
     parts = []
     for draw in range(draws_for(len(rows))):
-        rng = np.random.default_rng([seed, draw])
-        cutoffs = A.sample_cutoffs(base.months, first_known, state.max_offset, rng)
-        match = history.lookup(zips, cutoffs)
-        cold = rng.random(len(rows)) < COLD_SHARE
-        match = A.Match(
-            np.where(cold, -1, match.month),
-            np.where(cold[:, None], np.nan, match.values),
-            match.names,
-        )
+        rng = np.random.default_rng([seed, draw, *stream])
+        match = history.lookup(zips, A.sample_cutoffs(base.months, earliest, state.max_offset, rng))
         parts.append(
             Examples(
                 F.matrix(base, state, match, metro_encoding),
@@ -99,6 +94,17 @@ def training_examples(
     return Examples(
         *(np.concatenate([getattr(p, k) for p in parts]) for k in ("X", "y", "horizon"))
     )
+
+
+def training_examples(
+    rows: pd.DataFrame,
+    state: F.FeatureState,
+    history: A.AnchorTable,
+    seed: int,
+    metro_encoding: np.ndarray | None = None,
+) -> Examples:
+    """Rows anchored as if the history ended 1..max_offset months before each (see module doc)."""
+    return _drawn(rows, state, history, seed, metro_encoding=metro_encoding)
 
 
 def served_examples(rows: pd.DataFrame, state: F.FeatureState, history: A.AnchorTable) -> Examples:
@@ -116,23 +122,8 @@ def calibration_examples(
     """Eval rows served from every origin inside the eval window, not only its first month: the
     history ends 1..max_offset months before each row but never before eval starts, so each
     horizon's residuals come from the whole window (a train-only model has seen none of them)."""
-    base = F.Rows.from_frame(eval_rows)
-    zips = base.zip_numbers()
-    eval_start = np.full(len(eval_rows), base.months.min() - 1)
-    parts = []
-    for draw in range(draws_for(len(eval_rows))):
-        rng = np.random.default_rng([seed, draw, 1])
-        match = known.lookup(zips, A.sample_cutoffs(base.months, eval_start, state.max_offset, rng))
-        parts.append(
-            Examples(
-                F.matrix(base, state, match),
-                F.target(eval_rows, state, match),
-                F.horizon(base, match),
-            )
-        )
-    return Examples(
-        *(np.concatenate([getattr(p, k) for p in parts]) for k in ("X", "y", "horizon"))
-    )
+    eval_start = int(F.month_index(eval_rows[c.DATE]).min())
+    return _drawn(eval_rows, state, known, seed, floor=eval_start - 1, stream=(1,))
 
 
 def train(
@@ -168,8 +159,12 @@ def train(
     )
     rounds = result.best_iteration + 1
 
-    say(f"calibrating intervals: best params on all train examples, {rounds} rounds")
-    train_only = tuning.fit(result.best_params, rounds, train_ex.dmatrix(state), settings)
+    if result.best_booster is not None:
+        say("calibrating intervals with the best trial's model (it never saw an eval row)")
+        train_only = result.best_booster
+    else:  # the best trial ran in an earlier process (a resumed study): fit its twin
+        say(f"calibrating intervals: best params on all train examples, {rounds} rounds")
+        train_only = tuning.fit(result.best_params, rounds, train_ex.dmatrix(state), settings)
     eval_log_price = np.log(eval_rows[c.TARGET].to_numpy())
     eval_pred = train_only.predict(d_eval) + (eval_log_price - eval_ex.y)  # + the anchor level
     known_history = F.anchor_table(known_rows, state)

@@ -29,6 +29,7 @@ class TuningSettings:
     max_rounds: int = 2000
     early_stopping_rounds: int = 50
     nthread: int = 2
+    max_bin: int = 256
 
 
 @dataclass
@@ -48,12 +49,15 @@ class TuningResult:
     best_value: float
     trials: list[TrialResult] = field(default_factory=list)
     resumed_trials: int = 0
+    # The best trial's model cut at its best round, when that trial ran in this process (a
+    # resumed study's best may come from an earlier one): trained on the tuning rows only.
+    best_booster: xgb.Booster | None = None
 
 
 def search_space(trial: optuna.Trial) -> dict:
     return {
         "max_depth": trial.suggest_int("max_depth", 3, 10),
-        "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
+        "learning_rate": trial.suggest_float("learning_rate", 0.05, 0.3, log=True),
         "min_child_weight": trial.suggest_float("min_child_weight", 1.0, 50.0, log=True),
         "subsample": trial.suggest_float("subsample", 0.5, 1.0),
         "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
@@ -68,6 +72,7 @@ def booster_params(params: dict, settings: TuningSettings) -> dict:
         "objective": "reg:squarederror",
         "eval_metric": EVAL_METRIC,
         "tree_method": "hist",
+        "max_bin": settings.max_bin,
         "nthread": settings.nthread,
         "seed": settings.seed,
         **params,
@@ -110,6 +115,7 @@ def tune(
     finished = [t for t in study.trials if t.state.is_finished()]
     remaining = max(0, settings.n_trials - len(finished))
     results: list[TrialResult] = []
+    kept: dict[int, xgb.Booster] = {}  # trial number -> model, only the best so far
 
     def objective(trial: optuna.Trial) -> float:
         started = time.perf_counter()
@@ -135,6 +141,9 @@ def tune(
             raise
         trial.set_user_attr("best_iteration", booster.best_iteration)
         value = float(booster.best_score)
+        if not kept or value < min(r.value for r in results if r.value is not None):
+            kept.clear()
+            kept[trial.number] = booster[: booster.best_iteration + 1]
         results.append(
             TrialResult(
                 trial.number,
@@ -165,6 +174,7 @@ def tune(
         best_value=float(best.value),
         trials=results,
         resumed_trials=len(finished),
+        best_booster=kept.get(best.number),
     )
 
 

@@ -1,0 +1,56 @@
+"""How training anchors its rows: as served, never on the row's own month or a later one."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from housing_assets.lib import features as F
+from housing_assets.lib import splits as S
+from housing_assets.lib import training
+from housing_assets.lib.cleaning import clean_month
+
+
+@pytest.fixture(scope="module")
+def parts(small_panel):
+    months = small_panel["date"].dt.strftime("%Y-%m")
+    cleaned = pd.concat([clean_month(g)[0] for _, g in small_panel.groupby(months)])
+    rows = S.assign(cleaned.reset_index(drop=True), S.Windows("2022-01"))
+    train = rows[rows[S.SPLIT] == S.TRAIN].reset_index(drop=True)
+    known = rows[rows[S.SPLIT] != S.HOLDOUT].reset_index(drop=True)
+    evals = rows[rows[S.SPLIT] == S.EVAL].reset_index(drop=True)
+    return train, known, evals, F.fit(train)
+
+
+def test_training_rows_are_anchored_1_to_24_months_back_and_cold_only_without_history(parts):
+    train, _, _, state = parts
+    ex = training.training_examples(train, state, F.anchor_table(train, state), seed=0)
+    draws = training.draws_for(len(train))
+    assert len(ex.y) == draws * len(train)
+    h = ex.horizon[~np.isnan(ex.horizon)]
+    assert h.min() == 1 and h.max() == state.max_offset
+    # Only a zip's first month has nothing earlier to anchor on.
+    first_month = train.groupby("zipcode")["date"].transform("min") == train["date"]
+    cold = np.isnan(ex.horizon).reshape(draws, len(train))
+    assert (cold == first_month.to_numpy()).all()
+
+
+def test_eval_rows_are_served_from_the_train_history_only(parts):
+    train, _, evals, state = parts
+    ex = training.served_examples(evals, state, F.anchor_table(train, state))
+    months = F.month_index(evals["date"])
+    anchor = months - ex.horizon
+    assert (anchor == F.month_index(train["date"]).max()).all()  # the last train month
+
+
+def test_calibration_origins_stay_inside_the_eval_window(parts):
+    train, known, evals, state = parts
+    ex = training.calibration_examples(evals, state, F.anchor_table(known, state), seed=0)
+    months = np.tile(F.month_index(evals["date"]), training.draws_for(len(evals)))
+    anchor = months - ex.horizon
+    assert anchor.min() == F.month_index(train["date"]).max()  # never before eval starts
+    assert ex.horizon.min() == 1 and (anchor < months).all()
+
+
+def test_weights_fall_with_the_horizon():
+    w = training.horizon_weight(np.array([1.0, 2.0, 24.0, 60.0, np.nan]))
+    assert w.tolist() == pytest.approx([1.0, 0.5, 1 / 24, 1 / 24, 1 / 24])

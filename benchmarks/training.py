@@ -94,18 +94,23 @@ def run_ours(splits: pd.DataFrame, trials: int, sample: float, nthread: int) -> 
     from housing_assets.lib import features as F
     from housing_assets.lib.predictor import Predictor
 
+    started = time.perf_counter()
     train_rows = splits[splits["split"] == "train"]
     state = F.fit(train_rows)
     settings = tuning.TuningSettings(
         n_trials=trials, timeout_s=1800, sample_fraction=sample, nthread=nthread
     )
     model = training.train(splits, state, settings, say=lambda m: print(f"  {m}", flush=True))
-    # evaluation.predictions anchors the holdout on the pre-holdout history itself.
+    trained = time.perf_counter()
+    # evaluation.predictions anchors the holdout on the pre-holdout history itself, and fits the
+    # reference-way baseline it reports beside ours: evaluation, timed apart from training.
     predictor = Predictor(
         model.booster, state, model.conformal, F.anchor_table(train_rows.iloc[:0], state)
     )
-    rep = evaluation.report(evaluation.predictions(splits, predictor))
+    rep = evaluation.report(evaluation.predictions(splits, predictor, nthread=nthread))
     return {
+        "train_s": round(trained - started, 1),
+        "evaluate_s": round(time.perf_counter() - trained, 1),
         "holdout": rep["model"],
         "coverage": rep["coverage"],
         "baselines": {k: b["baseline"]["mape"] for k, b in rep["baselines"].items()},
@@ -124,6 +129,8 @@ def child(args) -> int:
         out = run_ours(
             splits, args.trials, args.sample if args.data == "full" else 1.0, args.nthread
         )
+    # Ours times its training apart from its evaluation (which also fits a reference baseline).
+    out.setdefault("train_s", round(time.perf_counter() - prepared, 1))
     out.update(
         {
             "method": args.method,
@@ -131,7 +138,6 @@ def child(args) -> int:
             "train_rows": int((splits["split"] == "train").sum()),
             "holdout_rows": int((splits["split"] == "holdout").sum()),
             "prepare_s": round(prepared - started, 1),
-            "train_s": round(time.perf_counter() - prepared, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         }
     )

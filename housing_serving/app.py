@@ -29,7 +29,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
-from housing_assets.lib import bundle
+from housing_assets.lib import bundle, horizons
 from housing_assets.lib import contract as c
 from housing_serving import service
 from housing_serving.explorer import Explorer
@@ -232,7 +232,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
             holdout_metrics=m["model"],
             interval_coverage=m["coverage"],
             baselines={k: v["baseline"] for k, v in m["baselines"].items()},
-            by_horizon=m.get("by_horizon", {}),
+            by_horizon=horizons.ordered(m.get("by_horizon", {})),
             history_until=p.get("history_until"),
             model_version=p.get("model_version", model.version),
             features=model.predictor.state.features,

@@ -28,6 +28,11 @@ def key(label: str) -> str:
     return label if label == COLD else "h" + label.replace("-", "_").replace("+", "_plus")
 
 
+def ordered(by_bucket: dict) -> dict:
+    """A per-bucket mapping in horizon order (JSON stores may sort '13-24' before '4-6')."""
+    return {label: by_bucket[label] for label in LABELS if label in by_bucket}
+
+
 def bucket(horizon: np.ndarray) -> np.ndarray:
     """Bucket label per row (object array); NaN horizon -> `cold`."""
     h = np.asarray(horizon, dtype="float64")

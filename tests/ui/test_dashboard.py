@@ -57,6 +57,7 @@ def test_overview_is_the_model_card_of_the_live_model(monkeypatch, api_url):
     assert metric(at, "History through") == model["history_until"]
     horizons = at.dataframe[1].value
     assert list(horizons["horizon"]) == list(model["by_horizon"])
+    assert list(horizons["horizon"])[:2] == ["1-3", "4-6"]  # horizon order, not text order
     first = next(iter(model["by_horizon"].values()))
     assert horizons["model"].iloc[0] == f"{first['model']['mape']:.2f}%"
     assert not at.error and not at.warning

@@ -8,6 +8,8 @@ def test_buckets_by_months_since_the_anchor():
     labels = horizons.bucket(np.array([1, 3, 4, 12, 13, 24, 25, 140, np.nan]))
     assert labels.tolist() == ["1-3", "1-3", "4-6", "7-12", "13-24", "13-24", "25+", "25+", "cold"]
     assert horizons.key("25+") == "h25_plus" and horizons.key("1-3") == "h1_3"
+    stored = {"13-24": 3, "4-6": 2, "cold": 4, "1-3": 1}  # as a key-sorting JSON store returns it
+    assert list(horizons.ordered(stored)) == ["1-3", "4-6", "13-24", "cold"]
 
 
 def test_each_bucket_gets_its_own_bounds_and_a_small_bucket_borrows_from_a_longer_horizon():

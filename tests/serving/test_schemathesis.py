@@ -18,7 +18,7 @@ def test_no_generated_request_gets_a_server_error(store):
     app = create_app(
         ServingSettings(store=str(store), poll_seconds=0, api_key=API_KEY, max_rows=50)
     )
-    assert app.state.holder.refresh()  # load the model up front: generated calls skip the lifespan
+    assert app.state.runtime.refresh()  # load the model up front: generated calls skip the lifespan
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     routes, calls = [], []
     for result in schema.get_all_operations():

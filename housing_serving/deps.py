@@ -1,0 +1,64 @@
+"""What routes depend on: the runtime (model holder, settings, metrics), the live model, the
+admin key. Tests replace `live_model` through `app.dependency_overrides`."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request
+
+from housing_serving.metrics import ApiMetrics
+from housing_serving.model_holder import LoadedModel, ModelHolder
+from housing_serving.settings import ServingSettings
+
+
+@dataclass
+class Runtime:
+    """One app's state, built by `create_app` and kept on `app.state.runtime`."""
+
+    holder: ModelHolder
+    settings: ServingSettings
+    metrics: ApiMetrics
+
+    def refresh(self) -> bool:
+        """Follow the store's `current`; True when a new model went live."""
+        swapped = self.holder.refresh()
+        current = self.holder.current
+        if swapped and current is not None:
+            self.metrics.serving(current.version, current.provenance.get("vintage", "?"))
+        outcome = "swapped" if swapped else ("refused" if self.holder.last_error else "unchanged")
+        self.metrics.reloads.labels(outcome=outcome).inc()
+        return swapped
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+async def live_model(rt: RuntimeDep) -> LoadedModel:  # async: no thread hop for a lookup
+    model = rt.holder.current
+    if model is None:
+        reason = rt.holder.last_error or "nothing published"
+        raise HTTPException(503, detail=f"no model loaded from {rt.settings.store} ({reason})")
+    return model
+
+
+Live = Annotated[LoadedModel, Depends(live_model)]
+
+
+def admin_key(rt: RuntimeDep, x_api_key: Annotated[str | None, Header()] = None) -> None:
+    """The X-API-Key header must equal HOUSING_SERVING_API_KEY (compared in constant time); an
+    unset or empty key disables admin routes (an empty key would accept an empty header)."""
+    configured = rt.settings.api_key.get_secret_value() if rt.settings.api_key else ""
+    if not configured:
+        raise HTTPException(403, detail="admin routes are disabled: set HOUSING_SERVING_API_KEY")
+    if x_api_key is None or not secrets.compare_digest(x_api_key.encode(), configured.encode()):
+        raise HTTPException(401, detail="missing or wrong X-API-Key")
+
+
+Admin = Depends(admin_key)

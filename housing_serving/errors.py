@@ -1,0 +1,60 @@
+"""The error envelope: every error the API answers is `{"detail": [{row, field, message}]}`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from housing_serving.schemas import ErrorResponse
+from housing_serving.service import InputError
+
+# The error answers a route may give, for its OpenAPI entry.
+ERRORS = {
+    404: {"model": ErrorResponse},
+    422: {"model": ErrorResponse},
+    413: {"model": ErrorResponse},
+    503: {"model": ErrorResponse},
+}
+
+
+def error_response(
+    status: int, message: str, row: int | None = None, field: str | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content={"detail": [{"row": row, "field": field, "message": message}]}
+    )
+
+
+def validation_details(errors: list[dict], limit: int = 50) -> list[dict]:
+    """pydantic errors -> envelope entries naming the request row and field."""
+    details = []
+    for err in errors[:limit]:
+        loc = [p for p in err.get("loc", ()) if p != "body"]
+        row = (
+            next((p for p in loc[1:2] if isinstance(p, int)), None) if loc[:1] == ["rows"] else None
+        )
+        field = str(loc[-1]) if loc and not isinstance(loc[-1], int) else None
+        where = f"row {row}: " if row is not None else ""
+        details.append(
+            {"row": row, "field": field, "message": f"{where}{field or 'body'}: {err['msg']}"}
+        )
+    return details
+
+
+async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    return JSONResponse(status_code=422, content={"detail": validation_details(exc.errors())})
+
+
+async def _out_of_contract(_request: Request, exc: InputError) -> JSONResponse:
+    return JSONResponse(status_code=422, content={"detail": exc.details})
+
+
+async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+    return error_response(exc.status_code, str(exc.detail))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(InputError, _out_of_contract)
+    app.add_exception_handler(HTTPException, _http_error)

@@ -1,0 +1,71 @@
+"""ASGI middleware: the request-body limit and request metrics (plain ASGI, no per-request task)."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import HTTPException
+
+from housing_serving.errors import error_response
+from housing_serving.metrics import ApiMetrics
+
+
+class _TooLarge(HTTPException):
+    """Raised while the body streams in. An HTTPException: FastAPI's body parsing (forms, file
+    uploads) passes those through, where any other error becomes a 400."""
+
+
+class BodyLimit:
+    """Answers 413 before reading more than `limit` bytes of a request body."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        too_large = f"request body over {self.limit:,} bytes"
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await error_response(413, too_large)(scope, receive, send)
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge(413, too_large)
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await error_response(413, too_large)(scope, receive, send)
+
+
+class Observe:
+    """Counts requests by route and status and times them."""
+
+    def __init__(self, app, metrics: ApiMetrics):
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_and_record(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.requests.labels(
+                route=path, method=scope["method"], status=str(status["code"])
+            ).inc()
+            self.metrics.latency.labels(route=path).observe(time.perf_counter() - started)

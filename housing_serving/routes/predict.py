@@ -1,0 +1,121 @@
+"""Scoring: JSON rows and CSV uploads."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Annotated
+
+import pandas as pd
+import pydantic_core
+from fastapi import APIRouter, File, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from housing_assets.lib import contract as c
+from housing_serving import service
+from housing_serving.deps import Live, Runtime, RuntimeDep
+from housing_serving.errors import ERRORS
+from housing_serving.model_holder import LoadedModel
+from housing_serving.schemas import PredictRequest, PredictResponse
+
+router = APIRouter(prefix="/v1", tags=["predict"], responses=ERRORS)
+JSON_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}},
+}
+THREAD_ABOVE_ROWS = 64  # a few rows score in well under a millisecond: cheaper on the event loop
+
+
+def score(rt: Runtime, model: LoadedModel, records: list[dict], ids: list, explain: bool):
+    if len(records) > rt.settings.max_rows:
+        raise HTTPException(
+            413, detail=f"{len(records):,} rows; the limit is {rt.settings.max_rows:,} per request"
+        )
+    rows = service.rows_from_records(records)
+    service.check_ranges(rows)
+    out = service.score(model, rows, ids, explain)
+    rt.metrics.predictions.labels(model_version=model.version).inc(len(out))
+    return out
+
+
+@router.post("/predict", response_model=PredictResponse, openapi_extra={"requestBody": JSON_BODY})
+async def predict(request: Request, model: Live, rt: RuntimeDep) -> Response:
+    """Predict one or many raw HouseTS rows, in request order, with intervals and flags.
+
+    The body (schema `PredictRequest`) is parsed and validated in one pass by pydantic-core
+    and the answer serialized by it: FastAPI's generic path (json.loads, validation, response
+    re-validation) took two thirds of a 10,000-row request.
+    """
+    try:
+        parsed = PredictRequest.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+    records = parsed.rows
+    ids = [r.get("id") for r in records]
+    # Large batches go to a worker thread so they never stall other requests.
+    if len(records) > THREAD_ABOVE_ROWS:
+        predictions = await asyncio.to_thread(score, rt, model, records, ids, parsed.explain)
+    else:
+        predictions = score(rt, model, records, ids, parsed.explain)
+    payload = {"model_version": model.version, "predictions": predictions}
+    return Response(pydantic_core.to_json(payload), media_type="application/json")
+
+
+@router.post("/predict/csv", responses={200: {"content": {"text/csv": {}}}})
+def predict_csv(
+    file: Annotated[UploadFile, File(description="HouseTS-layout CSV")], model: Live, rt: RuntimeDep
+) -> Response:
+    """Score a CSV upload in the HouseTS layout; answers CSV, one line per input row."""
+    frame = _read_csv(file)
+    ids = frame["id"].tolist() if "id" in frame.columns else list(range(len(frame)))
+    conformed, problems = c.coerce(
+        frame.drop(columns=["id"], errors="ignore"), source=file.filename or "upload"
+    )
+    optional = (c.TARGET, c.CITY_FULL, c.YEAR)
+    missing = [col for col in c.COLUMNS if col not in conformed.columns and col not in optional]
+    if missing or problems:
+        message = f"missing columns {missing}" if missing else "; ".join(problems)
+        raise service.InputError([{"row": None, "field": None, "message": message}])
+    for col in optional:
+        if col not in conformed.columns:
+            conformed[col] = None
+    records = (
+        conformed[c.COLUMNS]
+        .astype(object)
+        .where(conformed[c.COLUMNS].notna(), None)
+        .to_dict("records")
+    )
+    scored = pd.DataFrame(score(rt, model, records, ids, explain=False))
+    out = pd.DataFrame(
+        {
+            "id": scored["id"],
+            "zipcode": conformed[c.ZIPCODE].map(c.format_zip),
+            "date": conformed[c.DATE].dt.strftime("%Y-%m-%d"),
+            "prediction": scored["prediction"],
+            "lower_80": scored["interval_80"].str[0],
+            "upper_80": scored["interval_80"].str[1],
+            "lower_95": scored["interval_95"].str[0],
+            "upper_95": scored["interval_95"].str[1],
+            "flags": scored["flags"].str.join("|"),
+            "anchor_month": scored["anchor_month"],
+            "horizon": scored["horizon"].astype("Int64"),
+            "model_version": model.version,
+        }
+    )
+    if "actual" in scored:
+        out["actual"], out["error"] = scored["actual"], scored["error"]
+    return Response(out.to_csv(index=False), media_type="text/csv")
+
+
+def _read_csv(upload: UploadFile) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(io.BytesIO(upload.file.read()))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise service.InputError(
+            [{"row": None, "field": None, "message": f"not a readable CSV: {exc}"}]
+        ) from exc
+    if frame.empty:
+        raise service.InputError([{"row": None, "field": None, "message": "the CSV has no rows"}])
+    return frame

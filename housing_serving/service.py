@@ -1,17 +1,15 @@
-"""Scoring: validated rows -> contract frame -> predictions, intervals, flags, explanations."""
+"""Request rows against the contract (range rules -> 422 details) and the predictor's answer
+shaped as the API returns it; the scoring itself is `Predictor.predict_raw`."""
 
 from __future__ import annotations
 
 import numpy as np
-import xgboost as xgb
 
 from housing_assets.lib import anchors as A
 from housing_assets.lib import contract as c
 from housing_assets.lib import features as F
-from housing_assets.lib.cleaning import CleaningReport, not_reported_in_place
 from housing_serving.model_holder import LoadedModel
 
-TOP_CONTRIBUTIONS = 8
 # 0.0 is HouseTS's "not reported" for market stats and census fields: allowed, read as missing.
 ZERO_ALLOWED = set(c.MARKET_STATS) | set(c.CENSUS_COLUMNS)
 
@@ -24,19 +22,10 @@ class InputError(ValueError):
         self.details = details
 
 
-NUMERIC = list(c.NUMERIC_COLUMNS)
 _RANGE_COLUMNS = list(c.RANGES)
 _LOW = np.array([c.RANGES[k].low for k in _RANGE_COLUMNS])
 _HIGH = np.array([c.RANGES[k].high for k in _RANGE_COLUMNS])
 _ZERO_OK = np.array([k in ZERO_ALLOWED for k in _RANGE_COLUMNS])
-
-
-def rows_from_records(records: list[dict]) -> F.Rows:
-    """Validated request rows (contract names as keys) -> array rows; no DataFrame on this path."""
-    numeric = np.array([[r.get(k) for k in NUMERIC] for r in records], dtype="float64")  # None->nan
-    months = np.array([r[c.DATE].year * 12 + r[c.DATE].month - 1 for r in records], dtype="int64")
-    zips = [f"{int(r[c.ZIPCODE]):05d}" for r in records]
-    return F.Rows(numeric, months, zips, [r[c.CITY] for r in records])
 
 
 _RANGE_POSITIONS = [F.NUMERIC_POSITION[k] for k in _RANGE_COLUMNS]
@@ -62,18 +51,10 @@ def check_ranges(rows: F.Rows) -> None:
     raise InputError(details)
 
 
-def readable(rows: F.Rows) -> F.Rows:
-    """HouseTS zeros that mean 'not reported' become missing, by the same function cleaning
-    applies before training (one implementation, so training and serving cannot drift apart)."""
-    numeric = rows.numeric.copy()
-    not_reported_in_place(numeric, NUMERIC, CleaningReport())
-    return rows.with_numeric(numeric)
-
-
 def score(model: LoadedModel, raw: F.Rows, ids: list, explain: bool) -> list[dict]:
-    rows = readable(raw)
-    scored = model.predictor.predict_rows(rows)
-    contributions = _contributions(model, rows) if explain else None
+    """The predictor's answer for each row, shaped as the API's `Prediction`."""
+    scored = model.predictor.predict_raw(raw, explain=explain)
+    contributions = scored.get("contributions")
     anchor_month = [A.month_key(m) if m >= 0 else None for m in scored["anchor_month"].tolist()]
     horizon = [None if h != h else int(h) for h in scored["horizon"].tolist()]
     prediction = scored["prediction"].tolist()
@@ -101,18 +82,3 @@ def score(model: LoadedModel, raw: F.Rows, ids: list, explain: bool) -> list[dic
         item["contributions"] = contributions[i] if contributions is not None else None
         out.append(item)
     return out
-
-
-def _contributions(model: LoadedModel, rows: F.Rows) -> list[list[dict]]:
-    """XGBoost's own SHAP values (pred_contribs), top features by magnitude, bias left out."""
-    state = model.predictor.state
-    X = F.matrix(rows, state, F.served_anchors(rows, model.predictor.anchors))
-    values = model.predictor.booster.predict(
-        xgb.DMatrix(X, missing=np.nan, feature_names=state.features), pred_contribs=True
-    )[:, :-1]
-    names = state.features
-    top = np.argsort(-np.abs(values), axis=1)[:, :TOP_CONTRIBUTIONS]
-    return [
-        [{"feature": names[j], "contribution": float(values[i, j])} for j in top[i]]
-        for i in range(len(rows))
-    ]

@@ -72,6 +72,15 @@ def publisher_layout(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
+def tiny():
+    """The in-process model and bundle of tests/tiny.py (about a second): for tests that need
+    a real published model but not the Dagster lineage that builds one (`trained`)."""
+    from tests.tiny import tiny_model
+
+    return tiny_model()
+
+
+@pytest.fixture(scope="session")
 def small_panel():
     from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
 

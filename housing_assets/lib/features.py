@@ -33,6 +33,7 @@ import pandas as pd
 
 from housing_assets.lib import anchors as A
 from housing_assets.lib import contract as c
+from housing_assets.lib.cleaning import CleaningReport, not_reported_in_place
 
 LEAKAGE_DROP = ["median_sale_price"]
 # Calendar month and quarter, not the year: a change model that knows the year learns "2021 means
@@ -180,7 +181,8 @@ def out_of_fold_metro_encoding(
     return out
 
 
-NUMERIC_POSITION = {name: j for j, name in enumerate(c.NUMERIC_COLUMNS)}
+NUMERIC_COLUMNS = list(c.NUMERIC_COLUMNS)
+NUMERIC_POSITION = {name: j for j, name in enumerate(NUMERIC_COLUMNS)}
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,13 @@ class Rows:
     def with_numeric(self, numeric: np.ndarray) -> Rows:
         return Rows(numeric, self.months, self.zips, self.metros)
 
+    def readable(self) -> Rows:
+        """HouseTS zeros that mean "not reported" become missing, by the function cleaning
+        applies before training (idempotent on cleaned rows)."""
+        numeric = self.numeric.copy()
+        not_reported_in_place(numeric, NUMERIC_COLUMNS, CleaningReport())
+        return self.with_numeric(numeric)
+
     @classmethod
     def from_frame(cls, df: pd.DataFrame) -> Rows:
         numeric = np.full((len(df), len(c.NUMERIC_COLUMNS)), np.nan)
@@ -217,6 +226,20 @@ class Rows:
             dtype="float64"
         )
         return cls(numeric, month_index(df[c.DATE]), _zip_keys(df), df[c.CITY].tolist())
+
+    @classmethod
+    def from_records(cls, records: list[dict]) -> Rows:
+        """Rows from dicts keyed by contract names (an API request): `date` is a date or
+        timestamp, a missing or None number is NaN; no DataFrame on this path (a one-row request
+        would pay more for pandas than for the model)."""
+        numeric = np.array(
+            [[r.get(k) for k in NUMERIC_COLUMNS] for r in records], dtype="float64"
+        ).reshape(len(records), len(NUMERIC_COLUMNS))
+        months = np.array(
+            [r[c.DATE].year * 12 + r[c.DATE].month - 1 for r in records], dtype="int64"
+        )
+        zips = [f"{int(r[c.ZIPCODE]):05d}" for r in records]
+        return cls(numeric, months, zips, [r[c.CITY] for r in records])
 
 
 def as_rows(rows: pd.DataFrame | Rows) -> Rows:

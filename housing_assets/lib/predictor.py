@@ -15,6 +15,8 @@ from housing_assets.lib import features as F
 from housing_assets.lib import horizons
 from housing_assets.lib.bundle import ANCHORS, Bundle
 
+TOP_CONTRIBUTIONS = 8
+
 
 class Predictor:
     def __init__(
@@ -67,22 +69,26 @@ class Predictor:
         return Predictor(self.booster, self.state, self.conformal, anchors, self.version)
 
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
-        """One output row per input row, same order and index: prediction, intervals, flags,
-        anchor month ('YYYY-MM', None when cold) and horizon."""
-        out = self.predict_rows(F.Rows.from_frame(rows))
+        """`predict_raw` on a frame: one output row per input row, same order and index, with
+        the anchor month as 'YYYY-MM' (None when cold)."""
+        out = self.predict_raw(F.Rows.from_frame(rows))
         out["anchor_month"] = np.array(
             [A.month_key(m) if m >= 0 else None for m in out["anchor_month"]], dtype=object
         )
         return pd.DataFrame(out, index=rows.index)
 
-    def predict_rows(self, rows: F.Rows) -> dict[str, np.ndarray]:
-        """The same on array rows (the API's path): prediction, lower/upper_{80,95}, flags,
-        anchor_month (month index, -1 when cold), anchor_price and horizon (NaN when cold)."""
+    def predict_raw(self, raw: F.Rows, *, explain: bool = False) -> dict:
+        """Raw rows as a source or a client sends them -> prediction, lower/upper_{80,95},
+        unseen_zip/unseen_metro flags, anchor_month (month index, -1 when cold), anchor_price
+        and horizon (NaN when cold); with `explain`, also `contributions`: per row the
+        TOP_CONTRIBUTIONS features by SHAP magnitude. The one scoring path: training's holdout,
+        batch scoring, drift and the API all come here, so none applies a rule of its own."""
+        rows = raw.readable()
         match = F.served_anchors(rows, self.anchors)
         X = F.matrix(rows, self.state, match)
         price = F.to_price(self.booster.inplace_predict(X), rows, self.state, match)
         h = F.horizon(rows, match)
-        columns = {"prediction": price}
+        columns: dict = {"prediction": price}
         for level, (lo, hi) in horizons.intervals(
             price, horizons.bucket(h), self.conformal
         ).items():
@@ -92,4 +98,18 @@ class Predictor:
         columns["anchor_month"] = match.month
         columns["anchor_price"] = np.exp(match.column("anchor_log_price"))
         columns["horizon"] = h
+        if explain:
+            columns["contributions"] = self._contributions(X)
         return columns
+
+    def _contributions(self, X: np.ndarray) -> list[list[dict]]:
+        """XGBoost's own SHAP values (pred_contribs), top features by magnitude, bias left out."""
+        names = self.state.features
+        values = self.booster.predict(
+            xgb.DMatrix(X, missing=np.nan, feature_names=names), pred_contribs=True
+        )[:, :-1]
+        top = np.argsort(-np.abs(values), axis=1)[:, :TOP_CONTRIBUTIONS]
+        return [
+            [{"feature": names[j], "contribution": float(values[i, j])} for j in top[i]]
+            for i in range(len(X))
+        ]

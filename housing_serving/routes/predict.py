@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from housing_assets.lib import contract as c
+from housing_assets.lib import features as F
 from housing_serving import service
 from housing_serving.deps import Live, Runtime, RuntimeDep
 from housing_serving.errors import ERRORS
@@ -33,7 +34,7 @@ def score(rt: Runtime, model: LoadedModel, records: list[dict], ids: list, expla
         raise HTTPException(
             413, detail=f"{len(records):,} rows; the limit is {rt.settings.max_rows:,} per request"
         )
-    rows = service.rows_from_records(records)
+    rows = F.Rows.from_records(records)
     service.check_ranges(rows)
     out = service.score(model, rows, ids, explain)
     rt.metrics.predictions.labels(model_version=model.version).inc(len(out))

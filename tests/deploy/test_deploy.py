@@ -99,14 +99,14 @@ def test_every_image_target_has_a_command():
 
 
 @pytest.mark.parametrize("target", ["api", "ui", "dagster"])
-def test_each_image_command_starts_and_answers_its_health_check(target, trained, tmp_path):
+def test_each_image_command_starts_and_answers_its_health_check(target, tiny, tmp_path):
     command = dockerfile_commands()[target]
     command[0] = str(BIN / command[0]) if (BIN / command[0]).exists() else shutil.which(command[0])
     port = free_port()
     env = {**os.environ, "HOUSING_HOME": str(tmp_path)}
     if target == "api":
         command = with_port(command, "8000", port)
-        env["HOUSING_SERVING_STORE"] = str(trained[0].serving_dir)
+        env["HOUSING_SERVING_STORE"] = str(tiny.publish(tmp_path / "serving"))
         check = http_ok(f"http://127.0.0.1:{port}/v1/health")
     elif target == "ui":
         command = with_port(command, "8501", port)

@@ -1,5 +1,4 @@
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,29 +10,24 @@ from housing_assets.lib.splits import HOLDOUT, SPLIT
 from housing_serving.app import create_app
 from housing_serving.settings import ServingSettings
 from housing_serving.soak import republish  # noqa: F401  (re-exported: the tests publish with it)
-from tests.conftest import PUBLISHED
 
 API_KEY = "test-key-please-rotate"
 
 
 @pytest.fixture
-def store(trained, tmp_path) -> Path:
-    """A private copy of the trained serving store: tests may publish into it."""
-    settings = trained[0]
-    target = tmp_path / "serving"
-    shutil.copytree(settings.serving_dir, target)
-    return target
+def store(tiny, tmp_path) -> Path:
+    """A private serving store with the tiny model published: tests may publish into it."""
+    return tiny.publish(tmp_path / "serving")
 
 
 @pytest.fixture(scope="session")
-def holdout(trained) -> pd.DataFrame:
-    rows = PUBLISHED["splits"]
-    return rows[rows[SPLIT] == HOLDOUT].reset_index(drop=True)
+def holdout(tiny) -> pd.DataFrame:
+    return tiny.holdout
 
 
 @pytest.fixture(scope="session")
-def holdout_predictions(trained) -> pd.DataFrame:
-    return PUBLISHED["holdout_predictions"]
+def holdout_predictions(tiny) -> pd.DataFrame:
+    return tiny.holdout_predictions
 
 
 def publish_with_history(store: Path, history: pd.DataFrame, version: str) -> None:
@@ -51,9 +45,9 @@ def publish_with_history(store: Path, history: pd.DataFrame, version: str) -> No
 
 
 @pytest.fixture
-def judged_client(store):
+def judged_client(store, tiny):
     """A client of the model serving the history the holdout was judged on (before 2022-01)."""
-    rows = PUBLISHED["splits"]
+    rows = tiny.splits
     publish_with_history(store, rows[rows[SPLIT] != HOLDOUT], "2022-01-v1.judged")
     with make_client(store) as c:
         yield c

@@ -1,7 +1,6 @@
-"""A real API on loopback (uvicorn) over a copy of the fixtures' trained bundle, for the dashboard."""
+"""A real API on loopback (uvicorn) over the in-process model's bundle (tests/tiny.py), for the dashboard."""
 
 import contextlib
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,9 +18,8 @@ def running_api(store: Path):
 
 
 @pytest.fixture(scope="session")
-def api_url(trained, tmp_path_factory):
-    store = tmp_path_factory.mktemp("ui") / "serving"
-    shutil.copytree(trained[0].serving_dir, store)
+def api_url(tiny, tmp_path_factory):
+    store = tiny.publish(tmp_path_factory.mktemp("ui") / "serving")
     with running_api(store) as url:
         yield url
 

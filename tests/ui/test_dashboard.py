@@ -1,7 +1,6 @@
 """Every dashboard page through Streamlit's own test harness, against a real API on loopback."""
 
 import json
-import shutil
 from pathlib import Path
 
 import httpx
@@ -122,9 +121,8 @@ def test_drift_page_without_reports_says_how_to_get_them(monkeypatch, api_url):
     assert list(table["version"]) == [version] and table["trigger"].iloc[0] == "manual"
 
 
-def test_drift_page_shows_reports_verdicts_and_the_timeline(monkeypatch, trained, tmp_path):
-    store = tmp_path / "serving"
-    shutil.copytree(trained[0].serving_dir, store)
+def test_drift_page_shows_reports_verdicts_and_the_timeline(monkeypatch, tiny, tmp_path):
+    store = tiny.publish(tmp_path / "serving")
     rough = publish_report(store, "2022-01", 2.0)
     publish_report(store, "2022-02", 0.0)
     with running_api(store) as url:

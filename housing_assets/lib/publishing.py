@@ -1,0 +1,135 @@
+"""What a published bundle holds, assembled from a vintage's lineage: the model, its encoders and
+zip history, the contract, intervals, metrics, provenance, and what the dashboard and drift reports
+read. Dagster-free: the `serving_bundle` asset and the tests' in-process model both build here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from importlib.metadata import version as package_version
+
+import pandas as pd
+
+from housing_assets.lib import anchors as A
+from housing_assets.lib import bundle, drift
+from housing_assets.lib import contract as c
+from housing_assets.lib import features as F
+from housing_assets.lib import splits as S
+from housing_assets.lib.predictor import Predictor
+
+
+def code_version() -> str:
+    """Package version plus the git commit when running from a checkout."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = "no-git"
+    return f"housing-platform {package_version('housing-platform')} ({sha})"
+
+
+def schema_document() -> dict:
+    return {
+        "columns": c.COLUMNS,
+        "dtypes": c.DTYPES,
+        "target": c.TARGET,
+        "keys": c.KEYS,
+        "ranges": {k: [r.low, r.high, r.rule] for k, r in c.RANGES.items()},
+        "metros": c.METROS,
+    }
+
+
+PREDICTION_COLUMNS = [
+    "prediction",
+    "anchor_month",
+    "horizon",
+    "lower_80",
+    "upper_80",
+    "lower_95",
+    "upper_95",
+    "unseen_zip",
+    "unseen_metro",
+]
+
+
+def explorer_files(rows: pd.DataFrame, predictions: pd.DataFrame) -> dict[str, bytes]:
+    """What the dashboard explores, shipped inside the bundle so the API needs nothing else:
+    every split's actual prices (small: five columns) and the holdout rows exactly as a client
+    would send them, beside the model's predictions for them."""
+    history = rows[[c.ZIPCODE, c.DATE, c.CITY, c.TARGET, S.SPLIT]].reset_index(drop=True)
+    holdout = rows[rows[S.SPLIT] == S.HOLDOUT][c.COLUMNS].reset_index(drop=True)
+    # Both come from the same splits in the same order; check rather than join silently.
+    if not holdout[c.KEYS].equals(predictions[c.KEYS].reset_index(drop=True)):
+        raise ValueError("holdout predictions are not row-aligned with the holdout split")
+    holdout = pd.concat([holdout, predictions[PREDICTION_COLUMNS]], axis=1)
+    return {
+        "history.parquet": history.to_parquet(index=False),
+        "holdout.parquet": holdout.to_parquet(index=False),
+    }
+
+
+def drift_reference(rows: pd.DataFrame, predictor) -> pd.DataFrame:
+    """The market the champion learned last: a seeded sample of the year before its holdout,
+    with the champion's own predictions (prediction drift is measured against these)."""
+    holdout_start = rows.loc[rows[S.SPLIT] == S.HOLDOUT, c.DATE].min()
+    start = holdout_start - pd.DateOffset(months=drift.REFERENCE_MONTHS)
+    recent = rows[(rows[c.DATE] >= start) & (rows[c.DATE] < holdout_start)]
+    if recent.empty:
+        raise ValueError(
+            f"no rows in the {drift.REFERENCE_MONTHS} months before {holdout_start:%Y-%m}"
+        )
+    sample = recent.sample(min(len(recent), drift.REFERENCE_ROWS), random_state=0)
+    sample = sample[c.COLUMNS].sort_values(c.KEYS).reset_index(drop=True)
+    sample["prediction"] = predictor.predict(sample)["prediction"].to_numpy()
+    return sample
+
+
+def served_history(rows: pd.DataFrame, state: F.FeatureState) -> pd.DataFrame:
+    """Serving reads every price known today (holdout months included): the model was judged on
+    the pre-holdout history, it serves from the freshest."""
+    return A.keep_recent(A.inputs(rows, state.stats))
+
+
+def windows(rows: pd.DataFrame) -> dict:
+    return {
+        s: {
+            "first": g[c.DATE].min().strftime("%Y-%m"),
+            "last": g[c.DATE].max().strftime("%Y-%m"),
+            "rows": len(g),
+        }
+        for s, g in rows.groupby(S.SPLIT)
+    }
+
+
+def bundle_files(
+    rows: pd.DataFrame,
+    state: F.FeatureState,
+    model_json: bytes,
+    conformal: dict,
+    holdout_predictions: pd.DataFrame,
+    metrics: dict,
+    provenance: dict,
+    history: pd.DataFrame | None = None,
+) -> dict[str, bytes]:
+    """Every file of a bundle (the store adds the manifest when it publishes them)."""
+    history = served_history(rows, state) if history is None else history
+    judged = Predictor.from_model_json(
+        model_json, state, conformal, F.anchor_table(rows[rows[S.SPLIT] != S.HOLDOUT], state)
+    )
+    return {
+        "model.json": model_json,
+        "feature_state.json": state.to_json().encode(),
+        "schema.json": json.dumps(schema_document(), indent=1).encode(),
+        "conformal.json": json.dumps({**conformal, "scale": "log"}, indent=1).encode(),
+        bundle.ANCHORS: history.to_parquet(index=False),
+        "metrics.json": json.dumps(metrics, indent=1, default=str).encode(),
+        "provenance.json": json.dumps(provenance, indent=1).encode(),
+        **explorer_files(rows, holdout_predictions),
+        "reference.parquet": drift_reference(rows, judged).to_parquet(index=False),
+    }

@@ -15,6 +15,10 @@ from housing_assets.lib.splits import HOLDOUT, SPLIT
 from housing_assets.runner import train
 from tests.conftest import LINEAGE_ASSETS, TUNING, build_lineage
 
+# Dagster training runs (the session's `trained` lineage and two real-data lineages): the
+# end-to-end tier. The library they run is unit-tested fast (tests/unit, tests/tiny.py).
+pytestmark = pytest.mark.slow
+
 
 def _value(inst, key: str):
     path = (

@@ -25,6 +25,9 @@ from housing_serving.settings import ServingSettings
 from tests.automation.daemon import InProcessDaemon
 from tests.conftest import TUNING, frames_by_month
 
+# The whole automation loop over two simulated years (~150 s): the end-to-end tier.
+pytestmark = pytest.mark.slow
+
 POLICY = RetrainPolicy(
     n_trials=2, every_months=6, mape_ratio=1.5, holdout_months=12, cooldown_months=3
 )
@@ -80,7 +83,6 @@ def next_month(by_month: dict, month: str) -> list[dict]:
     return json.loads(frame.to_json(orient="records"))
 
 
-@pytest.mark.slow
 def test_new_months_flow_to_drift_reports_retraining_and_the_api(tmp_path):
     panel = generate_panel(SyntheticSpec(seed=5, scale=0.01))
     by_month = frames_by_month(panel)

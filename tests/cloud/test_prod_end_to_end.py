@@ -23,6 +23,9 @@ from housing_serving.settings import ServingSettings
 from tests.cloud.conftest import keys
 from tests.conftest import TUNING, frames_by_month
 
+# The main job on S3 and an MLflow server (~50 s): the end-to-end tier.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def mlflow_server(tmp_path, bucket):
@@ -54,7 +57,6 @@ def mlflow_server(tmp_path, bucket):
         stop(process, timeout=30)
 
 
-@pytest.mark.slow
 def test_the_main_job_runs_on_s3_and_an_mlflow_server(tmp_path, bucket, mlflow_server, monkeypatch):
     panel = generate_panel(SyntheticSpec(seed=3, scale=0.01))
     s3 = boto3.client("s3")

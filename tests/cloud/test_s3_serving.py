@@ -5,16 +5,14 @@ import json
 from fastapi.testclient import TestClient
 
 from housing_assets.lib import bundle
-from housing_assets.lib.splits import HOLDOUT, SPLIT
 from housing_serving.app import create_app
 from housing_serving.settings import ServingSettings
-from tests.conftest import PUBLISHED
 from tests.serving.conftest import API_KEY, records
 
 
-def test_the_api_serves_from_s3_and_follows_a_pointer_flip(trained, bucket):
-    holdout = PUBLISHED["splits"][PUBLISHED["splits"][SPLIT] == HOLDOUT]
-    local = bundle.load(bundle.LocalStore(trained[0].serving_dir))
+def test_the_api_serves_from_s3_and_follows_a_pointer_flip(tiny, bucket, tmp_path):
+    holdout = tiny.holdout
+    local = bundle.load(bundle.LocalStore(tiny.publish(tmp_path / "serving")))
     uri = f"s3://{bucket}/serving"
     s3 = bundle.store_for(uri)
     bundle.publish(s3, local.version, local.files)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,6 +24,7 @@ def _housing(args, home: Path, **env):
     )
 
 
+@pytest.mark.slow
 def test_housing_run_goes_from_data_to_a_published_bundle_and_says_where_results_are(tmp_path):
     proc = _housing(["run", "--scale", "0.01", "--trials", "2"], tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -49,6 +51,7 @@ def test_housing_run_goes_from_data_to_a_published_bundle_and_says_where_results
     assert "12 month(s) 2023-01..2023-12 (0 new partitions)" in again.stdout
 
 
+@pytest.mark.slow
 def test_housing_run_on_monthly_files_with_a_broken_month_exits_nonzero_and_names_it(tmp_path):
     landing = tmp_path / "landing"
     gen = _housing(

@@ -16,6 +16,9 @@ import pytest
 from housing_serving.loopback import free_port
 from tests.conftest import ALL_ASSETS
 
+# A real `dagster dev` and its daemon as subprocesses (~2 min): the end-to-end tier.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 QUERY = """{ assetNodes { assetKey { path } isPartitioned assetChecksOrError {
   ... on AssetChecks { checks { name blocking } } } } }"""

@@ -7,10 +7,14 @@ import os
 
 import httpx
 import numpy as np
+import pytest
 
 from housing_serving.loopback import api_process
 from housing_serving.soak import Call, soak
 from tests.serving.conftest import API_KEY, records, republish
+
+# A minute of load by design: the end-to-end tier.
+pytestmark = pytest.mark.slow
 
 SECONDS = float(os.environ.get("HOUSING_SOAK_SECONDS", "60"))
 

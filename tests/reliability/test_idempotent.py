@@ -169,6 +169,7 @@ print("FINGERPRINTS " + json.dumps(out))
 """
 
 
+@pytest.mark.slow
 def test_another_process_with_another_hash_seed_writes_the_same_bytes(tmp_path):
     """A re-materialization normally runs in a new run process: its bytes must not depend on
     the process (hash seeds, set order), nor on the run's shape (a range or one partition)."""

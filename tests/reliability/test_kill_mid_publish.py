@@ -20,9 +20,8 @@ from pathlib import Path
 import pytest
 
 from housing_assets.lib import bundle
-from housing_assets.lib.splits import HOLDOUT, SPLIT
 from tests.cloud.conftest import bucket, s3_env, s3_server  # noqa: F401  (fixtures)
-from tests.conftest import PUBLISHED, REPO
+from tests.conftest import REPO
 from tests.serving.conftest import API_KEY, make_client, records
 
 KILLED = "2022-01-v2"  # the publish that gets killed
@@ -155,13 +154,13 @@ def publish_and_kill(tmp_path: Path, location: str, files: dict[str, bytes], mod
 
 
 @pytest.fixture
-def v1(request, trained, tmp_path) -> tuple[str, bundle.Bundle]:
-    """(location, the trained bundle) with that bundle published there as the champion."""
-    trained_dir = trained[0].serving_dir
-    published = bundle.load(bundle.LocalStore(trained_dir))
+def v1(request, tiny, tmp_path) -> tuple[str, bundle.Bundle]:
+    """(location, the in-process model's bundle) with that bundle published there as the champion."""
+    built = tiny.publish(tmp_path / "built")
+    published = bundle.load(bundle.LocalStore(built))
     if request.param == "local":
         location = str(tmp_path / "serving")
-        shutil.copytree(trained_dir, location)
+        shutil.copytree(built, location)
     else:
         location = f"s3://{request.getfixturevalue('bucket')}/serving"
         bundle.publish(bundle.store_for(location), published.version, published.files)
@@ -196,11 +195,11 @@ CASES = [
     indirect=["v1"],
 )
 def test_a_publish_killed_midway_keeps_the_champion_and_the_next_run_publishes_cleanly(
-    v1, point, next_name, tmp_path
+    v1, point, next_name, tmp_path, tiny
 ):
     location, champion = v1
     store = bundle.store_for(location)
-    rows = records(PUBLISHED["splits"][PUBLISHED["splits"][SPLIT] == HOLDOUT].head(5))
+    rows = records(tiny.holdout.head(5))
 
     killed_files = widened(with_provenance(champion.files, KILLED, "killed"))
     order = write_order(KILLED, killed_files)

@@ -16,24 +16,27 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PROJECT_ENVIRONMENT=/opt/venv
 RUN pip install --no-cache-dir "uv==0.13.9" \
- && useradd --uid 10001 --create-home --shell /usr/sbin/nologin housing
-WORKDIR /app
-# Dependencies first: this layer is reused until uv.lock changes.
-COPY pyproject.toml uv.lock README.md ./
-RUN uv sync --frozen --no-dev --no-install-project
-COPY housing_assets ./housing_assets
-COPY housing_serving ./housing_serving
-COPY housing_ui ./housing_ui
-COPY workspace.yaml dagster.yaml ./
-COPY deploy ./deploy
-RUN uv sync --frozen --no-dev \
+ && useradd --uid 10001 --create-home --shell /usr/sbin/nologin housing \
  && mkdir -p /data && chown housing /data
+WORKDIR /app
+COPY pyproject.toml uv.lock README.md ./
 ENV PATH=/opt/venv/bin:$PATH \
     HOUSING_HOME=/data
-USER 10001
+
+# Each target installs only its own dependencies: the core (what scoring needs) plus its group
+# from pyproject.toml -- no Dagster, MLflow, Optuna or great-expectations in the API or the
+# dashboard, no Streamlit in the API. Dependencies first (a layer reused until uv.lock changes),
+# then the code. tests/deploy/test_lean_images.py builds each target's environment with the same
+# `uv sync` flags and runs the target's command in it.
 
 # --- the prediction API --------------------------------------------------------------------------
 FROM base AS api
+RUN uv sync --frozen --no-default-groups --no-install-project
+COPY housing_assets ./housing_assets
+COPY housing_serving ./housing_serving
+COPY housing_ui ./housing_ui
+RUN uv sync --frozen --no-default-groups
+USER 10001
 ENV HOUSING_SERVING_POLL_SECONDS=10
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
@@ -42,6 +45,12 @@ CMD ["uvicorn", "housing_serving.main:app", "--host", "0.0.0.0", "--port", "8000
 
 # --- the dashboard -------------------------------------------------------------------------------
 FROM base AS ui
+RUN uv sync --frozen --no-default-groups --group ui --no-install-project
+COPY housing_assets ./housing_assets
+COPY housing_serving ./housing_serving
+COPY housing_ui ./housing_ui
+RUN uv sync --frozen --no-default-groups --group ui
+USER 10001
 ENV HOUSING_UI_API_URL=http://api:8000
 EXPOSE 8501
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
@@ -50,6 +59,14 @@ CMD ["streamlit", "run", "housing_ui/app.py", "--server.port", "8501", "--server
 
 # --- Dagster: code location (default command), webserver and daemon (commands in the task defs) ---
 FROM base AS dagster
+RUN uv sync --frozen --no-default-groups --group pipeline --no-install-project
+COPY housing_assets ./housing_assets
+COPY housing_serving ./housing_serving
+COPY housing_ui ./housing_ui
+COPY workspace.yaml dagster.yaml ./
+COPY deploy ./deploy
+RUN uv sync --frozen --no-default-groups --group pipeline
+USER 10001
 ENV DAGSTER_HOME=/app/deploy \
     HOUSING_ENV=prod
 EXPOSE 4000 3000

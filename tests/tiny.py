@@ -19,6 +19,7 @@ from housing_assets.lib import bundle, evaluation, publishing, training, tuning
 from housing_assets.lib import features as F
 from housing_assets.lib import splits as S
 from housing_assets.lib.cleaning import clean_month
+from housing_assets.lib.predictor import Predictor
 from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
 
 VINTAGE = "2022-01"
@@ -41,6 +42,10 @@ class TinyModel:
         rows = self.splits
         return rows[rows[S.SPLIT] == S.HOLDOUT].reset_index(drop=True)
 
+    def published_predictor(self) -> Predictor:
+        """The bundle's model as the API loads it (zip history through the last month)."""
+        return Predictor.from_bundle(bundle.Bundle(VERSION, self.files))
+
     def publish(self, root: Path, version: str = VERSION) -> Path:
         """Publish the bundle into a local serving store at `root`; returns `root`."""
         bundle.publish(bundle.LocalStore(root), version, self.files)
@@ -57,7 +62,7 @@ def tiny_model(seed: int = 3) -> TinyModel:
     state = F.fit(rows[rows[S.SPLIT] == S.TRAIN])
     model = training.train(rows, state, SETTINGS)
     model_json = bytes(model.booster.save_raw("json"))
-    judged = publishing.Predictor.from_model_json(
+    judged = Predictor.from_model_json(
         model_json, state, model.conformal, F.anchor_table(rows[rows[S.SPLIT] != S.HOLDOUT], state)
     )
     preds = evaluation.predictions(rows, judged)

@@ -21,8 +21,8 @@ from pathlib import Path
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from housing_serving.loopback import api_process
-from housing_serving.soak import peak_rss_mb
+from tests.harness.loopback import api_process
+from tests.harness.soak import peak_rss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "housing_ui" / "app.py")

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from housing_serving.loopback import api_process, free_port
-from housing_ui.browser import chromium, open_page, running_dashboard, screenshot
+from tests.harness.browser import chromium, open_page, running_dashboard, screenshot
+from tests.harness.loopback import api_process, free_port
 
 DOCS = Path(__file__).resolve().parent
 PAGES = {

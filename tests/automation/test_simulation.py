@@ -20,10 +20,10 @@ from housing_assets.resources.automation import RetrainPolicy
 from housing_assets.runner import ingest, register_months, train
 from housing_assets.settings import Settings
 from housing_serving.app import create_app
-from housing_serving.loopback import serve_in_thread
 from housing_serving.settings import ServingSettings
 from tests.automation.daemon import InProcessDaemon
 from tests.conftest import TUNING, frames_by_month
+from tests.harness.loopback import serve_in_thread
 
 # The whole automation loop over two simulated years (~150 s): the end-to-end tier.
 pytestmark = pytest.mark.slow

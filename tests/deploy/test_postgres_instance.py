@@ -14,7 +14,7 @@ import yaml
 from housing_assets.definitions import build_definitions
 from housing_assets.runner import register_months
 from housing_assets.settings import Settings
-from housing_serving.loopback import free_port
+from tests.harness.loopback import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin"))

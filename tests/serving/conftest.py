@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from housing_assets.lib.splits import HOLDOUT, SPLIT
 from housing_serving.app import create_app
 from housing_serving.settings import ServingSettings
-from housing_serving.soak import republish  # noqa: F401  (re-exported: the tests publish with it)
+from tests.harness.soak import republish  # noqa: F401  (re-exported: the tests publish with it)
 
 API_KEY = "test-key-please-rotate"
 

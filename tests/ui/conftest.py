@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from housing_serving.loopback import free_port, serve_in_thread
 from housing_serving.settings import ServingSettings
+from tests.harness.loopback import free_port, serve_in_thread
 
 __all__ = ["free_port", "running_api"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -10,7 +12,7 @@ from housing_serving.schemas import ErrorResponse
 from housing_serving.service import InputError
 
 # The error answers a route may give, for its OpenAPI entry.
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse},
     422: {"model": ErrorResponse},
     413: {"model": ErrorResponse},
@@ -43,7 +45,7 @@ def validation_details(errors: list[dict], limit: int = 50) -> list[dict]:
 
 
 async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    return JSONResponse(status_code=422, content={"detail": validation_details(exc.errors())})
+    return JSONResponse(status_code=422, content={"detail": validation_details(list(exc.errors()))})
 
 
 async def _out_of_contract(_request: Request, exc: InputError) -> JSONResponse:
@@ -55,6 +57,7 @@ async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(InputError, _out_of_contract)
-    app.add_exception_handler(HTTPException, _http_error)
+    # Starlette types handlers as taking any Exception; each of these takes the one it is for.
+    app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(InputError, _out_of_contract)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]

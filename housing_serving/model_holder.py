@@ -31,6 +31,8 @@ def _store_errors() -> tuple[type[Exception], ...]:
 
 
 STORE_ERRORS = _store_errors()
+# What a refresh may meet and survive: the bundle is refused, the current model keeps serving.
+REFUSED: tuple[type[Exception], ...] = (bundle.BundleError, OSError, ValueError, *STORE_ERRORS)
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ class ModelHolder:
                 ):
                     return False
                 loaded = self.load(target)
-            except (bundle.BundleError, OSError, ValueError, *STORE_ERRORS) as exc:
+            except REFUSED as exc:
                 self.last_error = str(exc)
                 kept = self._current.version if self._current else "none"
                 log.error(

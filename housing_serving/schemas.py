@@ -63,7 +63,7 @@ def _row_fields() -> dict[str, Any]:
 HouseTSRow = TypedDict("HouseTSRow", _row_fields())  # type: ignore[misc]
 HouseTSRow.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
 
-EXAMPLE_ROW = {
+EXAMPLE_ROW: dict[str, Any] = {
     "id": "75013-2023-06",
     "date": "2023-06-30",
     "median_sale_price": 455000.0,

@@ -39,7 +39,8 @@ def batch_runs(requests: list[IngestRequest], order: list[str]) -> list[IngestRu
     """Contiguous requested months (in partition order) become one run each: a landing area
     that receives a year at once gets one single-run backfill, not twelve runs."""
     position = {m: i for i, m in enumerate(order)}
-    runs, stretch = [], []
+    runs: list[IngestRun] = []
+    stretch: list[IngestRequest] = []
     for request in sorted(requests, key=lambda r: position[r.month]):
         if stretch and position[request.month] != position[stretch[-1].month] + 1:
             runs.append(_run(stretch))

@@ -11,6 +11,7 @@ Conventions (the usual PSI reading): < 0.1 stable, 0.1-0.25 moderate, > 0.25 a r
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -85,7 +86,7 @@ def compare(
     thresholds: Thresholds = Thresholds(),
 ) -> dict:
     """The drift report's numbers for one month; `status` is ok / warn / error with reasons."""
-    per_feature = []
+    per_feature: list[dict[str, Any]] = []
     for name in features:
         value = psi(reference[name].to_numpy(), current[name].to_numpy())
         per_feature.append(

@@ -7,6 +7,8 @@ on the history before the holdout (never on a holdout month), whatever the predi
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -83,7 +85,7 @@ def by_horizon(preds: pd.DataFrame) -> dict:
 
 def report(preds: pd.DataFrame) -> dict:
     y, p = preds[c.TARGET], preds["prediction"]
-    out = {
+    out: dict[str, Any] = {
         "rows": len(preds),
         "model": metrics.regression(y, p),
         "coverage": _coverage(preds),

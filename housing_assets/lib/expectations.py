@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -178,7 +179,8 @@ def _present_suite(gxe, column: str):
     yield gxe.ExpectColumnValuesToNotBeNull(column=column)
 
 
-_SUITES = {
+# name -> a generator of expectations (given the gx expectations module, and a column for some)
+_SUITES: dict[str, Callable[..., Iterator]] = {
     "schema": _schema_suite,
     "keys": _keys_suite,
     "range": _range_suite,
@@ -279,7 +281,8 @@ def validate_contract(frames: dict[str, pd.DataFrame]) -> Outcome:
         f.examples = f.examples[:MAX_EXAMPLES]
     broken = {m for f in findings for m in f.month_counts}
     sound = {m: f for m, f in frames.items() if m not in broken and len(f)}
-    more, n_keys = [], 0
+    more: list[Finding] = []
+    n_keys = 0
     if sound:  # keys and dates are only meaningful where the columns are right
         rows = _stack(sound, c.KEYS)
         # Integer yyyymm codes: comparing strings would format 884k dates (~2.5 s).
@@ -307,7 +310,7 @@ def _schema_diff(f: pd.DataFrame) -> str:
 def validate_reported(frames: dict[str, pd.DataFrame]) -> Outcome:
     """Warnings: per month, each optional contract column the source did not report (all NaN,
     recorded by `contract.conform`), one finding per column listing its months."""
-    findings = {}
+    findings: dict[str, Finding] = {}
     for month, frame in sorted(frames.items()):
         for col in c.not_reported_columns(frame):
             finding = findings.setdefault(col, Finding(f"column_reported[{col}]", WARN, {}))

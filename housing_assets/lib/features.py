@@ -25,6 +25,7 @@ the 2020-22 boom -- but they can predict a change from a known level.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
@@ -228,7 +229,7 @@ class Rows:
         return cls(numeric, month_index(df[c.DATE]), _zip_keys(df), df[c.CITY].tolist())
 
     @classmethod
-    def from_records(cls, records: list[dict]) -> Rows:
+    def from_records(cls, records: Sequence[Mapping]) -> Rows:
         """Rows from dicts keyed by contract names (an API request): `date` is a date or
         timestamp, a missing or None number is NaN; no DataFrame on this path (a one-row request
         would pay more for pandas than for the model)."""

@@ -79,7 +79,7 @@ def distributions(
         a, b = np.log10(a[a > 0]), np.log10(b[b > 0])
     fig, ax = plt.subplots(figsize=(5, 2.6))
     if len(a) and len(b):
-        edges = np.histogram_bin_edges(np.concatenate([a, b]), bins=40)
+        edges = np.histogram_bin_edges(np.concatenate([a, b]), bins=40).tolist()
         ax.hist(a, bins=edges, density=True, alpha=0.5, label="reference", color="#3b6ea8")
         ax.hist(b, bins=edges, density=True, alpha=0.5, label="this month", color="#d9822b")
         ax.legend(fontsize=8)

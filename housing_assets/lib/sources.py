@@ -12,6 +12,7 @@ No Dagster imports: the same readers serve the CLI, tests and (later) batch clie
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import re
@@ -229,7 +230,7 @@ class FilePanelSource(PanelSource):
                 raise c.ContractError(f"{self.describe()}: no file for month {m}")
             path = files[m]
             out[m] = MonthLoad.read(
-                m, lambda p=path: _read_table(p, _suffix(p.name), str(p)), str(path)
+                m, functools.partial(_read_table, path, _suffix(path.name), str(path)), str(path)
             )
         return out
 
@@ -323,5 +324,5 @@ class S3PanelSource(PanelSource):
             if m not in keys:
                 raise c.ContractError(f"{self.describe()}: no object for month {m}")
             name = f"s3://{self.bucket}/{keys[m]}"
-            out[m] = MonthLoad.read(m, lambda k=keys[m]: self._get(k), name)
+            out[m] = MonthLoad.read(m, functools.partial(self._get, keys[m]), name)
         return out

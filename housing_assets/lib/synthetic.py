@@ -159,7 +159,7 @@ def _zips(rng: np.random.Generator, total: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[c.ZIPCODE, c.CITY])
 
 
-def _prices(rng, zips: pd.DataFrame, t: _Time) -> tuple[np.ndarray, np.ndarray]:
+def _prices(rng, zips: pd.DataFrame, t: _Time) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Smooth index-like price per zip: metro cycle + persistent zip premium + slow drift."""
     codes = list(METRO_PROFILE)
     metro_idx = zips[c.CITY].map({k: i for i, k in enumerate(codes)}).to_numpy()

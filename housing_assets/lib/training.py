@@ -180,7 +180,7 @@ def train(
     refit_rounds = round(rounds * len(all_ex.y) / len(train_ex.y))
     say(f"refitting on train + eval ({len(all_ex.y):,} examples, {refit_rounds} rounds)")
     final = tuning.fit(result.best_params, refit_rounds, all_ex.dmatrix(state), settings)
-    gain = final.get_score(importance_type="total_gain")
+    gain = {k: float(v) for k, v in final.get_score(importance_type="total_gain").items()}  # type: ignore[arg-type]  # total_gain is one float per feature
     total = sum(gain.values()) or 1.0
     importance = {k: v / total for k, v in sorted(gain.items(), key=lambda kv: -kv[1])}
     return TrainedModel(

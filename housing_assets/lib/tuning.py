@@ -171,7 +171,7 @@ def tune(
     return TuningResult(
         best_params=dict(best.params),
         best_iteration=int(best.user_attrs["best_iteration"]),
-        best_value=float(best.value),
+        best_value=float(study.best_value),
         trials=results,
         resumed_trials=len(finished),
         best_booster=kept.get(best.number),

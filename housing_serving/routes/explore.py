@@ -47,7 +47,7 @@ def series(
     if zipcode is not None:
         points, key, level = explorer.zip_series(zipcode), c.format_zip(zipcode), "zipcode"
     else:
-        points, key, level = explorer.metro_series(metro), metro, "metro"
+        points, key, level = explorer.metro_series(metro), str(metro), "metro"
     if points is None:
         raise HTTPException(404, detail=f"{level} {key} is not in bundle {model.version}")
     return {"model_version": model.version, "level": level, "key": key, "points": points}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Mapping, Sequence
 from typing import Annotated
 
 import pandas as pd
@@ -29,7 +30,9 @@ JSON_BODY = {
 THREAD_ABOVE_ROWS = 64  # a few rows score in well under a millisecond: cheaper on the event loop
 
 
-def score(rt: Runtime, model: LoadedModel, records: list[dict], ids: list, explain: bool):
+def score(
+    rt: Runtime, model: LoadedModel, records: Sequence[Mapping], ids: list, explain: bool
+) -> list[dict]:
     if len(records) > rt.settings.max_rows:
         raise HTTPException(
             413, detail=f"{len(records):,} rows; the limit is {rt.settings.max_rows:,} per request"

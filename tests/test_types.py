@@ -1,0 +1,18 @@
+"""mypy is clean on the Dagster-free library and the API (the files of [tool.mypy])."""
+
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def test_mypy_finds_no_error_in_the_library_and_the_api():
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "Success: no issues found" in proc.stdout

@@ -243,10 +243,6 @@ class Rows:
         return cls(numeric, months, zips, [r[c.CITY] for r in records])
 
 
-def as_rows(rows: pd.DataFrame | Rows) -> Rows:
-    return rows if isinstance(rows, Rows) else Rows.from_frame(rows)
-
-
 def _zip_keys(rows: pd.DataFrame) -> list[str]:
     return [f"{int(z):05d}" for z in rows[c.ZIPCODE].to_numpy()]
 
@@ -361,7 +357,7 @@ def flag_arrays(rows: Rows, state: FeatureState) -> tuple[np.ndarray, np.ndarray
 
 
 def flags(df: pd.DataFrame, state: FeatureState) -> pd.DataFrame:
-    unseen_zip, unseen_metro = flag_arrays(as_rows(df), state)
+    unseen_zip, unseen_metro = flag_arrays(Rows.from_frame(df), state)
     return pd.DataFrame({"unseen_zip": unseen_zip, "unseen_metro": unseen_metro}, index=df.index)
 
 
@@ -377,10 +373,9 @@ def cold_level(rows: Rows, state: FeatureState) -> np.ndarray:
     return np.nanmedian(np.where(np.isfinite(known), known, np.nan), axis=1)
 
 
-def log_level(df: pd.DataFrame | Rows, state: FeatureState, match: A.Match) -> np.ndarray:
+def log_level(rows: Rows, state: FeatureState, match: A.Match) -> np.ndarray:
     """The log level the target is relative to (0 for the log_price target): the zip's anchor
     price, else the cold level."""
-    rows = as_rows(df)
     if state.target == "log_price":
         return np.zeros(len(rows))
     anchor = match.column("anchor_log_price")
@@ -390,14 +385,13 @@ def log_level(df: pd.DataFrame | Rows, state: FeatureState, match: A.Match) -> n
 
 
 def target(df: pd.DataFrame, state: FeatureState, match: A.Match) -> np.ndarray:
-    return _log_price(df) - log_level(df, state, match)
+    """What the model learns for training rows: their log price relative to `log_level`."""
+    return _log_price(df) - log_level(Rows.from_frame(df), state, match)
 
 
-def to_price(
-    prediction: np.ndarray, df: pd.DataFrame | Rows, state: FeatureState, match: A.Match
-) -> np.ndarray:
+def to_price(prediction: np.ndarray, rows: Rows, state: FeatureState, match: A.Match) -> np.ndarray:
     """Model output (log scale, relative to the anchor level) -> price in dollars."""
-    return np.exp(np.asarray(prediction, dtype="float64") + log_level(df, state, match))
+    return np.exp(np.asarray(prediction, dtype="float64") + log_level(rows, state, match))
 
 
 def leak_problems(state: FeatureState, rows: pd.DataFrame, eval_start: pd.Timestamp) -> list[str]:

@@ -89,7 +89,9 @@ def test_target_and_to_price_invert_each_other(train, target):
     state = F.fit(train, target=target)
     cold = F.no_anchors(len(train), state)
     y = F.target(train, state, cold)
-    np.testing.assert_allclose(F.to_price(y, train, state, cold), train["price"], rtol=1e-9)
+    np.testing.assert_allclose(
+        F.to_price(y, F.Rows.from_frame(train), state, cold), train["price"], rtol=1e-9
+    )
 
 
 def test_leak_detection(rows, train):
@@ -145,7 +147,9 @@ def test_anchored_target_is_the_change_from_the_anchor_and_inverts(rows, train):
     np.testing.assert_allclose(
         y, np.log(holdout["price"].to_numpy()) - match.column("anchor_log_price")
     )
-    np.testing.assert_allclose(F.to_price(y, holdout, state, match), holdout["price"], rtol=1e-9)
+    np.testing.assert_allclose(
+        F.to_price(y, F.Rows.from_frame(holdout), state, match), holdout["price"], rtol=1e-9
+    )
 
 
 def test_cold_level_is_the_median_of_list_price_home_value_and_metro():
@@ -157,7 +161,7 @@ def test_cold_level_is_the_median_of_list_price_home_value_and_metro():
         median_list_price=[8_600_000.0, 300_000.0, np.nan],
         **{"Median Home Value": [np.nan, 250_000.0, np.nan]},
     )
-    level = np.exp(F.log_level(rows, state, F.no_anchors(3, state)))
+    level = np.exp(F.log_level(F.Rows.from_frame(rows), state, F.no_anchors(3, state)))
     # A lone $8.6M list price is pulled to the metro; three estimates: the middle one; none: metro.
     assert level[0] == pytest.approx(np.sqrt(8_600_000.0 * 200_000.0), rel=1e-6)
     assert level[1] == pytest.approx(250_000.0, rel=1e-6)

@@ -66,20 +66,17 @@ def tiny_model(seed: int = 3) -> TinyModel:
         model_json, state, model.conformal, F.anchor_table(rows[rows[S.SPLIT] != S.HOLDOUT], state)
     )
     preds = evaluation.predictions(rows, judged)
-    provenance = {
-        "version": VERSION,
-        "model_version": VERSION,
-        "vintage": VINTAGE,
-        "history_until": str(rows["date"].max().strftime("%Y-%m")),
-        "windows": publishing.windows(rows),
-        "mlflow": {"run_id": "none", "registered_model": "housing-price", "version": "1"},
-        "data_fingerprint": S.fingerprint(rows),
-        "code_version": "tests (in-process)",
-        "dagster_run_id": "none",
-        "trigger": "manual",
-        "trigger_reason": "built by tests/tiny.py",
-        "trained_at": "2026-01-01T00:00:00+00:00",
-    }
+    provenance = publishing.provenance(
+        VERSION,
+        VINTAGE,
+        rows,
+        publishing.served_history(rows, state),
+        {"run_id": "none", "registered_model": "housing-price", "version": "1"},
+        run_id="none",
+        trigger_reason="built by tests/tiny.py",
+        trained_at="2026-01-01T00:00:00+00:00",
+        code="tests (in-process)",
+    )
     files = publishing.bundle_files(
         rows,
         state,

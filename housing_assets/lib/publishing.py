@@ -107,6 +107,37 @@ def windows(rows: pd.DataFrame) -> dict:
     }
 
 
+def provenance(
+    version: str,
+    vintage: str,
+    rows: pd.DataFrame,
+    history: pd.DataFrame,
+    mlflow: dict,
+    *,
+    run_id: str,
+    trigger: str = "manual",
+    trigger_reason: str = "started by hand",
+    trained_at: str | None = None,
+    code: str | None = None,
+) -> dict:
+    """Where a bundle came from: its data windows and fingerprint, the MLflow run, the code, the
+    Dagster run, and why it was trained (a sensor's trigger and reason, or a person)."""
+    return {
+        "version": version,
+        "model_version": version,
+        "vintage": vintage,
+        "history_until": A.month_key(int(history[A.MONTH].max())),
+        "windows": windows(rows),
+        "mlflow": mlflow,
+        "data_fingerprint": S.fingerprint(rows),
+        "code_version": code or code_version(),
+        "dagster_run_id": run_id,
+        "trigger": trigger,
+        "trigger_reason": trigger_reason,
+        "trained_at": trained_at or pd.Timestamp.now(tz="UTC").isoformat(),
+    }
+
+
 def bundle_files(
     rows: pd.DataFrame,
     state: F.FeatureState,

@@ -1,14 +1,12 @@
 """Publishing: the serving bundle of a vintage that passed the promotion gate."""
 
 import dagster as dg
-import pandas as pd
 
 from housing_assets.defs.training.assets import GROUP, one
 from housing_assets.defs.training.partitions import vintages
 from housing_assets.lib import anchors as A
 from housing_assets.lib import bundle, publishing
 from housing_assets.lib import features as F
-from housing_assets.lib import splits as S
 from housing_assets.resources.mlflow_tracking import MlflowTracking
 from housing_assets.resources.serving_store import ServingStore
 
@@ -28,24 +26,18 @@ def serving_bundle(
     vintage, model, rows = context.partition_key, one(tuned_model, context), one(splits, context)
     state = F.FeatureState.from_dict(one(feature_state, context))
     history = publishing.served_history(rows, state)
-    history_until = A.month_key(int(history[A.MONTH].max()))
     registered = model["mlflow"]["version"]
     version = f"{vintage}-v{registered}"
-    provenance = {
-        "version": version,
-        "model_version": version,
-        "vintage": vintage,
-        "history_until": history_until,
-        "windows": publishing.windows(rows),
-        "mlflow": model["mlflow"],
-        "data_fingerprint": S.fingerprint(rows),
-        "code_version": publishing.code_version(),
-        "dagster_run_id": context.run_id,
-        # Why this vintage was trained: a sensor's trigger and reason, or a person (housing run).
-        "trigger": context.run.tags.get("housing/trigger", "manual"),
-        "trigger_reason": context.run.tags.get("housing/reason", "started by hand"),
-        "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
-    }
+    provenance = publishing.provenance(
+        version,
+        vintage,
+        rows,
+        history,
+        model["mlflow"],
+        run_id=context.run_id,
+        trigger=context.run.tags.get("housing/trigger", "manual"),
+        trigger_reason=context.run.tags.get("housing/reason", "started by hand"),
+    )
     files = publishing.bundle_files(
         rows,
         state,
@@ -67,7 +59,7 @@ def serving_bundle(
         {
             "version": version,
             "previous_version": str(previous),
-            "history_until": history_until,
+            "history_until": provenance["history_until"],
             "zips_with_history": int(history[A.ZIP].nunique()),
             "store": store.describe(),
             "registered_version": registered,

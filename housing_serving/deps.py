@@ -9,8 +9,9 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
+from housing_assets.lib.published import PublishedModel
 from housing_serving.metrics import ApiMetrics
-from housing_serving.model_holder import LoadedModel, ModelHolder
+from housing_serving.model_holder import ModelHolder
 from housing_serving.settings import ServingSettings
 
 
@@ -42,7 +43,7 @@ async def runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
-async def live_model(rt: RuntimeDep) -> LoadedModel:
+async def live_model(rt: RuntimeDep) -> PublishedModel:
     model = rt.holder.current
     if model is None:
         reason = rt.holder.last_error or "nothing published"
@@ -50,7 +51,7 @@ async def live_model(rt: RuntimeDep) -> LoadedModel:
     return model
 
 
-Live = Annotated[LoadedModel, Depends(live_model)]
+Live = Annotated[PublishedModel, Depends(live_model)]
 
 
 async def admin_key(rt: RuntimeDep, x_api_key: Annotated[str | None, Header()] = None) -> None:

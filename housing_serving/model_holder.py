@@ -1,6 +1,6 @@
 """The live model: loaded from the serving store, verified, swapped atomically.
 
-A request takes one reference to the current `LoadedModel` and uses it to the end, so a swap
+A request takes one reference to the current `PublishedModel` and uses it to the end, so a swap
 never changes the model under an in-flight request. A bundle that fails verification (missing
 manifest, checksum mismatch, unreadable model) is refused with a log line and the previous
 model keeps serving.
@@ -8,15 +8,11 @@ model keeps serving.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-import time
-from dataclasses import dataclass, field
 
 from housing_assets.lib import bundle
-from housing_assets.lib.predictor import Predictor
-from housing_serving.explorer import Explorer
+from housing_assets.lib.published import PublishedModel
 
 log = logging.getLogger("housing_serving")
 
@@ -35,38 +31,21 @@ STORE_ERRORS = _store_errors()
 REFUSED: tuple[type[Exception], ...] = (bundle.BundleError, OSError, ValueError, *STORE_ERRORS)
 
 
-@dataclass(frozen=True)
-class LoadedModel:
-    predictor: Predictor
-    version: str
-    provenance: dict
-    metrics: dict
-    schema: dict
-    explorer: Explorer | None = None  # the dashboard's data; None for a bundle without it
-    loaded_at: float = field(default_factory=time.time)
-
-
 class ModelHolder:
     def __init__(self, store: bundle.Store):
         self.store = store
-        self._current: LoadedModel | None = None
+        self._current: PublishedModel | None = None
         self._lock = threading.Lock()  # one load at a time; readers never wait
         self.last_error: str | None = None
 
     @property
-    def current(self) -> LoadedModel | None:
+    def current(self) -> PublishedModel | None:
         return self._current
 
-    def load(self, version: str | None = None) -> LoadedModel:
-        published = bundle.load(self.store, version)
-        return LoadedModel(
-            predictor=Predictor.from_bundle(published),
-            version=published.version,
-            provenance=published.json("provenance.json"),
-            metrics=published.json("metrics.json"),
-            schema=json.loads(published.files["schema.json"]),
-            explorer=Explorer.from_bundle(published),
-        )
+    def load(self, version: str | None = None) -> PublishedModel:
+        loaded = PublishedModel.load(self.store, version)
+        _ = loaded.explorer  # built before the swap: no request pays for the dashboard's indices
+        return loaded
 
     def refresh(self) -> bool:
         """Follow `current`; returns True when a new model went live."""

@@ -8,7 +8,7 @@ import numpy as np
 from housing_assets.lib import anchors as A
 from housing_assets.lib import contract as c
 from housing_assets.lib import features as F
-from housing_serving.model_holder import LoadedModel
+from housing_assets.lib.published import PublishedModel
 
 # 0.0 is HouseTS's "not reported" for market stats and census fields: allowed, read as missing.
 ZERO_ALLOWED = set(c.MARKET_STATS) | set(c.CENSUS_COLUMNS)
@@ -51,7 +51,7 @@ def check_ranges(rows: F.Rows) -> None:
     raise InputError(details)
 
 
-def score(model: LoadedModel, raw: F.Rows, ids: list, explain: bool) -> list[dict]:
+def score(model: PublishedModel, raw: F.Rows, ids: list, explain: bool) -> list[dict]:
     """The predictor's answer for each row, shaped as the API's `Prediction`."""
     scored = model.predictor.predict_raw(raw, explain=explain)
     contributions = scored.get("contributions")

@@ -8,6 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from housing_assets.lib import bundle
+from housing_assets.lib.published import PublishedModel
 
 
 class ServingStore(dg.ConfigurableResource):
@@ -30,11 +31,11 @@ class ServingStore(dg.ConfigurableResource):
         bundle.check_version(version)  # the pointer names a folder under bundles/, nothing else
         return json.loads(store.read(f"bundles/{version}/provenance.json"))
 
-    def champion(self) -> Champion | None:
+    def champion(self) -> PublishedModel | None:
         """The served bundle, verified and loaded; None when nothing is published yet."""
         store = self.store()
         version = bundle.current_version(store)
-        return None if version is None else Champion(bundle.load(store, version))
+        return None if version is None else PublishedModel.load(store, version)
 
     def write_report(self, name: str, data: bytes) -> str:
         """reports/<name> in the store (drift reports: read by the API and the retrain sensor)."""
@@ -65,39 +66,3 @@ class PromotionPolicy(dg.ConfigurableResource):
         ge=1,
         description="A horizon bucket with fewer holdout rows is reported, not judged.",
     )
-
-
-class Champion:
-    """The bundle being served, ready to score and to be compared against (drift, batch)."""
-
-    def __init__(self, published: bundle.Bundle):
-        import io
-
-        import pandas as pd
-
-        from housing_assets.lib.predictor import Predictor
-
-        self.version = published.version
-        self.provenance = published.json("provenance.json")
-        self.metrics = published.json("metrics.json")
-        self.predictor = Predictor.from_bundle(published)
-        self.reference = (
-            pd.read_parquet(io.BytesIO(published.files["reference.parquet"]))
-            if "reference.parquet" in published.files
-            else None
-        )
-
-    @property
-    def model_version(self) -> str:
-        """The trained model's version: monthly history refreshes republish it under new bundle
-        versions (`<model version>.h<month>-<hash>`), the model stays the same."""
-        return self.provenance.get("model_version", self.version)
-
-    @property
-    def holdout_mape(self) -> float:
-        return float(self.metrics["model"]["mape"])
-
-    @property
-    def data_until(self) -> str:
-        """The last month of data the champion saw (its holdout's end), YYYY-MM."""
-        return self.provenance["windows"]["holdout"]["last"]

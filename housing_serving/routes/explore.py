@@ -8,10 +8,10 @@ import pandas as pd
 from fastapi import APIRouter, HTTPException, Query
 
 from housing_assets.lib import contract as c
+from housing_assets.lib.explorer import Explorer
+from housing_assets.lib.published import PublishedModel
 from housing_serving.deps import Live
 from housing_serving.errors import ERRORS
-from housing_serving.explorer import Explorer
-from housing_serving.model_holder import LoadedModel
 from housing_serving.schemas import Catalog, ErrorReport, Series
 
 router = APIRouter(prefix="/v1/explore", tags=["explore"], responses=ERRORS)
@@ -19,7 +19,7 @@ ZIPCODE = Query(ge=501, le=99_950)
 MONTH = Query(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$", description="YYYY-MM")
 
 
-def explorer_of(model: LoadedModel) -> Explorer:
+def explorer_of(model: PublishedModel) -> Explorer:
     if model.explorer is None:
         raise HTTPException(
             404, detail=f"bundle {model.version} carries no explorer data (published before it)"

@@ -16,10 +16,10 @@ from pydantic import ValidationError
 
 from housing_assets.lib import contract as c
 from housing_assets.lib import features as F
+from housing_assets.lib.published import PublishedModel
 from housing_serving import service
 from housing_serving.deps import Live, Runtime, RuntimeDep
 from housing_serving.errors import ERRORS
-from housing_serving.model_holder import LoadedModel
 from housing_serving.schemas import PredictRequest, PredictResponse
 
 router = APIRouter(prefix="/v1", tags=["predict"], responses=ERRORS)
@@ -31,7 +31,7 @@ THREAD_ABOVE_ROWS = 64  # a few rows score in well under a millisecond: cheaper 
 
 
 def score(
-    rt: Runtime, model: LoadedModel, records: Sequence[Mapping], ids: list, explain: bool
+    rt: Runtime, model: PublishedModel, records: Sequence[Mapping], ids: list, explain: bool
 ) -> list[dict]:
     if len(records) > rt.settings.max_rows:
         raise HTTPException(

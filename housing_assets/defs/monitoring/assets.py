@@ -9,7 +9,8 @@ from housing_assets.defs.ingestion.partitions import months
 from housing_assets.lib import contract as c
 from housing_assets.lib import drift, refresh
 from housing_assets.lib import features as F
-from housing_assets.resources.serving_store import Champion, ServingStore
+from housing_assets.lib.published import PublishedModel
+from housing_assets.resources.serving_store import ServingStore
 
 GROUP = "monitoring"
 MONTHLY = {
@@ -20,7 +21,7 @@ MONTHLY = {
 }
 
 
-def champion_or_fail(serving_store: ServingStore) -> Champion:
+def champion_or_fail(serving_store: ServingStore) -> PublishedModel:
     champion = serving_store.champion()
     if champion is None:
         raise dg.Failure(
@@ -29,7 +30,7 @@ def champion_or_fail(serving_store: ServingStore) -> Champion:
     return champion
 
 
-def drift_features(champion: Champion) -> list[str]:
+def drift_features(champion: PublishedModel) -> list[str]:
     """The raw inputs the champion reads (date parts and price history are drift by design)."""
     return F.base_columns(champion.predictor.state.dropped)
 

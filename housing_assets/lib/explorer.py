@@ -7,14 +7,12 @@ the model's predictions (`holdout.parquet`). Aggregates that every dashboard vis
 
 from __future__ import annotations
 
-import io
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from housing_assets.lib import contract as c
-from housing_assets.lib.bundle import EXPLORER_FILES, Bundle
 from housing_assets.lib.splits import SPLIT
 
 BANDS = ["lower_80", "upper_80", "lower_95", "upper_95"]
@@ -49,16 +47,6 @@ class Explorer:
         self.errors = self._errors()
         self.catalog = self._catalog()
         self.metro_series = lru_cache(maxsize=64)(self._metro_series)
-
-    @classmethod
-    def from_bundle(cls, published: Bundle) -> Explorer | None:
-        """None for a bundle published without explorer data (it still serves predictions)."""
-        if not all(name in published.files for name in EXPLORER_FILES):
-            return None
-        return cls(
-            pd.read_parquet(io.BytesIO(published.files["history.parquet"])),
-            pd.read_parquet(io.BytesIO(published.files["holdout.parquet"])),
-        )
 
     # --- catalog ----------------------------------------------------------------------------
 

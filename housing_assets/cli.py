@@ -30,7 +30,9 @@ def _say(msg: str) -> None:
 
 
 def _prepare_dagster_env(settings: Settings) -> None:
-    """dagster.yaml at the project root reads its storage location from HOUSING_DAGSTER_STORAGE."""
+    """This process's own Dagster instance and logging, set up once at start-up (the CLI's only
+    writes to its environment): dagster.yaml at the project root reads its storage location
+    from HOUSING_DAGSTER_STORAGE."""
     os.environ.setdefault("DAGSTER_HOME", str(project_root()))
     os.environ["HOUSING_DAGSTER_STORAGE"] = str(settings.dagster_home)
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
@@ -42,6 +44,13 @@ def _prepare_dagster_env(settings: Settings) -> None:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     for noisy in ("mlflow", "alembic", "optuna"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _launch(command: list[str], env: dict[str, str], *, override: bool = True) -> None:
+    """Replace this process with `command`, its environment this one's plus `env` (the only
+    place the CLI hands settings to another program; `override=False`: the caller's win)."""
+    child = {**os.environ, **env} if override else {**env, **os.environ}
+    os.execvpe(command[0], command, child)
 
 
 def _settings(args) -> Settings:
@@ -212,13 +221,6 @@ def cmd_generate(args) -> int:
 def cmd_dev(args) -> int:
     settings = _settings(args)
     _prepare_dagster_env(settings)
-    # The code location reads its settings from the environment (settings.py).
-    os.environ.update(
-        HOUSING_HOME=str(settings.home),
-        HOUSING_SOURCE=settings.source,
-        HOUSING_SCALE=str(settings.scale),
-        HOUSING_SEED=str(settings.seed),
-    )
     import dagster as dg
 
     from housing_assets.defs.ingestion.partitions import ensure_pool_limits
@@ -229,7 +231,10 @@ def cmd_dev(args) -> int:
     os.chdir(root)
     command = ["dagster", "dev", "-w", str(root / "workspace.yaml"), "-p", str(args.port)]
     _say(f"Dagster UI on http://127.0.0.1:{args.port} (instance: {settings.dagster_home})")
-    os.execvp(command[0], command)  # replaces this process: Ctrl-C reaches dagster directly
+    # The code location reads its settings from the environment (settings.py).
+    child = {"HOUSING_HOME": str(settings.home), "HOUSING_SOURCE": settings.source,
+             "HOUSING_SCALE": str(settings.scale), "HOUSING_SEED": str(settings.seed)}  # fmt: skip
+    _launch(command, child)  # replaces this process: Ctrl-C reaches dagster directly
     return 0
 
 
@@ -249,20 +254,18 @@ def cmd_mlflow(args) -> int:
         "1",
     ]
     _say(f"MLflow UI on http://127.0.0.1:{args.port} (store: {store})")
-    os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
-    os.execvp(command[0], command)
+    _launch(command, {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}, override=False)
     return 0
 
 
 def cmd_serve(args) -> int:
-    settings = _settings(args)
-    os.environ.setdefault("HOUSING_SERVING_STORE", str(settings.serving_dir))
+    from housing_serving.settings import ServingSettings
+
+    store = ServingSettings().store  # HOUSING_SERVING_STORE, else <HOUSING_HOME>/serving
     command = ["uvicorn", "housing_serving.main:app", "--host", args.host, "--port", str(args.port),
                "--workers", "1", "--no-access-log"]  # fmt: skip
-    _say(
-        f"API on http://{args.host}:{args.port}/docs (store: {os.environ['HOUSING_SERVING_STORE']})"
-    )
-    os.execvp(command[0], command)
+    _say(f"API on http://{args.host}:{args.port}/docs (store: {store})")
+    _launch(command, {"HOUSING_SERVING_STORE": store})
     return 0
 
 
@@ -277,12 +280,11 @@ def ui_command(port: int, host: str = "127.0.0.1") -> list[str]:
 
 
 def cmd_ui(args) -> int:
-    os.environ["HOUSING_UI_API_URL"] = args.api
-    _say(
-        f"dashboard on http://{args.host}:{args.port} (API: {args.api}; start it with `housing serve`)"
-    )
-    command = ui_command(args.port, args.host)
-    os.execvp(command[0], command)
+    from housing_ui.settings import UiSettings
+
+    api = args.api or UiSettings().api_url
+    _say(f"dashboard on http://{args.host}:{args.port} (API: {api}; start it with `housing serve`)")
+    _launch(ui_command(args.port, args.host), {"HOUSING_UI_API_URL": api})
     return 0
 
 
@@ -369,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ui = sub.add_parser("ui", help="the dashboard (Streamlit) over the running API")
     ui.add_argument(
-        "--api", default=os.environ.get("HOUSING_UI_API_URL", f"http://127.0.0.1:{API_PORT}")
+        "--api", default=None, help="the API's URL (default: HOUSING_UI_API_URL or :8000)"
     )
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=UI_PORT)

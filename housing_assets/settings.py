@@ -17,10 +17,11 @@ HOUSING_OPTUNA_URL        Optuna study storage (SQLAlchemy URL), e.g. postgresql
 
 from __future__ import annotations
 
-import os
 import re
-from dataclasses import dataclass, fields, replace
 from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENVIRONMENTS = ("local", "prod")
 PROD_REQUIRED = {
@@ -50,59 +51,69 @@ def project_root() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
-@dataclass(frozen=True)
-class Settings:
-    env: str = "local"
-    home: Path = Path(".housing")
-    source: str = "synthetic"
-    scale: float = DEFAULT_SCALE
-    seed: int = DEFAULT_SEED
+class Settings(BaseSettings):
+    """What the platform reads from the environment, validated in one place (pydantic-settings).
+
+    `Settings()` / `Settings.from_env()` read the variables above; keyword arguments win over
+    them (tests and the CLI's flags). Empty variables count as unset."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HOUSING_", frozen=True, extra="ignore", env_ignore_empty=True,
+        populate_by_name=True,
+    )  # fmt: skip
+
+    env: str = Field(default="local", description="local | prod")
+    home: Path = Field(
+        default_factory=lambda: project_root() / ".housing",
+        description="Where everything the platform writes goes.",
+    )
+    source: str = Field(default="synthetic", description="synthetic | a path | s3://...")
+    scale: float = Field(default=DEFAULT_SCALE, gt=0, description="Share of synthetic zips.")
+    seed: int = Field(default=DEFAULT_SEED, description="Synthetic seed.")
     data_uri: str | None = None
     serving_uri: str | None = None
-    mlflow_uri: str | None = None
+    mlflow_uri: str | None = Field(default=None, validation_alias="MLFLOW_TRACKING_URI")
     mlflow_artifacts: str | None = None
     optuna_url: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
-        env = os.environ.get("HOUSING_ENV", "local")
+        return cls()
+
+    @field_validator("env")
+    @classmethod
+    def _known_environment(cls, env: str) -> str:
         if env not in ENVIRONMENTS:
             raise ValueError(f"HOUSING_ENV must be one of {ENVIRONMENTS}, got {env!r}")
-        home = Path(os.environ.get("HOUSING_HOME", project_root() / ".housing")).expanduser()
-        # Overrides are read in prod only: locally everything stays embedded under home (MLflow
-        # itself exports MLFLOW_TRACKING_URI to child processes, which must not redirect a local run).
-        locations = {
-            field: (os.environ.get(var) or None) if env == "prod" else None
-            for var, field in PROD_REQUIRED.items()
-        }
-        if env == "prod":
-            missing = [var for var, field in PROD_REQUIRED.items() if not locations[field]]
-            if missing:
-                raise ValueError(
-                    f"HOUSING_ENV=prod needs {', '.join(missing)} (see housing_assets/settings.py)"
-                )
-        return cls(
-            **locations,
-            mlflow_artifacts=(os.environ.get("HOUSING_MLFLOW_ARTIFACTS") or None)
-            if env == "prod"
-            else None,
-            env=env,
-            home=home.resolve(),
-            source=os.environ.get("HOUSING_SOURCE", "synthetic"),
-            scale=float(os.environ.get("HOUSING_SCALE", DEFAULT_SCALE)),
-            seed=int(os.environ.get("HOUSING_SEED", DEFAULT_SEED)),
-        )
+        return env
 
-    def __repr__(self) -> str:  # the URLs may carry database passwords (HOUSING_OPTUNA_URL)
-        shown = (
-            f"{f.name}={(redact_url(v) if isinstance(v, str) else v)!r}"
-            for f in fields(self)
-            for v in [getattr(self, f.name)]
-        )
-        return f"Settings({', '.join(shown)})"
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, home: Path) -> Path:
+        return home.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _locations_in_prod_only(self) -> Settings:
+        # Overrides count in prod only: locally everything stays embedded under home (MLflow
+        # itself exports MLFLOW_TRACKING_URI to child processes, which must not redirect a local run).
+        if self.env != "prod":
+            for name in (*PROD_REQUIRED.values(), "mlflow_artifacts"):
+                self.__dict__[name] = None
+            return self
+        missing = [var for var, name in PROD_REQUIRED.items() if not getattr(self, name)]
+        if missing:
+            raise ValueError(
+                f"HOUSING_ENV=prod needs {', '.join(missing)} (see housing_assets/settings.py)"
+            )
+        return self
+
+    def __repr_args__(self):  # the URLs may carry database passwords (HOUSING_OPTUNA_URL)
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if isinstance(value, str) else value
 
     def with_(self, **changes) -> Settings:
-        return replace(self, **changes)
+        """These settings with some fields changed, validated again (the CLI's flags)."""
+        return type(self)(**{**self.model_dump(), **changes})
 
     @property
     def data_dir(self) -> Path:

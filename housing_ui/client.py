@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import httpx
 
-DEFAULT_API_URL = "http://127.0.0.1:8000"
+from housing_ui.settings import UiSettings
 
 
 class ApiUnavailable(RuntimeError):
@@ -29,7 +28,8 @@ class Api:
 
     @classmethod
     def from_env(cls) -> Api:
-        return cls(os.environ.get("HOUSING_UI_API_URL", DEFAULT_API_URL).rstrip("/"))
+        settings = UiSettings()
+        return cls(settings.api_url.rstrip("/"), settings.timeout_s)
 
     def get(self, path: str, **params) -> dict:
         return self._call("GET", path, params={k: v for k, v in params.items() if v is not None})

@@ -145,3 +145,27 @@ def test_prod_without_its_locations_names_every_missing_one(monkeypatch):
         "HOUSING_OPTUNA_URL",
     ):
         assert name in str(error.value)
+
+
+def test_settings_validate_the_environment_and_flags_win(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOUSING_SCALE", "-1")
+    with pytest.raises(ValueError, match="scale"):
+        Settings.from_env()
+    monkeypatch.setenv("HOUSING_SCALE", "0.5")
+    monkeypatch.setenv("HOUSING_SOURCE", "")  # empty = unset
+    monkeypatch.setenv("HOUSING_HOME", str(tmp_path / "x" / ".." / "home"))
+    settings = Settings.from_env()
+    assert (settings.scale, settings.source, settings.home) == (0.5, "synthetic", tmp_path / "home")
+    assert Settings(scale=0.1).scale == 0.1  # a keyword (a CLI flag) beats the environment
+    assert settings.with_(seed=11).seed == 11 and settings.with_(seed=11).scale == 0.5
+    with pytest.raises(ValueError, match="scale"):
+        settings.with_(scale=0)  # changed fields are validated too
+
+
+def test_local_runs_ignore_production_locations(monkeypatch, tmp_path):
+    """MLflow exports MLFLOW_TRACKING_URI to its children: a local run must not follow it."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:1")
+    monkeypatch.setenv("HOUSING_DATA_URI", "s3://elsewhere/data")
+    settings = Settings(home=tmp_path)
+    assert settings.mlflow_uri is None and settings.data_uri is None
+    assert settings.mlflow_tracking_uri == f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"

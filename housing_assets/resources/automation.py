@@ -1,36 +1,43 @@
 """When the platform retrains by itself, and with what tuning budget."""
 
+from dataclasses import fields
+
 import dagster as dg
 from pydantic import Field
 
 from housing_assets.lib.automation import RetrainRules
 
+_RULES = RetrainRules()  # the one source of each rule's default
+
 
 class RetrainPolicy(dg.ConfigurableResource):
-    every_months: int = Field(default=6, ge=1, description="Retrain after this many new months.")
+    every_months: int = Field(
+        default=_RULES.every_months, ge=1, description="Retrain after this many new months."
+    )
     on_drift_status: str = Field(
-        default="error", description="Drift verdict (warn|error) of a new month that retrains."
+        default=_RULES.on_drift_status,
+        description="Drift verdict (warn|error) of a new month that retrains.",
     )
     mape_ratio: float = Field(
-        default=1.5, gt=1, description="Month MAPE / champion holdout MAPE that retrains."
+        default=_RULES.mape_ratio,
+        gt=1,
+        description="Month MAPE / champion holdout MAPE that retrains.",
     )
     holdout_months: int = Field(
-        default=12, ge=1, description="Latest months the new vintage holds out for the gate."
+        default=_RULES.holdout_months,
+        ge=1,
+        description="Latest months the new vintage holds out for the gate.",
     )
     cooldown_months: int = Field(
-        default=3, ge=0, description="Months of new data between two retraining attempts."
+        default=_RULES.cooldown_months,
+        ge=0,
+        description="Months of new data between two retraining attempts.",
     )
     n_trials: int = Field(default=12, ge=1, description="Tuning trials of a sensor-started run.")
     sample_fraction: float = Field(default=1.0, gt=0, le=1)
 
     def rules(self) -> RetrainRules:
-        return RetrainRules(
-            every_months=self.every_months,
-            on_drift_status=self.on_drift_status,
-            mape_ratio=self.mape_ratio,
-            holdout_months=self.holdout_months,
-            cooldown_months=self.cooldown_months,
-        )
+        return RetrainRules(**{f.name: getattr(self, f.name) for f in fields(RetrainRules)})
 
     def run_config(self) -> dict:
         tuning = {"n_trials": self.n_trials, "sample_fraction": self.sample_fraction}

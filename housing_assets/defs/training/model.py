@@ -21,19 +21,28 @@ from housing_assets.resources.mlflow_tracking import (
     log_png,
 )
 
+_TUNING = tuning.TuningSettings()  # the one source of each default
+
 
 class TuningConfig(dg.Config):
-    n_trials: int = Field(default=20, ge=1, description="Trials the study should hold in total.")
-    timeout_s: float | None = Field(default=600.0, description="Time budget for new trials (s).")
+    n_trials: int = Field(
+        default=_TUNING.n_trials, ge=1, description="Trials the study should hold in total."
+    )
+    timeout_s: float | None = Field(
+        default=_TUNING.timeout_s, description="Time budget for new trials (s)."
+    )
     sample_fraction: float = Field(
-        default=1.0, gt=0, le=1, description="Share of train rows for tuning."
+        default=_TUNING.sample_fraction, gt=0, le=1, description="Share of train rows for tuning."
     )
-    seed: int = Field(default=42, description="TPE sampler and XGBoost seed.")
-    nthread: int = Field(default=2, ge=1, description="XGBoost threads.")
-    early_stopping_rounds: int = Field(default=50, ge=5)
+    seed: int = Field(default=_TUNING.seed, description="TPE sampler and XGBoost seed.")
+    nthread: int = Field(default=_TUNING.nthread, ge=1, description="XGBoost threads.")
+    early_stopping_rounds: int = Field(default=_TUNING.early_stopping_rounds, ge=5)
     max_rounds: int = Field(
-        default=2000, ge=1, description="Upper bound on boosting rounds per trial."
+        default=_TUNING.max_rounds, ge=1, description="Upper bound on boosting rounds per trial."
     )
+
+    def settings(self) -> tuning.TuningSettings:
+        return tuning.TuningSettings(**self.model_dump())
 
 
 def _study_name(config: TuningConfig, vintage: str, rows) -> str:
@@ -54,15 +63,7 @@ def tuned_model(
     """XGBoost tuned by Optuna on train/eval, refit on train+eval, registered in MLflow (model JSON inside)."""
     vintage, rows = context.partition_key, one(splits, context)
     state = F.FeatureState.from_dict(one(feature_state, context))
-    settings = tuning.TuningSettings(
-        config.n_trials,
-        config.timeout_s,
-        config.seed,
-        config.sample_fraction,
-        max_rounds=config.max_rounds,
-        early_stopping_rounds=config.early_stopping_rounds,
-        nthread=config.nthread,
-    )
+    settings = config.settings()
     storage, study = optuna_storage.prepared_url(), _study_name(config, vintage, rows)
     tags = {"vintage": vintage, "dagster_partition": vintage, "dagster_run_id": context.run_id}
     started = time.perf_counter()

@@ -1,0 +1,115 @@
+"""`housing`: the platform's command line.
+
+housing run        generate/ingest every month -> checks -> cleaned data (the main job)
+housing generate   write the synthetic panel as monthly files or one HouseTS CSV
+housing dev        the Dagster UI on this project's instance (dagster dev)
+housing mlflow     the MLflow UI on this project's tracking store
+housing serve      the prediction API (FastAPI + uvicorn) on the published bundle
+housing ui         the dashboard (Streamlit) over the API
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from housing_assets.cli.common import API_PORT, DAGSTER_PORT, MLFLOW_PORT, UI_PORT
+from housing_assets.cli.generate import cmd_generate
+from housing_assets.cli.run import cmd_run
+from housing_assets.cli.servers import cmd_dev, cmd_mlflow, cmd_serve, cmd_ui
+from housing_assets.settings import DEFAULT_SCALE, DEFAULT_SEED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="housing", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_options(p, *, with_source: bool = True):
+        p.add_argument(
+            "--scale",
+            type=float,
+            default=None,
+            help=f"fraction of the ~6,226 synthetic zips (default {DEFAULT_SCALE})",
+        )
+        p.add_argument(
+            "--full", action="store_true", help="full scale: all ~6,226 zips (884k rows)"
+        )
+        p.add_argument(
+            "--seed", type=int, default=None, help=f"synthetic seed (default {DEFAULT_SEED})"
+        )
+        if with_source:
+            p.add_argument(
+                "--source",
+                default=None,
+                help="synthetic (default), a HouseTS CSV/Parquet file or monthly directory, or s3://...",
+            )
+
+    run = sub.add_parser("run", help="the main job, end to end")
+    data_options(run)
+    run.add_argument(
+        "--months",
+        default=None,
+        help="only these months: a prefix (2019) or a list (2019-01,2019-02)",
+    )
+    run.add_argument(
+        "--vintage",
+        default="2022-01",
+        help="holdout start month (default 2022-01, the reference split)",
+    )
+    run.add_argument(
+        "--trials", type=int, default=None, help="Optuna trials (default 12; 30 with --full)"
+    )
+    run.add_argument(
+        "--tune-sample",
+        type=float,
+        default=None,
+        help="share of train rows used for tuning (default 0.5; 0.35 with --full)",
+    )
+    run.add_argument("--no-train", action="store_true", help="stop after ingest and cleaning")
+    run.set_defaults(func=cmd_run)
+
+    gen = sub.add_parser("generate", help="write the synthetic panel to files")
+    gen.add_argument(
+        "--out",
+        required=True,
+        help="directory for monthly files, or a .csv path with --single-file",
+    )
+    gen.add_argument("--format", choices=["csv", "parquet"], default="parquet")
+    gen.add_argument(
+        "--single-file", action="store_true", help="one HouseTS-layout CSV, as published"
+    )
+    gen.add_argument("--scale", type=float, default=DEFAULT_SCALE)
+    gen.add_argument("--full", action="store_true")
+    gen.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    gen.add_argument("--months", default=None, help="only these months: a prefix or a list")
+    gen.add_argument("--until", default=None, help="only months up to YYYY-MM")
+    gen.set_defaults(func=cmd_generate)
+
+    dev = sub.add_parser(
+        "dev", help="start the Dagster UI (dagster dev) on this project's instance"
+    )
+    data_options(dev)
+    dev.add_argument("--port", type=int, default=DAGSTER_PORT)
+    dev.set_defaults(func=cmd_dev)
+
+    mlf = sub.add_parser("mlflow", help="start the MLflow UI on this project's tracking store")
+    mlf.add_argument("--port", type=int, default=MLFLOW_PORT)
+    mlf.set_defaults(func=cmd_mlflow)
+
+    serve = sub.add_parser("serve", help="serve the published model over HTTP (FastAPI + uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=API_PORT)
+    serve.set_defaults(func=cmd_serve)
+
+    ui = sub.add_parser("ui", help="the dashboard (Streamlit) over the running API")
+    ui.add_argument(
+        "--api", default=None, help="the API's URL (default: HOUSING_UI_API_URL or :8000)"
+    )
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=UI_PORT)
+    ui.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,134 @@
+"""`housing run`: the main job -- months in, checks, cleaned data, one model lineage, a bundle."""
+
+from __future__ import annotations
+
+import time
+
+from housing_assets.cli.common import (
+    DAGSTER_PORT,
+    MLFLOW_PORT,
+    prepare_dagster_env,
+    say,
+    settings_for,
+)
+from housing_assets.settings import Settings
+
+
+def cmd_run(args) -> int:
+    settings = settings_for(args)
+    prepare_dagster_env(settings)
+    import dagster as dg
+
+    from housing_assets.definitions import build_definitions
+    from housing_assets.runner import ingest, register_months, train
+
+    started = time.perf_counter()
+    defs = build_definitions(settings)
+    source = defs.resources["source"]
+    say(f"[1/{3 if args.no_train else 4}] source: {source.describe()}")
+    months = select_months(source.months(), args.months)
+    if not months:
+        say("no months to ingest")
+        return 2
+    steps = 3 if args.no_train else 4
+    with dg.DagsterInstance.get() as instance:
+        new = register_months(instance, months)
+        say(
+            f"[2/{steps}] {len(months)} month(s) {months[0]}..{months[-1]} ({len(new)} new partitions)"
+        )
+        say(f"[3/{steps}] ingest + great-expectations checks + cleaning")
+        outcome = ingest(defs, instance, months, say=say)
+        trained = None
+        if not args.no_train:
+            if outcome.quarantined:
+                say(
+                    f"[4/{steps}] not training: {len(outcome.quarantined)} month(s) quarantined (see below)"
+                )
+            else:
+                say(f"[4/{steps}] model lineage for vintage {args.vintage}")
+                trained = train(
+                    defs, instance, args.vintage, _tuning_config(args, settings), say=say
+                )
+    elapsed = time.perf_counter() - started
+    _summary(settings, outcome, trained, elapsed)
+    return 1 if outcome.quarantined or (trained is not None and not trained.published) else 0
+
+
+def _tuning_config(args, settings: Settings) -> dict:
+    full = settings.scale >= 0.99
+    return {
+        "n_trials": args.trials or (30 if full else 12),
+        "sample_fraction": args.tune_sample or (0.35 if full else 0.5),
+        "timeout_s": 900.0 if full else 150.0,
+    }
+
+
+def _summary(settings: Settings, outcome, trained, elapsed: float) -> None:
+    say("")
+    say(f"done in {elapsed:.1f}s: {len(outcome.ingested)} month(s) ingested and cleaned")
+    for check, text in outcome.warnings.items():
+        say(f"  warning  {check}: {text}")
+    for month, why in outcome.quarantined.items():
+        say(f"  FAILED   {month} quarantined by the blocking contract check:\n{why}")
+    if trained is not None:
+        _model_summary(settings, trained)
+    say(f"  data:     {settings.data_dir}/<asset>/<partition>.parquet|json")
+    say(f"  runs:     {', '.join(r[:8] for r in outcome.run_ids)} in {settings.dagster_home}")
+    say(f"  Dagster:  uv run housing dev     ->  http://127.0.0.1:{DAGSTER_PORT}")
+    say(f"  MLflow:   uv run housing mlflow  ->  http://127.0.0.1:{MLFLOW_PORT}")
+
+
+def _model_summary(settings: Settings, trained) -> None:
+    m = trained.metrics or {}
+    if "mape" in m:
+        say(
+            f"  holdout ({trained.vintage} on): MAPE {m['mape']:.2f}%  MAE ${m['mae']:,.0f}  R² {m['r2']:.4f}"
+        )
+        say(
+            f"    baselines on the same rows: persistence MAPE {m['baseline_persistence_mape']:.2f}%, "
+            f"the reference way {m['baseline_reference_mape']:.2f}%, "
+            f"median list price {m['baseline_list_price_mape']:.2f}%"
+        )
+        say(f"    interval coverage: 80% -> {m['coverage_80']:.1%}, 95% -> {m['coverage_95']:.1%}")
+        for line in _horizon_lines(m):
+            say(line)
+    if trained.mlflow:
+        say(
+            f"    MLflow run {trained.mlflow['mlflow_run_id'][:12]}, registered version {trained.mlflow['registered_version']}"
+        )
+    if trained.published:
+        say(
+            f"  bundle:   {settings.serving_dir}/bundles/{trained.bundle_version} (current; MLflow alias champion)"
+        )
+    else:
+        say(f"  NOT PUBLISHED: the promotion gate blocked it: {trained.gate}")
+
+
+def _horizon_lines(m: dict) -> list[str]:
+    """MAPE by months since the zip's last known price, next to persistence (holdout metadata)."""
+    lines = []
+    from housing_assets.lib import horizons
+
+    for label in horizons.LABELS:
+        key = horizons.key(label)
+        if f"{key}_mape" not in m:
+            continue
+        persistence = m.get(f"{key}_persistence_mape")
+        versus = f"  persistence {persistence:5.2f}%" if persistence is not None else ""
+        lines.append(
+            f"      {label:>5s}: MAPE {m[f'{key}_mape']:5.2f}%{versus}  "
+            f"({int(m[f'{key}_rows']):,} rows, 80% covers {m.get(f'{key}_coverage_80', 0):.0%})"
+        )
+    title = "    by horizon (months since the zip's last known price; cold = no history):"
+    return [title, *lines] if lines else []
+
+
+def select_months(months: list[str], spec: str | None, until: str | None = None) -> list[str]:
+    """`spec`: a prefix (2019) or a comma list (2019-01,2019-02); `until`: last month kept."""
+    if spec:
+        months = (
+            [m for m in months if m in set(spec.split(","))]
+            if "," in spec
+            else [m for m in months if m.startswith(spec)]
+        )
+    return [m for m in months if until is None or m <= until]

@@ -1,0 +1,73 @@
+"""Drift: each month's drift report against the champion, and the bundle timeline."""
+
+import pandas as pd
+import streamlit as st
+import streamlit.components.v1 as components
+
+from housing_ui import charts
+from housing_ui.client import Api
+
+
+@st.cache_data(ttl=20, show_spinner=False)
+def monitoring(base_url: str) -> tuple[dict, dict]:
+    """Drift reports and the bundle timeline change as months arrive: a short cache."""
+    api = Api(base_url)
+    return api.get("/v1/drift"), api.get("/v1/models")
+
+
+def page(api: Api, model: dict) -> None:
+    st.title("Drift")
+    reports, timeline = monitoring(api.base_url)
+    models = pd.DataFrame(timeline["models"])
+    months = pd.DataFrame(reports["months"])
+    if months.empty:
+        st.info(
+            "No drift reports yet. They are written for every month that arrives after a "
+            f"champion is published (the live model is {model['version']}); see the README's "
+            "Automation section to watch it happen."
+        )
+    else:
+        chosen = st.selectbox("Report month", list(months["month"])[::-1], key="drift_month")
+        row = months.set_index("month").loc[chosen]
+        cols = st.columns(4)
+        cols[0].metric("Verdict", row["status"].upper())
+        cols[1].metric("Features drifting", f"{row['share_drifting']:.0%}")
+        cols[2].metric("Prediction PSI", f"{row['prediction_psi']:.3f}")
+        cols[3].metric(
+            "MAPE vs champion holdout",
+            "–"
+            if row["mape_ratio"] != row["mape_ratio"] or row["mape_ratio"] is None
+            else f"×{row['mape_ratio']:.2f}",
+        )
+        for reason in row["reasons"] or ["within thresholds"]:
+            st.markdown(f"- {reason}")
+        st.subheader("PSI per feature and month")
+        long = (
+            pd.DataFrame(list(months["psi"]), index=months["month"])
+            .rename_axis("month")
+            .reset_index()
+            .melt(id_vars="month", var_name="feature", value_name="psi")
+        )
+        st.altair_chart(charts.psi_heatmap(long), width="stretch")
+        st.subheader("Drift over time, with retraining events")
+        st.altair_chart(charts.drift_timeline(months, models), width="stretch")
+        with st.expander(f"The full report for {chosen}"):
+            st.markdown(f"[Open it on its own]({api.base_url}/v1/drift/{chosen}/report)")
+            components.html(api.text(f"/v1/drift/{chosen}/report"), height=700, scrolling=True)
+    st.subheader("Models published")
+    st.altair_chart(charts.retrain_chart(models), width="stretch")
+    st.dataframe(
+        models[
+            [
+                "version",
+                "vintage",
+                "data_until",
+                "trigger",
+                "trigger_reason",
+                "holdout_mape",
+                "live",
+            ]
+        ],
+        hide_index=True,
+        width="stretch",
+    )

@@ -122,7 +122,7 @@ def calibration_examples(
     """Eval rows served from every origin inside the eval window, not only its first month: the
     history ends 1..max_offset months before each row but never before eval starts, so each
     horizon's residuals come from the whole window (a train-only model has seen none of them)."""
-    eval_start = int(F.month_index(eval_rows[c.DATE]).min())
+    eval_start = int(A.month_index(eval_rows[c.DATE]).min())
     return _drawn(eval_rows, state, known, seed, floor=eval_start - 1, stream=(1,))
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from housing_assets.lib import anchors as A
 from housing_assets.lib import features as F
 from housing_assets.lib import splits as S
 from housing_assets.lib import training
@@ -37,17 +38,17 @@ def test_training_rows_are_anchored_1_to_24_months_back_and_cold_only_without_hi
 def test_eval_rows_are_served_from_the_train_history_only(parts):
     train, _, evals, state = parts
     ex = training.served_examples(evals, state, F.anchor_table(train, state))
-    months = F.month_index(evals["date"])
+    months = A.month_index(evals["date"])
     anchor = months - ex.horizon
-    assert (anchor == F.month_index(train["date"]).max()).all()  # the last train month
+    assert (anchor == A.month_index(train["date"]).max()).all()  # the last train month
 
 
 def test_calibration_origins_stay_inside_the_eval_window(parts):
     train, known, evals, state = parts
     ex = training.calibration_examples(evals, state, F.anchor_table(known, state), seed=0)
-    months = np.tile(F.month_index(evals["date"]), training.draws_for(len(evals)))
+    months = np.tile(A.month_index(evals["date"]), training.draws_for(len(evals)))
     anchor = months - ex.horizon
-    assert anchor.min() == F.month_index(train["date"]).max()  # never before eval starts
+    assert anchor.min() == A.month_index(train["date"]).max()  # never before eval starts
     assert ex.horizon.min() == 1 and (anchor < months).all()
 
 

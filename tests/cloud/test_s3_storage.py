@@ -105,3 +105,11 @@ def test_partitioned_assets_round_trip_through_the_io_manager_with_readable_keys
     ]
     stored = json.loads(store_for(f"s3://{bucket}/data").read("summary/2022-02.json"))
     assert stored == {"rows": 1, "month": "2022-02"}
+
+
+def test_s3_keeps_the_store_contract(bucket):
+    """The same contract as a directory (tests/unit/test_storage.py), over HTTP to moto."""
+    from tests.unit.test_storage import contract
+
+    contract(store_for(f"s3://{bucket}/prefix"))
+    contract(store_for(f"s3://{bucket}"))  # at the bucket's root

@@ -7,7 +7,7 @@ import json
 import dagster as dg
 from pydantic import Field
 
-from housing_assets.lib import bundle
+from housing_assets.lib import bundle, gate
 from housing_assets.lib.published import PublishedModel
 
 
@@ -50,19 +50,27 @@ class ServingStore(dg.ConfigurableResource):
             return None
 
 
+_GATE = gate.GatePolicy()  # the one source of each default
+
+
 class PromotionPolicy(dg.ConfigurableResource):
-    """When a newly trained model may replace the champion."""
+    """When a newly trained model may replace the champion (lib/gate.py decides)."""
 
     max_mape_regression: float = Field(
-        default=0.5,
+        default=_GATE.max_mape_regression,
         description="Largest allowed holdout MAPE increase over the champion, in percentage points.",
     )
     must_beat_baselines: bool = Field(
-        default=True,
+        default=_GATE.must_beat_baselines,
         description="Beat persistence, list price and the reference way, overall and per horizon bucket.",
     )
     min_bucket_rows: int = Field(
-        default=30,
+        default=_GATE.min_bucket_rows,
         ge=1,
         description="A horizon bucket with fewer holdout rows is reported, not judged.",
     )
+
+    def policy(self) -> gate.GatePolicy:
+        return gate.GatePolicy(
+            self.max_mape_regression, self.must_beat_baselines, self.min_bucket_rows
+        )

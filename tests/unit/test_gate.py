@@ -1,6 +1,6 @@
-"""The promotion gate's per-horizon verdicts, on hand-made holdout reports."""
+"""The promotion gate's decision (lib/gate.py), on hand-made holdout reports."""
 
-from housing_assets.defs.training.checks import bucket_verdicts
+from housing_assets.lib.gate import GatePolicy, bucket_verdicts, decide
 
 
 def _entry(rows: int, ours: float, persistence: float) -> dict:
@@ -35,3 +35,32 @@ def test_a_bucket_too_small_to_judge_is_noted_not_blocking():
     reasons, notes = bucket_verdicts(report, min_rows=30)
     assert reasons == []
     assert notes == ["horizon 4-6: 3 rows with a persistence baseline, too few to judge"]
+
+
+def _report(mape: float, persistence: float) -> dict:
+    entry = _entry(500, mape, persistence)
+    return {"model": {"mape": mape}, "baselines": entry["baselines"], "by_horizon": {"1-3": entry}}
+
+
+def test_the_decision_names_every_reason_and_keeps_the_figures():
+    policy = GatePolicy()
+    assert decide(_report(4.0, 5.0), policy, None, None).passed  # no champion: baselines only
+    worse = decide(_report(4.0, 5.0), policy, "2021-01-v3", 3.2)
+    assert not worse.passed
+    assert worse.description == (
+        "MAPE 4.00% is worse than champion 2021-01-v3 (3.20%) by more than 0.5 points"
+    )
+    assert worse.facts["champion_mape_same_rows"] == 3.2 and worse.facts["model_mape"] == 4.0
+    assert decide(_report(4.0, 5.0), policy, "2021-01-v3", 3.6).passed  # within 0.5 points
+    losing = decide(_report(6.0, 5.0), policy, None, None)
+    assert losing.reasons[0].startswith("MAPE 6.00% does not beat the persistence baseline")
+    assert len(losing.reasons) == 2  # overall and the 1-3 bucket
+    lenient = GatePolicy(must_beat_baselines=False)
+    assert decide(_report(6.0, 5.0), lenient, None, None).passed
+
+
+def test_a_champion_that_cannot_be_compared_is_a_note_not_a_verdict():
+    verdict = decide(
+        _report(4.0, 5.0), GatePolicy(), "old-v1", None, "published by an older release"
+    )
+    assert verdict.passed and verdict.notes == ["published by an older release"]

@@ -1,26 +1,23 @@
 """Blocking checks of the model lineage: temporal splits, leak-free encoders, promotion gate."""
 
-import json
-
 import dagster as dg
-import numpy as np
+import pandas as pd
 
-from housing_assets.defs.training.assets import feature_state, one, splits
+from housing_assets.defs.training.assets import feature_state, splits
 from housing_assets.defs.training.model import holdout_metrics, holdout_predictions
 from housing_assets.defs.training.partitions import vintages
-from housing_assets.lib import bundle, metrics
+from housing_assets.lib import bundle, gate
 from housing_assets.lib import features as F
 from housing_assets.lib import splits as S
-from housing_assets.lib.predictor import Predictor
 from housing_assets.resources.serving_store import PromotionPolicy, ServingStore
 
 
 @dg.asset_check(asset=splits, partitions_def=vintages, blocking=True)
 def splits_are_temporal(
-    context: dg.AssetCheckExecutionContext, splits: dict
+    context: dg.AssetCheckExecutionContext, splits: pd.DataFrame
 ) -> dg.AssetCheckResult:
     """No split empty; train ends before eval starts, eval ends before holdout starts."""
-    rows = one(splits, context)
+    rows = splits
     found = S.problems(rows)
     return dg.AssetCheckResult(
         passed=not found,
@@ -39,10 +36,10 @@ def splits_are_temporal(
     additional_ins={"splits": dg.AssetIn()},
 )
 def encoders_fit_on_train_only(
-    context: dg.AssetCheckExecutionContext, feature_state: dict, splits: dict
+    context: dg.AssetCheckExecutionContext, feature_state: F.FeatureState, splits: pd.DataFrame
 ) -> dg.AssetCheckResult:
     """The encoders saw only rows dated before the eval window: refitting on exactly those rows reproduces them."""
-    state, rows = F.FeatureState.from_dict(one(feature_state, context)), one(splits, context)
+    state, rows = feature_state, splits
     eval_start = rows.loc[rows[S.SPLIT] == S.EVAL, "date"].min()
     problems = F.leak_problems(state, rows, eval_start)
     return dg.AssetCheckResult(
@@ -65,99 +62,34 @@ def encoders_fit_on_train_only(
 def promotion_gate(
     context: dg.AssetCheckExecutionContext,
     holdout_metrics: dict,
-    splits: dict,
+    splits: pd.DataFrame,
     serving_store: ServingStore,
     promotion_policy: PromotionPolicy,
 ) -> dg.AssetCheckResult:
     """Publish only a model that beats every baseline overall and in every horizon bucket, and is not worse than the champion on the same holdout rows."""
-    rep, rows = one(holdout_metrics, context), one(splits, context)
-    reasons, notes = [], []
-    facts: dict = {"model_mape": rep["model"]["mape"]}
-    if promotion_policy.must_beat_baselines:
-        for name, b in rep["baselines"].items():
-            ours, theirs = b["model_on_same_rows"]["mape"], b["baseline"]["mape"]
-            facts[f"{name}_baseline_mape"], facts[f"model_mape_on_{name}_rows"] = theirs, ours
-            if b["rows"] and not ours < theirs:
-                reasons.append(
-                    f"MAPE {ours:.2f}% does not beat the {name} baseline {theirs:.2f}% on {b['rows']:,} rows"
-                )
-        bucket_reasons, notes = bucket_verdicts(rep, promotion_policy.min_bucket_rows)
-        reasons += bucket_reasons
     store = serving_store.store()
     champion = bundle.current_version(store)
-    facts["champion"] = str(champion)
-    if champion is not None:
-        champion_mape, why_not = champion_on_same_rows(store, champion, rows)
-        if why_not:
-            notes.append(why_not)
-        else:
-            facts["champion_mape_same_rows"] = champion_mape
-            if rep["model"]["mape"] > champion_mape + promotion_policy.max_mape_regression:
-                reasons.append(
-                    f"MAPE {rep['model']['mape']:.2f}% is worse than champion {champion} ({champion_mape:.2f}%) "
-                    f"by more than {promotion_policy.max_mape_regression} points"
-                )
-    facts = {k: (float(v) if isinstance(v, float | np.floating) else v) for k, v in facts.items()}
+    champion_mape, note = (
+        gate.champion_on_same_rows(store, champion, splits) if champion else (None, None)
+    )
+    verdict = gate.decide(holdout_metrics, promotion_policy.policy(), champion, champion_mape, note)
     return dg.AssetCheckResult(
-        passed=not reasons,
-        description="; ".join(reasons) or "promote",
+        passed=verdict.passed,
+        description=verdict.description,
         metadata={
-            **facts,
-            "reasons": dg.MetadataValue.json(reasons),
-            "notes": dg.MetadataValue.json(notes),
+            **verdict.facts,
+            "reasons": dg.MetadataValue.json(verdict.reasons),
+            "notes": dg.MetadataValue.json(verdict.notes),
         },
     )
 
 
-def bucket_verdicts(rep: dict, min_rows: int) -> tuple[list[str], list[str]]:
-    """Per horizon bucket and baseline: a reason when the model does not beat it, a note when
-    the bucket is too small to judge."""
-    reasons, notes = [], []
-    for label, entry in rep.get("by_horizon", {}).items():
-        for name, b in entry["baselines"].items():
-            if not b["rows"]:
-                continue
-            if b["rows"] < min_rows:
-                notes.append(
-                    f"horizon {label}: {b['rows']} rows with a {name} baseline, too few to judge"
-                )
-                continue
-            ours, theirs = b["model_on_same_rows"]["mape"], b["baseline"]["mape"]
-            if not ours < theirs:
-                reasons.append(
-                    f"horizon {label} months: MAPE {ours:.2f}% does not beat the {name} baseline "
-                    f"{theirs:.2f}% on {b['rows']:,} rows"
-                )
-    return reasons, notes
-
-
-def champion_on_same_rows(store, version: str, rows) -> tuple[float | None, str | None]:
-    """The champion's MAPE on this vintage's holdout, served from the same pre-holdout history
-    as the challenger (its own published history runs later and would flatter it). A champion
-    this release cannot read (published by an older feature version) is not compared, and the
-    note says so."""
-    published = bundle.load(store, version)
-    state = json.loads(published.files["feature_state.json"])
-    if state.get("version") != F.STATE_VERSION or bundle.ANCHORS not in published.files:
-        return None, (
-            f"champion {version} was published by an older release (feature state version "
-            f"{state.get('version')}); not compared on the same rows"
-        )
-    history = rows[rows[S.SPLIT] != S.HOLDOUT]
-    predictor = Predictor.from_bundle(published)
-    predictor = predictor.with_anchors(F.anchor_table(history, predictor.state))
-    holdout = rows[rows[S.SPLIT] == S.HOLDOUT]
-    return metrics.regression(holdout["price"], predictor.predict(holdout)["prediction"])[
-        "mape"
-    ], None
-
-
 @dg.asset_check(asset=holdout_predictions, partitions_def=vintages, blocking=True)
 def holdout_served_from_the_past(
-    context: dg.AssetCheckExecutionContext, holdout_predictions: dict
+    context: dg.AssetCheckExecutionContext, holdout_predictions: pd.DataFrame
 ) -> dg.AssetCheckResult:
     """Every holdout prediction is anchored on a month before the holdout starts (no holdout price leaks into its own evaluation)."""
-    preds = one(holdout_predictions, context)
+    preds = holdout_predictions
     starts = preds["date"].min().strftime("%Y-%m")
     anchors = preds["anchor_month"].dropna()
     late = anchors[anchors >= starts]

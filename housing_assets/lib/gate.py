@@ -1,0 +1,123 @@
+"""The promotion gate's decision as plain functions: may a newly trained model replace the
+champion? (The `promotion_gate` asset check gathers the facts and reports this verdict.)
+
+A challenger must beat every baseline (persistence, median list price, the reference way) on
+the same holdout rows, overall and in every horizon bucket with enough rows to judge, and must
+not be worse than the champion -- scored on this vintage's holdout, served from the same
+pre-holdout history -- by more than `max_mape_regression` points.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from housing_assets.lib import bundle, metrics
+from housing_assets.lib import features as F
+from housing_assets.lib import splits as S
+from housing_assets.lib.predictor import Predictor
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    max_mape_regression: float = 0.5  # points of holdout MAPE over the champion
+    must_beat_baselines: bool = True  # overall and per horizon bucket
+    min_bucket_rows: int = 30  # a smaller bucket is reported, not judged
+
+
+@dataclass
+class Verdict:
+    reasons: list[str] = field(default_factory=list)  # why not: empty = promote
+    notes: list[str] = field(default_factory=list)  # what was not judged, and why
+    facts: dict[str, object] = field(default_factory=dict)  # the figures compared
+
+    @property
+    def passed(self) -> bool:
+        return not self.reasons
+
+    @property
+    def description(self) -> str:
+        return "; ".join(self.reasons) or "promote"
+
+
+def decide(
+    rep: dict, policy: GatePolicy, champion: str | None, champion_mape: float | None,
+    champion_note: str | None = None,
+) -> Verdict:  # fmt: skip
+    """`rep`: evaluation.report() of the challenger's holdout; `champion_mape`: the champion's
+    MAPE on the same rows (None when there is no champion or it could not be compared, with
+    `champion_note` saying why)."""
+    verdict = Verdict(facts={"model_mape": rep["model"]["mape"], "champion": str(champion)})
+    if policy.must_beat_baselines:
+        for name, b in rep["baselines"].items():
+            ours, theirs = b["model_on_same_rows"]["mape"], b["baseline"]["mape"]
+            verdict.facts[f"{name}_baseline_mape"] = theirs
+            verdict.facts[f"model_mape_on_{name}_rows"] = ours
+            if b["rows"] and not ours < theirs:
+                verdict.reasons.append(
+                    f"MAPE {ours:.2f}% does not beat the {name} baseline {theirs:.2f}% on "
+                    f"{b['rows']:,} rows"
+                )
+        reasons, notes = bucket_verdicts(rep, policy.min_bucket_rows)
+        verdict.reasons += reasons
+        verdict.notes += notes
+    if champion_note:
+        verdict.notes.append(champion_note)
+    if champion is not None and champion_mape is not None:
+        verdict.facts["champion_mape_same_rows"] = champion_mape
+        if rep["model"]["mape"] > champion_mape + policy.max_mape_regression:
+            verdict.reasons.append(
+                f"MAPE {rep['model']['mape']:.2f}% is worse than champion {champion} "
+                f"({champion_mape:.2f}%) by more than {policy.max_mape_regression} points"
+            )
+    verdict.facts = {
+        k: (float(v) if isinstance(v, float | np.floating) else v) for k, v in verdict.facts.items()
+    }
+    return verdict
+
+
+def bucket_verdicts(rep: dict, min_rows: int) -> tuple[list[str], list[str]]:
+    """Per horizon bucket and baseline: a reason when the model does not beat it, a note when
+    the bucket is too small to judge."""
+    reasons, notes = [], []
+    for label, entry in rep.get("by_horizon", {}).items():
+        for name, b in entry["baselines"].items():
+            if not b["rows"]:
+                continue
+            if b["rows"] < min_rows:
+                notes.append(
+                    f"horizon {label}: {b['rows']} rows with a {name} baseline, too few to judge"
+                )
+                continue
+            ours, theirs = b["model_on_same_rows"]["mape"], b["baseline"]["mape"]
+            if not ours < theirs:
+                reasons.append(
+                    f"horizon {label} months: MAPE {ours:.2f}% does not beat the {name} baseline "
+                    f"{theirs:.2f}% on {b['rows']:,} rows"
+                )
+    return reasons, notes
+
+
+def champion_on_same_rows(
+    store: bundle.Store, version: str, rows: pd.DataFrame
+) -> tuple[float | None, str | None]:
+    """The champion's MAPE on this vintage's holdout, served from the same pre-holdout history
+    as the challenger (its own published history runs later and would flatter it). A champion
+    this release cannot read (published by an older feature version) is not compared, and the
+    note says so."""
+    published = bundle.load(store, version)
+    state = json.loads(published.files["feature_state.json"])
+    if state.get("version") != F.STATE_VERSION or bundle.ANCHORS not in published.files:
+        return None, (
+            f"champion {version} was published by an older release (feature state version "
+            f"{state.get('version')}); not compared on the same rows"
+        )
+    history = rows[rows[S.SPLIT] != S.HOLDOUT]
+    predictor = Predictor.from_bundle(published)
+    predictor = predictor.with_anchors(F.anchor_table(history, predictor.state))
+    holdout = rows[rows[S.SPLIT] == S.HOLDOUT]
+    mape = metrics.regression(holdout["price"], predictor.predict(holdout)["prediction"])["mape"]
+    return float(mape), None

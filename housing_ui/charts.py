@@ -25,7 +25,9 @@ def percent(value: float | None, digits: int = 2) -> str:
     return "–" if value is None or value != value else f"{value:.{digits}f}%"
 
 
-def series_chart(points: pd.DataFrame, holdout_first: str, title: str) -> alt.LayerChart:
+def series_chart(
+    points: pd.DataFrame, holdout_first: str, title: str
+) -> alt.LayerChart | alt.FacetChart:
     """Actual vs predicted by month, 95%/80% bands, the holdout window shaded."""
     frame = points.assign(date=pd.to_datetime(points["month"]))
     base = alt.Chart(frame).encode(x=alt.X("date:T", title=None))
@@ -205,7 +207,7 @@ def psi_heatmap(long: pd.DataFrame, threshold: float = 0.25) -> alt.Chart:
     )
 
 
-def drift_timeline(months: pd.DataFrame, models: pd.DataFrame) -> alt.LayerChart:
+def drift_timeline(months: pd.DataFrame, models: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
     """Share of drifting features and prediction PSI by month; retraining events as rules."""
     long = months.melt(
         id_vars=["month", "status"],

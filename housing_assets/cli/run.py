@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
 from housing_assets.cli.common import (
     DAGSTER_PORT,
@@ -14,17 +18,57 @@ from housing_assets.cli.common import (
 from housing_assets.settings import Settings
 
 
+class HomeBusy(RuntimeError):
+    """Another `housing run` holds this home."""
+
+
+@contextmanager
+def home_lock(home: Path):
+    """One `housing run` per HOUSING_HOME at a time: runs execute in this process, not through
+    the instance's run queue, so this lock is what keeps two of them from writing the same
+    months, model version and bundle. The OS releases it when the process dies (even killed)."""
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "run.lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise HomeBusy(
+                f"another `housing run` is using {home} (pid {holder}); wait for it to finish, "
+                "or set HOUSING_HOME to another directory"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def cmd_run(args) -> int:
     settings = settings_for(args)
+    try:
+        with home_lock(settings.home):
+            return _run(args, settings)
+    except HomeBusy as exc:
+        say(f"error: {exc}")
+        return 2
+
+
+def _run(args, settings: Settings) -> int:
     prepare_dagster_env(settings)
     import dagster as dg
 
-    from housing_assets.definitions import build_definitions
+    from housing_assets.definitions import build_definitions, resources_for
     from housing_assets.runner import ingest, register_months, train
 
     started = time.perf_counter()
     defs = build_definitions(settings)
-    source = defs.resources["source"]
+    source = resources_for(settings)["source"]
     say(f"[1/{3 if args.no_train else 4}] source: {source.describe()}")
     months = select_months(source.months(), args.months)
     if not months:
@@ -40,10 +84,9 @@ def cmd_run(args) -> int:
         outcome = ingest(defs, instance, months, say=say)
         trained = None
         if not args.no_train:
-            if outcome.quarantined:
-                say(
-                    f"[4/{steps}] not training: {len(outcome.quarantined)} month(s) quarantined (see below)"
-                )
+            if outcome.quarantined or outcome.failed:
+                lost = len(outcome.quarantined) + len(outcome.failed)
+                say(f"[4/{steps}] not training: {lost} month(s) quarantined or failed (see below)")
             else:
                 say(f"[4/{steps}] model lineage for vintage {args.vintage}")
                 trained = train(
@@ -51,7 +94,8 @@ def cmd_run(args) -> int:
                 )
     elapsed = time.perf_counter() - started
     _summary(settings, outcome, trained, elapsed)
-    return 1 if outcome.quarantined or (trained is not None and not trained.published) else 0
+    incomplete = outcome.quarantined or outcome.failed
+    return 1 if incomplete or (trained is not None and not trained.published) else 0
 
 
 def _tuning_config(args, settings: Settings) -> dict:
@@ -70,6 +114,11 @@ def _summary(settings: Settings, outcome, trained, elapsed: float) -> None:
         say(f"  warning  {check}: {text}")
     for month, why in outcome.quarantined.items():
         say(f"  FAILED   {month} quarantined by the blocking contract check:\n{why}")
+    errors: dict[str, list[str]] = {}
+    for month, error in outcome.failed.items():
+        errors.setdefault(error, []).append(month)
+    for error, months in errors.items():  # one line per distinct error, not per month
+        say(f"  FAILED   {', '.join(months)} (each run alone, once):\n    {error}")
     if trained is not None:
         _model_summary(settings, trained)
     say(f"  data:     {settings.data_dir}/<asset>/<partition>.parquet|json")
@@ -79,7 +128,7 @@ def _summary(settings: Settings, outcome, trained, elapsed: float) -> None:
 
 
 def _model_summary(settings: Settings, trained) -> None:
-    m = trained.metrics or {}
+    m = trained.metrics
     if "mape" in m:
         say(
             f"  holdout ({trained.vintage} on): MAPE {m['mape']:.2f}%  MAE ${m['mae']:,.0f}  R² {m['r2']:.4f}"
@@ -92,10 +141,9 @@ def _model_summary(settings: Settings, trained) -> None:
         say(f"    interval coverage: 80% -> {m['coverage_80']:.1%}, 95% -> {m['coverage_95']:.1%}")
         for line in _horizon_lines(m):
             say(line)
-    if trained.mlflow:
-        say(
-            f"    MLflow run {trained.mlflow['mlflow_run_id'][:12]}, registered version {trained.mlflow['registered_version']}"
-        )
+    if trained.model is not None:
+        ref = trained.model.mlflow
+        say(f"    MLflow run {ref.run_id[:12]}, registered version {ref.version}")
     if trained.published:
         say(
             f"  bundle:   {settings.serving_dir}/bundles/{trained.bundle_version} (current; MLflow alias champion)"

@@ -11,10 +11,52 @@ threshold or enough new months have accumulated; otherwise say exactly why not.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
+
+# Dagster's tags for a single run over a range of partitions (a single-run backfill).
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+def stretches(order: Sequence[str], wanted: Iterable[str]) -> list[tuple[str, str]]:
+    """Contiguous stretches of `wanted` in partition order, as (first, last) pairs: what one run
+    each covers."""
+    wanted = set(wanted)
+    out: list[list[str]] = []
+    previous_in = False
+    for key in order:
+        if key in wanted:
+            if previous_in:
+                out[-1].append(key)
+            else:
+                out.append([key])
+        previous_in = key in wanted
+    return [(s[0], s[-1]) for s in out]
+
+
+def after_failure(
+    first: str, last: str, order: Sequence[str], blocked: Collection[str] | None
+) -> list[tuple[str, str]]:
+    """THE policy for a failed ingest run over first..last, for `housing run` and the sensor
+    alike. Returns the ranges to run again, once:
+
+    - the blocking contract check named the months that broke it (`blocked`): those are
+      quarantined (their findings are on record) and the other months run again, one run per
+      contiguous stretch;
+    - the run failed without naming months (a crash, `blocked` None): every month runs again
+      alone, so a month that breaks something fails on its own and the others land.
+    """
+    position = {m: i for i, m in enumerate(order)}
+    if first not in position or last not in position:
+        return []
+    months = order[position[first] : position[last] + 1]
+    if blocked is None:
+        return [(m, m) for m in months]
+    return stretches(order, [m for m in months if m not in set(blocked)])
 
 
 @dataclass(frozen=True)
@@ -38,25 +80,18 @@ class IngestRun:
 def batch_runs(requests: list[IngestRequest], order: list[str]) -> list[IngestRun]:
     """Contiguous requested months (in partition order) become one run each: a landing area
     that receives a year at once gets one single-run backfill, not twelve runs."""
+    by_month = {r.month: r for r in requests}
     position = {m: i for i, m in enumerate(order)}
-    runs: list[IngestRun] = []
-    stretch: list[IngestRequest] = []
-    for request in sorted(requests, key=lambda r: position[r.month]):
-        if stretch and position[request.month] != position[stretch[-1].month] + 1:
-            runs.append(_run(stretch))
-            stretch = []
-        stretch.append(request)
-    if stretch:
-        runs.append(_run(stretch))
-    return runs
+    return [
+        _run([by_month[m] for m in order[position[a] : position[b] + 1]])
+        for a, b in stretches(order, by_month)
+    ]
 
 
 def _run(stretch: list[IngestRequest]) -> IngestRun:
     if len(stretch) == 1:
         r = stretch[0]
         return IngestRun(r.month, r.month, (r.month,), r.run_key, r.reason)
-    import hashlib
-
     digest = hashlib.sha256("|".join(r.run_key for r in stretch).encode()).hexdigest()[:12]
     reasons = sorted({r.reason for r in stretch})
     return IngestRun(
@@ -75,32 +110,31 @@ class FailedBatch:
     run_key: str
     first: str
     last: str
+    blocked: tuple[str, ...] | None = None  # months its contract check named; None: a crash
 
 
-def split_failed_batches(
-    failed: list[FailedBatch], already_split: set[str], order: list[str], busy: set[str]
+def retry_failed_batches(
+    failed: list[FailedBatch], already_retried: set[str], order: list[str], busy: set[str]
 ) -> list[IngestRun]:
-    """A failed multi-month run is retried one month per run, once: a corrupt month then fails
-    alone (its blocking check names it) while the other months of the batch proceed.
+    """Each failed multi-month run, handled once by `after_failure`.
 
     `busy`: months this tick requests anyway (their content changed): not requested twice."""
     position = {m: i for i, m in enumerate(order)}
     runs = []
     for batch in failed:
-        if batch.run_key in already_split or not {batch.first, batch.last} <= position.keys():
+        if batch.run_key in already_retried:
             continue
-        for month in order[position[batch.first] : position[batch.last] + 1]:
-            if month in busy:
-                continue
-            runs.append(
-                IngestRun(
-                    month,
-                    month,
-                    (month,),
-                    f"{batch.run_key}/alone-{month}",
-                    f"retry alone: batch {batch.first}..{batch.last} failed",
-                )
-            )
+        why = (
+            f"retry alone: batch {batch.first}..{batch.last} failed"
+            if batch.blocked is None
+            else f"retry without {', '.join(batch.blocked)} (quarantined): "
+            f"batch {batch.first}..{batch.last} failed"
+        )
+        for a, b in after_failure(batch.first, batch.last, order, batch.blocked):
+            inside = order[position[a] : position[b] + 1]
+            for x, y in stretches(order, (m for m in inside if m not in busy)):
+                key = f"{batch.run_key}/alone-{x}" if x == y else f"{batch.run_key}/{x}..{y}"
+                runs.append(IngestRun(x, y, tuple(order[position[x] : position[y] + 1]), key, why))
     return runs
 
 

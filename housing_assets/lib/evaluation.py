@@ -104,6 +104,33 @@ def report(preds: pd.DataFrame) -> dict:
     return out
 
 
+def horizon_metrics(rep: dict) -> dict[str, float]:
+    """Flat per-bucket figures: model, persistence and reference-way MAPE, 80/95 coverage."""
+    out = {}
+    for label, entry in rep["by_horizon"].items():
+        key = horizons.key(label)
+        out[f"{key}_rows"] = float(entry["rows"])
+        out[f"{key}_mape"] = entry["model"]["mape"]
+        for name in ("persistence", "reference"):
+            b = entry["baselines"].get(name)
+            if b and b["rows"]:
+                out[f"{key}_{name}_mape"] = b["baseline"]["mape"]
+        for level, value in entry["coverage"].items():
+            out[f"{key}_coverage_{level}"] = value
+    return {k: float(v) for k, v in out.items() if np.isfinite(v)}
+
+
+def summary_metrics(rep: dict) -> dict[str, float]:
+    """The report's headline figures, flat (Dagster metadata, the CLI's summary): model MAPE,
+    MAE, RMSE, median APE, R², coverage, each baseline's MAPE, and per horizon bucket."""
+    m = rep["model"]
+    out = {name: m[name] for name in ("mape", "mae", "rmse", "median_ape", "r2")}
+    out.update({f"coverage_{k}": v for k, v in rep["coverage"].items()})
+    out.update({f"baseline_{n}_mape": b["baseline"]["mape"] for n, b in rep["baselines"].items()})
+    out.update(horizon_metrics(rep))
+    return out
+
+
 def markdown(rep: dict) -> str:
     m = rep["model"]
     lines = [

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import asdict, dataclass
 from importlib.metadata import version as package_version
 
 import pandas as pd
@@ -164,3 +165,27 @@ def bundle_files(
         **explorer_files(rows, holdout_predictions),
         "reference.parquet": drift_reference(rows, judged).to_parquet(index=False),
     }
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What the `serving_bundle` asset stores: the bundle version made current, the one it
+    replaced, its manifest (file checksums) and provenance."""
+
+    version: str
+    previous: str | None
+    manifest: dict
+    provenance: dict
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Publication:
+        data = json.loads(text)
+        return cls(
+            version=data.get("version", data["manifest"]["version"]),
+            previous=data.get("previous"),
+            manifest=data["manifest"],
+            provenance=data["provenance"],
+        )

@@ -9,8 +9,9 @@ month, or most rows of a sparse sample -- trains the cold path.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,50 @@ class TrainedModel:
     conformal: dict  # horizons.conformal(): log-scale bounds per horizon bucket
     eval_metrics: dict[str, float]  # of the train-only model: what calibrated the intervals
     importance: dict[str, float]
+
+
+@dataclass(frozen=True)
+class MlflowRef:
+    """Where MLflow holds a trained model: its parent run and registered version."""
+
+    run_id: str
+    registered_model: str
+    version: str
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    """A trained model as the `tuned_model` asset stores it: the booster in XGBoost's own JSON
+    format, its interval quantiles, the tuning outcome, and where MLflow holds it. A plain JSON
+    document (nothing pickled), rebuilt with `from_json`."""
+
+    model_json: str
+    conformal: dict
+    best_params: dict
+    rounds: int
+    eval_metrics: dict[str, float]
+    importance: dict[str, float]
+    mlflow: MlflowRef
+
+    @classmethod
+    def of(cls, model: TrainedModel, mlflow: MlflowRef) -> ModelArtifact:
+        return cls(
+            model_json=bytes(model.booster.save_raw("json")).decode(),
+            conformal=model.conformal,
+            best_params=model.tuning.best_params,
+            rounds=model.rounds,
+            eval_metrics=model.eval_metrics,
+            importance=model.importance,
+            mlflow=mlflow,
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelArtifact:
+        data = json.loads(text)
+        return cls(**{**data, "mlflow": MlflowRef(**data["mlflow"])})
 
 
 @dataclass

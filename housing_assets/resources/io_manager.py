@@ -4,9 +4,15 @@ documents (fitted encoders, model metadata, metrics), so everything stored is in
 `base_dir` is a local directory or an `s3://bucket/prefix`; keys read the same in both:
 `<asset>/<partition>.parquet|json` (e.g. `cleaned_monthly/2022-01.parquet`).
 
-Partitioned assets hand over (and receive) a dict {partition key: value}, whether a run covers
-one partition or many, so single-run backfills of partition ranges store every partition
-separately and downstream code never special-cases "exactly one upstream partition".
+Two kinds of partitioned assets:
+- Monthly assets (and any partitions a single run may cover as a range) hand over and receive a
+  dict {partition key: value}, whether a run covers one partition or many, so single-run
+  backfills store every partition separately and downstream code never special-cases "exactly
+  one upstream partition".
+- Vintage assets (`value_partitions`: one partition per run) hand over and receive the value
+  itself, typed: a DataFrame, a JSON document (dict), or a class with `to_json()` and a
+  `from_json()` classmethod (`FeatureState`, `ModelArtifact`), rebuilt from the type the
+  consuming function declares.
 """
 
 from __future__ import annotations
@@ -27,6 +33,14 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     base_dir: str = Field(
         description="Directory or s3://bucket/prefix under which <asset>/<partition>.<ext> live."
     )
+    value_partitions: list[str] = Field(
+        default=["vintage"],
+        description="Dynamic partitions (by name) materialized one per run: their assets exchange "
+        "the partition's value, not a {partition: value} dict.",
+    )
+
+    def _per_value(self, partitions_def) -> bool:
+        return getattr(partitions_def, "name", None) in self.value_partitions
 
     def _store(self):
         return store_for(self.base_dir)
@@ -50,7 +64,12 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         if obj is None:
             return
         store = self._store()
-        if context.has_asset_partitions:
+        if context.has_asset_partitions and self._per_value(context.asset_partitions_def):
+            partition = context.asset_partition_key  # raises if a run covers several
+            key = self._key(context.asset_key, partition, _suffix(obj))
+            store.write(key, _encode(obj))
+            context.add_output_metadata({"path": dg.MetadataValue.path(self._where(key))})
+        elif context.has_asset_partitions:
             keys = list(context.asset_partition_keys)
             if not isinstance(obj, dict) or sorted(obj) != sorted(keys):
                 got = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
@@ -71,6 +90,15 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext):
         asset_key, store = context.asset_key, self._store()
+        if context.has_asset_partitions and self._per_value(context.asset_partitions_def):
+            partition = context.asset_partition_key
+            key = self._existing(store, asset_key, partition)
+            if key is None:
+                raise FileNotFoundError(
+                    f"{asset_key.to_user_string()} partition {partition} was never materialized "
+                    f"(nothing at {self._where(self._key(asset_key, partition, '.*'))})"
+                )
+            return _decode(key, store.read(key), _declared(context))
         if context.has_asset_partitions:
             out = {}
             for partition in context.asset_partition_keys:
@@ -91,12 +119,28 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         return _decode(key, store.read(key))
 
 
+def _declared(context: dg.InputContext) -> type | None:
+    """The type to rebuild: what the consuming function declares, else what the producing asset
+    returns (`Definitions.load_asset_value` has no consumer)."""
+    for dagster_type in (
+        context.dagster_type,
+        getattr(context.upstream_output, "dagster_type", None),
+    ):
+        typing_type = getattr(dagster_type, "typing_type", None)
+        if hasattr(typing_type, "from_json"):
+            return typing_type
+    return None
+
+
 def _suffix(value) -> str:
     if isinstance(value, pd.DataFrame):
         return ".parquet"
-    if isinstance(value, dict):
+    if isinstance(value, dict) or hasattr(value, "to_json"):
         return ".json"
-    raise TypeError(f"can store DataFrames (Parquet) and dicts (JSON), not {type(value).__name__}")
+    raise TypeError(
+        f"can store DataFrames (Parquet), dicts and documents with to_json() (JSON), "
+        f"not {type(value).__name__}"
+    )
 
 
 def _encode(value) -> bytes:
@@ -104,11 +148,17 @@ def _encode(value) -> bytes:
         buffer = io.BytesIO()
         value.to_parquet(buffer, index=False)
         return buffer.getvalue()
+    if not isinstance(value, dict):
+        return value.to_json().encode()
     return json.dumps(value, indent=1, sort_keys=True, default=_jsonable).encode()
 
 
-def _decode(key: str, data: bytes):
-    return pd.read_parquet(io.BytesIO(data)) if key.endswith(".parquet") else json.loads(data)
+def _decode(key: str, data: bytes, declared: type | None = None):
+    if key.endswith(".parquet"):
+        return pd.read_parquet(io.BytesIO(data))
+    if declared is not None and hasattr(declared, "from_json"):
+        return declared.from_json(data.decode())
+    return json.loads(data)
 
 
 def _jsonable(value):

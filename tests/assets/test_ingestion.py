@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from housing_assets.definitions import build_definitions
-from housing_assets.runner import RANGE_END, RANGE_START, ingest, register_months, segments
+from housing_assets.lib.automation import RANGE_END, RANGE_START, stretches
+from housing_assets.runner import ingest, register_months
 from housing_assets.settings import Settings
 from tests.conftest import PUBLISHER_LACKS, frames_by_month, publisher_layout
 
@@ -102,11 +103,11 @@ def test_broken_partition_is_blocked_and_the_other_months_proceed(tmp_path, inst
     }
 
 
-def test_segments_follow_partition_order():
+def test_stretches_follow_partition_order():
     order = ["a", "b", "c", "d", "e"]
-    assert segments(order, ["a", "b", "d", "e"]) == [("a", "b"), ("d", "e")]
-    assert segments(order, ["c"]) == [("c", "c")]
-    assert segments(order, []) == []
+    assert stretches(order, ["a", "b", "d", "e"]) == [("a", "b"), ("d", "e")]
+    assert stretches(order, ["c"]) == [("c", "c")]
+    assert stretches(order, []) == []
 
 
 def test_a_broken_month_run_alone_is_quarantined_too(tmp_path, instance, small_panel):
@@ -120,8 +121,13 @@ def test_a_broken_month_run_alone_is_quarantined_too(tmp_path, instance, small_p
 def test_a_month_the_source_lacks_fails_loudly_naming_it(tmp_path, instance):
     defs = _defs(tmp_path)
     register_months(instance, ["2031-01"])
-    with pytest.raises(RuntimeError, match="no data for month 2031-01"):
-        ingest(defs, instance, ["2031-01"], say=lambda _: None)
+    said = []
+    outcome = ingest(defs, instance, ["2031-01"], say=said.append)
+    # A failure that names no month (not a contract finding): the month runs alone once more,
+    # fails again, and is reported with its error -- not ingested, not dropped silently.
+    assert outcome.ingested == [] and list(outcome.failed) == ["2031-01"]
+    assert "no data for month 2031-01" in outcome.failed["2031-01"]
+    assert any("each month runs alone" in line for line in said), said
 
 
 def test_real_sample_ingests_through_the_file_source_and_passes_every_check(

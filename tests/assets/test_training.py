@@ -1,7 +1,5 @@
 """The model lineage of one vintage, materialized in process against real MLflow (SQLite) stores."""
 
-from pathlib import Path
-
 import dagster as dg
 import mlflow
 import numpy as np
@@ -20,14 +18,10 @@ from tests.conftest import LINEAGE_ASSETS, TUNING, build_lineage
 pytestmark = pytest.mark.slow
 
 
-def _value(inst, key: str):
-    path = (
-        inst.get_latest_materialization_event(dg.AssetKey(key))
-        .asset_materialization.metadata["path"]
-        .value
-    )
-    files = sorted(Path(path).glob("2022-01.*"))
-    return pd.read_parquet(files[0]) if files[0].suffix == ".parquet" else files[0].read_text()
+def _value(trained, key: str):
+    """The asset's vintage 2022-01 as the next asset receives it: typed, through the IO manager."""
+    _, defs, inst, _ = trained
+    return defs.load_asset_value(key, partition_key="2022-01", instance=inst)
 
 
 def test_lineage_materializes_and_publishes(trained):
@@ -55,7 +49,7 @@ def test_lineage_materializes_and_publishes(trained):
 def test_mlflow_has_parent_run_nested_trials_and_champion(trained):
     settings, _, _, outcome = trained
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{settings.mlflow_dir / 'mlflow.db'}")
-    parent = client.get_run(outcome.mlflow["mlflow_run_id"])
+    parent = client.get_run(outcome.model.mlflow.run_id)
     assert parent.info.status == "FINISHED"
     assert (
         parent.data.tags["vintage"] == "2022-01"
@@ -72,11 +66,12 @@ def test_mlflow_has_parent_run_nested_trials_and_champion(trained):
 
 
 def test_features_and_predictions_are_identical_through_assets_and_the_module_alone(trained):
-    settings, _, inst, _ = trained
-    rows = _value(inst, "splits")
+    settings = trained[0]
+    rows = _value(trained, "splits")
     holdout = rows[rows[SPLIT] == HOLDOUT].reset_index(drop=True)
     published = bundle.load(bundle.LocalStore(settings.serving_dir))
-    asset_state = F.FeatureState.from_json(_value(inst, "feature_state"))
+    asset_state = _value(trained, "feature_state")
+    assert isinstance(asset_state, F.FeatureState)
     # The holdout is judged as served on its first day: on the history before it. The bundle
     # serves from every month known at publish time; given the same history, it is the same.
     before = F.anchor_table(rows[rows[SPLIT] != HOLDOUT], asset_state)
@@ -85,7 +80,7 @@ def test_features_and_predictions_are_identical_through_assets_and_the_module_al
     pd.testing.assert_frame_equal(
         F.build(holdout, asset_state, match), F.build(holdout, predictor.state, match)
     )
-    from_assets = _value(inst, "holdout_predictions")
+    from_assets = _value(trained, "holdout_predictions")
     alone = predictor.predict(holdout)
     np.testing.assert_array_equal(
         from_assets["prediction"].to_numpy(), alone["prediction"].to_numpy()
@@ -99,8 +94,8 @@ def test_features_and_predictions_are_identical_through_assets_and_the_module_al
 
 
 def test_higher_list_price_never_lowers_predictions_on_average(trained):
-    settings, _, inst, _ = trained
-    rows = _value(inst, "splits")
+    settings = trained[0]
+    rows = _value(trained, "splits")
     holdout = (
         rows[rows[SPLIT] == HOLDOUT].dropna(subset=["median_list_price"]).reset_index(drop=True)
     )
@@ -128,7 +123,7 @@ def test_gate_blocks_a_bad_model_and_keeps_the_champion(trained):
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{settings.mlflow_dir / 'mlflow.db'}")
     assert str(client.get_model_version_by_alias("housing-price-xgb", "champion").version) == "1"
     # The rejected model is still registered (version 2): the registry keeps history, serving does not move.
-    assert blocked.mlflow["registered_version"] == "2"
+    assert blocked.model.mlflow.version == "2"
 
 
 def test_real_sample_trains_end_to_end_through_the_file_source(tmp_path, sample_path):

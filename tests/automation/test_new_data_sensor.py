@@ -106,9 +106,10 @@ def test_an_empty_landing_area_is_a_skip_with_a_reason(tmp_path):
 
 
 def test_a_corrupt_month_fails_its_check_alone_while_the_others_proceed(tmp_path, small_panel):
-    """A truncated CSV and a cut-short Parquet file in a batch: the batch run fails, the sensor
-    retries its months one per run, the two bad months fail their blocking contract check naming
-    the file, the good ones are ingested, and a repaired file is ingested on the next tick."""
+    """A truncated CSV and a cut-short Parquet file in a batch: the batch run fails, its blocking
+    contract check names the two bad months and the file; the sensor applies the platform's one
+    policy (`automation.after_failure`): the named months stay quarantined, the others run again
+    (one run per contiguous stretch) and land; a repaired file is ingested on the next tick."""
     path = tmp_path / "landing"
     path.mkdir()
     by_month = frames_by_month(small_panel)
@@ -128,30 +129,28 @@ def test_a_corrupt_month_fails_its_check_alone_while_the_others_proceed(tmp_path
         (batch,) = daemon.tick(SENSOR).results
         assert not batch.success  # the blocking check stops the whole batch...
         assert instance.get_materialized_partitions(cleaned) == set()
+        named = {
+            e.partition: e.description or ""
+            for e in batch.get_asset_check_evaluations()
+            if e.check_name == "raw_contract" and not e.passed and e.partition is not None
+        }  # ...naming each bad month and why, partition by partition
+        assert set(named) == {"2019-11", "2020-01"}, named
+        assert "2019-11.csv: truncated" in named["2019-11"] and "ends mid-row" in named["2019-11"]
+        assert "2020-01.parquet: cannot be read as .parquet" in named["2020-01"]
 
-        retry = daemon.tick(SENSOR)  # ...so its months are retried one per run
+        retry = daemon.tick(SENSOR)  # the other months run again; the named ones do not
         outcome = {
             r.partition_key: res.success
             for r, res in zip(retry.run_requests, retry.results, strict=True)
         }
-        assert outcome == {"2019-10": True, "2019-11": False, "2019-12": True, "2020-01": False}
-        assert all(r.tags["housing/trigger"].startswith("retry alone") for r in retry.run_requests)
+        assert outcome == {"2019-10": True, "2019-12": True}
+        assert all(
+            r.tags["housing/trigger"].startswith("retry without 2019-11, 2020-01 (quarantined)")
+            for r in retry.run_requests
+        )
         assert instance.get_materialized_partitions(cleaned) == {"2019-10", "2019-12"}
-        messages = {
-            r.partition_key: " ".join(
-                e.description or ""
-                for e in res.get_asset_check_evaluations()
-                if e.check_name == "raw_contract" and not e.passed
-            )
-            for r, res in zip(retry.run_requests, retry.results, strict=True)
-            if not res.success
-        }
-        assert "2019-11.csv: truncated" in messages["2019-11"], messages
-        assert "ends mid-row" in messages["2019-11"]
-        assert "2020-01.parquet: cannot be read as .parquet" in messages["2020-01"], messages
-        assert all(m.startswith("1 of 1 month(s) fail: partition ") for m in messages.values())
 
-        assert daemon.tick(SENSOR).run_requests == []  # a failed batch is split only once
+        assert daemon.tick(SENSOR).run_requests == []  # a failed batch is handled only once
 
         (path / "2019-11.csv").write_bytes(good_csv)  # the sender re-uploads the full file
         (repaired,) = daemon.tick(SENSOR).results

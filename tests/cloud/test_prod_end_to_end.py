@@ -105,12 +105,12 @@ def test_the_main_job_runs_on_s3_and_an_mlflow_server(tmp_path, bucket, mlflow_s
     assert not (tmp_path / "home" / "data").exists()  # nothing fell back to local disk
 
     client = mlflow.MlflowClient(tracking_uri=mlflow_server)
-    run = client.get_run(trained.mlflow["mlflow_run_id"])
+    run = client.get_run(trained.model.mlflow.run_id)
     assert run.info.status == "FINISHED" and "holdout_mape" in run.data.metrics
     assert any(k.startswith("mlflow/") for k in keys(bucket, "mlflow/")), "no artifact reached S3"
     assert (
         client.get_model_version_by_alias("housing-price-xgb", "champion").version
-        == (trained.mlflow["registered_version"])
+        == trained.model.mlflow.version
     )
 
     with TestClient(

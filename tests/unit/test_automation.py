@@ -1,12 +1,15 @@
 """The sensors' decisions as plain functions."""
 
 from housing_assets.lib.automation import (
+    FailedBatch,
     IngestRequest,
     RetrainRules,
+    after_failure,
     batch_runs,
     plan_ingest,
     plan_retrain,
     read_cursor,
+    retry_failed_batches,
 )
 
 
@@ -114,3 +117,43 @@ def test_contiguous_months_are_batched_into_one_run_each_stretch():
     assert runs[1].run_key == "k-2022-03"  # a single month keeps its own key
     again = batch_runs(list(reversed(requests)), order)
     assert [r.run_key for r in again] == [r.run_key for r in runs]  # deterministic keys
+
+
+ORDER = ["2019-01", "2019-02", "2019-03", "2019-04", "2019-05", "2019-06"]
+
+
+def test_after_failure_quarantines_named_months_and_reruns_the_rest_together():
+    assert after_failure("2019-01", "2019-06", ORDER, ["2019-03"]) == [
+        ("2019-01", "2019-02"),
+        ("2019-04", "2019-06"),
+    ]
+    assert after_failure("2019-02", "2019-04", ORDER, ["2019-02", "2019-04"]) == [
+        ("2019-03", "2019-03")
+    ]
+    assert after_failure("2019-01", "2019-02", ORDER, ["2019-01", "2019-02"]) == []
+
+
+def test_after_a_crash_every_month_runs_alone():
+    assert after_failure("2019-02", "2019-04", ORDER, None) == [
+        ("2019-02", "2019-02"),
+        ("2019-03", "2019-03"),
+        ("2019-04", "2019-04"),
+    ]
+    assert after_failure("2018-12", "2019-02", ORDER, None) == []  # a range no longer known
+
+
+def test_failed_batches_are_retried_once_by_the_same_policy():
+    named = FailedBatch("ingest-a", "2019-01", "2019-06", ("2019-03",))
+    crashed = FailedBatch("ingest-b", "2019-01", "2019-02", None)
+    runs = retry_failed_batches([named, crashed], set(), ORDER, busy={"2019-05"})
+    assert [(r.first, r.last, r.run_key) for r in runs] == [
+        ("2019-01", "2019-02", "ingest-a/2019-01..2019-02"),
+        ("2019-04", "2019-04", "ingest-a/alone-2019-04"),  # 2019-05 runs anyway this tick
+        ("2019-06", "2019-06", "ingest-a/alone-2019-06"),
+        ("2019-01", "2019-01", "ingest-b/alone-2019-01"),
+        ("2019-02", "2019-02", "ingest-b/alone-2019-02"),
+    ]
+    assert runs[0].months == ("2019-01", "2019-02")
+    assert runs[0].reason.startswith("retry without 2019-03 (quarantined)")
+    assert runs[-1].reason.startswith("retry alone")
+    assert retry_failed_batches([named, crashed], {"ingest-a", "ingest-b"}, ORDER, set()) == []

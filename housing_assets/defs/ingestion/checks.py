@@ -115,3 +115,30 @@ def cleaned_expectations(
 ) -> dg.AssetCheckResult:
     """Unique (zipcode, date), no value outside the plausible ranges, target and metro present."""
     return _result(context, validate_cleaned(cleaned_monthly), dg.AssetCheckSeverity.ERROR)
+
+
+def run_level(evaluations, check_name: str):
+    """A run's own evaluation of a check: unattributed (partition None) in a range run, the one
+    partition's otherwise (our per-month evaluations of a range run are left aside)."""
+    found = [e for e in evaluations if e.check_name == check_name]
+    unattributed = [e for e in found if e.partition is None]
+    if unattributed:
+        return unattributed[0]
+    return found[0] if len(found) == 1 else None
+
+
+def blocked_months(evaluations) -> list[str] | None:
+    """The months a failed run's blocking contract check named (what `after_failure` quarantines);
+    None when it did not fail, i.e. the run failed for another reason."""
+    evaluation = run_level(evaluations, raw_contract.check_key.name)
+    if evaluation is None or evaluation.passed:
+        return None
+    return list(evaluation.metadata["failed_months"].value) or None
+
+
+def findings(evaluations) -> dict[str, list[str]]:
+    """Month -> the contract findings a failed run recorded for it."""
+    evaluation = run_level(evaluations, raw_contract.check_key.name)
+    if evaluation is None or evaluation.passed:
+        return {}
+    return dict(evaluation.metadata["findings_by_month"].value)

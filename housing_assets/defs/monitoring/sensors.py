@@ -8,6 +8,7 @@ import json
 import dagster as dg
 
 from housing_assets.defs import jobs
+from housing_assets.defs.ingestion import checks
 from housing_assets.defs.ingestion.partitions import ensure_pool_limits, months
 from housing_assets.defs.training.partitions import vintages
 from housing_assets.lib import automation
@@ -21,7 +22,7 @@ INGEST_JOB, MONITORED_JOB, TRAIN_JOB = (
     jobs.train_job.name,
 )
 RAW = dg.AssetKey("raw_monthly")
-RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+RANGE_START, RANGE_END = automation.RANGE_START, automation.RANGE_END
 CLEANED = dg.AssetKey("cleaned_monthly")
 BATCH_TAG = "housing/batch"  # a run over several months: split into one run per month if it fails
 IN_FLIGHT = [
@@ -70,16 +71,21 @@ def new_source_months(
     ensure_pool_limits(instance)
     job = MONITORED_JOB if serving_store.has_champion() else INGEST_JOB
     order = sorted(set(fingerprints) | set(instance.get_dynamic_partitions(months.name)))
+    already = automation.read_split(context.cursor)
     failed = [
-        automation.FailedBatch(r.tags["dagster/run_key"], r.tags[RANGE_START], r.tags[RANGE_END])
+        automation.FailedBatch(
+            r.tags["dagster/run_key"],
+            r.tags[RANGE_START],
+            r.tags[RANGE_END],
+            None if r.tags["dagster/run_key"] in already else _blocked(instance, r.run_id),
+        )
         for r in instance.get_runs(
             filters=dg.RunsFilter(tags={BATCH_TAG: "true"}, statuses=[dg.DagsterRunStatus.FAILURE]),
             limit=100,
         )
         if "dagster/run_key" in r.tags and RANGE_START in r.tags
     ]
-    already = automation.read_split(context.cursor)
-    retries = automation.split_failed_batches(
+    retries = automation.retry_failed_batches(
         failed, already, order, busy={r.month for r in plan.requests}
     )
     plan.split = [b.run_key for b in failed]  # every failed batch still on record is handled
@@ -115,6 +121,20 @@ def new_source_months(
         ),
         cursor=plan.cursor_json(),
     )
+
+
+def _blocked(instance: dg.DagsterInstance, run_id: str) -> tuple[str, ...] | None:
+    """The months a failed batch run's contract check named (None: it failed otherwise)."""
+    records = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, limit=1000
+    ).records
+    evaluations = [
+        r.event_log_entry.dagster_event.event_specific_data
+        for r in records
+        if r.event_log_entry.dagster_event is not None
+    ]
+    blocked = checks.blocked_months(evaluations)
+    return None if blocked is None else tuple(blocked)
 
 
 @dg.sensor(

@@ -1,7 +1,5 @@
 """Model lineage per vintage: splits -> feature state -> tuned model -> holdout -> serving bundle."""
 
-import json
-
 import dagster as dg
 import pandas as pd
 from pydantic import Field
@@ -38,18 +36,15 @@ class FeatureConfig(dg.Config):
     )
 
 
-def one(value: dict, context) -> object:
-    """The value of this run's partition from an IO-manager dict {partition: value}."""
-    return value[context.partition_key]
-
-
 @dg.asset(
     partitions_def=vintages,
     group_name=GROUP,
     kinds={"pandas", "parquet"},
     ins={"cleaned_monthly": dg.AssetIn(partition_mapping=all_months)},
 )
-def splits(context: dg.AssetExecutionContext, config: SplitConfig, cleaned_monthly: dict) -> dict:
+def splits(
+    context: dg.AssetExecutionContext, config: SplitConfig, cleaned_monthly: dict
+) -> pd.DataFrame:
     """Train / eval / holdout rows of the vintage (a `split` column), windows ending at the vintage month."""
     windows = S.Windows(
         context.partition_key, config.eval_months, config.train_months, config.holdout_months
@@ -64,15 +59,16 @@ def splits(context: dg.AssetExecutionContext, config: SplitConfig, cleaned_month
             "months_read": len(cleaned_monthly),
         }
     )
-    return {context.partition_key: out}
+    return out
 
 
 @dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"json"})
-def feature_state(context: dg.AssetExecutionContext, config: FeatureConfig, splits: dict) -> dict:
+def feature_state(
+    context: dg.AssetExecutionContext, config: FeatureConfig, splits: pd.DataFrame
+) -> F.FeatureState:
     """Encoders fitted on the train split only (zip frequency, smoothed metro target encoding) and the feature list, as JSON."""
-    rows = one(splits, context)
     state = F.fit(
-        rows[rows[S.SPLIT] == S.TRAIN],
+        splits[splits[S.SPLIT] == S.TRAIN],
         target=config.target,
         smoothing=config.smoothing,
         max_offset=config.max_offset,
@@ -88,4 +84,4 @@ def feature_state(context: dg.AssetExecutionContext, config: FeatureConfig, spli
             "max_offset": state.max_offset,
         }
     )
-    return {context.partition_key: json.loads(state.to_json())}
+    return state

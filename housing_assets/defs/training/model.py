@@ -6,11 +6,12 @@ import time
 import dagster as dg
 import mlflow
 import numpy as np
+import pandas as pd
 from pydantic import Field
 
-from housing_assets.defs.training.assets import GROUP, one
+from housing_assets.defs.training.assets import GROUP
 from housing_assets.defs.training.partitions import vintages
-from housing_assets.lib import evaluation, horizons, plots, training, tuning
+from housing_assets.lib import evaluation, plots, training, tuning
 from housing_assets.lib import features as F
 from housing_assets.lib import splits as S
 from housing_assets.lib.predictor import Predictor
@@ -55,14 +56,13 @@ def _study_name(config: TuningConfig, vintage: str, rows) -> str:
 def tuned_model(
     context: dg.AssetExecutionContext,
     config: TuningConfig,
-    splits: dict,
-    feature_state: dict,
+    splits: pd.DataFrame,
+    feature_state: F.FeatureState,
     mlflow_tracking: MlflowTracking,
     optuna_storage: OptunaStorage,
-) -> dict:
+) -> training.ModelArtifact:
     """XGBoost tuned by Optuna on train/eval, refit on train+eval, registered in MLflow (model JSON inside)."""
-    vintage, rows = context.partition_key, one(splits, context)
-    state = F.FeatureState.from_dict(one(feature_state, context))
+    vintage, rows, state = context.partition_key, splits, feature_state
     settings = config.settings()
     storage, study = optuna_storage.prepared_url(), _study_name(config, vintage, rows)
     tags = {"vintage": vintage, "dagster_partition": vintage, "dagster_run_id": context.run_id}
@@ -126,21 +126,9 @@ def tuned_model(
             ),
         }
     )
-    return {
-        vintage: {
-            "model_json": bytes(model.booster.save_raw("json")).decode(),
-            "conformal": model.conformal,
-            "best_params": model.tuning.best_params,
-            "rounds": model.rounds,
-            "eval_metrics": model.eval_metrics,
-            "importance": model.importance,
-            "mlflow": {
-                "run_id": parent_id,
-                "registered_model": mlflow_tracking.registered_model,
-                "version": version,
-            },
-        }
-    }
+    return training.ModelArtifact.of(
+        model, training.MlflowRef(parent_id, mlflow_tracking.registered_model, version)
+    )
 
 
 def holdout_example(rows, state: F.FeatureState):
@@ -150,27 +138,25 @@ def holdout_example(rows, state: F.FeatureState):
     return F.build(holdout, state, F.served_anchors(F.Rows.from_frame(holdout), history))
 
 
-def predictor_of(model: dict, state: dict, history) -> Predictor:
+def predictor_of(
+    model: training.ModelArtifact, state: F.FeatureState, history: pd.DataFrame
+) -> Predictor:
     """The trained model reading the zip history of `history` (cleaned rows)."""
-    feature_state = F.FeatureState.from_dict(state)
     return Predictor.from_model_json(
-        model["model_json"],
-        feature_state,
-        model["conformal"],
-        F.anchor_table(history, feature_state),
+        model.model_json, state, model.conformal, F.anchor_table(history, state)
     )
 
 
 @dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"pandas", "parquet"})
 def holdout_predictions(
-    context: dg.AssetExecutionContext, splits: dict, feature_state: dict, tuned_model: dict
-) -> dict:
+    context: dg.AssetExecutionContext,
+    splits: pd.DataFrame,
+    feature_state: F.FeatureState,
+    tuned_model: training.ModelArtifact,
+) -> pd.DataFrame:
     """Every holdout row served from the history before the holdout: prediction, 80/95% intervals, anchor month and horizon, flags, and the baselines (persistence, list price, the reference way)."""
-    rows = one(splits, context)
-    history = rows[rows[S.SPLIT] != S.HOLDOUT]
-    preds = evaluation.predictions(
-        rows, predictor_of(one(tuned_model, context), one(feature_state, context), history)
-    )
+    history = splits[splits[S.SPLIT] != S.HOLDOUT]
+    preds = evaluation.predictions(splits, predictor_of(tuned_model, feature_state, history))
     context.add_output_metadata(
         {
             "rows": len(preds),
@@ -181,40 +167,23 @@ def holdout_predictions(
             "last_anchor_month": str(preds["anchor_month"].dropna().max()),
         }
     )
-    return {context.partition_key: preds}
-
-
-def horizon_metrics(rep: dict) -> dict[str, float]:
-    """Flat per-bucket figures: model, persistence and reference-way MAPE, 80/95 coverage."""
-    out = {}
-    for label, entry in rep["by_horizon"].items():
-        key = horizons.key(label)
-        out[f"{key}_rows"] = float(entry["rows"])
-        out[f"{key}_mape"] = entry["model"]["mape"]
-        for name in ("persistence", "reference"):
-            b = entry["baselines"].get(name)
-            if b and b["rows"]:
-                out[f"{key}_{name}_mape"] = b["baseline"]["mape"]
-        for level, value in entry["coverage"].items():
-            out[f"{key}_coverage_{level}"] = value
-    return {k: float(v) for k, v in out.items() if np.isfinite(v)}
+    return preds
 
 
 @dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"json"})
 def holdout_metrics(
     context: dg.AssetExecutionContext,
-    holdout_predictions: dict,
-    tuned_model: dict,
+    holdout_predictions: pd.DataFrame,
+    tuned_model: training.ModelArtifact,
     mlflow_tracking: MlflowTracking,
 ) -> dict:
     """MAE/RMSE/MAPE/median APE/R² overall, per horizon bucket, per metro and per month, next to the baselines; interval coverage."""
-    preds = one(holdout_predictions, context)
+    preds = holdout_predictions
     rep = evaluation.report(preds)
     residual_png = plots.residuals(preds["price"], preds["prediction"], "holdout: error vs actual")
     metro_png = plots.metro_mape(rep["per_metro"])
     horizon_png = plots.horizon_mape(rep["by_horizon"])
-    model = one(tuned_model, context)
-    with mlflow_tracking.resume_run(model["mlflow"]["run_id"]):
+    with mlflow_tracking.resume_run(tuned_model.mlflow.run_id):
         flat = {f"holdout_{k}": v for k, v in rep["model"].items() if np.isfinite(v)}
         flat.update({f"holdout_coverage_{k}": v for k, v in rep["coverage"].items()})
         flat.update(
@@ -224,23 +193,15 @@ def holdout_metrics(
                 if b["rows"]
             }
         )
-        flat.update(horizon_metrics(rep))
+        flat.update(evaluation.horizon_metrics(rep))
         mlflow.log_metrics(flat)
         log_png(residual_png, "holdout_residuals.png")
         log_png(metro_png, "holdout_mape_by_metro.png")
         log_png(horizon_png, "holdout_mape_by_horizon.png")
         mlflow.log_text(json.dumps(rep, indent=1, default=str), "holdout_metrics.json")
-    m = rep["model"]
     context.add_output_metadata(
         {
-            "mape": m["mape"],
-            "mae": m["mae"],
-            "rmse": m["rmse"],
-            "median_ape": m["median_ape"],
-            "r2": m["r2"],
-            **{f"coverage_{k}": v for k, v in rep["coverage"].items()},
-            **{f"baseline_{n}_mape": b["baseline"]["mape"] for n, b in rep["baselines"].items()},
-            **horizon_metrics(rep),
+            **evaluation.summary_metrics(rep),
             "summary": dg.MetadataValue.md(evaluation.markdown(rep)),
             "by_horizon": dg.MetadataValue.md(
                 evaluation.horizon_table(rep)
@@ -253,4 +214,4 @@ def holdout_metrics(
             "residuals": dg.MetadataValue.md(plots.inline(residual_png, "residuals")),
         }
     )
-    return {context.partition_key: rep}
+    return rep

@@ -1,11 +1,14 @@
 """Publishing: the serving bundle of a vintage that passed the promotion gate."""
 
-import dagster as dg
+from dataclasses import asdict
 
-from housing_assets.defs.training.assets import GROUP, one
+import dagster as dg
+import pandas as pd
+
+from housing_assets.defs.training.assets import GROUP
 from housing_assets.defs.training.partitions import vintages
 from housing_assets.lib import anchors as A
-from housing_assets.lib import bundle, publishing
+from housing_assets.lib import bundle, publishing, training
 from housing_assets.lib import features as F
 from housing_assets.resources.mlflow_tracking import MlflowTracking
 from housing_assets.resources.serving_store import ServingStore
@@ -14,26 +17,25 @@ from housing_assets.resources.serving_store import ServingStore
 @dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"json"})
 def serving_bundle(
     context: dg.AssetExecutionContext,
-    splits: dict,
-    feature_state: dict,
-    tuned_model: dict,
-    holdout_predictions: dict,
+    splits: pd.DataFrame,
+    feature_state: F.FeatureState,
+    tuned_model: training.ModelArtifact,
+    holdout_predictions: pd.DataFrame,
     holdout_metrics: dict,
     serving_store: ServingStore,
     mlflow_tracking: MlflowTracking,
-) -> dict:
+) -> publishing.Publication:
     """The published bundle (model, encoders, zip history through the latest month, schema, intervals, metrics, provenance); MLflow alias `champion` moves to it."""
-    vintage, model, rows = context.partition_key, one(tuned_model, context), one(splits, context)
-    state = F.FeatureState.from_dict(one(feature_state, context))
+    vintage, model, rows, state = context.partition_key, tuned_model, splits, feature_state
     history = publishing.served_history(rows, state)
-    registered = model["mlflow"]["version"]
+    registered = model.mlflow.version
     version = f"{vintage}-v{registered}"
     provenance = publishing.provenance(
         version,
         vintage,
         rows,
         history,
-        model["mlflow"],
+        asdict(model.mlflow),
         run_id=context.run_id,
         trigger=context.run.tags.get("housing/trigger", "manual"),
         trigger_reason=context.run.tags.get("housing/reason", "started by hand"),
@@ -41,10 +43,10 @@ def serving_bundle(
     files = publishing.bundle_files(
         rows,
         state,
-        model["model_json"].encode(),
-        model["conformal"],
-        one(holdout_predictions, context),
-        one(holdout_metrics, context),
+        model.model_json.encode(),
+        model.conformal,
+        holdout_predictions,
+        holdout_metrics,
         provenance,
         history,
     )
@@ -67,4 +69,4 @@ def serving_bundle(
             "code_version": provenance["code_version"],
         }
     )
-    return {vintage: {"manifest": manifest, "provenance": provenance}}
+    return publishing.Publication(version, previous, manifest, provenance)

@@ -182,18 +182,23 @@ def train(
     if not result.success and not blocked_by_gate:
         raise RuntimeError(f"train run {result.run_id} failed:\n{_step_errors(result)}")
 
-    def written(asset: str):
+    def written(asset: str, kind: type):
         """The asset's value if this run materialized it (a blocked gate stops the bundle)."""
         event = instance.get_latest_materialization_event(dg.AssetKey(asset))
         if event is None or event.run_id != result.run_id:
             return None
-        return defs.load_asset_value(asset, partition_key=vintage, instance=instance)
+        value = defs.load_asset_value(
+            asset, python_type=kind, partition_key=vintage, instance=instance
+        )
+        if not isinstance(value, kind):
+            raise TypeError(f"{asset} {vintage}: expected {kind.__name__}, got {type(value)}")
+        return value
 
     return TrainOutcome(
         vintage=vintage,
         run_id=result.run_id,
         gate=(gate.description or "") if gate is not None else "not evaluated",
-        report=written("holdout_metrics"),
-        model=written("tuned_model"),
-        publication=written("serving_bundle"),
+        report=written("holdout_metrics", dict),
+        model=written("tuned_model", ModelArtifact),
+        publication=written("serving_bundle", Publication),
     )

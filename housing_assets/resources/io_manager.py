@@ -11,8 +11,8 @@ Two kinds of partitioned assets:
   one upstream partition".
 - Vintage assets (`value_partitions`: one partition per run) hand over and receive the value
   itself, typed: a DataFrame, a JSON document (dict), or a class with `to_json()` and a
-  `from_json()` classmethod (`FeatureState`, `ModelArtifact`), rebuilt from the type the
-  consuming function declares.
+  `from_json()` classmethod (`FeatureState`, `ModelArtifact`, `Publication`), rebuilt from the
+  type the consumer declares.
 """
 
 from __future__ import annotations
@@ -120,16 +120,10 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
 
 def _declared(context: dg.InputContext) -> type | None:
-    """The type to rebuild: what the consuming function declares, else what the producing asset
-    returns (`Definitions.load_asset_value` has no consumer)."""
-    for dagster_type in (
-        context.dagster_type,
-        getattr(context.upstream_output, "dagster_type", None),
-    ):
-        typing_type = getattr(dagster_type, "typing_type", None)
-        if hasattr(typing_type, "from_json"):
-            return typing_type
-    return None
+    """The type the consumer declares (an asset's parameter annotation, or `python_type=` of
+    `Definitions.load_asset_value`), when it can be rebuilt from JSON."""
+    typing_type = context.dagster_type.typing_type
+    return typing_type if hasattr(typing_type, "from_json") else None
 
 
 def _suffix(value) -> str:

@@ -18,10 +18,10 @@ from tests.conftest import LINEAGE_ASSETS, TUNING, build_lineage
 pytestmark = pytest.mark.slow
 
 
-def _value(trained, key: str):
+def _value(trained, key: str, kind: type = pd.DataFrame):
     """The asset's vintage 2022-01 as the next asset receives it: typed, through the IO manager."""
     _, defs, inst, _ = trained
-    return defs.load_asset_value(key, partition_key="2022-01", instance=inst)
+    return defs.load_asset_value(key, python_type=kind, partition_key="2022-01", instance=inst)
 
 
 def test_lineage_materializes_and_publishes(trained):
@@ -70,7 +70,7 @@ def test_features_and_predictions_are_identical_through_assets_and_the_module_al
     rows = _value(trained, "splits")
     holdout = rows[rows[SPLIT] == HOLDOUT].reset_index(drop=True)
     published = bundle.load(bundle.LocalStore(settings.serving_dir))
-    asset_state = _value(trained, "feature_state")
+    asset_state = _value(trained, "feature_state", F.FeatureState)
     assert isinstance(asset_state, F.FeatureState)
     # The holdout is judged as served on its first day: on the history before it. The bundle
     # serves from every month known at publish time; given the same history, it is the same.

@@ -34,14 +34,13 @@ def test_publishing_a_new_bundle_swaps_models_with_zero_failed_requests(store, h
         try:
             for t in clients:
                 t.start()
-            time.sleep(1.0)
+            # Conditions, not fixed sleeps: a loaded machine only makes these take longer.
+            wait_for(lambda: len(seen) >= 20, "20 answers from the first model")
             swapped_at = time.monotonic()
             republish(store, "2022-01-v2")
-            deadline = time.monotonic() + 15
-            while not any(v == "2022-01-v2" for _, _, v in seen):
-                assert time.monotonic() < deadline, "the new bundle was never picked up"
-                time.sleep(0.05)
-            time.sleep(1.0)
+            wait_for(lambda: any(v == "2022-01-v2" for _, _, v in seen), "the new bundle")
+            served = len(seen)
+            wait_for(lambda: len(seen) >= served + 20, "20 answers after the swap")
         finally:
             stop.set()
             for t in clients:
@@ -54,3 +53,10 @@ def test_publishing_a_new_bundle_swaps_models_with_zero_failed_requests(store, h
     before = {v for t, _, v in seen if t < swapped_at}
     assert before == {"2022-01-v1"}
     assert seen[-1][2] == "2022-01-v2"
+
+
+def wait_for(condition, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {timeout:.0f} s for {what}"
+        time.sleep(0.05)

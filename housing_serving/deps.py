@@ -3,8 +3,10 @@ admin key. Tests replace `live_model` through `app.dependency_overrides`."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from dataclasses import dataclass
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
@@ -22,6 +24,27 @@ class Runtime:
     holder: ModelHolder
     settings: ServingSettings
     metrics: ApiMetrics
+    heavy: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.heavy = asyncio.Semaphore(self.settings.heavy_requests)
+
+    @asynccontextmanager
+    async def heavy_slot(self):
+        """One of `heavy_requests` slots for a large request; 503 + Retry-After when none frees
+        within `heavy_wait_s` (the client retries later instead of piling up memory here)."""
+        try:
+            await asyncio.wait_for(self.heavy.acquire(), self.settings.heavy_wait_s)
+        except TimeoutError:
+            raise HTTPException(
+                503,
+                detail=f"busy: {self.settings.heavy_requests} large requests in progress; retry",
+                headers={"Retry-After": str(max(1, round(self.settings.heavy_wait_s)))},
+            ) from None
+        try:
+            yield
+        finally:
+            self.heavy.release()
 
     def refresh(self) -> bool:
         """Follow the store's `current`; True when a new model went live."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -21,10 +22,16 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def error_response(
-    status: int, message: str, row: int | None = None, field: str | None = None
+    status: int,
+    message: str,
+    row: int | None = None,
+    field: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     return JSONResponse(
-        status_code=status, content={"detail": [{"row": row, "field": field, "message": message}]}
+        status_code=status,
+        content={"detail": [{"row": row, "field": field, "message": message}]},
+        headers=headers,
     )
 
 
@@ -53,7 +60,7 @@ async def _out_of_contract(_request: Request, exc: InputError) -> JSONResponse:
 
 
 async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-    return error_response(exc.status_code, str(exc.detail))
+    return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
 
 
 def install(app: FastAPI) -> None:

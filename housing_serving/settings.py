@@ -23,6 +23,16 @@ class ServingSettings(BaseSettings):
         default=None, description="Key for /v1/admin/*; unset = admin disabled."
     )
     max_rows: int = Field(default=10_000, ge=1, description="Most rows one request may carry.")
+    max_explain_rows: int = Field(
+        default=1_000, ge=1, description="Most rows one request may ask SHAP contributions for."
+    )
+    heavy_requests: int = Field(
+        default=2,
+        ge=1,
+        description="Large requests (over 64 KB) parsed and scored at once, each in a worker "
+        "thread; more wait up to `heavy_wait_s`, then get 503 with Retry-After.",
+    )
+    heavy_wait_s: float = Field(default=5.0, ge=0, description="See heavy_requests.")
     max_body_bytes: int = Field(
         default=32 * 1024 * 1024, ge=1024, description="Largest request body."
     )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from housing_serving.schemas import ErrorResponse
 from housing_serving.service import InputError
@@ -59,7 +60,7 @@ async def _out_of_contract(_request: Request, exc: InputError) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": exc.details})
 
 
-async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
     return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
 
 
@@ -67,4 +68,5 @@ def install(app: FastAPI) -> None:
     # Starlette types handlers as taking any Exception; each of these takes the one it is for.
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(InputError, _out_of_contract)  # type: ignore[arg-type]
-    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    # Starlette's own (an unknown path's 404, a wrong method's 405) get the same envelope.
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]

@@ -120,14 +120,7 @@ def load(store: Store, version: str | None = None) -> Bundle:
     version = version or current_version(store)
     if version is None:
         raise BundleError(f"no bundle has been published to {store.describe()}")
-    check_version(version)
-    try:
-        manifest = json.loads(store.read(f"bundles/{version}/{MANIFEST}"))
-    except FileNotFoundError as exc:
-        raise BundleError(f"bundle {version} has no manifest: incomplete, refusing it") from exc
-    listed = manifest.get("files") if isinstance(manifest, dict) else None
-    if not isinstance(listed, dict):
-        raise BundleError(f"bundle {version}: malformed manifest, refusing it")
+    listed = _manifest(store, version)
     # Only the known file names are ever read: a manifest cannot point outside the bundle
     # (`../`, absolute paths) nor make a reader open anything else (`model.pkl`).
     unknown = sorted(set(listed) - set(KNOWN_FILES))
@@ -146,3 +139,33 @@ def load(store: Store, version: str | None = None) -> Bundle:
             raise BundleError(f"bundle {version}: {name} does not match its manifest checksum")
         files[name] = data
     return Bundle(version, files)
+
+
+def read_verified(store: Store, version: str, names: tuple[str, ...]) -> dict[str, bytes]:
+    """Some of a bundle's files, each checked against its manifest (a listing that must not read
+    every model): `BundleError` if the manifest is missing or a file does not match."""
+    listed = _manifest(store, version)
+    out = {}
+    for name in names:
+        if name not in listed:
+            raise BundleError(f"bundle {version}: manifest lacks {name}")
+        data = store.read(f"bundles/{version}/{name}")
+        if sha256(data) != listed[name]:
+            raise BundleError(f"bundle {version}: {name} does not match its manifest checksum")
+        out[name] = data
+    return out
+
+
+def _manifest(store: Store, version: str) -> dict:
+    """The manifest's {file: sha256}, or `BundleError` (missing: incomplete; not a manifest)."""
+    check_version(version)
+    try:
+        manifest = json.loads(store.read(f"bundles/{version}/{MANIFEST}"))
+    except FileNotFoundError as exc:
+        raise BundleError(f"bundle {version} has no manifest: incomplete, refusing it") from exc
+    except ValueError as exc:
+        raise BundleError(f"bundle {version}: malformed manifest, refusing it") from exc
+    listed = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(listed, dict):
+        raise BundleError(f"bundle {version}: malformed manifest, refusing it")
+    return listed

@@ -39,7 +39,7 @@ def test_models_timeline_lists_every_bundle_and_the_live_one(store):
 
 def test_drift_overview_and_reports(store):
     with make_client(store) as client:
-        assert client.get("/v1/drift").json() == {"months": []}
+        assert client.get("/v1/drift").json() == {"months": [], "unreadable": []}
         calm = publish_report(store, "2022-02", 0.0)
         rough = publish_report(store, "2022-01", 2.0)
         months = client.get("/v1/drift").json()["months"]
@@ -55,3 +55,35 @@ def test_drift_overview_and_reports(store):
         missing = client.get("/v1/drift/2023-05")
         assert missing.status_code == 404 and "no drift report for 2023-05" in missing.text
         assert client.get("/v1/drift/2023-13").status_code == 422
+
+
+def test_an_unreadable_stored_file_is_listed_as_such_and_the_routes_answer(store):
+    """One tampered bundle and one malformed report: the others are still listed, the broken
+    ones are named with the reason, and nothing answers 500."""
+    republish(store, "2022-01-v2")
+    (store / "bundles" / "2022-01-v1" / "provenance.json").write_text('{"vintage": "x"}')
+    publish_report(store, "2022-02", 0.0)
+    (store / "reports" / "drift" / "2022-03.json").write_text('{"month": "2022-03", "feat')
+    with make_client(store) as client:
+        timeline = client.get("/v1/models")
+        reports = client.get("/v1/drift")
+        one = client.get("/v1/drift/2022-03")
+    assert timeline.status_code == 200 and reports.status_code == 200
+    assert [m["version"] for m in timeline.json()["models"]] == ["2022-01-v2"]
+    (broken,) = timeline.json()["unreadable"]
+    assert broken["version"] == "2022-01-v1" and "checksum" in broken["error"]
+    assert [m["month"] for m in reports.json()["months"]] == ["2022-02"]
+    (bad,) = reports.json()["unreadable"]
+    assert bad["report"] == "2022-03.json" and "JSONDecodeError" in bad["error"]
+    assert one.status_code == 503 and "unreadable" in one.json()["detail"][0]["message"]
+
+
+def test_unknown_paths_and_methods_answer_in_the_error_envelope(store):
+    with make_client(store) as client:
+        for response, status in (
+            (client.get("/v1/nope"), 404),
+            (client.delete("/v1/predict"), 405),
+        ):
+            assert response.status_code == status
+            (entry,) = response.json()["detail"]
+            assert set(entry) == {"row", "field", "message"} and entry["message"]

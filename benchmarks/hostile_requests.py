@@ -16,18 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.harness.hostile import HOSTILE, measure
+from tests.harness.hostile import HOSTILE, holdout_rows, measure
 from tests.harness.loopback import api_process
-from tests.serving.conftest import records
 from tests.tiny import tiny_model
-
-
-def valid(n: int):
-    def body(holdout) -> bytes:
-        rows = (records(holdout) * (n // len(holdout) + 1))[:n]
-        return json.dumps({"rows": rows}).encode()
-
-    return body
 
 
 def main() -> None:
@@ -36,14 +27,14 @@ def main() -> None:
     args = parser.parse_args()
     tiny = tiny_model()
     classes = {
-        "valid: 1 row": (valid(1), 200, ""),
-        "valid: 10,000 rows": (valid(10_000), 200, ""),
+        "valid: 1 row": (lambda h: holdout_rows(h, 1), 200, 0, ""),
+        "valid: 10,000 rows": (lambda h: holdout_rows(h, 10_000), 200, 0, ""),
         **HOSTILE,
     }
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         store = tiny.publish(Path(tmp) / "serving")
-        for name, (make_body, _, _) in classes.items():
+        for name, (make_body, *_) in classes.items():
             body = make_body(tiny.holdout)
             with api_process(store) as api:
                 started = time.perf_counter()

@@ -22,17 +22,29 @@ def _unknown_keys(n: int) -> bytes:
     return ('{"rows":[{' + ",".join(f'"k{i}":1' for i in range(n)) + "}]}").encode()
 
 
-def _explain_all(holdout, n: int) -> bytes:
+def holdout_rows(holdout, n: int, *, explain: bool = False) -> bytes:
+    """A valid body of `n` holdout rows (repeated as needed)."""
     rows = (records(holdout) * (n // len(holdout) + 1))[:n]
-    return json.dumps({"rows": rows, "explain": True}).encode()
+    return json.dumps({"rows": rows, "explain": explain}).encode()
 
 
-HOSTILE = {  # name: (body, expected status, words the message must carry)
-    "10,000 empty rows": (lambda h: _empty_rows(10_000), 422, "row 0: "),
-    "5 million empty rows (15 MB)": (lambda h: _empty_rows(5_000_000), 413, "10,000 rows"),
-    "one row with a million unknown keys": (lambda h: _unknown_keys(1_000_000), 422, "fields"),
-    "explain on 5,000 rows": (lambda h: _explain_all(h, 5_000), 413, "explain is limited"),
-}
+HOSTILE = {  # name: (body, status, errors in the answer, what the first one says)
+    "10,000 empty rows": (
+        lambda h: _empty_rows(10_000), 422, 50, "row 0: date: Field required"
+    ),
+    "5 million empty rows (15 MB)": (
+        lambda h: _empty_rows(5_000_000), 413, 1,
+        "more than 10,000 rows; the limit is 10,000 per request",
+    ),
+    "one row with a million unknown keys": (
+        lambda h: _unknown_keys(1_000_000), 422, 1,
+        "too many fields: a row has at most 40 (the contract's columns and `id`)",
+    ),
+    "explain on 5,000 rows": (
+        lambda h: holdout_rows(h, 5_000, explain=True), 413, 1,
+        "explain is limited to 1,000 rows per request (got 5,000)",
+    ),
+}  # fmt: skip
 
 
 class Probe:

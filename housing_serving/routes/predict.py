@@ -18,7 +18,7 @@ from housing_assets.lib.published import PublishedModel
 from housing_serving import intake, service
 from housing_serving.deps import Live, Runtime, RuntimeDep
 from housing_serving.errors import ERRORS
-from housing_serving.schemas import PredictResponse
+from housing_serving.schemas import PredictRequest, PredictResponse
 
 router = APIRouter(prefix="/v1", tags=["predict"], responses=ERRORS)
 JSON_BODY = {
@@ -49,9 +49,12 @@ def score(
     return out
 
 
-def parse_and_score(rt: Runtime, model: PublishedModel, body: bytes) -> list[dict]:
-    parsed = intake.parse(body, rt.settings.max_rows)
+def score_parsed(rt: Runtime, model: PublishedModel, parsed: PredictRequest) -> list[dict]:
     return score(rt, model, parsed.rows, [r.get("id") for r in parsed.rows], parsed.explain)
+
+
+def parse_and_score(rt: Runtime, model: PublishedModel, body: bytes) -> list[dict]:
+    return score_parsed(rt, model, intake.parse(body, rt.settings.max_rows))
 
 
 @router.post("/predict", response_model=PredictResponse, openapi_extra={"requestBody": JSON_BODY})
@@ -69,12 +72,10 @@ async def predict(request: Request, model: Live, rt: RuntimeDep) -> Response:
             predictions = await asyncio.to_thread(parse_and_score, rt, model, body)
     else:
         parsed = intake.parse(body, rt.settings.max_rows)
-        records, explain = parsed.rows, parsed.explain
-        ids = [r.get("id") for r in records]
-        if len(records) > THREAD_ABOVE_ROWS or explain:
-            predictions = await asyncio.to_thread(score, rt, model, records, ids, explain)
+        if len(parsed.rows) > THREAD_ABOVE_ROWS or parsed.explain:
+            predictions = await asyncio.to_thread(score_parsed, rt, model, parsed)
         else:
-            predictions = score(rt, model, records, ids, explain)
+            predictions = score_parsed(rt, model, parsed)
     payload = {"model_version": model.version, "predictions": predictions}
     return Response(pydantic_core.to_json(payload), media_type="application/json")
 

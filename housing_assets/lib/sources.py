@@ -12,12 +12,15 @@ No Dagster imports: the same readers serve the CLI, tests and (later) batch clie
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import functools
+import gzip
 import hashlib
 import io
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,6 +31,81 @@ from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
 
 MONTH_IN_NAME = re.compile(r"(\d{4}-\d{2})\.(csv|csv\.gz|parquet)$")
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+EARLIEST_YEAR = 1990  # HouseTS begins 2012-03; older Redfin history exists, nothing before 1990
+
+
+@dataclass(frozen=True)
+class LandingLimits:
+    """What one delivered monthly file may cost to read. A HouseTS month is ~2 MB of CSV (6k zips
+    of ~300-byte rows), so both limits are generous; beyond them the month fails, named, before
+    pandas holds anything. The single-table layout (the whole published file) is not limited."""
+
+    max_file_bytes: int = 256 << 20  # after decompression
+    max_line_bytes: int = 64 << 10
+
+    def describe_file(self) -> str:
+        return f"{self.max_file_bytes >> 20} MB"
+
+    def describe_line(self) -> str:
+        return f"{self.max_line_bytes >> 10} KB"
+
+
+@dataclass(frozen=True)
+class Landing:
+    """What a landing directory (or S3 prefix) holds: month -> its file name(s), and the names
+    that were refused with the reason. A month with two files is kept with both, so loading it
+    fails naming both (nothing is ingested for it) instead of one being picked by sort order."""
+
+    files: dict[str, list[str]]
+    refused: list[str] = field(default_factory=list)
+
+    @classmethod
+    def index(cls, names: Iterable[str], today: dt.date | None = None) -> Landing:
+        today = today or dt.datetime.now(dt.UTC).date()
+        files: dict[str, list[str]] = {}
+        refused = []
+        for name in sorted(names):
+            base = name.rsplit("/", 1)[-1]
+            if not base.endswith(TABLE_SUFFIXES):
+                continue  # READMEs, checksums, hidden files: not data
+            match = MONTH_IN_NAME.search(base)
+            if not match:
+                refused.append(f"{name}: no YYYY-MM month in its name (e.g. 2012-03.csv)")
+                continue
+            month = match.group(1)
+            problem = month_name_problem(month, today)
+            if problem:
+                refused.append(f"{name}: {problem}")
+                continue
+            files.setdefault(month, []).append(name)
+        return cls(files, refused)
+
+    def months(self) -> list[str]:
+        return sorted(self.files)
+
+    def only_file(self, month: str, where: str) -> str:
+        """The one file of `month`; a ContractError naming every file when there are several."""
+        names = self.files.get(month)
+        if not names:
+            raise c.ContractError(f"{where}: no file for month {month}")
+        if len(names) > 1:
+            raise c.ContractError(
+                f"{where}: month {month} has {len(names)} files ({', '.join(names)}); "
+                f"nothing was ingested for {month}: keep exactly one and it lands on the next run"
+            )
+        return names[0]
+
+
+def month_name_problem(month: str, today: dt.date) -> str | None:
+    """Why 'YYYY-MM' taken from a file name is not a month we can ingest, or None."""
+    year, number = int(month[:4]), int(month[5:])
+    if not 1 <= number <= 12:
+        return f"'{month}' is not a month (MM must be 01-12)"
+    if year < EARLIEST_YEAR:
+        return f"'{month}' is before {EARLIEST_YEAR}"
+    if (year, number) > (today.year, today.month):
+        return f"'{month}' is in the future (today is {today:%Y-%m})"
+    return None
 
 
 class MonthLoad:
@@ -64,6 +142,11 @@ class PanelSource(ABC):
     def describe(self) -> str:
         return type(self).__name__
 
+    def refused(self) -> list[str]:
+        """Delivered files that were not taken as months, each with the reason (a landing area's
+        misnamed files); shown by the new-data sensor and `housing run`."""
+        return []
+
     def fingerprints(self) -> dict[str, str]:
         """Month -> a fingerprint of its content as delivered: a new month, or a month whose
         fingerprint changed, is what the new-data sensor ingests. Default: the source's own
@@ -80,10 +163,13 @@ def read_housets_csv(path_or_buffer, *, source: str | None = None) -> pd.DataFra
     return frame
 
 
-def _read_table(data, suffix: str, name: str) -> pd.DataFrame:
-    """`data`: a path or a BytesIO. Raises ContractError naming the file when it cannot be read
-    or was cut short."""
+def _read_table(data, suffix: str, name: str, limits: LandingLimits | None = None) -> pd.DataFrame:
+    """`data`: a path or a BytesIO. Raises ContractError naming the file when it cannot be read,
+    was cut short, or (with `limits`) is larger or has longer lines than a month can have."""
     try:
+        if limits is not None:
+            data = _within_limits(data, suffix, name, limits)
+            suffix = ".csv" if suffix == ".csv.gz" else suffix
         if suffix == ".parquet":
             return pd.read_parquet(data)
         if suffix == ".csv":
@@ -94,6 +180,86 @@ def _read_table(data, suffix: str, name: str) -> pd.DataFrame:
         raise
     except Exception as exc:  # re-raised with the file named; nothing is swallowed
         raise c.ContractError(f"{name}: cannot be read as {suffix} ({exc})") from exc
+
+
+BLOCK = 1 << 20
+
+
+def _within_limits(data, suffix: str, name: str, limits: LandingLimits):
+    """Check a monthly file against `limits` reading one block at a time, so an oversized file,
+    a decompression bomb or a file without newlines fails fast at a bounded cost. Returns what
+    the reader should read: the same path, or the decompressed bytes of a .csv.gz."""
+    if suffix == ".parquet":
+        _parquet_within_limits(data, name, limits)
+        return data
+    if suffix == ".csv.gz":
+        source = data.open("rb") if isinstance(data, Path) else data
+        with gzip.open(source, "rb") as stream:
+            out = io.BytesIO()
+            for block in _scanned(_blocks(stream), name, limits):
+                out.write(block)
+        if isinstance(data, Path):
+            source.close()
+        out.seek(0)
+        return out
+    handle = data.open("rb") if isinstance(data, Path) else data
+    try:
+        for _ in _scanned(_blocks(handle), name, limits):
+            pass
+    finally:
+        if isinstance(data, Path):
+            handle.close()
+        else:
+            handle.seek(0)
+    return data
+
+
+def _blocks(handle) -> Iterator[bytes]:
+    return iter(lambda: handle.read(BLOCK), b"")
+
+
+def _scanned(blocks: Iterable[bytes], name: str, limits: LandingLimits) -> Iterator[bytes]:
+    """Yield `blocks` while checking the total size and the longest line."""
+    total = 0
+    run = 0  # length of the line still open at the end of the previous block
+    for block in blocks:
+        total += len(block)
+        if total > limits.max_file_bytes:
+            raise c.ContractError(
+                f"{name}: larger than {limits.describe_file()} (a month of HouseTS is ~2 MB); "
+                f"not read: split it by month or raise the source's max_file_mb"
+            )
+        first = block.find(b"\n")
+        if first < 0:
+            run += len(block)
+            longest = run
+        else:
+            last = block.rfind(b"\n")
+            inner = max(map(len, block[first + 1 : last].split(b"\n")), default=0)
+            longest = max(run + first, inner)
+            run = len(block) - last - 1
+            longest = max(longest, run)
+        if longest > limits.max_line_bytes:
+            raise c.ContractError(
+                f"{name}: a line longer than {limits.describe_line()} within the first "
+                f"{total:,} bytes (a HouseTS row is ~300 bytes): not a row-per-line CSV; not read"
+            )
+        yield block
+
+
+def _parquet_within_limits(data, name: str, limits: LandingLimits) -> None:
+    import pyarrow.parquet as pq
+
+    size = data.stat().st_size if isinstance(data, Path) else data.getbuffer().nbytes
+    meta = pq.ParquetFile(data).metadata
+    if not isinstance(data, Path):
+        data.seek(0)
+    unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    if max(size, unpacked) > limits.max_file_bytes:
+        raise c.ContractError(
+            f"{name}: {max(size, unpacked) >> 20} MB of data, more than "
+            f"{limits.describe_file()} (a month of HouseTS is ~2 MB); not read"
+        )
 
 
 TAIL_BYTES = 1 << 16  # far longer than any HouseTS row
@@ -184,55 +350,68 @@ def _pick(by_month: dict[str, pd.DataFrame], month: str, source: str) -> pd.Data
 class FilePanelSource(PanelSource):
     """A local HouseTS file (CSV / CSV.gz / Parquet) or a directory of monthly files."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, limits: LandingLimits | None = None):
         self.path = Path(path).expanduser()
+        self.limits = limits or LandingLimits()
         if not self.path.exists():
             raise c.ContractError(f"source path {self.path} does not exist")
 
     def describe(self) -> str:
         return f"file({self.path})"
 
-    def _monthly_files(self) -> dict[str, Path]:
-        files = {}
-        for p in sorted(self.path.iterdir()):
-            match = MONTH_IN_NAME.search(p.name)
-            if match:
-                files[match.group(1)] = p
-        if not files:
-            raise c.ContractError(f"{self.path}: no monthly files named like 2012-03.csv/.parquet")
-        return files
+    def _landing(self) -> Landing:
+        return Landing.index(p.name for p in self.path.iterdir() if p.is_file())
 
     def months(self) -> list[str]:
         if self.path.is_dir():
-            return sorted(self._monthly_files())
+            months = self._landing().months()
+            if not months:
+                raise c.ContractError(
+                    f"{self.path}: no monthly files named like 2012-03.csv/.parquet"
+                )
+            return months
         return sorted(_single_table_by_month(self.path, self.path.stat().st_mtime_ns))
 
+    def refused(self) -> list[str]:
+        return self._landing().refused if self.path.is_dir() else []
+
     def fingerprints(self) -> dict[str, str]:
-        """sha256 of each monthly file's bytes (an empty landing directory has none yet)."""
+        """sha256 of each monthly file's bytes (an empty landing directory has none yet); a
+        month with several files gets a digest of all of them, so removing one is a change."""
         if self.path.is_file():
             digest = _file_digest(self.path, *_stamp(self.path))
             return {m: digest for m in self.months()}
-        files = {}
-        for p in sorted(self.path.iterdir()):
-            match = MONTH_IN_NAME.search(p.name)
-            if match and p.is_file():
-                files[match.group(1)] = _file_digest(p, *_stamp(p))
-        return files
+        out = {}
+        for month, names in self._landing().files.items():
+            digests = [_file_digest(self.path / n, *_stamp(self.path / n)) for n in names]
+            out[month] = digests[0] if len(digests) == 1 else _combined(names, digests)
+        return out
 
     def load_months(self, months: Iterable[str]) -> dict[str, MonthLoad]:
         if self.path.is_file():
             by_month = _single_table_by_month(self.path, self.path.stat().st_mtime_ns)
             return {m: MonthLoad(m, _pick(by_month, m, self.describe()), []) for m in months}
-        files = self._monthly_files()
+        landing = self._landing()
         out = {}
         for m in months:
-            if m not in files:
+            if m not in landing.files:
                 raise c.ContractError(f"{self.describe()}: no file for month {m}")
-            path = files[m]
-            out[m] = MonthLoad.read(
-                m, functools.partial(_read_table, path, _suffix(path.name), str(path)), str(path)
+            try:
+                path = self.path / landing.only_file(m, str(self.path))
+            except c.ContractError as exc:
+                out[m] = MonthLoad.unreadable(m, exc)
+                continue
+            reader = functools.partial(
+                _read_table, path, _suffix(path.name), str(path), self.limits
             )
+            out[m] = MonthLoad.read(m, reader, str(path))
         return out
+
+
+def _combined(names: list[str], digests: list[str]) -> str:
+    return hashlib.sha256(
+        "\n".join(f"{n}:{d}" for n, d in zip(names, digests, strict=True)).encode()
+    ).hexdigest()
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -261,11 +440,12 @@ class S3PanelSource(PanelSource):
     boto3 honours AWS_ENDPOINT_URL_S3, so the same code talks to AWS or a local S3 server.
     """
 
-    def __init__(self, uri: str, client=None):
+    def __init__(self, uri: str, client=None, limits: LandingLimits | None = None):
         if not uri.startswith("s3://"):
             raise c.ContractError(f"not an s3:// URI: {uri}")
         self.bucket, _, self.prefix = uri[5:].partition("/")
         self.uri = uri
+        self.limits = limits or LandingLimits()
         self._client = client
 
     @property
@@ -279,50 +459,68 @@ class S3PanelSource(PanelSource):
     def describe(self) -> str:
         return f"s3({self.uri})"
 
-    def _objects(self) -> list[str]:
-        keys = []
+    def _objects(self) -> dict[str, dict]:
+        """Key -> its listing entry (Size, ETag) under the prefix."""
+        objects = {}
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
-            keys += [o["Key"] for o in page.get("Contents", [])]
-        return keys
+            objects.update({o["Key"]: o for o in page.get("Contents", [])})
+        return objects
 
     def _is_single_object(self) -> bool:
         return self.prefix.endswith(TABLE_SUFFIXES)
 
-    def _get(self, key: str) -> pd.DataFrame:
+    def _get(self, key: str, limits: LandingLimits | None = None, size: int = 0) -> pd.DataFrame:
+        """Read one object; with `limits`, an object listed as larger is refused before it is
+        downloaded."""
+        name = f"s3://{self.bucket}/{key}"
+        if limits is not None and size > limits.max_file_bytes:
+            raise c.ContractError(
+                f"{name}: {size >> 20} MB, more than {limits.describe_file()} "
+                f"(a month of HouseTS is ~2 MB); not downloaded"
+            )
         body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        return _read_table(io.BytesIO(body), _suffix(key), f"s3://{self.bucket}/{key}")
+        return _read_table(io.BytesIO(body), _suffix(key), name, limits)
 
-    def _monthly_keys(self) -> dict[str, str]:
-        return {m.group(1): k for k in self._objects() if (m := MONTH_IN_NAME.search(k))}
+    def _landing(self, objects: dict[str, dict] | None = None) -> Landing:
+        return Landing.index(objects if objects is not None else self._objects())
 
     def months(self) -> list[str]:
         if self._is_single_object():
             return sorted(split_by_month(self._get(self.prefix), self.uri))
-        return sorted(self._monthly_keys())
+        return self._landing().months()
+
+    def refused(self) -> list[str]:
+        return [] if self._is_single_object() else self._landing().refused
 
     def fingerprints(self) -> dict[str, str]:
         """Each monthly object's ETag (the content hash S3 keeps for it)."""
         if self._is_single_object():
             etag = self.client.head_object(Bucket=self.bucket, Key=self.prefix)["ETag"]
             return {m: etag.strip('"') for m in self.months()}
-        etags = {}
-        paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
-            for obj in page.get("Contents", []):
-                if match := MONTH_IN_NAME.search(obj["Key"]):
-                    etags[match.group(1)] = obj["ETag"].strip('"')
-        return etags
+        objects = self._objects()
+        out = {}
+        for month, keys in self._landing(objects).files.items():
+            etags = [objects[k]["ETag"].strip('"') for k in keys]
+            out[month] = etags[0] if len(etags) == 1 else _combined(keys, etags)
+        return out
 
     def load_months(self, months: Iterable[str]) -> dict[str, MonthLoad]:
         if self._is_single_object():
             by_month = split_by_month(self._get(self.prefix), self.uri)
             return {m: MonthLoad(m, _pick(by_month, m, self.describe()), []) for m in months}
-        keys = self._monthly_keys()
+        objects = self._objects()
+        landing = self._landing(objects)
         out = {}
         for m in months:
-            if m not in keys:
+            if m not in landing.files:
                 raise c.ContractError(f"{self.describe()}: no object for month {m}")
-            name = f"s3://{self.bucket}/{keys[m]}"
-            out[m] = MonthLoad.read(m, functools.partial(self._get, keys[m]), name)
+            try:
+                key = landing.only_file(m, self.uri)
+            except c.ContractError as exc:
+                out[m] = MonthLoad.unreadable(m, exc)
+                continue
+            name = f"s3://{self.bucket}/{key}"
+            reader = functools.partial(self._get, key, self.limits, objects[key].get("Size", 0))
+            out[m] = MonthLoad.read(m, reader, name)
         return out

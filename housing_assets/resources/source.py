@@ -10,6 +10,7 @@ from pydantic import Field
 from housing_assets.lib import contract as c
 from housing_assets.lib.sources import (
     FilePanelSource,
+    LandingLimits,
     MonthLoad,
     PanelSource,
     S3PanelSource,
@@ -32,6 +33,10 @@ class HouseTSSource(dg.ConfigurableResource):
 
     def fingerprints(self) -> dict[str, str]:
         return self.panel().fingerprints()
+
+    def refused(self) -> list[str]:
+        """Delivered files not taken as months, each with its reason."""
+        return self.panel().refused()
 
     def is_landing_area(self) -> bool:
         """Months arrive here as separate files or objects (what the new-data sensor watches)."""
@@ -62,13 +67,29 @@ class SyntheticSource(HouseTSSource):
         return n_zips(self.scale)
 
 
-class FileSource(HouseTSSource):
+class LandingLimitsMixin(dg.ConfigurableResource):
+    max_file_mb: int = Field(
+        default=LandingLimits.max_file_bytes >> 20,
+        gt=0,
+        description="A monthly file larger than this (after decompression) fails its month.",
+    )
+    max_line_kb: int = Field(
+        default=LandingLimits.max_line_bytes >> 10,
+        gt=0,
+        description="A monthly file with a longer line fails its month (not a row-per-line CSV).",
+    )
+
+    def limits(self) -> LandingLimits:
+        return LandingLimits(self.max_file_mb << 20, self.max_line_kb << 10)
+
+
+class FileSource(HouseTSSource, LandingLimitsMixin):
     """A local HouseTS CSV/Parquet file, or a directory of monthly files (2012-03.csv, ...)."""
 
     path: str = Field(description="File or directory path.")
 
     def panel(self) -> PanelSource:
-        return FilePanelSource(self.path)
+        return FilePanelSource(self.path, self.limits())
 
     def is_landing_area(self) -> bool:
         from pathlib import Path
@@ -76,13 +97,13 @@ class FileSource(HouseTSSource):
         return Path(self.path).expanduser().is_dir()
 
 
-class S3Source(HouseTSSource):
+class S3Source(HouseTSSource, LandingLimitsMixin):
     """s3://bucket/key for one file, s3://bucket/prefix/ for monthly objects."""
 
     uri: str = Field(description="s3:// URI; AWS_ENDPOINT_URL_S3 points boto3 at a local server.")
 
     def panel(self) -> PanelSource:
-        return S3PanelSource(self.uri)
+        return S3PanelSource(self.uri, limits=self.limits())
 
     def is_landing_area(self) -> bool:
         return not self.uri.endswith((".csv", ".csv.gz", ".parquet"))

@@ -52,7 +52,10 @@ def test_housing_run_goes_from_data_to_a_published_bundle_and_says_where_results
 
 
 @pytest.mark.slow
-def test_housing_run_on_monthly_files_with_a_broken_month_exits_nonzero_and_names_it(tmp_path):
+def test_housing_run_on_monthly_files_with_broken_months_exits_nonzero_and_names_them(tmp_path):
+    """A careless delivery: a row filed in the wrong month, a second file for one month (a copy
+    with prices x10), a file without newlines, and a misnamed file. Each bad month is quarantined
+    naming its file(s); the misnamed file is ignored with its reason; the other months land."""
     landing = tmp_path / "landing"
     gen = _housing(
         ["generate", "--out", str(landing), "--scale", "0.01", "--format", "csv"], tmp_path
@@ -63,14 +66,26 @@ def test_housing_run_on_monthly_files_with_a_broken_month_exits_nonzero_and_name
     frame = pd.read_csv(broken)
     frame.loc[0, "date"] = "2016-07-31"  # a row filed in the wrong month
     frame.to_csv(broken, index=False)
-    proc = _housing(["run", "--source", str(landing), "--months", "2016"], tmp_path / "home")
-    assert "not training: 1 month(s) quarantined" in proc.stdout
+    copy = pd.read_csv(landing / "2016-08.csv")
+    copy["price"] *= 10
+    copy.to_csv(landing / "housets_2016-08.csv", index=False)
+    (landing / "2016-10.csv").write_bytes(b"date," + b"9" * 200_000)  # no newline at all
+    (landing / "2016-13.csv").write_bytes((landing / "2016-11.csv").read_bytes())
+    proc = _housing(
+        ["run", "--source", str(landing), "--months", "2016", "--no-wait"], tmp_path / "home"
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "not training: 3 month(s) quarantined" in proc.stdout
     assert "FAILED   2016-05 quarantined" in proc.stdout
     assert "date_month == partition_month" in proc.stdout
-    assert "11 month(s) ingested and cleaned" in proc.stdout
+    assert "FAILED   2016-08 quarantined" in proc.stdout
+    assert "month 2016-08 has 2 files (2016-08.csv, housets_2016-08.csv)" in proc.stdout
+    assert "FAILED   2016-10 quarantined" in proc.stdout
+    assert "a line longer than 64 KB" in proc.stdout
+    assert "ignored 2016-13.csv: '2016-13' is not a month (MM must be 01-12)" in (proc.stdout)
+    assert "9 month(s) ingested and cleaned" in proc.stdout
     cleaned = {p.stem for p in (tmp_path / "home" / "data" / "cleaned_monthly").glob("*.parquet")}
-    assert "2016-05" not in cleaned and len(cleaned) == 11
+    assert cleaned.isdisjoint({"2016-05", "2016-08", "2016-10"}) and len(cleaned) == 9
 
 
 def test_generate_single_file_is_the_published_layout(tmp_path):

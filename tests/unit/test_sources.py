@@ -177,7 +177,9 @@ class _FakeS3:
         class Paginator:
             def paginate(self, Bucket, Prefix):
                 keys = [k for k in sorted(objects) if k.startswith(Prefix)]
-                return [{"Contents": [{"Key": k, "ETag": '"x"'} for k in keys]}]
+                return [
+                    {"Contents": [{"Key": k, "ETag": '"x"', "Size": len(objects[k])} for k in keys]}
+                ]
 
         return Paginator()
 

@@ -45,8 +45,12 @@ def new_source_months(
     ingest run; with a champion published, the run also writes the month's drift report and
     batch predictions."""
     fingerprints = source.fingerprints()
+    refused = source.refused()
+    for reason in refused:
+        context.log.warning(f"landing file refused: {reason}")
+    ignored = f"; ignored {len(refused)} misnamed file(s): {'; '.join(refused[:3])}" * bool(refused)
     if not fingerprints:
-        return dg.SkipReason(f"{source.describe()} has no monthly files yet")
+        return dg.SkipReason(f"{source.describe()} has no monthly files yet{ignored}")
     cursor = automation.read_cursor(context.cursor)
     instance = context.instance
     materialized = set(instance.get_materialized_partitions(CLEANED)) if cursor is None else set()
@@ -112,7 +116,8 @@ def new_source_months(
         context.update_cursor(plan.cursor_json())
         adopted = f"; adopted {len(plan.adopted)} ingested month(s)" if plan.adopted else ""
         return dg.SkipReason(
-            f"{len(fingerprints)} month(s) in {source.describe()}, none new or changed{adopted}"
+            f"{len(fingerprints)} month(s) in {source.describe()}, none new or changed"
+            f"{adopted}{ignored}"
         )
     return dg.SensorResult(
         run_requests=requests,

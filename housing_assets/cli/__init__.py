@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="share of train rows used for tuning (default 0.5; 0.35 with --full)",
     )
     run.add_argument("--no-train", action="store_true", help="stop after ingest and cleaning")
+    run.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="refuse (exit 2) instead of waiting when another `housing run` uses this home",
+    )
     run.set_defaults(func=cmd_run)
 
     gen = sub.add_parser("generate", help="write the synthetic panel to files")

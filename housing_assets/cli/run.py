@@ -22,23 +22,43 @@ class HomeBusy(RuntimeError):
     """Another `housing run` holds this home."""
 
 
+WAIT_NOTE_EVERY_S = 60.0
+
+
 @contextmanager
-def home_lock(home: Path):
+def home_lock(home: Path, *, wait: bool = False, say=say, poll_s: float = 0.5):
     """One `housing run` per HOUSING_HOME at a time: runs execute in this process, not through
     the instance's run queue, so this lock is what keeps two of them from writing the same
-    months, model version and bundle. The OS releases it when the process dies (even killed)."""
+    months, model version and bundle. The OS releases it when the process dies (even killed).
+    `wait`: queue behind the holder, saying so (and again every minute); otherwise refuse."""
     home.mkdir(parents=True, exist_ok=True)
     path = home / "run.lock"
     with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise HomeBusy(
-                f"another `housing run` is using {home} (pid {holder}); wait for it to finish, "
-                "or set HOUSING_HOME to another directory"
-            ) from None
+        started = time.monotonic()
+        noted = None
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                if not wait:
+                    raise HomeBusy(
+                        f"another `housing run` is using {home} (pid {holder}); wait for it "
+                        "(run again without --no-wait), or set HOUSING_HOME to another directory"
+                    ) from None
+                waited = time.monotonic() - started
+                if noted is None or waited - noted >= WAIT_NOTE_EVERY_S:
+                    say(
+                        f"waiting for another `housing run` on {home} (pid {holder}) to finish"
+                        f"{f' ({waited:.0f}s so far)' if noted is not None else ''}; "
+                        "Ctrl-C to give up, --no-wait to refuse instead"
+                    )
+                    noted = waited
+                time.sleep(poll_s)
+        if noted is not None:
+            say(f"the home is free after {time.monotonic() - started:.0f}s: starting")
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
@@ -52,7 +72,7 @@ def home_lock(home: Path):
 def cmd_run(args) -> int:
     settings = settings_for(args)
     try:
-        with home_lock(settings.home):
+        with home_lock(settings.home, wait=not args.no_wait):
             return _run(args, settings)
     except HomeBusy as exc:
         say(f"error: {exc}")
@@ -70,6 +90,8 @@ def _run(args, settings: Settings) -> int:
     defs = build_definitions(settings)
     source = resources_for(settings)["source"]
     say(f"[1/{3 if args.no_train else 4}] source: {source.describe()}")
+    for reason in source.refused():
+        say(f"  ignored {reason}")
     months = select_months(source.months(), args.months)
     if not months:
         say("no months to ingest")

@@ -1,10 +1,11 @@
-"""One `housing run` per home: the second is refused with the holder's pid, and a killed holder
-releases the lock (the OS drops it with the process)."""
+"""One `housing run` per home: the second waits (saying for whom) or, with --no-wait, is refused
+with the holder's pid; a killed holder releases the lock (the OS drops it with the process)."""
 
 import os
 import signal
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -38,7 +39,7 @@ def test_a_second_run_on_the_same_home_is_refused_naming_the_holder(
     with pytest.raises(HomeBusy, match=f"pid {holder.pid}"), home_lock(tmp_path):
         pass
     monkeypatch.setenv("HOUSING_HOME", str(tmp_path))
-    assert main(["run", "--no-train", "--scale", "0.01"]) == 2
+    assert main(["run", "--no-train", "--no-wait", "--scale", "0.01"]) == 2
     out = capsys.readouterr().out
     assert f"another `housing run` is using {tmp_path}" in out
     assert not (tmp_path / "dagster").exists()  # refused before touching anything
@@ -49,3 +50,21 @@ def test_a_killed_holder_releases_the_home(tmp_path, holder):
     holder.wait()
     with home_lock(tmp_path):
         assert (tmp_path / "run.lock").read_text().strip() == str(os.getpid())
+
+
+def test_a_second_run_waits_for_the_holder_and_says_so(tmp_path, holder):
+    said, acquired = [], threading.Event()
+
+    def second():
+        with home_lock(tmp_path, wait=True, say=said.append, poll_s=0.05):
+            acquired.set()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    assert not acquired.wait(1.0)  # still held by the other process
+    assert len(said) == 1 and f"(pid {holder.pid}) to finish" in said[0]
+    holder.send_signal(signal.SIGTERM)
+    holder.wait()
+    assert acquired.wait(10)
+    thread.join()
+    assert said[-1].startswith("the home is free after")

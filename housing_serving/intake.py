@@ -8,28 +8,39 @@ for seconds and 32 MB killed the process. So, in order:
    so more `{` than `max_rows + 1` is too many rows (413); more `:` than a row's fields allow is
    too many keys (422). Both are exact or over-counts for any valid request: the row schema
    nests no objects and its strings are short.
-2. **The envelope** (`rows` a list of objects, `explain` a bool) parsed in one pass.
 2. **One validating pass** (`PredictRequest`, rows `FailFast`): as fast as before for a valid
    body, and it stops at the first invalid row.
 3. Only for an invalid body, **errors located** for the client: the envelope parsed, then the
    rows validated in chunks of `CHUNK`; the first chunk with errors ends it and at most
    `MAX_ERRORS` are reported, each naming its row. Memory stays bounded by a chunk.
+
+A CSV upload (`parse_csv`) becomes the same rows -- one dict per line, header names as keys, an
+empty cell as null -- and goes through the same row schema, so both routes accept and refuse
+exactly the same values with the same messages (text cells are parsed as pydantic parses a JSON
+string: "75013" is a zip code, "" is not a date).
 """
 
 from __future__ import annotations
 
+import csv
+import io
+from collections import Counter
 from typing import Any
 
 from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from housing_serving.schemas import HouseTSRow, PredictRequest
+from housing_serving.schemas import OPTIONAL, HouseTSRow, PredictRequest
+from housing_serving.service import InputError
 
 CHUNK = 256
 MAX_ERRORS = 50
 FIELDS_PER_ROW = len(HouseTSRow.__annotations__)  # the contract's columns and `id`
 COLONS_PER_ROW = 2 * FIELDS_PER_ROW  # keys, plus a time of day in a date or an id
+
+ALLOWED = frozenset(HouseTSRow.__annotations__)
+REQUIRED = [name for name in HouseTSRow.__annotations__ if name not in OPTIONAL | {"id"}]
 
 
 class _Envelope(BaseModel):
@@ -88,10 +99,76 @@ def located_errors(body: bytes) -> RequestValidationError | None:
         envelope = _Envelope.model_validate_json(body)
     except ValidationError as exc:
         return _invalid(exc.errors(include_url=False), offset=None)
-    rows = envelope.rows
+    return row_errors(envelope.rows)
+
+
+def row_errors(rows: list[dict[str, Any]]) -> RequestValidationError | None:
+    """The first chunk's errors among `rows`, located, or None if every row is valid."""
     for start in range(0, len(rows), CHUNK):
         try:
             _ROWS.validate_python(rows[start : start + CHUNK])
         except ValidationError as exc:
             return _invalid(exc.errors(include_url=False), offset=start)
     return None
+
+
+def _csv_error(message: str, row: int | None = None) -> InputError:
+    return InputError([{"row": row, "field": None, "message": message}])
+
+
+def parse_csv(body: bytes, max_rows: int) -> tuple[PredictRequest, list[Any]]:
+    """A CSV upload -> the JSON route's validated request, and each row's id (its `id` cell, or
+    its position). 413 beyond `max_rows`; 422 naming the line, column or value otherwise."""
+    if body.count(b"\n") > 2 * (max_rows + 1):  # a line is a row (quoted newlines aside)
+        raise HTTPException(
+            413, detail=f"more than {max_rows:,} rows; the limit is {max_rows:,} per request"
+        )
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _csv_error(
+            f"not a readable CSV: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+    try:
+        lines = [line for line in csv.reader(io.StringIO(text, newline=""), strict=True) if line]
+    except csv.Error as exc:
+        raise _csv_error(f"not a readable CSV: {exc}") from None
+    if not lines:
+        raise _csv_error("not a readable CSV: the upload is empty")
+    header, cells = [name.strip() for name in lines[0]], lines[1:]
+    if not cells:
+        raise _csv_error("the CSV has no rows")
+    if len(cells) > max_rows:
+        raise HTTPException(
+            413, detail=f"{len(cells):,} rows; the limit is {max_rows:,} per request"
+        )
+    twice = sorted(name for name, n in Counter(header).items() if n > 1)
+    if twice:
+        raise _csv_error(f"columns appear more than once in the header: {twice}")
+    missing = [name for name in REQUIRED if name not in header]
+    unknown = [name for name in header if name not in ALLOWED]
+    problems = []  # the JSON route refuses such rows too; here said once, for the header
+    if missing:
+        problems.append(f"missing columns {missing}")
+    if unknown:
+        problems.append(f"unknown columns {unknown} (allowed: the contract's and `id`)")
+    if problems:
+        raise _csv_error("; ".join(problems))
+    width = len(header)
+    rows = []
+    for i, line in enumerate(cells):
+        if len(line) != width:
+            raise _csv_error(f"row {i}: {len(line)} cells; the header has {width} columns", row=i)
+        rows.append(
+            {
+                name: (value if value.strip() else None)
+                for name, value in zip(header, line, strict=True)
+            }
+        )
+    del lines, cells
+    try:
+        parsed = PredictRequest.model_validate({"rows": rows})
+    except ValidationError as exc:  # FailFast: one row's errors; locate up to MAX_ERRORS
+        raise row_errors(rows) or _invalid(exc.errors(include_url=False), None) from None
+    ids = [r.get("id") for r in parsed.rows] if "id" in header else list(range(len(rows)))
+    return parsed, ids

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import Mapping, Sequence
 from typing import Annotated
 
@@ -81,35 +80,28 @@ async def predict(request: Request, model: Live, rt: RuntimeDep) -> Response:
 
 
 @router.post("/predict/csv", responses={200: {"content": {"text/csv": {}}}})
-def predict_csv(
+async def predict_csv(
     file: Annotated[UploadFile, File(description="HouseTS-layout CSV")], model: Live, rt: RuntimeDep
 ) -> Response:
-    """Score a CSV upload in the HouseTS layout; answers CSV, one line per input row."""
-    frame = _read_csv(file)
-    ids = frame["id"].tolist() if "id" in frame.columns else list(range(len(frame)))
-    conformed, problems = c.coerce(
-        frame.drop(columns=["id"], errors="ignore"), source=file.filename or "upload"
-    )
-    optional = (c.TARGET, c.CITY_FULL, c.YEAR)
-    missing = [col for col in c.COLUMNS if col not in conformed.columns and col not in optional]
-    if missing or problems:
-        message = f"missing columns {missing}" if missing else "; ".join(problems)
-        raise service.InputError([{"row": None, "field": None, "message": message}])
-    for col in optional:
-        if col not in conformed.columns:
-            conformed[col] = None
-    records = (
-        conformed[c.COLUMNS]
-        .astype(object)
-        .where(conformed[c.COLUMNS].notna(), None)
-        .to_dict("records")
-    )
-    scored = pd.DataFrame(score(rt, model, records, ids, explain=False))
+    """Score a CSV upload in the HouseTS layout; answers CSV, one line per input row.
+
+    Each line becomes the row the JSON route would receive (an empty cell is null) and is
+    validated by the same schema with the same messages (`intake.parse_csv`); parsing and
+    scoring run in a worker thread, at most `heavy_requests` at a time."""
+    body = await file.read()
+    async with rt.heavy_slot():
+        return await asyncio.to_thread(_score_csv, rt, model, body)
+
+
+def _score_csv(rt: Runtime, model: PublishedModel, body: bytes) -> Response:
+    parsed, ids = intake.parse_csv(body, rt.settings.max_rows)
+    rows = parsed.rows
+    scored = pd.DataFrame(score(rt, model, rows, ids, explain=False))
     out = pd.DataFrame(
         {
             "id": scored["id"],
-            "zipcode": conformed[c.ZIPCODE].map(c.format_zip),
-            "date": conformed[c.DATE].dt.strftime("%Y-%m-%d"),
+            "zipcode": [c.format_zip(r[c.ZIPCODE]) for r in rows],
+            "date": _month_ends([r[c.DATE] for r in rows]),
             "prediction": scored["prediction"],
             "lower_80": scored["interval_80"].str[0],
             "upper_80": scored["interval_80"].str[1],
@@ -126,13 +118,13 @@ def predict_csv(
     return Response(out.to_csv(index=False), media_type="text/csv")
 
 
-def _read_csv(upload: UploadFile) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(io.BytesIO(upload.file.read()))
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise service.InputError(
-            [{"row": None, "field": None, "message": f"not a readable CSV: {exc}"}]
-        ) from exc
-    if frame.empty:
-        raise service.InputError([{"row": None, "field": None, "message": "the CSV has no rows"}])
-    return frame
+def _month_ends(days: list) -> list[str]:
+    """Each day as its month's last day (the HouseTS `date` convention), computed per month."""
+    ends: dict[str, str] = {}
+    out = []
+    for day in days:
+        key = f"{day:%Y-%m}"
+        if key not in ends:
+            ends[key] = f"{c.month_end(key):%Y-%m-%d}"
+        out.append(ends[key])
+    return out

@@ -16,7 +16,9 @@ class _TooLarge(HTTPException):
 
 
 class BodyLimit:
-    """Answers 413 before reading more than `limit` bytes of a request body."""
+    """Answers 413 before reading more than `limit` bytes of a request body, and closes the
+    connection: kept open, the server would go on reading (and discarding) the rest of the
+    body to reach a next request -- 5.2 GB in 20 s from one chunked upload."""
 
     def __init__(self, app, limit: int):
         self.app, self.limit = app, limit
@@ -25,9 +27,10 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         too_large = f"request body over {self.limit:,} bytes"
+        close = {"Connection": "close"}
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            return await error_response(413, too_large)(scope, receive, send)
+            return await error_response(413, too_large, headers=close)(scope, receive, send)
         seen = 0
 
         async def counted():
@@ -35,13 +38,13 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                raise _TooLarge(413, too_large)
+                raise _TooLarge(413, too_large, headers=close)
             return message
 
         try:
             await self.app(scope, counted, send)
         except _TooLarge:
-            await error_response(413, too_large)(scope, receive, send)
+            await error_response(413, too_large, headers=close)(scope, receive, send)
 
 
 class Observe:

@@ -36,6 +36,18 @@ class ServingSettings(BaseSettings):
     max_body_bytes: int = Field(
         default=32 * 1024 * 1024, ge=1024, description="Largest request body."
     )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="A request head (line and headers) must arrive within this many seconds of "
+        "its first byte or of the connection opening; otherwise 408 and the connection closes.",
+    )
+    idle_timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="While waiting for a client's request head or body, a silence this long "
+        "closes the connection (the server's own time computing an answer never counts).",
+    )
     poll_seconds: float = Field(
         default=10.0, ge=0, description="How often to follow `current`; 0 = never."
     )

@@ -55,8 +55,9 @@ def cmd_serve(args) -> int:
     from housing_serving.settings import ServingSettings
 
     store = ServingSettings().store  # HOUSING_SERVING_STORE, else <HOUSING_HOME>/serving
-    command = ["uvicorn", "housing_serving.main:app", "--host", args.host, "--port", str(args.port),
-               "--workers", "1", "--no-access-log"]  # fmt: skip
+    from housing_serving.protocol import uvicorn_command
+
+    command = uvicorn_command(args.host, args.port)
     say(f"API on http://{args.host}:{args.port}/docs (store: {store})")
     launch(command, {"HOUSING_SERVING_STORE": store})
     return 0

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from housing_serving.protocol import uvicorn_command
+
 HOST = "127.0.0.1"
 
 
@@ -93,8 +95,7 @@ def api_process(
     env = {**os.environ, "HOUSING_SERVING_POLL_SECONDS": "0", **(env or {})}
     if store is not None:
         env["HOUSING_SERVING_STORE"] = str(store)
-    command = [sys.executable, "-m", "uvicorn", "housing_serving.main:app", "--host", HOST,
-               "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    command = [sys.executable, "-m", *uvicorn_command(HOST, port), "--log-level", "warning"]
     process = subprocess.Popen(command, env=env)
     url = f"http://{HOST}:{port}"
     try:

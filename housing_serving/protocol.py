@@ -1,0 +1,124 @@
+"""uvicorn's HTTP protocol with the two timeouts it lacks: `uvicorn --http
+housing_serving.protocol:GuardedHttp` (what `housing serve` and the API image run).
+
+uvicorn closes an idle keep-alive connection only after a response (`--timeout-keep-alive`). A
+connection that never completes its request head -- opened and left silent, or sent one header
+byte every few seconds (slowloris) -- holds a socket and a parser forever, and a body that
+stops arriving holds a request slot. Here:
+
+* **header timeout**: a request head (request line and headers) must be complete within
+  `header_timeout_s` of its first byte, or of the connection opening; otherwise 408 and close;
+* **idle timeout**: while the server waits for the client (the head or the rest of the body),
+  a silence longer than `idle_timeout_s` closes the connection. Time the server spends
+  computing a response never counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+
+@functools.cache
+def _timeouts() -> tuple[float, float]:
+    from housing_serving.settings import ServingSettings
+
+    settings = ServingSettings()
+    return settings.header_timeout_s, settings.idle_timeout_s
+
+
+def _timeout_answer(message: str) -> bytes:
+    body = json.dumps({"detail": [{"row": None, "field": None, "message": message}]}).encode()
+    head = (
+        "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+class GuardedHttp(HttpToolsProtocol):
+    header_timeout_s: float | None = None  # None: from ServingSettings (HOUSING_SERVING_*)
+    idle_timeout_s: float | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        header_s, idle_s = _timeouts()
+        self._header_s = self.header_timeout_s or header_s
+        self._idle_s = self.idle_timeout_s or idle_s
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._awaiting_client = True
+        self._arm_head()
+        self._arm_idle()
+
+    # -- timers ---------------------------------------------------------------------------
+    def _arm_head(self) -> None:
+        self._cancel(self._head_timer)
+        self._head_timer = self.loop.call_later(self._header_s, self._head_expired)
+
+    def _arm_idle(self) -> None:
+        self._cancel(self._idle_timer)
+        self._idle_timer = self.loop.call_later(self._idle_s, self._idle_expired)
+
+    @staticmethod
+    def _cancel(timer: asyncio.TimerHandle | None) -> None:
+        if timer is not None:
+            timer.cancel()
+
+    def _head_expired(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(
+                _timeout_answer(
+                    f"request head not complete within {self._header_s:g} s; connection closed"
+                )
+            )
+            self.transport.close()
+
+    def _idle_expired(self) -> None:
+        if self._awaiting_client and not self.transport.is_closing():
+            self.transport.close()  # mid-body: the request is abandoned, as a disconnect
+
+    # -- where the client is or is not expected to send -----------------------------------
+    def data_received(self, data: bytes) -> None:
+        if self._awaiting_client:
+            self._arm_idle()
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._awaiting_client = True
+        self._arm_head()
+        self._arm_idle()
+
+    def on_headers_complete(self) -> None:
+        self._cancel(self._head_timer)
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._awaiting_client = False  # the server's turn: its own time never counts
+        self._cancel(self._idle_timer)
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        # Between requests uvicorn's keep-alive timeout applies; a new request's first byte
+        # arms both timers again (on_message_begin).
+        self._cancel(self._head_timer)
+        self._cancel(self._idle_timer)
+        super().on_response_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel(self._head_timer)
+        self._cancel(self._idle_timer)
+        super().connection_lost(exc)
+
+
+def uvicorn_command(host: str, port: int) -> list[str]:
+    """The API's one entry command: `housing serve`, the API image and the tests run this."""
+    return [
+        "uvicorn", "housing_serving.main:app", "--host", host, "--port", str(port),
+        "--workers", "1", "--no-access-log",
+        "--http", "housing_serving.protocol:GuardedHttp", "--timeout-keep-alive", "5",
+    ]  # fmt: skip

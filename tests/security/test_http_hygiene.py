@@ -1,0 +1,168 @@
+"""HTTP hygiene against a real uvicorn process running the API's entry command, over raw sockets:
+a connection that never completes its request head is answered 408 and closed; a body that
+stops arriving is dropped; the server's own time computing an answer never counts; an oversized
+chunked upload is answered 413 and the connection closed, not read on. Before: a silent or
+slowloris connection stayed open indefinitely, and after a 413 the server kept reading a
+chunked upload (5.2 GB in 20 s)."""
+
+import asyncio
+import json
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+
+from housing_serving.protocol import GuardedHttp
+from tests.harness.loopback import api_process, free_port, wait_for
+
+TIMEOUTS = {
+    "HOUSING_SERVING_HEADER_TIMEOUT_S": "1",
+    "HOUSING_SERVING_IDLE_TIMEOUT_S": "1",
+    "HOUSING_SERVING_MAX_BODY_BYTES": str(1 << 20),
+}
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory, tiny):
+    store = tiny.publish(tmp_path_factory.mktemp("hygiene") / "serving")
+    with api_process(store, env=TIMEOUTS) as running:
+        yield running
+
+
+def connect(api) -> socket.socket:
+    host, port = api.url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    return sock
+
+
+def read_until_closed(sock: socket.socket, within: float) -> tuple[bytes, float]:
+    """Everything the server sends until it closes, and when it closed (s from now)."""
+    started, chunks = time.monotonic(), []
+    sock.settimeout(within)
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            raise AssertionError(f"still open after {within} s") from None
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks), time.monotonic() - started
+
+
+def test_a_silent_connection_gets_408_and_is_closed(api):
+    with connect(api) as sock:
+        answer, after = read_until_closed(sock, within=5)
+    assert answer.startswith(b"HTTP/1.1 408 Request Timeout")
+    body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+    assert body["detail"][0]["message"] == (
+        "request head not complete within 1 s; connection closed"
+    )
+    assert 0.5 < after < 2.5
+
+
+def test_a_slowloris_head_is_cut_at_the_header_timeout(api):
+    with connect(api) as sock:
+        sock.sendall(b"GET /v1/ready HTTP/1.1\r\nHost: x\r\n")
+        started = time.monotonic()
+        try:
+            for _ in range(40):  # one byte every 0.2 s: never idle, never complete
+                sock.sendall(b"X")
+                time.sleep(0.2)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer, _ = read_until_closed(sock, within=5)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+    assert time.monotonic() - started < 4
+
+
+def test_a_body_that_stops_arriving_is_dropped_and_the_server_goes_on(api):
+    with connect(api) as sock:
+        sock.sendall(
+            b"POST /v1/predict HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+            b"content-length: 5000\r\n\r\n" + b'{"rows": ['
+        )
+        answer, after = read_until_closed(sock, within=5)
+    assert answer == b"" and after < 2.5
+    assert httpx.get(f"{api.url}/v1/ready", timeout=5).status_code == 200
+    assert api.process.poll() is None
+
+
+class _QuickTimeouts(GuardedHttp):
+    header_timeout_s = 1.0
+    idle_timeout_s = 0.3
+
+
+async def _slow_app(scope, receive, send):
+    """Reads the request, then computes for 1.5 s (five idle timeouts) before answering."""
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await asyncio.sleep(1.5)
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"done"})
+
+
+def test_the_servers_own_time_never_counts():
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            _slow_app, host="127.0.0.1", port=port, http=_QuickTimeouts, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, what="uvicorn in a thread", timeout=30)
+        with httpx.Client(timeout=10) as http:
+            answer = http.post(f"http://127.0.0.1:{port}/", content=b"x" * 100_000)
+            assert answer.status_code == 200 and answer.text == "done"
+            again = http.post(f"http://127.0.0.1:{port}/", content=b"y")  # kept alive
+            assert again.status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+def test_keep_alive_connections_are_reused(api):
+    with httpx.Client(timeout=5) as http:
+        for _ in range(3):
+            assert http.get(f"{api.url}/v1/ready").status_code == 200
+            time.sleep(0.5)  # under both the idle and the keep-alive timeouts
+        pool = http._transport._pool  # one connection served all three
+        assert len(pool.connections) == 1
+
+
+def test_an_oversized_chunked_upload_gets_413_and_the_connection_closes(api):
+    chunk = b"x" * 65536
+    framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+    sent = 0
+    with connect(api) as sock:
+        sock.sendall(
+            b"POST /v1/predict HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+            b"transfer-encoding: chunked\r\n\r\n"
+        )
+        sock.settimeout(5)
+        deadline = time.monotonic() + 20
+        try:
+            while time.monotonic() < deadline:
+                sock.sendall(framed)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            pass
+        try:
+            answer, _ = read_until_closed(sock, within=5)
+        except ConnectionResetError:
+            answer = b""
+    assert sent < 64 << 20, f"the server read {sent / 2**20:.0f} MB past its 1 MB limit"
+    if answer:  # a reset can discard the answer the server wrote before closing
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+        assert b"connection: close" in answer.lower()
+    print(f"sent before the server closed: {sent / 2**20:.1f} MB")

@@ -8,6 +8,11 @@
 #
 # Every target runs as a non-root user and has a HEALTHCHECK; CI lints this file (hadolint) and
 # runs each target's exact command from the installed project (tests/deploy).
+#
+# Base images by digest: the deploy workflow resolves each tag below (the syntax frontend too) to
+# its digest once and builds from `tag@sha256:...` (deploy/compose/pin_images.py). To commit the
+# pins, run `python3 deploy/compose/pin_images.py Dockerfile docker-compose.yml` where Docker Hub
+# answers; to move to a newer base later, delete the `@sha256:...` and run it again.
 
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -41,7 +46,9 @@ ENV HOUSING_SERVING_POLL_SECONDS=10
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/v1/health', timeout=4).status != 200)"]
-CMD ["uvicorn", "housing_serving.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "1", "--no-access-log"]
+# housing_serving.protocol.uvicorn_command("0.0.0.0", 8000), as tests/deploy asserts: uvicorn with
+# the header and idle timeouts it lacks.
+CMD ["uvicorn", "housing_serving.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "1", "--no-access-log", "--http", "housing_serving.protocol:GuardedHttp", "--timeout-keep-alive", "5"]
 
 # --- the dashboard -------------------------------------------------------------------------------
 FROM base AS ui
@@ -70,6 +77,8 @@ USER 10001
 ENV DAGSTER_HOME=/app/deploy \
     HOUSING_ENV=prod
 EXPOSE 4000 3000
+# Probes the code server, the default command; docker-compose.yml gives the webserver, daemon
+# and MLflow containers (other commands from this image) checks of their own.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
   CMD ["dagster", "api", "grpc-health-check", "-p", "4000"]
 CMD ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", "4000", "-m", "housing_assets.definitions"]

@@ -29,10 +29,6 @@ PLACEHOLDER = re.compile(r"\$?\{\w+\}|\$\w+|<[^>]*>|\{\{.*\}\}|\*+")
 ALLOWED_URL_CREDENTIALS = {
     ("README.md", "user:pw@db"): "placeholder in the table of production variables",
     ("deploy/cloudformation.yaml", "user:password@host"): "comment describing the secret's format",
-    ("docker-compose.yml", "housing:housing@postgres"): (
-        "the local compose stack's throwaway Postgres, reachable on the compose network only; "
-        "production reads its URLs from Secrets Manager"
-    ),
 }
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from housing_assets import liveness
 from housing_assets.defs.ingestion import checks
 from housing_assets.defs.ingestion.partitions import months as months_partitions
 from housing_assets.defs.training.partitions import vintages
@@ -65,7 +66,7 @@ def _run(
 ):
     result = defs.resolve_job_def(job).execute_in_process(
         instance=instance,
-        tags=tags,
+        tags={**tags, **liveness.worker_tag()},  # a killed `housing run` is failed later
         partition_key=partition_key,
         run_config={**LOGGING, **(run_config or {})},  # a caller's loggers entry wins
         raise_on_error=False,

@@ -98,6 +98,10 @@ def _run(args, settings: Settings) -> int:
         return 2
     steps = 3 if args.no_train else 4
     with dg.DagsterInstance.get() as instance:
+        from housing_assets.liveness import fail_dead_runs
+
+        for run_id in fail_dead_runs(instance):  # e.g. a killed earlier `housing run`
+            say(f"  marked run {run_id[:8]} failed: its process is gone (killed?)")
         new = register_months(instance, months)
         say(
             f"[2/{steps}] {len(months)} month(s) {months[0]}..{months[-1]} ({len(new)} new partitions)"
@@ -111,6 +115,12 @@ def _run(args, settings: Settings) -> int:
                 say(f"[4/{steps}] not training: {lost} month(s) quarantined or failed (see below)")
             else:
                 say(f"[4/{steps}] model lineage for vintage {args.vintage}")
+                resources = resources_for(settings)
+                repaired = resources["mlflow_tracking"].reconcile_champion(
+                    resources["serving_store"].store()
+                )
+                if repaired:  # a publish that crashed between `current` and the alias
+                    say(f"  {repaired}")
                 trained = train(
                     defs, instance, args.vintage, _tuning_config(args, settings), say=say
                 )

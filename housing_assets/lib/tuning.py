@@ -49,6 +49,9 @@ class TuningResult:
     best_value: float
     trials: list[TrialResult] = field(default_factory=list)
     resumed_trials: int = 0
+    # Trials a killed earlier run left RUNNING, marked FAIL when the study was resumed; they do
+    # not count toward `n_trials`.
+    orphaned_trials: int = 0
     # The best trial's model cut at its best round, when that trial ran in this process (a
     # resumed study's best may come from an earlier one): trained on the tuning rows only.
     best_booster: xgb.Booster | None = None
@@ -93,6 +96,19 @@ class _PruneOnEval(xgb.callback.TrainingCallback):
         return False
 
 
+COUNTED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+
+
+def fail_orphaned_trials(study: optuna.Study) -> int:
+    """Mark FAIL the trials an interrupted run left RUNNING (its process was killed mid-trial:
+    nothing will ever finish them); their number. One run tunes a vintage's study at a time (the
+    vintage's training run), so a RUNNING trial seen when the study is loaded is an orphan."""
+    orphans = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    for trial in orphans:
+        study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+    return len(orphans)
+
+
 def tune(
     train: xgb.DMatrix,
     evaluation: xgb.DMatrix,
@@ -112,7 +128,8 @@ def tune(
         sampler=optuna.samplers.TPESampler(seed=settings.seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=50),
     )
-    finished = [t for t in study.trials if t.state.is_finished()]
+    orphaned = fail_orphaned_trials(study)
+    finished = [t for t in study.trials if t.state in COUNTED]
     remaining = max(0, settings.n_trials - len(finished))
     results: list[TrialResult] = []
     kept: dict[int, xgb.Booster] = {}  # trial number -> model, only the best so far
@@ -174,6 +191,7 @@ def tune(
         best_value=float(study.best_value),
         trials=results,
         resumed_trials=len(finished),
+        orphaned_trials=orphaned,
         best_booster=kept.get(best.number),
     )
 

@@ -81,15 +81,38 @@ class MlflowTracking(dg.ConfigurableResource):
     def set_champion(self, version: str) -> None:
         self.client().set_registered_model_alias(self.registered_model, "champion", version)
 
+    def reconcile_champion(self, store) -> str | None:
+        """`current` in the serving store is the truth about what serves; the MLflow alias
+        `champion` follows it. A crash between the two writes (publish moves `current`, then
+        the alias) leaves them apart: move the alias to the served bundle's registered version.
+        A message when something was repaired, else None."""
+        from housing_assets.lib import bundle
+
+        if bundle.current_version(store) is None:
+            return None
+        served = bundle.load(store).json("provenance.json")
+        wanted = str(served["mlflow"]["version"])
+        alias = self.champion_version()
+        if alias == wanted:
+            return None
+        self.set_champion(wanted)
+        return (
+            f"MLflow alias champion was {f'v{alias}' if alias else 'unset'} but {served['version']} "
+            f"serves: moved it to v{wanted}"
+        )
+
     def champion_version(self) -> str | None:
+        """The version the alias names; None when the model or the alias does not exist yet
+        (any other MLflow error, e.g. an unreachable server, propagates)."""
         import mlflow
 
         try:
-            return (
-                self.client().get_model_version_by_alias(self.registered_model, "champion").version
-            )
-        except mlflow.exceptions.MlflowException:
-            return None
+            alias = self.client().get_model_version_by_alias(self.registered_model, "champion")
+        except mlflow.exceptions.MlflowException as exc:
+            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                return None
+            raise
+        return str(alias.version)  # MLflow answers an int; registry versions are named as text
 
 
 def log_png(png: bytes, name: str) -> None:

@@ -53,15 +53,15 @@ INSTANCE_ENV = {
 }
 
 
-@pytest.mark.parametrize("folder", ["deploy", "deploy/compose"])
-def test_production_instance_configs_are_valid(folder, monkeypatch):
+@pytest.mark.parametrize("folder", [".", "deploy", "deploy/compose"])
+def test_instance_configs_are_valid(folder, monkeypatch):
     from dagster._config import process_config
     from dagster._core.instance.config import dagster_instance_config
 
-    for name, value in INSTANCE_ENV.items():
+    for name, value in {**INSTANCE_ENV, "HOUSING_DAGSTER_STORAGE": "/tmp/dagster"}.items():
         monkeypatch.setenv(name, value)
     config, _ = dagster_instance_config(str(REPO / folder))
-    assert "postgres" in config["storage"]
+    assert ("sqlite" if folder == "." else "postgres") in config["storage"]
     for section in ("compute_logs", "run_coordinator", "run_launcher"):
         if section not in config:
             continue
@@ -71,6 +71,9 @@ def test_production_instance_configs_are_valid(folder, monkeypatch):
         assert result.success, (section, [e.message for e in result.errors])
     if folder == "deploy":
         assert config["run_launcher"]["class"] == "EcsRunLauncher"
+    # A killed run is failed and the queue moves on (tests/integration/test_dagster_dev.py).
+    assert config["run_monitoring"]["enabled"] is True
+    assert config["run_monitoring"]["max_runtime_seconds"] > 0
     # Runs writing monthly data queue behind each other (tests/integration/test_dagster_dev.py).
     assert config["concurrency"]["pools"] == {"granularity": "run", "default_limit": 1}
 
@@ -96,6 +99,12 @@ def with_port(command: list[str], old: str, new: int) -> list[str]:
 
 def test_every_image_target_has_a_command():
     assert set(dockerfile_commands()) == {"api", "ui", "dagster"}
+
+
+def test_the_api_image_runs_the_apis_one_entry_command():
+    from housing_serving.protocol import uvicorn_command
+
+    assert dockerfile_commands()["api"] == uvicorn_command("0.0.0.0", 8000)
 
 
 @pytest.mark.parametrize("target", ["api", "ui", "dagster"])
@@ -141,7 +150,8 @@ def test_each_image_command_starts_and_answers_its_health_check(target, tiny, tm
 
 def test_compose_and_cloudformation_agree_on_the_public_ports():
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
-    assert "8000:8000" in compose["services"]["api"]["ports"]
-    assert "8501:8501" in compose["services"]["ui"]["ports"]
+    # Published on loopback only (tests/deploy/test_secure_defaults.py checks every port).
+    assert "127.0.0.1:8000:8000" in compose["services"]["api"]["ports"]
+    assert "127.0.0.1:8501:8501" in compose["services"]["ui"]["ports"]
     template = (REPO / "deploy/cloudformation.yaml").read_text()
     assert "Port: 8000" in template and "Port: 8501" in template

@@ -34,11 +34,49 @@ LAUNCH = """mutation($params: ExecutionParams!) { launchRun(executionParams: $pa
   __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
 
 
+def _dev_env(home: Path) -> dict[str, str]:
+    env = {**os.environ, "HOUSING_HOME": str(home), "HOUSING_SCALE": "0.01"}
+    env.pop("DAGSTER_HOME", None)
+    return env
+
+
+def _start_dev(home: Path) -> tuple[subprocess.Popen, str]:
+    """`housing dev` on `home` (its own process group), once its webserver answers."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "housing_assets.cli", "dev", "--port", str(port)],
+        cwd=REPO,
+        env=_dev_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            _get(f"{base}/server_info")
+            return proc, base
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read().decode() if proc.stdout else ""
+                pytest.fail(f"dagster dev did not come up:\n{out[-3000:]}")
+            time.sleep(1)
+
+
+def _stop_dev(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=30)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 @pytest.fixture
 def dagster_dev(tmp_path):
-    port = free_port()
-    env = {**os.environ, "HOUSING_HOME": str(tmp_path), "HOUSING_SCALE": "0.01"}
-    env.pop("DAGSTER_HOME", None)
     # Register (and ingest) two months the way a user's first `housing run` does; the run below
     # re-materializes one of them through the queue.
     first = subprocess.run(
@@ -52,39 +90,17 @@ def dagster_dev(tmp_path):
             "--no-train",
         ],
         cwd=REPO,
-        env=env,
+        env=_dev_env(tmp_path),
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert first.returncode == 0, first.stdout + first.stderr
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "housing_assets.cli", "dev", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    proc, base = _start_dev(tmp_path)
     try:
-        while True:
-            try:
-                _get(f"{base}/server_info")
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    out = proc.stdout.read().decode() if proc.stdout else ""
-                    pytest.fail(f"dagster dev did not come up:\n{out[-3000:]}")
-                time.sleep(1)
         yield base
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        _stop_dev(proc)
 
 
 def test_dagster_dev_shows_partitioned_assets_and_their_checks(dagster_dev):
@@ -162,3 +178,70 @@ def test_runs_writing_the_same_month_queue_behind_each_other(dagster_dev, tmp_pa
         assert start >= end, f"two runs wrote monthly data at the same time: {spans}"
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == before
     assert not [p for p in stored.parent.iterdir() if p.name.startswith(".")]  # no temp files
+
+
+EVENTS = """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection {
+  events { __typename ... on MessageEvent { message } } } } }"""
+RUN_STATUS = """query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"""
+
+
+def _status(base: str, run_id: str) -> str:
+    return _graphql(base, RUN_STATUS, {"id": run_id})["data"]["runOrError"]["status"]
+
+
+def _worker_pid(base: str, run_id: str, timeout: float = 120) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = _graphql(base, EVENTS, {"id": run_id})["data"]["logsForRun"]["events"]
+        for event in events:
+            message = event.get("message") or ""
+            if message.startswith("Started process for run (pid: "):
+                return int(message.split("pid: ")[1].split(")")[0])
+        time.sleep(0.2)
+    raise AssertionError(f"run {run_id} never reported its process")
+
+
+def test_a_run_left_running_by_a_crash_is_failed_and_the_queue_moves_on(dagster_dev, tmp_path):
+    """`housing dev` killed outright mid-run (a crash, a stopped container): the run it was
+    executing stays STARTED and the run queued behind it (same month) stays queued. On restart,
+    run monitoring (LocalRunLauncher's health check) sees the run's process is gone, fails it,
+    and the queued run starts and succeeds. Before, the dead run stayed STARTED forever and
+    nothing behind it ever launched."""
+    month = {"dagster/partition": "2015-02"}
+    doomed = _launch(dagster_dev, month)
+    pid = _worker_pid(dagster_dev, doomed)
+    behind = _launch(dagster_dev, month)
+    assert _status(dagster_dev, behind) == "QUEUED"
+    deadline = time.monotonic() + 60  # STARTING is failed by the start timeout instead
+    while _status(dagster_dev, doomed) != "STARTED":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    group = os.getpgid(pid)  # `housing dev`'s process group: everything it started
+    assert group != os.getpgid(0)
+    os.killpg(group, signal.SIGKILL)
+    killed = time.monotonic()
+    time.sleep(1)
+    proc, base = _start_dev(tmp_path)
+    up = time.monotonic() - killed
+    try:
+        statuses = {}
+        while time.monotonic() - killed < 300:
+            statuses = {run: _status(base, run) for run in (doomed, behind)}
+            if statuses[doomed] == "FAILURE" and "failed_after" not in statuses:
+                statuses["failed_after"] = f"{time.monotonic() - killed:.0f} s"
+            if statuses[behind] in ("SUCCESS", "FAILURE"):
+                break
+            time.sleep(1)
+        recovered = time.monotonic() - killed
+        assert statuses[doomed] == "FAILURE", statuses
+        assert statuses[behind] == "SUCCESS", statuses
+        events = _graphql(base, EVENTS, {"id": doomed})["data"]["logsForRun"]["events"]
+        messages = [e.get("message") or "" for e in events]
+        # Failed by the health check (not by a timeout): the run's process is named as gone.
+        assert any(f"(pid {pid} on " in m and "is gone" in m for m in messages), messages[-3:]
+        print(
+            f"after the kill: housing dev up again in {up:.0f} s, the dead run failed by "
+            f"{statuses['failed_after']}, the queued run succeeded at {recovered:.0f} s"
+        )
+    finally:
+        _stop_dev(proc)

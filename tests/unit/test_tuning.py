@@ -35,6 +35,22 @@ def test_an_interrupted_study_resumes_from_storage(tmp_path):
     assert second.best_value <= first.best_value
 
 
+def test_trials_a_killed_run_left_running_are_failed_and_do_not_count(tmp_path):
+    """A run killed mid-trial leaves that trial RUNNING in the stored study forever: on resume
+    it is marked FAIL, reported, and the budget still buys `n_trials` real trials."""
+    import optuna
+
+    storage = f"sqlite:///{tmp_path / 'studies.db'}"
+    study = optuna.create_study(study_name="s", storage=storage, direction="minimize")
+    study.ask()  # a trial begun by a process that was then killed
+    result = tuning.tune(_data(0), _data(1), SETTINGS, storage=storage, study_name="s")
+    assert result.orphaned_trials == 1 and result.resumed_trials == 0
+    assert len(result.trials) == 3
+    states = [t.state for t in optuna.load_study(study_name="s", storage=storage).trials]
+    assert states.count(optuna.trial.TrialState.FAIL) == 1
+    assert optuna.trial.TrialState.RUNNING not in states
+
+
 def test_sampling_keeps_order_and_size():
     rows = tuning.sample_rows(1000, 0.25, seed=3)
     assert len(rows) == 250 and (np.diff(rows) > 0).all()

@@ -115,6 +115,7 @@ def tuned_model(
             "registered_version": version,
             "trials_new": len(model.tuning.trials),
             "trials_resumed": model.tuning.resumed_trials,
+            "trials_orphaned": model.tuning.orphaned_trials,
             "trials_pruned": sum(t.state == "PRUNED" for t in model.tuning.trials),
             "best_eval_log_mae": model.tuning.best_value,
             "refit_rounds": model.rounds,

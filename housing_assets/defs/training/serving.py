@@ -51,7 +51,10 @@ def serving_bundle(
         history,
     )
     store = serving_store.store()
+    if repaired := mlflow_tracking.reconcile_champion(store):  # an earlier publish crashed
+        context.log.warning(repaired)
     previous = bundle.current_version(store)
+    # `current` first: it is the truth; a crash before the alias moves is repaired next time.
     manifest = bundle.publish(store, version, files)
     mlflow_tracking.set_champion(registered)
     context.log.info(

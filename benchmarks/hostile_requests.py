@@ -5,7 +5,8 @@ the slowest answer of a readiness probe running beside it, and the request's own
 
 A real uvicorn process serves the in-process model's bundle (tests/tiny.py); each request class
 gets a fresh server, so every peak (VmHWM) is that request's own. The hostile classes are those
-of tests/security/test_hostile_bodies.py; two valid ones (1 row, 10,000 rows) are the yardstick.
+of tests/security/test_hostile_bodies.py (JSON and CSV); valid ones (1 row, 10,000 rows as JSON and
+as CSV) are the yardstick.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.harness.hostile import HOSTILE, holdout_rows, measure
+from tests.harness.hostile import CSV_HOSTILE, HOSTILE, holdout_csv, holdout_rows, measure
 from tests.harness.loopback import api_process
 from tests.tiny import tiny_model
 
@@ -30,6 +31,8 @@ def main() -> None:
         "valid: 1 row": (lambda h: holdout_rows(h, 1), 200, 0, ""),
         "valid: 10,000 rows": (lambda h: holdout_rows(h, 10_000), 200, 0, ""),
         **HOSTILE,
+        "CSV: 10,000 valid rows": (lambda h: holdout_csv(h, 10_000), 200, 0, ""),
+        **CSV_HOSTILE,
     }
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -38,7 +41,9 @@ def main() -> None:
             body = make_body(tiny.holdout)
             with api_process(store) as api:
                 started = time.perf_counter()
-                answer, probe, growth = measure(api.url, api.process.pid, body)
+                answer, probe, growth = measure(
+                    api.url, api.process.pid, body, csv=name.startswith("CSV")
+                )
                 results.append(
                     {
                         "class": name,

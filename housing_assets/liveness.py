@@ -54,8 +54,8 @@ def worker_of(instance: dg.DagsterInstance, run: dg.DagsterRun) -> Worker | None
     record = instance.get_run_record_by_id(run.run_id)
     started = (record.start_time or record.create_timestamp.timestamp()) if record else time.time()
     if WORKER_TAG in run.tags:
-        host, _, pid = run.tags[WORKER_TAG].rpartition(":")
-        return Worker(host, int(pid), started)
+        tagged_host, _, tagged_pid = run.tags[WORKER_TAG].rpartition(":")
+        return Worker(tagged_host, int(tagged_pid), started)
     host = _code_server_host(run)
     if host is None:
         return None
@@ -65,7 +65,7 @@ def worker_of(instance: dg.DagsterInstance, run: dg.DagsterRun) -> Worker | None
         data = event.engine_event_data if event else None
         pid = data.metadata.get("pid") if data and data.metadata else None
         if pid is not None and entry.message.startswith("Started process for run"):
-            return Worker(host, int(pid.value), entry.timestamp)
+            return Worker(host, int(str(pid.value)), entry.timestamp)
     return None
 
 

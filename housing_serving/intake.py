@@ -23,8 +23,8 @@ string: "75013" is a zip code, "" is not a date).
 from __future__ import annotations
 
 import csv
-import io
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import HTTPException
@@ -112,6 +112,22 @@ def row_errors(rows: list[dict[str, Any]]) -> RequestValidationError | None:
     return None
 
 
+MAX_CSV_LINE = 64 * 1024
+
+
+def _longest_line(body: bytes) -> int:
+    """The longest line's length in bytes (the caller bounded the number of lines)."""
+    longest, start = 0, 0
+    while (end := body.find(b"\n", start)) != -1:
+        longest, start = max(longest, end - start), end + 1
+    return max(longest, len(body) - start)
+
+
+def _decoded(lines: list[bytes]) -> Iterator[str]:
+    for line in lines:
+        yield line.decode("utf-8")
+
+
 def _csv_error(message: str, row: int | None = None) -> InputError:
     return InputError([{"row": row, "field": None, "message": message}])
 
@@ -123,16 +139,22 @@ def parse_csv(body: bytes, max_rows: int) -> tuple[PredictRequest, list[Any]]:
         raise HTTPException(
             413, detail=f"more than {max_rows:,} rows; the limit is {max_rows:,} per request"
         )
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
+    longest = _longest_line(body)
+    if longest > MAX_CSV_LINE:
         raise _csv_error(
-            f"not a readable CSV: not UTF-8 text ({exc.reason} at byte {exc.start})"
-        ) from None
+            f"not a readable CSV: a line of {longest:,} bytes (a HouseTS row is ~300; the limit "
+            f"is {MAX_CSV_LINE:,})"
+        )
+    raw = body.splitlines(keepends=True)
+    if raw and raw[0].startswith(b"\xef\xbb\xbf"):
+        raw[0] = raw[0][3:]  # a byte-order mark, as spreadsheets write it
     try:
-        lines = [line for line in csv.reader(io.StringIO(text, newline=""), strict=True) if line]
+        lines = [line for line in csv.reader(_decoded(raw), strict=True) if line]
     except csv.Error as exc:
         raise _csv_error(f"not a readable CSV: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise _csv_error(f"not a readable CSV: not UTF-8 text ({exc.reason})") from None
+    del raw
     if not lines:
         raise _csv_error("not a readable CSV: the upload is empty")
     header, cells = [name.strip() for name in lines[0]], lines[1:]

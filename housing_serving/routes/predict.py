@@ -95,7 +95,7 @@ async def predict_csv(
 
 def _score_csv(rt: Runtime, model: PublishedModel, body: bytes) -> Response:
     parsed, ids = intake.parse_csv(body, rt.settings.max_rows)
-    rows = parsed.rows
+    rows: Sequence[Mapping] = parsed.rows  # validated rows: plain dicts keyed by contract names
     scored = pd.DataFrame(score(rt, model, rows, ids, explain=False))
     out = pd.DataFrame(
         {

@@ -47,6 +47,31 @@ HOSTILE = {  # name: (body, status, errors in the answer, what the first one say
 }  # fmt: skip
 
 
+def holdout_csv(holdout, n: int, *, blank: str | None = None) -> bytes:
+    """`n` holdout rows (repeated as needed) as a CSV upload; `blank`: a column left empty."""
+    frame = holdout.drop(columns=["split"], errors="ignore")
+    frame = frame.iloc[[i % len(frame) for i in range(n)]]
+    if blank:
+        frame = frame.assign(**{blank: None})
+    return frame.to_csv(index=False).encode()
+
+
+CSV_HOSTILE = {  # as HOSTILE, for /v1/predict/csv
+    "CSV: 10,000 rows, every date empty": (
+        lambda h: holdout_csv(h, 10_000, blank="date"), 422, 50,
+        "row 0: date: Input should be a valid date",
+    ),
+    "CSV: one 30 MB line": (
+        lambda h: b"date," + b"9" * 30_000_000, 422, 1,
+        "not a readable CSV: a line of 30,000,005 bytes (a HouseTS row is ~300; the limit is 65,536)",
+    ),
+    "CSV: 5 million blank lines": (
+        lambda h: b"date\n" + b"\n" * 5_000_000, 413, 1,
+        "more than 10,000 rows; the limit is 10,000 per request",
+    ),
+}  # fmt: skip
+
+
 class Probe:
     """GET /v1/ready every PROBE_EVERY_S in a thread; the slowest answer it saw."""
 
@@ -76,18 +101,25 @@ class Probe:
         self._thread.join(timeout=30)
 
 
-def measure(url: str, pid: int, body: bytes) -> tuple[httpx.Response, Probe, float]:
-    """Send `body` to /v1/predict with the probe running: (answer, probe, server peak memory
-    over its resident size before the request, MB)."""
+def measure(
+    url: str, pid: int, body: bytes, *, csv: bool = False
+) -> tuple[httpx.Response, Probe, float]:
+    """Send `body` to /v1/predict (or as a file to /v1/predict/csv) with the probe running:
+    (answer, probe, server peak memory over its resident size before the request, MB)."""
     from tests.harness.soak import peak_rss_mb, rss_mb
 
     httpx.get(f"{url}/v1/model", timeout=30)  # warm: the first request loads lazily
     before = rss_mb(pid)
     with Probe(url) as probe:
-        answer = httpx.post(
-            f"{url}/v1/predict",
-            content=body,
-            headers={"content-type": "application/json"},
-            timeout=120,
-        )
+        if csv:
+            answer = httpx.post(
+                f"{url}/v1/predict/csv", files={"file": ("rows.csv", body, "text/csv")}, timeout=120
+            )
+        else:
+            answer = httpx.post(
+                f"{url}/v1/predict",
+                content=body,
+                headers={"content-type": "application/json"},
+                timeout=120,
+            )
     return answer, probe, peak_rss_mb(pid) - before

@@ -104,7 +104,7 @@ def test_a_valid_upload_scores_like_json(client, valid_csv):
         (b"", "not a readable CSV: the upload is empty"),
         (
             b"\xff\xfe\x00garbage",
-            "not a readable CSV: not UTF-8 text (invalid start byte at byte 0)",
+            "not a readable CSV: not UTF-8 text (invalid start byte)",
         ),
         (b'date,zipcode\n"2023-01-31,75013\n', "not a readable CSV: unexpected end of data"),
     ],

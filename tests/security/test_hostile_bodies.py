@@ -7,19 +7,19 @@ import pytest
 
 from housing_serving.deps import Runtime
 from housing_serving.settings import ServingSettings
-from tests.harness.hostile import HOSTILE, measure
+from tests.harness.hostile import CSV_HOSTILE, HOSTILE, measure
 from tests.harness.loopback import api_process
 
 MAX_PROBE_S = 0.5  # "never delays a concurrent health probe by more than a fraction of a second"
 MAX_GROWTH_MB = 120  # the server's peak memory over its resident size before the request
 
 
-@pytest.mark.parametrize("name", list(HOSTILE))
+@pytest.mark.parametrize("name", list(HOSTILE) + list(CSV_HOSTILE))
 def test_a_hostile_body_is_refused_cheaply_while_the_server_keeps_answering(name, store, holdout):
-    make_body, status, errors, first = HOSTILE[name]
+    make_body, status, errors, first = {**HOSTILE, **CSV_HOSTILE}[name]
     body = make_body(holdout)
     with api_process(store) as api:
-        answer, probe, growth = measure(api.url, api.process.pid, body)
+        answer, probe, growth = measure(api.url, api.process.pid, body, csv=name in CSV_HOSTILE)
         assert api.process.poll() is None, "the server died"
     assert answer.status_code == status, answer.text[:500]
     detail = answer.json()["detail"]

@@ -27,8 +27,13 @@ class Store(Protocol):
     def list(self, prefix: str) -> list[str]: ...
 
 
+FILE_MODE = 0o644
+
+
 class LocalStore:
-    """A directory as a key -> bytes store; every write is atomic (temp file + rename)."""
+    """A directory as a key -> bytes store; every write is atomic (temp file + rename) and
+    readable by others (0644: mkstemp's 0600 kept a container with another uid from reading
+    bundles and reports)."""
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -41,6 +46,7 @@ class LocalStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
+            os.fchmod(fd, FILE_MODE)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()

@@ -86,3 +86,12 @@ def test_locations_pick_their_store():
     for bad in ("s3://", "s3:///prefix"):
         with pytest.raises(ValueError, match="no bucket"):
             S3Store(bad)
+
+
+def test_local_files_are_readable_by_other_users(tmp_path):
+    """A bundle or report written by the pipeline's uid must be readable by the API's."""
+    import stat
+
+    store = LocalStore(tmp_path)
+    store.write("bundles/v1/model.json", b"{}")
+    assert stat.S_IMODE((tmp_path / "bundles/v1/model.json").stat().st_mode) == 0o644

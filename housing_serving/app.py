@@ -23,8 +23,19 @@ log = logging.getLogger("housing_serving")
 ROUTERS = (ops.router, predict.router, explore.router, monitoring.router, admin.router)
 
 
+def _log_to_stderr() -> None:
+    """uvicorn configures its own loggers only: without a handler, the service's INFO lines (a
+    model going live, a bundle refused) went nowhere and an operator never saw a swap."""
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+
+
 def create_app(settings: ServingSettings | None = None) -> FastAPI:
     settings = settings or ServingSettings()
+    _log_to_stderr()
     rt = Runtime(ModelHolder(bundle.store_for(settings.store)), settings, ApiMetrics())
 
     @contextlib.asynccontextmanager

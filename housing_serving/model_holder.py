@@ -67,7 +67,15 @@ class ModelHolder:
                     kept,
                 )
                 return False
+            previous = self._current
             self._current = loaded  # a single reference assignment: atomic for readers
             self.last_error = None
-            log.info("serving model %s", loaded.version)
+            log.info(
+                "model swapped: %s -> %s (vintage %s, holdout MAPE %.2f%%) from %s",
+                previous.version if previous else "none",
+                loaded.version,
+                loaded.provenance["vintage"],
+                loaded.holdout_mape,
+                self.store.describe(),
+            )
             return True

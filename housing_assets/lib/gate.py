@@ -26,6 +26,7 @@ class GatePolicy:
     max_mape_regression: float = 0.5  # points of holdout MAPE over the champion
     must_beat_baselines: bool = True  # overall and per horizon bucket
     min_bucket_rows: int = 30  # a smaller bucket is reported, not judged
+    max_missing_months: int = 2  # months missing inside the data window a vintage may skip
 
 
 @dataclass
@@ -45,12 +46,21 @@ class Verdict:
 
 def decide(
     rep: dict, policy: GatePolicy, champion: str | None, champion_mape: float | None,
-    champion_note: str | None = None,
+    champion_note: str | None = None, missing_months: list[str] | None = None,
 ) -> Verdict:  # fmt: skip
     """`rep`: evaluation.report() of the challenger's holdout; `champion_mape`: the champion's
     MAPE on the same rows (None when there is no champion or it could not be compared, with
-    `champion_note` saying why)."""
+    `champion_note` saying why); `missing_months`: gaps in the vintage's data window."""
     verdict = Verdict(facts={"model_mape": rep["model"]["mape"], "champion": str(champion)})
+    missing = missing_months or []
+    verdict.facts["missing_months"] = len(missing)
+    if len(missing) > policy.max_missing_months:
+        verdict.reasons.append(
+            f"{len(missing)} months missing inside the data window ({', '.join(missing)}); "
+            f"at most {policy.max_missing_months} may be"
+        )
+    elif missing:
+        verdict.notes.append(f"trained and judged without {', '.join(missing)} (quarantined?)")
     if policy.must_beat_baselines:
         for name, b in rep["baselines"].items():
             ours, theirs = b["model_on_same_rows"]["mape"], b["baseline"]["mape"]

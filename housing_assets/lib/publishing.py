@@ -129,6 +129,7 @@ def provenance(
         "vintage": vintage,
         "history_until": A.month_key(int(history[A.MONTH].max())),
         "windows": windows(rows),
+        "missing_months": S.missing_months(rows),  # gaps the model trained and was judged across
         "mlflow": mlflow,
         "data_fingerprint": S.fingerprint(rows),
         "code_version": code or code_version(),

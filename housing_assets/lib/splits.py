@@ -96,6 +96,17 @@ def problems(splits: pd.DataFrame) -> list[str]:
     return found
 
 
+def missing_months(splits: pd.DataFrame) -> list[str]:
+    """Months between the first and the last month of `splits` without a single row: gaps a
+    vintage trained or was judged across (a quarantined month, say). A window that merely starts
+    later or ends sooner is not a gap."""
+    if splits.empty:
+        return []
+    present = set(splits[c.DATE].dt.strftime("%Y-%m"))
+    span = pd.period_range(min(present), max(present), freq="M").strftime("%Y-%m")
+    return [m for m in span if m not in present]
+
+
 def fingerprint(splits: pd.DataFrame) -> str:
     """A short content hash of the rows a vintage trains and evaluates on."""
     import hashlib

@@ -29,6 +29,17 @@ from housing_assets.lib.storage import store_for
 SUFFIXES = (".parquet", ".json")
 
 
+class Available(dict):
+    """{partition: value} of the upstream partitions that exist, and `missing`: those that were
+    never materialized (a quarantined month, or one registered while this run started). Only a
+    consumer that declares this type gets it -- it trains on what is healthy and reports the gaps;
+    any other consumer of several partitions still fails on a missing one, naming it."""
+
+    def __init__(self, values: dict | None = None, missing: list[str] | None = None):
+        super().__init__(values or {})
+        self.missing = sorted(missing or [])
+
+
 class ParquetIOManager(dg.ConfigurableIOManager):
     base_dir: str = Field(
         description="Directory or s3://bucket/prefix under which <asset>/<partition>.<ext> live."
@@ -101,15 +112,20 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             return _decode(key, store.read(key), _declared(context))
         if context.has_asset_partitions:
             out = {}
+            missing = []
+            tolerate = context.dagster_type.typing_type is Available
             for partition in context.asset_partition_keys:
                 key = self._existing(store, asset_key, partition)
+                if key is None and tolerate:
+                    missing.append(partition)
+                    continue
                 if key is None:
                     raise FileNotFoundError(
                         f"{asset_key.to_user_string()} partition {partition} was never materialized "
                         f"(nothing at {self._where(self._key(asset_key, partition, '.*'))})"
                     )
                 out[partition] = _decode(key, store.read(key))
-            return out
+            return Available(out, missing) if tolerate else out
         key = self._existing(store, asset_key, None)
         if key is None:
             raise FileNotFoundError(

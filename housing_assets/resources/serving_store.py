@@ -69,8 +69,16 @@ class PromotionPolicy(dg.ConfigurableResource):
         ge=1,
         description="A horizon bucket with fewer holdout rows is reported, not judged.",
     )
+    max_missing_months: int = Field(
+        default=_GATE.max_missing_months,
+        ge=0,
+        description="Months missing inside a vintage's data window (quarantined) it may skip.",
+    )
 
     def policy(self) -> gate.GatePolicy:
         return gate.GatePolicy(
-            self.max_mape_regression, self.must_beat_baselines, self.min_bucket_rows
+            max_mape_regression=self.max_mape_regression,
+            must_beat_baselines=self.must_beat_baselines,
+            min_bucket_rows=self.min_bucket_rows,
+            max_missing_months=self.max_missing_months,
         )

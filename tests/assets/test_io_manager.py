@@ -96,3 +96,47 @@ def test_a_value_that_cannot_be_stored_is_refused_naming_its_type(tmp_path):
     assert not result.success
     error = result.get_step_failure_events()[0].step_failure_data.error
     assert "not set" in str(error.message) + str(error.cause and error.cause.message)
+
+
+months = dg.StaticPartitionsDefinition(["2020-01", "2020-02", "2020-03"])
+
+
+@dg.asset(partitions_def=months)
+def monthly(context: dg.AssetExecutionContext) -> dict:
+    return {context.partition_key: pd.DataFrame({"month": [context.partition_key]})}
+
+
+def test_a_consumer_declaring_available_gets_the_healthy_months_and_the_gaps(tmp_path):
+    """A quarantined month (never materialized) fails a plain consumer naming it; one that
+    declares `Available` (the `splits` asset) gets the others and the list of the missing."""
+    from housing_assets.resources.io_manager import Available
+
+    seen = {}
+
+    @dg.asset(ins={"monthly": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())})
+    def tolerant(monthly: Available) -> None:
+        seen["months"], seen["missing"] = sorted(monthly), monthly.missing
+
+    @dg.asset(ins={"monthly": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())})
+    def strict(monthly: dict) -> None:
+        seen["strict"] = True
+
+    io = {"io_manager": ParquetIOManager(base_dir=str(tmp_path))}
+    with dg.instance_for_test() as instance:
+        for month in ("2020-01", "2020-03"):  # 2020-02 quarantined: never written
+            dg.materialize([monthly], partition_key=month, resources=io, instance=instance)
+        assert dg.materialize(
+            [monthly, tolerant], selection=[tolerant], resources=io, instance=instance
+        ).success
+        failed = dg.materialize(
+            [monthly, strict],
+            selection=[strict],
+            resources=io,
+            instance=instance,
+            raise_on_error=False,
+        )
+    assert seen == {"months": ["2020-01", "2020-03"], "missing": ["2020-02"]}
+    error = failed.get_step_failure_events()[0].step_failure_data.error
+    assert "monthly partition 2020-02 was never materialized" in str(error.message) + str(
+        error.cause and error.cause.message
+    )

@@ -158,3 +158,38 @@ def test_real_dc_panel_publishes_a_model_that_beats_persistence_at_every_horizon
     assert m["mape"] <= 0.75 * m["baseline_persistence_mape"]
     for key in ("h1_3", "h4_6", "h7_12", "h13_24"):
         assert m[f"{key}_rows"] >= 120 and m[f"{key}_mape"] < m[f"{key}_persistence_mape"], key
+
+
+def test_a_quarantined_month_does_not_stop_training_the_gate_decides(trained):
+    """Issue 16: a registered month that never passed its checks (quarantined) crashed `splits`
+    ("cleaned_monthly partition ... was never materialized") and so blocked every retrain. Now
+    the vintage trains on the healthy months, lists the gap, and the gate weighs it; beyond
+    `max_missing_months` it blocks, naming the months."""
+    settings, defs, inst, _ = trained
+    cleaned = settings.data_dir / "cleaned_monthly"
+    aside = {m: (cleaned / f"{m}.parquet").read_bytes() for m in ("2018-05", "2019-02", "2020-08")}
+    try:
+        (cleaned / "2018-05.parquet").unlink()  # quarantined: never written
+        one_gap = train(defs, inst, "2022-01", TUNING, say=lambda _: None)
+        assert one_gap.report is not None, one_gap.gate
+        splits = inst.fetch_materializations(
+            dg.AssetRecordsFilter(dg.AssetKey("splits"), asset_partitions=["2022-01"]), limit=1
+        ).records[0]
+        metadata = splits.asset_materialization.metadata
+        assert metadata["months_not_cleaned"].value == ["2018-05"]
+        assert metadata["missing_in_window"].value == ["2018-05"]
+        if one_gap.published:  # the gate judged it on its merits; the gap is in its provenance
+            provenance = bundle.load(bundle.LocalStore(settings.serving_dir)).json(
+                "provenance.json"
+            )
+            assert provenance["missing_months"] == ["2018-05"]
+        for month in ("2019-02", "2020-08"):
+            (cleaned / f"{month}.parquet").unlink()
+        three_gaps = train(defs, inst, "2022-01", TUNING, say=lambda _: None)
+        assert not three_gaps.published
+        assert "3 months missing inside the data window (2018-05, 2019-02, 2020-08)" in (
+            three_gaps.gate
+        )
+    finally:
+        for month, data in aside.items():
+            (cleaned / f"{month}.parquet").write_bytes(data)

@@ -64,3 +64,16 @@ def test_a_champion_that_cannot_be_compared_is_a_note_not_a_verdict():
         _report(4.0, 5.0), GatePolicy(), "old-v1", None, "published by an older release"
     )
     assert verdict.passed and verdict.notes == ["published by an older release"]
+
+
+def test_months_missing_inside_the_window_are_noted_then_block_beyond_the_policy():
+    """A vintage trains on the months that passed their checks; the gate decides on the gaps."""
+    policy = GatePolicy(max_missing_months=2)
+    some = decide(_report(4.0, 5.0), policy, None, None, missing_months=["2019-03", "2020-07"])
+    assert some.passed and some.notes == [
+        "trained and judged without 2019-03, 2020-07 (quarantined?)"
+    ]
+    assert some.facts["missing_months"] == 2
+    many = decide(_report(4.0, 5.0), policy, None, None, missing_months=["a", "b", "c"])
+    assert many.description == "3 months missing inside the data window (a, b, c); at most 2 may be"
+    assert decide(_report(4.0, 5.0), policy, None, None).facts["missing_months"] == 0

@@ -1,6 +1,7 @@
 import pandas as pd
 import pytest
 
+from housing_assets.lib import contract as c
 from housing_assets.lib import splits as S
 
 
@@ -96,3 +97,12 @@ def test_fingerprint_changes_with_the_data(panel):
     changed.loc[0, "price"] += 1
     assert S.fingerprint(out) == S.fingerprint(out.copy())
     assert S.fingerprint(out) != S.fingerprint(changed)
+
+
+def test_missing_months_are_the_gaps_inside_the_window_not_its_edges():
+    frame = pd.DataFrame(
+        {c.DATE: pd.to_datetime(["2019-01-31", "2019-02-28", "2019-05-31", "2019-06-30"])}
+    )
+    assert S.missing_months(frame) == ["2019-03", "2019-04"]
+    assert S.missing_months(frame.iloc[:2]) == []
+    assert S.missing_months(frame.iloc[:0]) == []

@@ -7,6 +7,7 @@ from pydantic import Field
 from housing_assets.defs.training.partitions import all_months, vintages
 from housing_assets.lib import features as F
 from housing_assets.lib import splits as S
+from housing_assets.resources.io_manager import Available
 
 GROUP = "training"
 
@@ -43,12 +44,22 @@ class FeatureConfig(dg.Config):
     ins={"cleaned_monthly": dg.AssetIn(partition_mapping=all_months)},
 )
 def splits(
-    context: dg.AssetExecutionContext, config: SplitConfig, cleaned_monthly: dict
+    context: dg.AssetExecutionContext, config: SplitConfig, cleaned_monthly: Available
 ) -> pd.DataFrame:
-    """Train / eval / holdout rows of the vintage (a `split` column), windows ending at the vintage month."""
+    """Train / eval / holdout rows of the vintage (a `split` column), windows ending at the vintage month, from the months that passed their checks (gaps listed; the promotion gate decides whether they are acceptable)."""
     windows = S.Windows(
         context.partition_key, config.eval_months, config.train_months, config.holdout_months
     )
+    if not cleaned_monthly:
+        raise ValueError(
+            f"no cleaned month to train on: {len(cleaned_monthly.missing)} registered month(s), "
+            "none ingested (run `housing run --no-train` first)"
+        )
+    if cleaned_monthly.missing:
+        context.log.warning(
+            f"training without {len(cleaned_monthly.missing)} month(s) never cleaned "
+            f"(quarantined or still landing): {', '.join(cleaned_monthly.missing)}"
+        )
     panel = pd.concat([cleaned_monthly[m] for m in sorted(cleaned_monthly)], ignore_index=True)
     out = S.assign(panel, windows)
     summary = S.summary(out)
@@ -57,6 +68,8 @@ def splits(
             **{f"{name}_rows": part["rows"] for name, part in summary.items()},
             "windows": dg.MetadataValue.json(summary),
             "months_read": len(cleaned_monthly),
+            "months_not_cleaned": dg.MetadataValue.json(cleaned_monthly.missing),
+            "missing_in_window": dg.MetadataValue.json(S.missing_months(out)),
         }
     )
     return out

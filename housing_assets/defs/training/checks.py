@@ -72,7 +72,14 @@ def promotion_gate(
     champion_mape, note = (
         gate.champion_on_same_rows(store, champion, splits) if champion else (None, None)
     )
-    verdict = gate.decide(holdout_metrics, promotion_policy.policy(), champion, champion_mape, note)
+    verdict = gate.decide(
+        holdout_metrics,
+        promotion_policy.policy(),
+        champion,
+        champion_mape,
+        note,
+        missing_months=S.missing_months(splits),
+    )
     return dg.AssetCheckResult(
         passed=verdict.passed,
         description=verdict.description,

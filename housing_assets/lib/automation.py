@@ -199,7 +199,9 @@ class RetrainRules:
     on_drift_status: str = "error"  # a month's drift verdict that triggers retraining
     mape_ratio: float = 1.5  # month MAPE / champion holdout MAPE that triggers retraining
     holdout_months: int = 12  # the new vintage holds out the latest year, for the gate
-    cooldown_months: int = 3  # months of new data between two retraining attempts
+    cooldown_months: int = 3  # months of new data between two retrainings that reached the gate
+    max_retries: int = 3  # a retraining that crashed before the gate is retried this many times
+    retry_backoff_minutes: float = 10.0  # before the first retry; doubled for each next one
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,70 @@ class RetrainDecision:
     reason: str
     trigger: str | None = None  # drift | performance | new-data
     vintage: str | None = None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A retraining the sensor started, as the run record tells it."""
+
+    run_id: str
+    data_until: str  # the newest month of data when it started
+    in_flight: bool
+    reached_gate: bool  # the promotion gate was evaluated (passed or blocked): it counts
+    ended_at: float | None = None  # epoch seconds
+    error: str = ""  # why a crash failed (the first step error)
+
+    @property
+    def crashed(self) -> bool:
+        return not self.in_flight and not self.reached_gate
+
+
+def gated(attempts: list[Attempt]) -> Attempt | None:
+    """The newest attempt that reached the gate (`attempts` newest first): the cooldown's."""
+    return next((a for a in attempts if a.reached_gate), None)
+
+
+def crashes_in_a_row(attempts: list[Attempt]) -> list[Attempt]:
+    """The newest attempts that crashed before the gate, up to the last one that did not."""
+    out = []
+    for attempt in attempts:
+        if not attempt.crashed:
+            break
+        out.append(attempt)
+    return out
+
+
+def with_retries(
+    decision: RetrainDecision, attempts: list[Attempt], rules: RetrainRules, now: float
+) -> tuple[RetrainDecision, int]:
+    """A decision to retrain, held back while crashed attempts back off, and the attempt's
+    number (0 = first; n = the n-th retry after n crashes in a row). A crash never counts toward
+    the cooldown; after `max_retries` crashes the sensor stops and says why."""
+    crashes = crashes_in_a_row(attempts)
+    if not decision.retrain or not crashes:
+        return decision, 0
+    last = crashes[0]
+    what = f"run {last.run_id[:8]} crashed before the gate ({last.error or 'no error recorded'})"
+    if len(crashes) > rules.max_retries:
+        return RetrainDecision(
+            False,
+            f"{len(crashes)} retrainings in a row crashed; the last: {what}. Not retrying: fix "
+            "the cause, then launch the vintage by hand (a success resets the count)",
+        ), len(crashes)
+    wait_s = rules.retry_backoff_minutes * 60 * 2 ** (len(crashes) - 1)
+    due = (last.ended_at or now) + wait_s
+    if now < due:
+        return RetrainDecision(
+            False,
+            f"{what}; retry {len(crashes)} of {rules.max_retries} in {(due - now) / 60:.0f} min "
+            f"({decision.reason})",
+        ), len(crashes)
+    return RetrainDecision(
+        True,
+        f"retry {len(crashes)} of {rules.max_retries} after {what}: {decision.reason}",
+        decision.trigger,
+        decision.vintage,
+    ), len(crashes)
 
 
 def plan_retrain(
@@ -220,8 +286,9 @@ def plan_retrain(
     last_attempt: str | None = None,
 ) -> RetrainDecision:
     """`reports`: drift reports by month (any months; those after `data_until` count).
-    `last_attempt`: the latest month of data when the sensor last started a retraining (promoted
-    or not); a cooldown keeps a model whose error keeps rising from retraining every month."""
+    `last_attempt`: the latest month of data when the last retraining that reached the gate
+    started (promoted or not; a crash does not count, see `with_retries`); a cooldown keeps a
+    model whose error keeps rising from retraining every month."""
     new = sorted(m for m in cleaned_months if m > data_until)
     if not new:
         return RetrainDecision(False, f"champion {champion} has seen every month (to {data_until})")
@@ -243,8 +310,8 @@ def plan_retrain(
         if waited < rules.cooldown_months:
             return RetrainDecision(
                 False,
-                f"cooldown: the last retraining started with data to {last_attempt}; "
-                f"{waited} of {rules.cooldown_months} months since",
+                f"cooldown: the last retraining that reached the gate started with data to "
+                f"{last_attempt}; {waited} of {rules.cooldown_months} months of new data since",
             )
     decayed = [
         m

@@ -31,7 +31,18 @@ class RetrainPolicy(dg.ConfigurableResource):
     cooldown_months: int = Field(
         default=_RULES.cooldown_months,
         ge=0,
-        description="Months of new data between two retraining attempts.",
+        description="Months of new data between two retrainings that reached the gate "
+        "(a crash does not count).",
+    )
+    max_retries: int = Field(
+        default=_RULES.max_retries,
+        ge=0,
+        description="Retries of a retraining that crashed before the gate.",
+    )
+    retry_backoff_minutes: float = Field(
+        default=_RULES.retry_backoff_minutes,
+        ge=0,
+        description="Wait before the first retry; doubled for each next one.",
     )
     n_trials: int = Field(default=12, ge=1, description="Tuning trials of a sensor-started run.")
     sample_fraction: float = Field(default=1.0, gt=0, le=1)

@@ -1,8 +1,10 @@
 """The sensors' decisions as plain functions."""
 
 from housing_assets.lib.automation import (
+    Attempt,
     FailedBatch,
     IngestRequest,
+    RetrainDecision,
     RetrainRules,
     after_failure,
     batch_runs,
@@ -10,6 +12,7 @@ from housing_assets.lib.automation import (
     plan_retrain,
     read_cursor,
     retry_failed_batches,
+    with_retries,
 )
 
 
@@ -103,7 +106,43 @@ def test_a_cooldown_spaces_retraining_attempts():
     months = sorted(reports)
     hold = decide(months[:2], reports, last_attempt="2022-01")
     assert not hold.retrain and "cooldown" in hold.reason and "1 of 3 months" in hold.reason
+    assert "the last retraining that reached the gate" in hold.reason
     assert decide(months, reports, last_attempt="2022-01").retrain
+
+
+def crash(n: int, ended_at: float) -> Attempt:
+    return Attempt(f"crash{n}xxxxx", "2022-04", False, False, ended_at, "tuned_model: OOM")
+
+
+GATED = Attempt("gated0xxxxx", "2022-01", False, True, 0.0)
+GO = RetrainDecision(True, "drift error in 2022-04: psi", "drift", "2021-05")
+
+
+def test_a_crash_does_not_count_toward_the_cooldown_and_is_retried_with_backoff():
+    rules = RetrainRules(max_retries=2, retry_backoff_minutes=10)
+    assert with_retries(GO, [GATED], rules, now=1e6) == (GO, 0)  # no crash: as decided
+    t0 = 1_000_000.0
+    early, n = with_retries(GO, [crash(1, t0), GATED], rules, now=t0 + 60)
+    assert not early.retrain and n == 1
+    assert early.reason == (
+        "run crash1xx crashed before the gate (tuned_model: OOM); retry 1 of 2 in 9 min "
+        "(drift error in 2022-04: psi)"
+    )
+    due, n = with_retries(GO, [crash(1, t0), GATED], rules, now=t0 + 601)
+    assert due.retrain and n == 1 and due.vintage == "2021-05"
+    assert due.reason.startswith("retry 1 of 2 after run crash1xx crashed before the gate")
+    # The second retry waits twice as long; after max_retries crashes it stops and says why.
+    second, _ = with_retries(GO, [crash(2, t0), crash(1, t0 - 9), GATED], rules, now=t0 + 601)
+    assert not second.retrain and "retry 2 of 2 in 10 min" in second.reason
+    stop, _ = with_retries(GO, [crash(3, t0), crash(2, t0), crash(1, t0)], rules, now=t0 + 1e6)
+    assert not stop.retrain and stop.reason.startswith("3 retrainings in a row crashed")
+
+
+def test_the_cooldown_counts_only_attempts_that_reached_the_gate():
+    from housing_assets.lib.automation import gated
+
+    assert gated([crash(1, 0.0), GATED]) is GATED  # the crash is skipped
+    assert gated([crash(1, 0.0)]) is None
 
 
 def test_contiguous_months_are_batched_into_one_run_each_stretch():

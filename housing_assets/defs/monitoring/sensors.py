@@ -4,6 +4,7 @@ Every tick says what it decided and why (SkipReason or run tags), visible in the
 """
 
 import json
+import time
 
 import dagster as dg
 
@@ -128,6 +129,47 @@ def new_source_months(
     )
 
 
+def _retrain_attempts(instance: dg.DagsterInstance) -> list[automation.Attempt]:
+    """The sensor's retrainings, newest first, each with whether it reached the promotion gate
+    (only those count toward the cooldown) or crashed before it, and why."""
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=TRAIN_JOB, tags={"housing/sensor": "retrain"}), limit=20
+    )
+    out = []
+    for record in records:
+        run = record.dagster_run
+        checks_seen = instance.get_records_for_run(
+            run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, limit=100
+        ).records
+        reached = any(
+            r.event_log_entry.dagster_event is not None
+            and r.event_log_entry.dagster_event.event_specific_data.check_name == "promotion_gate"
+            for r in checks_seen
+        )
+        error = ""
+        if run.status == dg.DagsterRunStatus.FAILURE and not reached:
+            failures = instance.get_records_for_run(
+                run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE, limit=1
+            ).records
+            event = failures[0].event_log_entry.dagster_event if failures else None
+            cause = event.step_failure_data.error if event is not None else None
+            while cause is not None and cause.cause is not None:  # the user's error, unwrapped
+                cause = cause.cause
+            if event is not None and cause is not None:
+                error = f"{event.step_key}: {cause.message.strip()}"[:200]
+        out.append(
+            automation.Attempt(
+                run_id=run.run_id,
+                data_until=run.tags.get("housing/data_until", ""),
+                in_flight=run.status in IN_FLIGHT,
+                reached_gate=reached,
+                ended_at=record.end_time,
+                error=error,
+            )
+        )
+    return out
+
+
 def _blocked(instance: dg.DagsterInstance, run_id: str) -> tuple[str, ...] | None:
     """The months a failed batch run's contract check named (None: it failed otherwise)."""
     records = instance.get_records_for_run(
@@ -169,9 +211,8 @@ def retrain_on_drift_or_new_data(
         raw = serving_store.read_report(f"drift/{month}.json")
         if raw is not None:
             reports[month] = json.loads(raw)
-    attempts = context.instance.get_runs(
-        filters=dg.RunsFilter(job_name=TRAIN_JOB, tags={"housing/sensor": "retrain"}), limit=1
-    )
+    attempts = _retrain_attempts(context.instance)
+    last_gated = automation.gated(attempts)
     decision = automation.plan_retrain(
         champion["version"],
         champion["vintage"],
@@ -179,14 +220,17 @@ def retrain_on_drift_or_new_data(
         cleaned,
         reports,
         retrain_policy.rules(),
-        last_attempt=attempts[0].tags.get("housing/data_until") if attempts else None,
+        last_attempt=last_gated.data_until if last_gated else None,
+    )
+    decision, attempt = automation.with_retries(
+        decision, attempts, retrain_policy.rules(), time.time()
     )
     if not decision.retrain:
         return dg.SkipReason(decision.reason)
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
-                run_key=f"retrain-{decision.vintage}",
+                run_key=f"retrain-{decision.vintage}" + (f"-retry{attempt}" if attempt else ""),
                 job_name=TRAIN_JOB,
                 partition_key=decision.vintage,
                 run_config=retrain_policy.run_config(),

@@ -81,6 +81,16 @@ class MlflowTracking(dg.ConfigurableResource):
     def set_champion(self, version: str) -> None:
         self.client().set_registered_model_alias(self.registered_model, "champion", version)
 
+    def tag_verdict(self, version: str, passed: bool, description: str) -> None:
+        """Mark a registered version with the promotion gate's verdict: `gate` = promoted |
+        rejected, and `gate_reason` (a rejected model stays READY in the registry, so without
+        this nothing told it from a model that was never judged)."""
+        client = self.client()
+        client.set_model_version_tag(
+            self.registered_model, version, "gate", "promoted" if passed else "rejected"
+        )
+        client.set_model_version_tag(self.registered_model, version, "gate_reason", description)
+
     def reconcile_champion(self, store) -> str | None:
         """`current` in the serving store is the truth about what serves; the MLflow alias
         `champion` follows it. A crash between the two writes (publish moves `current`, then

@@ -122,8 +122,12 @@ def test_gate_blocks_a_bad_model_and_keeps_the_champion(trained):
     assert bundle.current_version(bundle.LocalStore(settings.serving_dir)) == outcome.bundle_version
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{settings.mlflow_dir / 'mlflow.db'}")
     assert str(client.get_model_version_by_alias("housing-price-xgb", "champion").version) == "1"
-    # The rejected model is still registered (version 2): the registry keeps history, serving does not move.
+    # The rejected model is still registered (version 2): the registry keeps history, serving
+    # does not move; the version says it was rejected and why.
     assert blocked.model.mlflow.version == "2"
+    rejected = client.get_model_version("housing-price-xgb", "2").tags
+    assert rejected["gate"] == "rejected" and rejected["gate_reason"] == blocked.gate
+    assert client.get_model_version("housing-price-xgb", "1").tags["gate"] == "promoted"
 
 
 def test_real_sample_trains_end_to_end_through_the_file_source(tmp_path, sample_path):

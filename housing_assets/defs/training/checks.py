@@ -6,9 +6,10 @@ import pandas as pd
 from housing_assets.defs.training.assets import feature_state, splits
 from housing_assets.defs.training.model import holdout_metrics, holdout_predictions
 from housing_assets.defs.training.partitions import vintages
-from housing_assets.lib import bundle, gate
+from housing_assets.lib import bundle, gate, training
 from housing_assets.lib import features as F
 from housing_assets.lib import splits as S
+from housing_assets.resources.mlflow_tracking import MlflowTracking
 from housing_assets.resources.serving_store import PromotionPolicy, ServingStore
 
 
@@ -57,14 +58,16 @@ def encoders_fit_on_train_only(
     asset=holdout_metrics,
     partitions_def=vintages,
     blocking=True,
-    additional_ins={"splits": dg.AssetIn()},
+    additional_ins={"splits": dg.AssetIn(), "tuned_model": dg.AssetIn()},
 )
 def promotion_gate(
     context: dg.AssetCheckExecutionContext,
     holdout_metrics: dict,
     splits: pd.DataFrame,
+    tuned_model: training.ModelArtifact,
     serving_store: ServingStore,
     promotion_policy: PromotionPolicy,
+    mlflow_tracking: MlflowTracking,
 ) -> dg.AssetCheckResult:
     """Publish only a model that beats every baseline overall and in every horizon bucket, and is not worse than the champion on the same holdout rows."""
     store = serving_store.store()
@@ -80,6 +83,8 @@ def promotion_gate(
         note,
         missing_months=S.missing_months(splits),
     )
+    # The registry keeps every trained version; say which the gate refused, and why.
+    mlflow_tracking.tag_verdict(tuned_model.mlflow.version, verdict.passed, verdict.description)
     return dg.AssetCheckResult(
         passed=verdict.passed,
         description=verdict.description,

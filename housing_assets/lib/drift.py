@@ -26,6 +26,7 @@ REFERENCE_ROWS = 20_000
 @dataclass(frozen=True)
 class Thresholds:
     feature_psi: float = 0.25  # a feature drifts above this PSI
+    single_feature_psi: float = 1.0  # one feature this far off is an ERROR on its own
     share_warn: float = 0.2  # WARN when this share of features drifts ...
     share_error: float = 0.4  # ... ERROR above this
     prediction_psi_warn: float = 0.1
@@ -128,6 +129,13 @@ def compare(
 
 def _verdict(report: dict, t: Thresholds) -> tuple[str, list[str]]:
     errors, warnings = [], []
+    for f in report["features"]:  # sorted by PSI, largest first
+        if f["psi"] <= t.single_feature_psi:
+            break
+        errors.append(
+            f"{f['feature']} PSI {f['psi']:.2f} > {t.single_feature_psi} (one feature this far "
+            "off is enough)"
+        )
     share = report["share_drifting"]
     if share > t.share_error:
         errors.append(

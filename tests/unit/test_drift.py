@@ -72,6 +72,27 @@ def test_compare_reports_status_and_reasons():
     assert "ERROR" in text and "| a |" in text
 
 
+def test_one_feature_far_off_is_an_error_on_its_own():
+    """median_dom x3 (PSI 2.5) among 30 features was no reason at all: only the share of
+    drifting features counted (1 of 30 is under the 20% warning line)."""
+    r = rng()
+    features = [f"f{i}" for i in range(29)] + ["median_dom"]
+    reference = pd.DataFrame({f: r.lognormal(3, 0.5, 5_000) for f in features})
+    current = pd.DataFrame({f: r.lognormal(3, 0.5, 2_000) for f in features})
+    current["median_dom"] *= 3
+    pred_ref, pred = r.lognormal(12, 0.3, 5_000), r.lognormal(12, 0.3, 2_000)
+    report = drift.compare(
+        reference, current, features, reference_prediction=pred_ref, prediction=pred,
+        actual=None, champion_mape=4.0,
+    )  # fmt: skip
+    assert report["share_drifting"] == pytest.approx(1 / 30)
+    assert report["status"] == "error"
+    psi = report["features"][0]["psi"]
+    assert report["reasons"] == [
+        f"median_dom PSI {psi:.2f} > 1.0 (one feature this far off is enough)"
+    ]
+
+
 def test_empty_inputs_are_refused():
     with pytest.raises(ValueError, match="both sides"):
         drift.psi(np.array([]), np.array([1.0]))

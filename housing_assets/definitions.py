@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 
 import dagster as dg
+from pydantic import SecretStr
 
 from housing_assets.defs import jobs
 from housing_assets.defs.ingestion import assets as ingestion
 from housing_assets.defs.ingestion import checks as ingestion_checks
+from housing_assets.defs.monitoring import alerts as monitoring_alerts
 from housing_assets.defs.monitoring import assets as monitoring
 from housing_assets.defs.monitoring import checks as monitoring_checks
 from housing_assets.defs.monitoring import sensors as monitoring_sensors
@@ -16,6 +18,7 @@ from housing_assets.defs.training import assets as training
 from housing_assets.defs.training import checks as training_checks
 from housing_assets.defs.training import model as training_model
 from housing_assets.defs.training import serving as training_serving
+from housing_assets.resources.alerts import AlertNotifier
 from housing_assets.resources.automation import RetrainPolicy
 from housing_assets.resources.io_manager import ParquetIOManager
 from housing_assets.resources.mlflow_tracking import MlflowTracking, OptunaStorage
@@ -31,6 +34,19 @@ def _secret_url(url: str, variable: str) -> str:
     if redact_url(url) != url and os.environ.get(variable) == url:
         return dg.EnvVar(variable)
     return url
+
+
+ALERT_VARIABLE = "HOUSING_ALERT_WEBHOOK_URL"
+
+
+def _secret(value: SecretStr | None, variable: str) -> str | dg.EnvVar | None:
+    """A secret (a webhook URL carries its token) read from `variable` goes to its resource as
+    dg.EnvVar, so Dagster's UI shows the variable's name, never the value."""
+    if value is None:
+        return None
+    if os.environ.get(variable) == value.get_secret_value():
+        return dg.EnvVar(variable)
+    return value.get_secret_value()
 
 
 def resources_for(settings: Settings) -> dict:
@@ -49,6 +65,7 @@ def resources_for(settings: Settings) -> dict:
         "serving_store": ServingStore(root=settings.serving_location),
         "promotion_policy": PromotionPolicy(),
         "retrain_policy": RetrainPolicy(),
+        "alerts": AlertNotifier(webhook_url=_secret(settings.alert_webhook_url, ALERT_VARIABLE)),
     }
 
 
@@ -88,6 +105,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> dg.D
         sensors=[
             monitoring_sensors.new_source_months,
             monitoring_sensors.retrain_on_drift_or_new_data,
+            monitoring_alerts.alert_on_failure,
         ],
         resources={**resources_for(settings), **(resources or {})},
     )

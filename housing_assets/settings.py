@@ -13,6 +13,10 @@ HOUSING_SERVING_URI       serving store (bundles, `current`, reports): a directo
 MLFLOW_TRACKING_URI       the MLflow tracking server, e.g. http://mlflow:5000
 HOUSING_MLFLOW_ARTIFACTS  artifact root for new experiments, e.g. s3://bucket/mlflow (optional)
 HOUSING_OPTUNA_URL        Optuna study storage (SQLAlchemy URL), e.g. postgresql://...
+
+In every environment:
+HOUSING_ALERT_WEBHOOK_URL an HTTP endpoint taking each alert as a JSON POST (Slack-compatible
+                          `text`): failed runs, gate blocks, quarantined months (default: none)
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENVIRONMENTS = ("local", "prod")
@@ -75,6 +79,9 @@ class Settings(BaseSettings):
     mlflow_uri: str | None = Field(default=None, validation_alias="MLFLOW_TRACKING_URI")
     mlflow_artifacts: str | None = None
     optuna_url: str | None = None
+    alert_webhook_url: SecretStr | None = Field(
+        default=None, description="POST alerts here (failed runs, gate blocks, quarantines)."
+    )
 
     @classmethod
     def from_env(cls) -> Settings:

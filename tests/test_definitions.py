@@ -40,7 +40,11 @@ def test_asset_check_job_sensor_snapshot(defs):
         "train",
         "ingest_and_monitor",
     }
-    assert [s.name for s in defs.sensors] == ["new_source_months", "retrain_on_drift_or_new_data"]
+    assert [s.name for s in defs.sensors] == [
+        "new_source_months",
+        "retrain_on_drift_or_new_data",
+        "alert_on_failure",
+    ]
 
 
 def test_blocking_flags(defs):

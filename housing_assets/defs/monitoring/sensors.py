@@ -11,6 +11,7 @@ import dagster as dg
 from housing_assets.defs import jobs
 from housing_assets.defs.ingestion import checks
 from housing_assets.defs.ingestion.partitions import ensure_pool_limits, months
+from housing_assets.defs.monitoring.run_history import check_evaluations, first_error
 from housing_assets.defs.training.partitions import vintages
 from housing_assets.lib import automation
 from housing_assets.resources.automation import RetrainPolicy
@@ -138,25 +139,11 @@ def _retrain_attempts(instance: dg.DagsterInstance) -> list[automation.Attempt]:
     out = []
     for record in records:
         run = record.dagster_run
-        checks_seen = instance.get_records_for_run(
-            run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, limit=100
-        ).records
         reached = any(
-            r.event_log_entry.dagster_event is not None
-            and r.event_log_entry.dagster_event.event_specific_data.check_name == "promotion_gate"
-            for r in checks_seen
+            e.check_name == "promotion_gate" for e in check_evaluations(instance, run.run_id)
         )
-        error = ""
-        if run.status == dg.DagsterRunStatus.FAILURE and not reached:
-            failures = instance.get_records_for_run(
-                run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE, limit=1
-            ).records
-            event = failures[0].event_log_entry.dagster_event if failures else None
-            cause = event.step_failure_data.error if event is not None else None
-            while cause is not None and cause.cause is not None:  # the user's error, unwrapped
-                cause = cause.cause
-            if event is not None and cause is not None:
-                error = f"{event.step_key}: {cause.message.strip()}"[:200]
+        failed = run.status == dg.DagsterRunStatus.FAILURE and not reached
+        error = first_error(instance, run.run_id) if failed else ""
         out.append(
             automation.Attempt(
                 run_id=run.run_id,
@@ -172,15 +159,7 @@ def _retrain_attempts(instance: dg.DagsterInstance) -> list[automation.Attempt]:
 
 def _blocked(instance: dg.DagsterInstance, run_id: str) -> tuple[str, ...] | None:
     """The months a failed batch run's contract check named (None: it failed otherwise)."""
-    records = instance.get_records_for_run(
-        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, limit=1000
-    ).records
-    evaluations = [
-        r.event_log_entry.dagster_event.event_specific_data
-        for r in records
-        if r.event_log_entry.dagster_event is not None
-    ]
-    blocked = checks.blocked_months(evaluations)
+    blocked = checks.blocked_months(check_evaluations(instance, run_id))
     return None if blocked is None else tuple(blocked)
 
 

@@ -1,0 +1,67 @@
+"""An alert for every failed run, saying which kind of failure it was: a month quarantined by
+the contract check, a model the promotion gate blocked, or a crash (with the step and error)."""
+
+import dagster as dg
+
+from housing_assets.defs.ingestion import checks
+from housing_assets.defs.monitoring.run_history import check_evaluations, first_error
+from housing_assets.lib.alerts import Alert
+from housing_assets.lib.automation import RANGE_END, RANGE_START
+from housing_assets.resources.alerts import AlertNotifier
+
+
+def classify(instance: dg.DagsterInstance, run: dg.DagsterRun) -> Alert:
+    """The alert a failed run deserves."""
+    evaluations = check_evaluations(instance, run.run_id)
+    where = run.tags.get("dagster/partition") or "..".join(
+        filter(None, (run.tags.get(RANGE_START), run.tags.get(RANGE_END)))
+    )
+    scope = f"{run.job_name} {where}".strip()
+    base = {"run_id": run.run_id, "job": run.job_name}
+    gate = next((e for e in evaluations if e.check_name == "promotion_gate"), None)
+    if gate is not None and not gate.passed:
+        return Alert(
+            "gate_blocked",
+            f"Model not published: {scope}",
+            f"The promotion gate blocked the model of {scope}: {gate.description}. The champion "
+            "keeps serving.",
+            details={"vintage": run.tags.get("dagster/partition"), "verdict": gate.description},
+            **base,
+        )
+    months = checks.blocked_months(evaluations)
+    if months:
+        found = checks.findings(evaluations)
+        why = "; ".join(f"{m}: {' / '.join(found.get(m, []))[:200]}" for m in months[:5])
+        return Alert(
+            "quarantined",
+            f"{len(months)} month(s) quarantined: {', '.join(months[:5])}",
+            f"{scope}: the contract check quarantined {', '.join(months)} (nothing ingested for "
+            f"them). {why}",
+            details={"months": months, "findings": {m: found.get(m, []) for m in months}},
+            **base,
+        )
+    error = first_error(instance, run.run_id) or "no step failed (the run itself did)"
+    return Alert(
+        "run_failed",
+        f"Run failed: {scope}",
+        f"{scope} failed: {error}",
+        details={"error": error},
+        **base,
+    )
+
+
+@dg.run_failure_sensor(
+    name="alert_on_failure",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+)
+def alert_on_failure(context: dg.RunFailureSensorContext, alerts: AlertNotifier):
+    """Send an alert (HOUSING_ALERT_WEBHOOK_URL) for each failed run: quarantine, gate block or crash."""
+    notifier = alerts.notifier()
+    alert = classify(context.instance, context.dagster_run)
+    if notifier is None:
+        context.log.warning(f"{alert.title} (no HOUSING_ALERT_WEBHOOK_URL: not sent)")
+        return dg.SkipReason(f"not sent, no webhook configured: {alert.title}")
+    notifier.send(alert)  # AlertNotDelivered fails the tick: visible, and retried next tick
+    context.log.info(f"alert sent: {alert.title}")
+    return None

@@ -1,0 +1,141 @@
+"""Alerts for failed runs, told apart: a crash (step and error), a model the promotion gate
+blocked (the verdict), a month quarantined by the contract check (the months and findings).
+Real runs on a real instance, the real run-failure sensor, and a local HTTP receiver taking the
+webhook's POSTs."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import dagster as dg
+import pytest
+
+from housing_assets.defs.monitoring.alerts import alert_on_failure
+from housing_assets.lib.alerts import AlertNotDelivered
+from housing_assets.resources.alerts import AlertNotifier
+
+
+@pytest.fixture
+def receiver():
+    """http://127.0.0.1:<port>/hook records each POSTed JSON; /broken answers 500."""
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path == "/broken":
+                self.send_response(500)
+            else:
+                received.append(json.loads(body))
+                self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", received
+    server.shutdown()
+
+
+@dg.op
+def tuned_model():
+    raise MemoryError("killed while tuning")
+
+
+@dg.job(name="train")
+def crashing():
+    tuned_model()
+
+
+@dg.asset
+def holdout_metrics() -> int:
+    return 1
+
+
+@dg.asset_check(asset=holdout_metrics, blocking=True)
+def promotion_gate() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=False, description="MAPE 9.10% does not beat persistence")
+
+
+@dg.asset
+def raw_monthly() -> int:
+    return 1
+
+
+@dg.asset_check(asset=raw_monthly, blocking=True)
+def raw_contract() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=False,
+        metadata={
+            "failed_months": dg.MetadataValue.json(["2016-05"]),
+            "findings_by_month": dg.MetadataValue.json(
+                {"2016-05": ["date_month == partition_month: 1 of 62 rows"]}
+            ),
+        },
+    )
+
+
+def failed_run(instance, job, tags=None) -> tuple[dg.DagsterRun, dg.DagsterEvent]:
+    result = job.execute_in_process(instance=instance, tags=tags or {}, raise_on_error=False)
+    assert not result.success
+    run = instance.get_run_by_id(result.run_id)
+    failure = instance.get_records_for_run(
+        result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE
+    ).records[0]
+    return run, failure.event_log_entry.dagster_event
+
+
+def tick(instance, run, event, url):
+    context = dg.build_run_status_sensor_context(
+        sensor_name="alert_on_failure",
+        dagster_instance=instance,
+        dagster_run=run,
+        dagster_event=event,
+        resources={"alerts": AlertNotifier(webhook_url=url)},
+    ).for_run_failure()
+    return alert_on_failure(context)
+
+
+def test_each_kind_of_failure_is_alerted_as_what_it_is(receiver):
+    url, received = receiver
+    gated = dg.Definitions(
+        assets=[holdout_metrics, raw_monthly],
+        asset_checks=[promotion_gate, raw_contract],
+        jobs=[
+            dg.define_asset_job("train", selection=[holdout_metrics]),
+            dg.define_asset_job("ingest", selection=[raw_monthly]),
+        ],
+    )
+    with dg.instance_for_test() as instance:
+        runs = [
+            failed_run(instance, crashing),
+            failed_run(instance, gated.resolve_job_def("train"), {"dagster/partition": "2022-01"}),
+            failed_run(instance, gated.resolve_job_def("ingest")),
+        ]
+        for run, event in runs:
+            tick(instance, run, event, f"{url}/hook")
+    crash, blocked, quarantine = received
+    assert crash["kind"] == "run_failed" and crash["job"] == "train"
+    assert crash["text"] == "train failed: tuned_model: MemoryError: killed while tuning"
+    assert blocked["kind"] == "gate_blocked" and blocked["details"]["vintage"] == "2022-01"
+    assert blocked["text"] == (
+        "The promotion gate blocked the model of train 2022-01: MAPE 9.10% does not beat "
+        "persistence. The champion keeps serving."
+    )
+    assert quarantine["kind"] == "quarantined" and quarantine["details"]["months"] == ["2016-05"]
+    assert "date_month == partition_month: 1 of 62 rows" in quarantine["text"]
+    assert {a["run_id"] for a in received} == {run.run_id for run, _ in runs}
+
+
+def test_an_undelivered_alert_fails_the_tick_and_no_webhook_only_logs(receiver):
+    url, received = receiver
+    with dg.instance_for_test() as instance:
+        run, event = failed_run(instance, crashing)
+        with pytest.raises(AlertNotDelivered, match="HTTP Error 500"):
+            tick(instance, run, event, f"{url}/broken")
+        skipped = tick(instance, run, event, None)
+    assert isinstance(skipped, dg.SkipReason)
+    assert skipped.skip_message == "not sent, no webhook configured: Run failed: train"
+    assert received == []

@@ -14,9 +14,10 @@ Benchmarks, in order (later ones use the bundle the first one publishes, in a fr
   dashboard     each page and interaction of the Streamlit app (dashboard.py)
 
 Each runs as its own process; its wall time and peak memory (the largest process it ran,
-from the kernel's rusage) are recorded beside its own figures. Results go to
-benchmarks/results/latest.json and latest.md; a failing benchmark is recorded as failed with
-its output's tail, and the others still run.
+from the kernel's rusage) are recorded beside its own figures. A full run's results go to
+benchmarks/results/latest.json and latest.md (tracked: the README quotes them); a --quick or
+--only run's to benchmarks/results/local/ (ignored), so it never overwrites the record. A failing
+benchmark is recorded as failed with its output's tail, and the others still run.
 """
 
 from __future__ import annotations
@@ -232,7 +233,13 @@ def main() -> int:
     parser.add_argument("--update-readme", action="store_true")
     args = parser.parse_args()
     command = "uv run python benchmarks/run_all.py" + (" --quick" if args.quick else "")
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    # Only a full run of every benchmark is the record (tracked, quoted in the README); a quick or
+    # partial run writes beside it, into an ignored folder, and never touches the README.
+    partial = args.quick or bool(args.only)
+    if partial and args.update_readme:
+        parser.error("--update-readme needs a full run (no --quick, no --only)")
+    results = RESULTS / "local" if partial else RESULTS
+    results.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="housing-benchmarks-") as tmp:
         home = Path(tmp) / "home"
         steps = plan(home, args.quick)
@@ -245,11 +252,11 @@ def main() -> int:
         report = {"command": command, "machine": machine(), "benchmarks": []}
         for name in [n for n in steps if n in wanted]:
             report["benchmarks"].append(run(name, steps[name], Path(tmp) / f"{name}.json"))
-            (RESULTS / "latest.json").write_text(json.dumps(report, indent=1))  # kept as it goes
+            (results / "latest.json").write_text(json.dumps(report, indent=1))  # kept as it goes
     table = markdown(report)
-    (RESULTS / "latest.md").write_text(table)
+    (results / "latest.md").write_text(table)
     print("\n" + table)
-    print(f"written: {RESULTS / 'latest.json'}, {RESULTS / 'latest.md'}")
+    print(f"written: {results / 'latest.json'}, {results / 'latest.md'}")
     if args.update_readme:
         update_readme(table)
         print("README.md Performance table updated")

@@ -15,6 +15,7 @@ from housing_assets.cli.common import (
     say,
     settings_for,
 )
+from housing_assets.lib import splits as S
 from housing_assets.settings import Settings
 
 
@@ -98,6 +99,16 @@ def _run(args, settings: Settings) -> int:
         return 2
     steps = 3 if args.no_train else 4
     with dg.DagsterInstance.get() as instance:
+        if not args.no_train:
+            cleaned = instance.get_materialized_partitions(dg.AssetKey("cleaned_monthly"))
+            empty = S.uncovered(sorted(set(months) | set(cleaned)), S.Windows(args.vintage))
+            if empty:
+                say(
+                    f"error: vintage {args.vintage} needs months in every split, and "
+                    f"{_months_arg(args)} (with what is ingested) leaves {' and '.join(empty)} "
+                    "empty: add those months, or ingest only with --no-train"
+                )
+                return 2
         from housing_assets.liveness import fail_dead_runs
 
         for run_id in fail_dead_runs(instance):  # e.g. a killed earlier `housing run`
@@ -128,6 +139,10 @@ def _run(args, settings: Settings) -> int:
     _summary(settings, outcome, trained, elapsed)
     incomplete = outcome.quarantined or outcome.failed
     return 1 if incomplete or (trained is not None and not trained.published) else 0
+
+
+def _months_arg(args) -> str:
+    return f"--months {args.months}" if args.months else "the source"
 
 
 def _tuning_config(args, settings: Settings) -> dict:

@@ -45,6 +45,21 @@ class Windows:
         return (pd.Period(self.vintage, "M") + self.holdout_months).to_timestamp()
 
 
+def uncovered(months: list[str], windows: Windows) -> list[str]:
+    """The splits that `months` ('YYYY-MM') leave empty, described with their window."""
+    stamps = [pd.Period(m, "M").to_timestamp() for m in months]
+    start, evals, hold = windows.train_start, windows.eval_start, windows.holdout_start
+    end = windows.holdout_end
+    empty = []
+    if not any((start is None or t >= start) and t < evals for t in stamps):
+        empty.append(f"train (before {evals:%Y-%m})")
+    if not any(evals <= t < hold for t in stamps):
+        empty.append(f"eval ({evals:%Y-%m}..{hold - pd.offsets.MonthBegin():%Y-%m})")
+    if not any(t >= hold and (end is None or t < end) for t in stamps):
+        empty.append(f"holdout (from {hold:%Y-%m})")
+    return empty
+
+
 def assign(panel: pd.DataFrame, windows: Windows) -> pd.DataFrame:
     """The panel's rows that fall in a window, with a `split` column; others are left out."""
     if windows.eval_months < 1:

@@ -72,10 +72,10 @@ def test_housing_run_on_monthly_files_with_broken_months_exits_nonzero_and_names
     (landing / "2016-10.csv").write_bytes(b"date," + b"9" * 200_000)  # no newline at all
     (landing / "2016-13.csv").write_bytes((landing / "2016-11.csv").read_bytes())
     proc = _housing(
-        ["run", "--source", str(landing), "--months", "2016", "--no-wait"], tmp_path / "home"
+        ["run", "--source", str(landing), "--months", "2016", "--no-train", "--no-wait"],
+        tmp_path / "home",
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "not training: 3 month(s) quarantined" in proc.stdout
     assert "FAILED   2016-05 quarantined" in proc.stdout
     assert "date_month == partition_month" in proc.stdout
     assert "FAILED   2016-08 quarantined" in proc.stdout
@@ -86,6 +86,19 @@ def test_housing_run_on_monthly_files_with_broken_months_exits_nonzero_and_names
     assert "9 month(s) ingested and cleaned" in proc.stdout
     cleaned = {p.stem for p in (tmp_path / "home" / "data" / "cleaned_monthly").glob("*.parquet")}
     assert cleaned.isdisjoint({"2016-05", "2016-08", "2016-10"}) and len(cleaned) == 9
+
+
+def test_months_that_cannot_train_the_vintage_are_refused_before_any_work(tmp_path):
+    """`--months 2019` alone trained nothing: it failed after ingest with a traceback."""
+    proc = _housing(["run", "--scale", "0.01", "--months", "2019"], tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[-1] == (
+        "error: vintage 2022-01 needs months in every split, and --months 2019 (with what is "
+        "ingested) leaves eval (2020-01..2021-12) and holdout (from 2022-01) empty: add those "
+        "months, or ingest only with --no-train"
+    )
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert not (tmp_path / "data").exists()  # nothing was ingested
 
 
 def test_generate_single_file_is_the_published_layout(tmp_path):

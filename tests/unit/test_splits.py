@@ -106,3 +106,16 @@ def test_missing_months_are_the_gaps_inside_the_window_not_its_edges():
     assert S.missing_months(frame) == ["2019-03", "2019-04"]
     assert S.missing_months(frame.iloc[:2]) == []
     assert S.missing_months(frame.iloc[:0]) == []
+
+
+def test_uncovered_names_the_splits_a_month_selection_leaves_empty():
+    windows = S.Windows("2022-01")
+    assert S.uncovered(["2019-01", "2019-02"], windows) == [
+        "eval (2020-01..2021-12)",
+        "holdout (from 2022-01)",
+    ]
+    assert S.uncovered(["2019-12", "2020-01", "2022-01"], windows) == []
+    assert S.uncovered(["2022-05"], windows) == [
+        "train (before 2020-01)",
+        "eval (2020-01..2021-12)",
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import dagster as dg
 from pydantic import SecretStr
@@ -19,7 +20,7 @@ from housing_assets.defs.training import checks as training_checks
 from housing_assets.defs.training import model as training_model
 from housing_assets.defs.training import serving as training_serving
 from housing_assets.resources.alerts import AlertNotifier
-from housing_assets.resources.automation import RetrainPolicy
+from housing_assets.resources.automation import DriftPolicy, RetrainPolicy
 from housing_assets.resources.io_manager import ParquetIOManager
 from housing_assets.resources.mlflow_tracking import MlflowTracking, OptunaStorage
 from housing_assets.resources.serving_store import PromotionPolicy, ServingStore
@@ -37,6 +38,35 @@ def _secret_url(url: str, variable: str) -> str:
 
 
 ALERT_VARIABLE = "HOUSING_ALERT_WEBHOOK_URL"
+POLICIES = {  # section of the policies file -> its resource
+    "retrain": ("retrain_policy", RetrainPolicy),
+    "gate": ("promotion_policy", PromotionPolicy),
+    "drift": ("drift_policy", DriftPolicy),
+}
+
+
+def policies(path: Path | None) -> dict:
+    """The threshold resources, from the environment's policies file (HOUSING_POLICIES) where it
+    sets a value, else their defaults. An unknown section or key is an error naming it: a typo
+    must not silently leave a default in force."""
+    import yaml
+
+    given = yaml.safe_load(path.read_text()) if path else {}
+    given = given or {}
+    if not isinstance(given, dict) or set(given) - set(POLICIES):
+        raise ValueError(
+            f"{path}: sections must be {sorted(POLICIES)}, got {sorted(given) if isinstance(given, dict) else type(given).__name__}"
+        )
+    out = {}
+    for section, (name, resource) in POLICIES.items():
+        values = given.get(section) or {}
+        unknown = sorted(set(values) - set(resource.model_fields))
+        if unknown:
+            raise ValueError(
+                f"{path}: unknown {section} setting(s) {unknown}; known: {sorted(resource.model_fields)}"
+            )
+        out[name] = resource(**values)
+    return out
 
 
 def _secret(value: SecretStr | None, variable: str) -> str | dg.EnvVar | None:
@@ -63,8 +93,7 @@ def resources_for(settings: Settings) -> dict:
             storage_url=_secret_url(settings.optuna_storage_url, "HOUSING_OPTUNA_URL")
         ),
         "serving_store": ServingStore(root=settings.serving_location),
-        "promotion_policy": PromotionPolicy(),
-        "retrain_policy": RetrainPolicy(),
+        **policies(settings.policies),
         "alerts": AlertNotifier(webhook_url=_secret(settings.alert_webhook_url, ALERT_VARIABLE)),
     }
 

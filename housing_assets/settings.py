@@ -15,6 +15,8 @@ HOUSING_MLFLOW_ARTIFACTS  artifact root for new experiments, e.g. s3://bucket/ml
 HOUSING_OPTUNA_URL        Optuna study storage (SQLAlchemy URL), e.g. postgresql://...
 
 In every environment:
+HOUSING_POLICIES          a YAML file of thresholds -- sections retrain, gate, drift -- for this
+                          environment (deploy/policies.example.yaml lists every one and its default)
 HOUSING_ALERT_WEBHOOK_URL an HTTP endpoint taking each alert as a JSON POST (Slack-compatible
                           `text`): failed runs, gate blocks, quarantined months (default: none)
 """
@@ -79,6 +81,10 @@ class Settings(BaseSettings):
     mlflow_uri: str | None = Field(default=None, validation_alias="MLFLOW_TRACKING_URI")
     mlflow_artifacts: str | None = None
     optuna_url: str | None = None
+    policies: Path | None = Field(
+        default=None,
+        description="A YAML file of thresholds (retrain, gate, drift) for this environment.",
+    )
     alert_webhook_url: SecretStr | None = Field(
         default=None, description="POST alerts here (failed runs, gate blocks, quarantines)."
     )

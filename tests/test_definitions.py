@@ -90,6 +90,8 @@ def test_source_setting_picks_the_implementation(tmp_path, source, resource):
         "serving_store",
         "promotion_policy",
         "retrain_policy",
+        "drift_policy",
+        "alerts",
     }
 
 

@@ -1,4 +1,5 @@
-"""When the platform retrains by itself, and with what tuning budget."""
+"""When the platform retrains by itself (and with what tuning budget), and when a month's data
+counts as drifted."""
 
 from dataclasses import fields
 
@@ -6,6 +7,7 @@ import dagster as dg
 from pydantic import Field
 
 from housing_assets.lib.automation import RetrainRules
+from housing_assets.lib.drift import Thresholds
 
 _RULES = RetrainRules()  # the one source of each rule's default
 
@@ -45,7 +47,9 @@ class RetrainPolicy(dg.ConfigurableResource):
         description="Wait before the first retry; doubled for each next one.",
     )
     n_trials: int = Field(default=12, ge=1, description="Tuning trials of a sensor-started run.")
-    sample_fraction: float = Field(default=1.0, gt=0, le=1)
+    sample_fraction: float = Field(
+        default=1.0, gt=0, le=1, description="Share of train rows a sensor-started run tunes on."
+    )
 
     def rules(self) -> RetrainRules:
         return RetrainRules(**{f.name: getattr(self, f.name) for f in fields(RetrainRules)})
@@ -53,3 +57,36 @@ class RetrainPolicy(dg.ConfigurableResource):
     def run_config(self) -> dict:
         tuning = {"n_trials": self.n_trials, "sample_fraction": self.sample_fraction}
         return {"ops": {"tuned_model": {"config": tuning}}}
+
+
+_DRIFT = Thresholds()
+
+
+class DriftPolicy(dg.ConfigurableResource):
+    """When a month's drift report is WARN or ERROR (lib/drift.py)."""
+
+    feature_psi: float = Field(
+        default=_DRIFT.feature_psi, gt=0, description="A feature drifts above this PSI."
+    )
+    single_feature_psi: float = Field(
+        default=_DRIFT.single_feature_psi, gt=0, description="One feature above this is an ERROR."
+    )
+    share_warn: float = Field(
+        default=_DRIFT.share_warn, ge=0, le=1, description="Share of drifting features: WARN."
+    )
+    share_error: float = Field(default=_DRIFT.share_error, ge=0, le=1, description="... ERROR.")
+    prediction_psi_warn: float = Field(
+        default=_DRIFT.prediction_psi_warn, gt=0, description="PSI of the predictions: WARN."
+    )
+    prediction_psi_error: float = Field(
+        default=_DRIFT.prediction_psi_error, gt=0, description="... ERROR."
+    )
+    mape_ratio_warn: float = Field(
+        default=_DRIFT.mape_ratio_warn,
+        gt=0,
+        description="Month MAPE / champion holdout MAPE: WARN.",
+    )
+    mape_ratio_error: float = Field(default=_DRIFT.mape_ratio_error, gt=0, description="... ERROR.")
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(**{f.name: getattr(self, f.name) for f in fields(Thresholds)})

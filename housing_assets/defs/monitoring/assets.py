@@ -10,6 +10,7 @@ from housing_assets.lib import contract as c
 from housing_assets.lib import drift, refresh
 from housing_assets.lib import features as F
 from housing_assets.lib.published import PublishedModel
+from housing_assets.resources.automation import DriftPolicy
 from housing_assets.resources.serving_store import ServingStore
 
 GROUP = "monitoring"
@@ -40,6 +41,7 @@ def drift_report(
     context: dg.AssetExecutionContext,
     cleaned_monthly: dict[str, pd.DataFrame],
     serving_store: ServingStore,
+    drift_policy: DriftPolicy,
 ) -> dict:
     """Month M against the champion's reference: PSI/KS per feature, prediction drift, MAPE when
     prices are known; a self-contained HTML report in the serving store's reports/drift/."""
@@ -61,6 +63,7 @@ def drift_report(
             prediction=prediction,
             actual=frame[c.TARGET].to_numpy() if frame[c.TARGET].notna().any() else None,
             champion_mape=champion.holdout_mape,
+            thresholds=drift_policy.thresholds(),
         )
         report.update(month=month, champion=champion.model_version, bundle=champion.version)
         page = drift.html(

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from housing_assets.lib import contract as c
+from housing_assets.lib.plausibility import price_jumps
 
 MONTH = "_month"
 MISSING = "<missing>"
@@ -272,8 +273,12 @@ def schema_profile(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def validate_contract(frames: dict[str, pd.DataFrame]) -> Outcome:
-    """Blocking: schema and dtypes per month, then keys and dates on the months whose schema holds."""
+def validate_contract(
+    frames: dict[str, pd.DataFrame], previous: dict[str, pd.DataFrame] | None = None
+) -> Outcome:
+    """Blocking: schema and dtypes per month, then keys and dates on the months whose schema
+    holds, then prices plausible next to the month before (in this run, or `previous`: month ->
+    the stored cleaned month before it)."""
     months = sorted(frames)
     findings, n = _run("schema", schema_profile(frames), ERROR, [MONTH, "columns"])
     for f in findings:  # the profile's 'columns' value is long; say what differs instead
@@ -297,7 +302,28 @@ def validate_contract(frames: dict[str, pd.DataFrame]) -> Outcome:
     if empty:
         notes = [f"{m}: no rows delivered" for m in empty]
         more.append(Finding("month_has_rows", ERROR, dict.fromkeys(empty, 1), notes))
-    return Outcome("contract", months, findings + more, n + n_keys)
+    jumps = _price_jumps(sound, previous or {})
+    if jumps:
+        notes = [f"{m}: {reason}" for m, found in jumps.items() for reason in found]
+        counts = {m: len(found) for m, found in jumps.items()}
+        more.append(Finding("price_plausible_month_over_month", ERROR, counts, notes))
+    return Outcome("contract", months, findings + more, n + n_keys + 1)
+
+
+def _price_jumps(
+    sound: dict[str, pd.DataFrame], stored: dict[str, pd.DataFrame]
+) -> dict[str, list[str]]:
+    """Month -> why its prices are implausible next to the month before: that month as
+    delivered in this run if it was accepted, else as stored (`stored`: month -> the month
+    before it, cleaned). A rejected month is never the yardstick of the next."""
+    jumps: dict[str, list[str]] = {}
+    for month in sorted(sound):
+        before = str(pd.Period(month, "M") - 1)
+        in_run = before in sound and before not in jumps
+        yardstick = sound[before] if in_run else stored.get(month)
+        if yardstick is not None and (found := price_jumps(sound[month], yardstick)):
+            jumps[month] = found
+    return jumps
 
 
 def _schema_diff(f: pd.DataFrame) -> str:

@@ -71,6 +71,13 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 return key
         return None
 
+    def stored(self, asset: str, partition: str):
+        """One stored partition's value, or None if it was never written (for a check that
+        compares a month with the one before)."""
+        store = self._store()
+        key = self._existing(store, dg.AssetKey(asset), partition)
+        return None if key is None else _decode(key, store.read(key))
+
     def handle_output(self, context: dg.OutputContext, obj) -> None:
         if obj is None:
             return

@@ -215,3 +215,28 @@ def test_dc_panel_in_the_publisher_layout_ingests(tmp_path, instance, dc_panel_p
         assert cleaned["longitude"].between(-79, -76).all()
         assert cleaned["latitude"].between(38, 40).all()
         assert set(cleaned["state"]) == {"District of Columbia", "Maryland", "Virginia"}
+
+
+def test_a_month_whose_prices_jumped_is_quarantined_against_the_stored_month_before(
+    tmp_path, instance, small_panel
+):
+    """Prices x1.4 in one month passed every check. Judged against the month before as it was
+    accepted (stored, from an earlier run), the month is quarantined naming the jump."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    by_month = frames_by_month(small_panel)
+    for month in MONTHS:
+        frame = by_month[month]
+        if month == "2020-01":
+            frame = frame.assign(price=frame["price"] * 1.4)
+        frame.to_parquet(landing / f"{month}.parquet", index=False)
+    defs = _defs(tmp_path / "home", source=str(landing))
+    register_months(instance, MONTHS)
+    first = ingest(defs, instance, MONTHS[:2], say=lambda _: None)
+    assert first.ingested == MONTHS[:2] and not first.quarantined
+    second = ingest(defs, instance, ["2020-01"], say=lambda _: None)
+    assert list(second.quarantined) == ["2020-01"]
+    why = second.quarantined["2020-01"]
+    assert "price_plausible_month_over_month" in why
+    assert "zips' price moved more than 40% in one month" in why
+    assert not (tmp_path / "home" / "data" / "cleaned_monthly" / "2020-01.parquet").exists()

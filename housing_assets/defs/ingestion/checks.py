@@ -13,6 +13,7 @@ from housing_assets.lib.expectations import (
     validate_ranges,
     validate_reported,
 )
+from housing_assets.resources.io_manager import ParquetIOManager
 from housing_assets.resources.source import HouseTSSource
 
 
@@ -82,10 +83,19 @@ def _failure_summary(outcome: Outcome, failed: list[str], detailed: int = 3) -> 
 
 @dg.asset_check(asset=raw_monthly, partitions_def=months, blocking=True)
 def raw_contract(
-    context: dg.AssetCheckExecutionContext, raw_monthly: dict[str, pd.DataFrame]
+    context: dg.AssetCheckExecutionContext,
+    raw_monthly: dict[str, pd.DataFrame],
+    io_manager: dg.ResourceParam[ParquetIOManager],
 ) -> dg.AssetCheckResult:
-    """Contract columns and dtypes (plus only the kept extras), non-null valid keys, dates inside their month (blocks cleaning)."""
-    return _result(context, validate_contract(raw_monthly), dg.AssetCheckSeverity.ERROR)
+    """Contract columns and dtypes (plus only the kept extras), non-null valid keys, dates inside their month, prices plausible next to the month before (blocks cleaning)."""
+    previous = {}  # the month before each month not delivered in this run: as accepted
+    for month in raw_monthly:
+        before = str(pd.Period(month, "M") - 1)
+        if before not in raw_monthly:
+            frame = io_manager.stored("cleaned_monthly", before)
+            if frame is not None and len(frame):
+                previous[month] = frame
+    return _result(context, validate_contract(raw_monthly, previous), dg.AssetCheckSeverity.ERROR)
 
 
 @dg.asset_check(asset=raw_monthly, partitions_def=months)

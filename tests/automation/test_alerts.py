@@ -13,6 +13,7 @@ import pytest
 from housing_assets.defs.monitoring.alerts import alert_on_failure
 from housing_assets.lib.alerts import AlertNotDelivered
 from housing_assets.resources.alerts import AlertNotifier
+from tests.harness.failed_runs import FAILING, GATE_VERDICT, crashing_train
 
 
 @pytest.fixture
@@ -39,44 +40,6 @@ def receiver():
     server.shutdown()
 
 
-@dg.op
-def tuned_model():
-    raise MemoryError("killed while tuning")
-
-
-@dg.job(name="train")
-def crashing():
-    tuned_model()
-
-
-@dg.asset
-def holdout_metrics() -> int:
-    return 1
-
-
-@dg.asset_check(asset=holdout_metrics, blocking=True)
-def promotion_gate() -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=False, description="MAPE 9.10% does not beat persistence")
-
-
-@dg.asset
-def raw_monthly() -> int:
-    return 1
-
-
-@dg.asset_check(asset=raw_monthly, blocking=True)
-def raw_contract() -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        passed=False,
-        metadata={
-            "failed_months": dg.MetadataValue.json(["2016-05"]),
-            "findings_by_month": dg.MetadataValue.json(
-                {"2016-05": ["date_month == partition_month: 1 of 62 rows"]}
-            ),
-        },
-    )
-
-
 def failed_run(instance, job, tags=None) -> tuple[dg.DagsterRun, dg.DagsterEvent]:
     result = job.execute_in_process(instance=instance, tags=tags or {}, raise_on_error=False)
     assert not result.success
@@ -100,19 +63,13 @@ def tick(instance, run, event, url):
 
 def test_each_kind_of_failure_is_alerted_as_what_it_is(receiver):
     url, received = receiver
-    gated = dg.Definitions(
-        assets=[holdout_metrics, raw_monthly],
-        asset_checks=[promotion_gate, raw_contract],
-        jobs=[
-            dg.define_asset_job("train", selection=[holdout_metrics]),
-            dg.define_asset_job("ingest", selection=[raw_monthly]),
-        ],
-    )
     with dg.instance_for_test() as instance:
         runs = [
-            failed_run(instance, crashing),
-            failed_run(instance, gated.resolve_job_def("train"), {"dagster/partition": "2022-01"}),
-            failed_run(instance, gated.resolve_job_def("ingest")),
+            failed_run(instance, crashing_train),
+            failed_run(
+                instance, FAILING.resolve_job_def("train"), {"dagster/partition": "2022-01"}
+            ),
+            failed_run(instance, FAILING.resolve_job_def("ingest")),
         ]
         for run, event in runs:
             tick(instance, run, event, f"{url}/hook")
@@ -121,8 +78,8 @@ def test_each_kind_of_failure_is_alerted_as_what_it_is(receiver):
     assert crash["text"] == "train failed: tuned_model: MemoryError: killed while tuning"
     assert blocked["kind"] == "gate_blocked" and blocked["details"]["vintage"] == "2022-01"
     assert blocked["text"] == (
-        "The promotion gate blocked the model of train 2022-01: MAPE 9.10% does not beat "
-        "persistence. The champion keeps serving."
+        f"The promotion gate blocked the model of train 2022-01: {GATE_VERDICT}. The champion "
+        "keeps serving."
     )
     assert quarantine["kind"] == "quarantined" and quarantine["details"]["months"] == ["2016-05"]
     assert "date_month == partition_month: 1 of 62 rows" in quarantine["text"]
@@ -132,7 +89,7 @@ def test_each_kind_of_failure_is_alerted_as_what_it_is(receiver):
 def test_an_undelivered_alert_fails_the_tick_and_no_webhook_only_logs(receiver):
     url, received = receiver
     with dg.instance_for_test() as instance:
-        run, event = failed_run(instance, crashing)
+        run, event = failed_run(instance, crashing_train)
         with pytest.raises(AlertNotDelivered, match="HTTP Error 500"):
             tick(instance, run, event, f"{url}/broken")
         skipped = tick(instance, run, event, None)

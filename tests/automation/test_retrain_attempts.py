@@ -6,35 +6,14 @@ whose `promotion_gate` check is evaluated (and blocks)."""
 import dagster as dg
 
 from housing_assets.defs.monitoring.sensors import _retrain_attempts
+from tests.harness.failed_runs import FAILING, crashing_train
 
 TAGS = {"housing/sensor": "retrain", "housing/data_until": "2022-06"}
 
 
-@dg.op
-def tuned_model():
-    raise MemoryError("killed while tuning")
-
-
-@dg.job(name="train")
-def crashing_train():
-    tuned_model()
-
-
-@dg.asset
-def holdout_metrics() -> int:
-    return 1
-
-
-@dg.asset_check(asset=holdout_metrics, blocking=True)
-def promotion_gate() -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=False, description="MAPE does not beat persistence")
-
-
 def test_crashed_and_gated_retrainings_are_told_apart():
-    gated_job = dg.define_asset_job("train", selection=[holdout_metrics])
-    defs = dg.Definitions(assets=[holdout_metrics], asset_checks=[promotion_gate], jobs=[gated_job])
     with dg.instance_for_test() as instance:
-        defs.resolve_job_def("train").execute_in_process(
+        FAILING.resolve_job_def("train").execute_in_process(
             instance=instance, tags=TAGS, raise_on_error=False
         )
         crashing_train.execute_in_process(instance=instance, tags=TAGS, raise_on_error=False)

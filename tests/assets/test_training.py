@@ -169,9 +169,10 @@ def test_a_quarantined_month_does_not_stop_training_the_gate_decides(trained):
     ("cleaned_monthly partition ... was never materialized") and so blocked every retrain. Now
     the vintage trains on the healthy months, lists the gap, and the gate weighs it; beyond
     `max_missing_months` it blocks, naming the months."""
-    settings, defs, inst, _ = trained
+    settings, defs, inst, outcome = trained
     cleaned = settings.data_dir / "cleaned_monthly"
     aside = {m: (cleaned / f"{m}.parquet").read_bytes() for m in ("2018-05", "2019-02", "2020-08")}
+    store = bundle.LocalStore(settings.serving_dir)
     try:
         (cleaned / "2018-05.parquet").unlink()  # quarantined: never written
         one_gap = train(defs, inst, "2022-01", TUNING, say=lambda _: None)
@@ -197,3 +198,5 @@ def test_a_quarantined_month_does_not_stop_training_the_gate_decides(trained):
     finally:
         for month, data in aside.items():
             (cleaned / f"{month}.parquet").write_bytes(data)
+        # Later tests serve the session's champion: point `current` back at it.
+        store.write(bundle.POINTER, outcome.bundle_version.encode())

@@ -15,7 +15,6 @@ from housing_assets.cli.common import (
     say,
     settings_for,
 )
-from housing_assets.lib import splits as S
 from housing_assets.settings import Settings
 
 
@@ -85,11 +84,13 @@ def _run(args, settings: Settings) -> int:
     import dagster as dg
 
     from housing_assets.definitions import build_definitions, resources_for
+    from housing_assets.lib import splits as S
     from housing_assets.runner import ingest, register_months, train
 
     started = time.perf_counter()
     defs = build_definitions(settings)
-    source = resources_for(settings)["source"]
+    resources = resources_for(settings)
+    source = resources["source"]
     say(f"[1/{3 if args.no_train else 4}] source: {source.describe()}")
     for reason in source.refused():
         say(f"  ignored {reason}")
@@ -126,7 +127,6 @@ def _run(args, settings: Settings) -> int:
                 say(f"[4/{steps}] not training: {lost} month(s) quarantined or failed (see below)")
             else:
                 say(f"[4/{steps}] model lineage for vintage {args.vintage}")
-                resources = resources_for(settings)
                 repaired = resources["mlflow_tracking"].reconcile_champion(
                     resources["serving_store"].store()
                 )

@@ -132,7 +132,9 @@ def new_source_months(
 
 def _retrain_attempts(instance: dg.DagsterInstance) -> list[automation.Attempt]:
     """The sensor's retrainings, newest first, each with whether it reached the promotion gate
-    (only those count toward the cooldown) or crashed before it, and why."""
+    (only those count toward the cooldown) or crashed before it, and why -- down to the newest
+    that reached the gate: older ones decide nothing (`gated`, `crashes_in_a_row`), so a tick
+    reads no more event logs than it needs."""
     records = instance.get_run_records(
         filters=dg.RunsFilter(job_name=TRAIN_JOB, tags={"housing/sensor": "retrain"}), limit=20
     )
@@ -154,6 +156,8 @@ def _retrain_attempts(instance: dg.DagsterInstance) -> list[automation.Attempt]:
                 error=error,
             )
         )
+        if reached:
+            break
     return out
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import SecretStr
 
-from housing_assets.defs import jobs
+from housing_assets.defs import jobs, loggers
 from housing_assets.defs.ingestion import assets as ingestion
 from housing_assets.defs.ingestion import checks as ingestion_checks
 from housing_assets.defs.monitoring import alerts as monitoring_alerts
@@ -137,6 +137,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> dg.D
             monitoring_alerts.alert_on_failure,
         ],
         resources={**resources_for(settings), **(resources or {})},
+        loggers={loggers.LOGGER: loggers.housing_console},  # runs name it to use it
     )
 
 

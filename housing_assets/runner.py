@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from housing_assets import liveness
+from housing_assets.defs import loggers
 from housing_assets.defs.ingestion import checks
 from housing_assets.defs.ingestion.partitions import months as months_partitions
 from housing_assets.defs.training.partitions import vintages
@@ -26,6 +27,19 @@ from housing_assets.lib.training import ModelArtifact
 
 MONTHS, VINTAGES = str(months_partitions.name), str(vintages.name)
 LOGGING = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+class Interrupted(KeyboardInterrupt):
+    """The user pressed Ctrl-C during a run: Dagster ends the run (failed, every write before it
+    complete) and returns; the command must stop there, not go on as if a step had failed."""
+
+    def __init__(self, run_id: str):
+        super().__init__(run_id)
+        self.run_id = run_id
+
+
+def _interrupted(result) -> bool:
+    return any(loggers.interrupt_error(e) for e in result.all_events if e.is_step_failure)
 
 
 @dataclass
@@ -51,9 +65,11 @@ def register_months(instance: dg.DagsterInstance, keys: Iterable[str]) -> list[s
 
 def _run_range(defs: dg.Definitions, job: str, instance, first: str, last: str):
     # A one-month stretch runs as that partition, so Dagster attributes its check results to it.
+    title = f"{job} {first}" if first == last else f"{job} {first}..{last}"
     if first == last:
-        return _run(defs, job, instance, {}, partition_key=first)
-    return _run(defs, job, instance, {automation.RANGE_START: first, automation.RANGE_END: last})
+        return _run(defs, job, instance, {}, partition_key=first, title=title)
+    tags = {automation.RANGE_START: first, automation.RANGE_END: last}
+    return _run(defs, job, instance, tags, title=title)
 
 
 def _run(
@@ -63,14 +79,23 @@ def _run(
     tags: dict,
     partition_key: str | None = None,
     run_config: dict | None = None,
+    title: str = "",
 ):
-    result = defs.resolve_job_def(job).execute_in_process(
-        instance=instance,
-        tags={**tags, **liveness.worker_tag()},  # a killed `housing run` is failed later
-        partition_key=partition_key,
-        run_config={**LOGGING, **(run_config or {})},  # a caller's loggers entry wins
-        raise_on_error=False,
-    )
+    """Execute `job` in this process. A listening console (the CLI's) gets the run's records and
+    shows its progress; otherwise Dagster's console logger prints warnings (`run_config` may
+    set another level). Raises `Interrupted` when the user stopped it with Ctrl-C."""
+    job_def = defs.resolve_job_def(job)
+    config = {**LOGGING, **(run_config or {}), **(loggers.run_config() or {})}
+    with loggers.showing(title or job, steps=len(job_def.nodes)):
+        result = job_def.execute_in_process(
+            instance=instance,
+            tags={**tags, **liveness.worker_tag()},  # a killed `housing run` is failed later
+            partition_key=partition_key,
+            run_config=config,
+            raise_on_error=False,
+        )
+    if _interrupted(result):
+        raise Interrupted(result.run_id)
     return result
 
 
@@ -145,6 +170,7 @@ class TrainOutcome:
     report: dict | None  # evaluation.report() of the holdout
     model: ModelArtifact | None
     publication: Publication | None  # None: the gate blocked it
+    trials: dict = field(default_factory=dict)  # new, resumed, pruned, best: what tuning did
 
     @property
     def published(self) -> bool:
@@ -177,7 +203,10 @@ def train(
         "ops": {"tuned_model": {"config": tuning}},
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
     }
-    result = _run(defs, "train", instance, {}, partition_key=vintage, run_config=config)
+    result = _run(
+        defs, "train", instance, {}, partition_key=vintage, run_config=config,
+        title=f"train {vintage}",
+    )  # fmt: skip
     gate = checks.run_level(result.get_asset_check_evaluations(), "promotion_gate")
     blocked_by_gate = gate is not None and not gate.passed
     if not result.success and not blocked_by_gate:
@@ -195,7 +224,18 @@ def train(
             raise TypeError(f"{asset} {vintage}: expected {kind.__name__}, got {type(value)}")
         return value
 
+    tuned = instance.get_latest_materialization_event(dg.AssetKey("tuned_model"))
+    trials = {}
+    if tuned is not None and tuned.run_id == result.run_id and tuned.asset_materialization:
+        meta = {k: v.value for k, v in tuned.asset_materialization.metadata.items()}
+        trials = {
+            "new": meta["trials_new"],
+            "resumed": meta["trials_resumed"],
+            "pruned": meta["trials_pruned"],
+            "best": meta["best_eval_log_mae"],
+        }
     return TrainOutcome(
+        trials=trials,
         vintage=vintage,
         run_id=result.run_id,
         gate=(gate.description or "") if gate is not None else "not evaluated",

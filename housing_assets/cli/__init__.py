@@ -1,6 +1,7 @@
 """`housing`: the platform's command line.
 
-housing run        generate/ingest every month -> checks -> cleaned data (the main job)
+housing run        generate/ingest new or changed months -> checks -> cleaned data -> a model
+housing train      train one vintage on the months already ingested
 housing generate   write the synthetic panel as monthly files or one HouseTS CSV
 housing dev        the Dagster UI on this project's instance (dagster dev)
 housing mlflow     the MLflow UI on this project's tracking store
@@ -12,21 +13,59 @@ from __future__ import annotations
 
 import argparse
 
-from housing_assets.cli.common import API_PORT, DAGSTER_PORT, MLFLOW_PORT, UI_PORT
+from housing_assets.cli.common import (
+    API_PORT,
+    DAGSTER_PORT,
+    EXIT_INTERRUPTED,
+    EXIT_SOURCE,
+    EXIT_USAGE,
+    MLFLOW_PORT,
+    UI_PORT,
+    CliError,
+    say,
+)
 from housing_assets.cli.generate import cmd_generate
-from housing_assets.cli.run import cmd_run
+from housing_assets.cli.run import cmd_run, cmd_train
 from housing_assets.cli.servers import cmd_dev, cmd_mlflow, cmd_serve, cmd_ui
 from housing_assets.settings import DEFAULT_SCALE, DEFAULT_SEED
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        """One line naming the fix (argparse's default prints the whole usage first)."""
+        self.exit(EXIT_USAGE, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def month(text: str) -> str:
+    """An argparse type: YYYY-MM."""
+    import re
+
+    if not re.fullmatch(r"(19|20)\d\d-(0[1-9]|1[0-2])", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month: use YYYY-MM, e.g. 2022-01")
+    return text
+
+
+def positive(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="housing", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="housing", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     def data_options(p, *, with_source: bool = True):
         p.add_argument(
             "--scale",
-            type=float,
+            type=positive(float),
             default=None,
             help=f"fraction of the ~6,226 synthetic zips (default {DEFAULT_SCALE})",
         )
@@ -43,6 +82,34 @@ def build_parser() -> argparse.ArgumentParser:
                 help="synthetic (default), a HouseTS CSV/Parquet file or monthly directory, or s3://...",
             )
 
+    def model_options(p):
+        p.add_argument(
+            "--vintage",
+            type=month,
+            default="2022-01",
+            help="holdout start month (default 2022-01, the reference split)",
+        )
+        p.add_argument(
+            "--trials",
+            type=positive(int),
+            default=None,
+            help="Optuna trials (default 12; 30 with --full)",
+        )
+        p.add_argument(
+            "--tune-sample",
+            type=positive(float),
+            default=None,
+            help="share of train rows used for tuning (default 0.5; 0.35 with --full)",
+        )
+        p.add_argument(
+            "--no-wait",
+            action="store_true",
+            help="refuse (exit 2) instead of waiting when another `housing run` uses this home",
+        )
+        p.add_argument(
+            "-v", "--verbose", action="store_true", help="every line the Dagster steps log"
+        )
+
     run = sub.add_parser("run", help="the main job, end to end")
     data_options(run)
     run.add_argument(
@@ -50,27 +117,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="only these months: a prefix (2019) or a list (2019-01,2019-02)",
     )
-    run.add_argument(
-        "--vintage",
-        default="2022-01",
-        help="holdout start month (default 2022-01, the reference split)",
-    )
-    run.add_argument(
-        "--trials", type=int, default=None, help="Optuna trials (default 12; 30 with --full)"
-    )
-    run.add_argument(
-        "--tune-sample",
-        type=float,
-        default=None,
-        help="share of train rows used for tuning (default 0.5; 0.35 with --full)",
-    )
+    model_options(run)
     run.add_argument("--no-train", action="store_true", help="stop after ingest and cleaning")
     run.add_argument(
-        "--no-wait",
+        "--reingest",
         action="store_true",
-        help="refuse (exit 2) instead of waiting when another `housing run` uses this home",
+        help="ingest every selected month again, even those whose source content is unchanged",
     )
     run.set_defaults(func=cmd_run)
+
+    train = sub.add_parser(
+        "train", help="train one vintage on the months already ingested (no ingest)"
+    )
+    model_options(train)
+    train.set_defaults(func=cmd_train)
 
     gen = sub.add_parser("generate", help="write the synthetic panel to files")
     gen.add_argument(
@@ -116,5 +176,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Every user mistake ends here as one line and a distinct exit code (cli/common.py); a bug
+    still shows its traceback."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except CliError as exc:
+        say(f"error: {exc}")
+        return exc.code
+    except KeyboardInterrupt as exc:
+        run_id = getattr(exc, "run_id", None)  # runner.Interrupted: Ctrl-C inside a Dagster run
+        run = f" run {run_id[:8]} is marked failed;" if run_id else ""
+        say(f"\ninterrupted:{run} what finished is kept, `housing {args.command}` again resumes")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        from housing_assets.lib.contract import ContractError  # pandas: only when needed
+
+        if not isinstance(exc, ContractError):
+            raise  # a bug: its traceback is what a report needs
+        say(f"error: {exc} (check --source / HOUSING_SOURCE)")  # the source itself is unusable
+        return EXIT_SOURCE

@@ -13,6 +13,23 @@ MLFLOW_PORT = 5000
 API_PORT = 8000
 UI_PORT = 8501
 
+# Exit codes: 0 done; 1 done, but the outcome is incomplete (a month quarantined or failed, the
+# gate blocked the model); the others mean nothing was attempted, or the user stopped it.
+EXIT_INCOMPLETE = 1
+EXIT_USAGE = 2  # a flag or a combination of flags that cannot work (also argparse's code)
+EXIT_SOURCE = 3  # the source cannot be read: missing path, no monthly files, unreadable
+EXIT_SETTINGS = 4  # an environment variable (HOUSING_*) holds a value that is not allowed
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
+
+
+class CliError(Exception):
+    """A user mistake: printed as one line, `error: <message>`, exiting with `code`. The message
+    names the fix."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.code = code
+
 
 def say(msg: str) -> None:
     print(msg, flush=True)
@@ -43,7 +60,14 @@ def launch(command: list[str], env: dict[str, str], *, override: bool = True) ->
 
 
 def settings_for(args) -> Settings:
-    settings = Settings.from_env()
+    """The environment's settings with the command's flags applied. A bad HOUSING_* variable is
+    EXIT_SETTINGS, a bad flag EXIT_USAGE, each one line naming the variable or flag."""
+    from pydantic import ValidationError
+
+    try:
+        settings = Settings.from_env()
+    except ValidationError as exc:
+        raise CliError(_invalid(exc, lambda f: f"HOUSING_{f.upper()}"), EXIT_SETTINGS) from None
     changes = {}
     if getattr(args, "full", False):
         changes["scale"] = 1.0
@@ -53,4 +77,19 @@ def settings_for(args) -> Settings:
         changes["seed"] = args.seed
     if getattr(args, "source", None):
         changes["source"] = args.source
-    return settings.with_(**changes)
+    try:
+        return settings.with_(**changes)
+    except ValidationError as exc:
+        raise CliError(_invalid(exc, lambda f: f"--{f.replace('_', '-')}")) from None
+
+
+def _invalid(exc, name) -> str:
+    """pydantic's errors as one line: `--scale: must be greater than 0 (got -1.0)`."""
+    parts = []
+    for e in exc.errors():
+        field = ".".join(str(x) for x in e["loc"]) or "settings"
+        got = f" (got {e['input']!r})" if "input" in e and not isinstance(e["input"], dict) else ""
+        parts.append(
+            f"{name(field) if e['loc'] else field}: {e['msg'].removeprefix('Value error, ')}{got}"
+        )
+    return "; ".join(parts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import time
 from contextlib import contextmanager
@@ -10,7 +11,9 @@ from pathlib import Path
 
 from housing_assets.cli.common import (
     DAGSTER_PORT,
+    EXIT_INCOMPLETE,
     MLFLOW_PORT,
+    CliError,
     prepare_dagster_env,
     say,
     settings_for,
@@ -73,53 +76,77 @@ def cmd_run(args) -> int:
     settings = settings_for(args)
     try:
         with home_lock(settings.home, wait=not args.no_wait):
-            return _run(args, settings)
+            return _with_console(args, lambda console: _run(args, settings, console))
     except HomeBusy as exc:
-        say(f"error: {exc}")
-        return 2
+        raise CliError(str(exc)) from None
 
 
-def _run(args, settings: Settings) -> int:
+def cmd_train(args) -> int:
+    settings = settings_for(args)
+    try:
+        with home_lock(settings.home, wait=not args.no_wait):
+            return _with_console(args, lambda console: _train_only(args, settings, console))
+    except HomeBusy as exc:
+        raise CliError(str(exc)) from None
+
+
+def _with_console(args, work) -> int:
+    from housing_assets.cli.console import Console
+    from housing_assets.defs import loggers
+
+    console = Console(verbose=args.verbose)
+    with loggers.listening(console):
+        return work(console)
+
+
+def _run(args, settings: Settings, console) -> int:
+    say = console.say
     prepare_dagster_env(settings)
     import dagster as dg
 
     from housing_assets.definitions import build_definitions, resources_for
-    from housing_assets.lib import splits as S
-    from housing_assets.runner import ingest, register_months, train
+    from housing_assets.runner import IngestOutcome, ingest, register_months
 
     started = time.perf_counter()
     defs = build_definitions(settings)
     resources = resources_for(settings)
     source = resources["source"]
-    say(f"[1/{3 if args.no_train else 4}] source: {source.describe()}")
+    steps = 3 if args.no_train else 4
+    say(f"[1/{steps}] source: {source.describe()}")
     for reason in source.refused():
         say(f"  ignored {reason}")
-    months = select_months(source.months(), args.months)
+    available = source.months()
+    months = select_months(available, args.months)
     if not months:
-        say("no months to ingest")
-        return 2
-    steps = 3 if args.no_train else 4
+        raise CliError(
+            f"{_months_arg(args)} selects no month of {source.describe()} "
+            f"({_span(available)}): pick months it has, e.g. --months {available[-1][:4]}"
+        )
     with dg.DagsterInstance.get() as instance:
+        cleaned = set(instance.get_materialized_partitions(dg.AssetKey("cleaned_monthly")))
         if not args.no_train:
-            cleaned = instance.get_materialized_partitions(dg.AssetKey("cleaned_monthly"))
-            empty = S.uncovered(sorted(set(months) | set(cleaned)), S.Windows(args.vintage))
-            if empty:
-                say(
-                    f"error: vintage {args.vintage} needs months in every split, and "
-                    f"{_months_arg(args)} (with what is ingested) leaves {' and '.join(empty)} "
-                    "empty: add those months, or ingest only with --no-train"
-                )
-                return 2
+            _require_splits(args, sorted(set(months) | cleaned), "--no-train")
         from housing_assets.liveness import fail_dead_runs
 
         for run_id in fail_dead_runs(instance):  # e.g. a killed earlier `housing run`
             say(f"  marked run {run_id[:8]} failed: its process is gone (killed?)")
+        ledger = Ledger(settings)
+        fingerprints = source.fingerprints()
+        unchanged = [] if args.reingest else ledger.unchanged(months, fingerprints, cleaned)
+        todo = [m for m in months if m not in set(unchanged)]
         new = register_months(instance, months)
         say(
-            f"[2/{steps}] {len(months)} month(s) {months[0]}..{months[-1]} ({len(new)} new partitions)"
+            f"[2/{steps}] {len(months)} month(s) {_span(months)}: {len(todo)} to ingest "
+            f"({len(new)} new partitions), {len(unchanged)} unchanged since ingested"
+            + (" (skipped; --reingest ingests them again)" if unchanged else "")
         )
         say(f"[3/{steps}] ingest + great-expectations checks + cleaning")
-        outcome = ingest(defs, instance, months, say=say)
+        if todo:
+            outcome = ingest(defs, instance, todo, say=say)
+            ledger.record({m: fingerprints[m] for m in outcome.ingested if m in fingerprints})
+        else:
+            say("  nothing new or changed to ingest")
+            outcome = IngestOutcome(months=[])
         trained = None
         if not args.no_train:
             if outcome.quarantined or outcome.failed:
@@ -127,18 +154,95 @@ def _run(args, settings: Settings) -> int:
                 say(f"[4/{steps}] not training: {lost} month(s) quarantined or failed (see below)")
             else:
                 say(f"[4/{steps}] model lineage for vintage {args.vintage}")
-                repaired = resources["mlflow_tracking"].reconcile_champion(
-                    resources["serving_store"].store()
-                )
-                if repaired:  # a publish that crashed between `current` and the alias
-                    say(f"  {repaired}")
-                trained = train(
-                    defs, instance, args.vintage, _tuning_config(args, settings), say=say
-                )
+                trained = _train(args, settings, defs, resources, instance, say)
     elapsed = time.perf_counter() - started
-    _summary(settings, outcome, trained, elapsed)
+    skipped = f", {len(unchanged)} unchanged (skipped)" if unchanged else ""
+    _summary(settings, outcome, trained, elapsed, say, skipped)
     incomplete = outcome.quarantined or outcome.failed
-    return 1 if incomplete or (trained is not None and not trained.published) else 0
+    return EXIT_INCOMPLETE if incomplete or (trained and not trained.published) else 0
+
+
+def _train_only(args, settings: Settings, console) -> int:
+    say = console.say
+    prepare_dagster_env(settings)
+    import dagster as dg
+
+    from housing_assets.definitions import build_definitions, resources_for
+
+    started = time.perf_counter()
+    defs = build_definitions(settings)
+    resources = resources_for(settings)
+    with dg.DagsterInstance.get() as instance:
+        cleaned = sorted(instance.get_materialized_partitions(dg.AssetKey("cleaned_monthly")))
+        if not cleaned:
+            raise CliError(
+                f"nothing is ingested in {settings.home}: run `housing run --no-train` first"
+            )
+        _require_splits(args, cleaned, "`housing run --no-train --months ...`", ingested=True)
+        say(f"vintage {args.vintage} on the {len(cleaned)} ingested month(s) {_span(cleaned)}")
+        trained = _train(args, settings, defs, resources, instance, say)
+    say("")
+    say(f"done in {time.perf_counter() - started:.1f}s")
+    _model_summary(settings, trained, say)
+    return 0 if trained.published else EXIT_INCOMPLETE
+
+
+def _require_splits(args, months: list[str], fix: str, *, ingested: bool = False) -> None:
+    """Refuse, before any work, a vintage whose train, eval or holdout window has no month."""
+    from housing_assets.lib import splits as S
+
+    empty = S.uncovered(months, S.Windows(args.vintage))
+    if not empty:
+        return
+    what = "the ingested months" if ingested else f"{_months_arg(args)} (with what is ingested)"
+    action = (
+        f"ingest them with {fix}" if ingested else f"add those months, or ingest only with {fix}"
+    )
+    raise CliError(
+        f"vintage {args.vintage} needs months in every split, and {what} leaves "
+        f"{' and '.join(empty)} empty: {action}"
+    )
+
+
+def _train(args, settings: Settings, defs, resources, instance, say):
+    from housing_assets.runner import train
+
+    repaired = resources["mlflow_tracking"].reconcile_champion(resources["serving_store"].store())
+    if repaired:  # a publish that crashed between `current` and the alias
+        say(f"  {repaired}")
+    return train(defs, instance, args.vintage, _tuning_config(args, settings), say=say)
+
+
+def _span(months: list[str]) -> str:
+    return "none" if not months else months[0] if len(months) == 1 else f"{months[0]}..{months[-1]}"
+
+
+class Ledger:
+    """What `housing run` ingested, month -> the source's fingerprint of it then (the same
+    fingerprints the new-data sensor compares). A month is skipped when it is cleaned and its
+    fingerprint is unchanged; switching the source, seed, scale or data location changes every
+    fingerprint or the ledger's key, so everything is ingested again. One JSON file in the
+    home, replaced atomically."""
+
+    def __init__(self, settings: Settings):
+        self.path = settings.home / "ingested.json"
+        self.key = settings.data_location
+        known = json.loads(self.path.read_text()) if self.path.exists() else {}
+        self.months: dict[str, str] = (
+            known.get("months", {}) if known.get("data") == self.key else {}
+        )
+
+    def unchanged(self, months, fingerprints: dict[str, str], cleaned: set[str]) -> list[str]:
+        return [
+            m for m in months
+            if m in cleaned and m in fingerprints and self.months.get(m) == fingerprints[m]
+        ]  # fmt: skip
+
+    def record(self, ingested: dict[str, str]) -> None:
+        self.months.update(ingested)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"data": self.key, "months": self.months}, sort_keys=True))
+        os.replace(tmp, self.path)
 
 
 def _months_arg(args) -> str:
@@ -146,17 +250,17 @@ def _months_arg(args) -> str:
 
 
 def _tuning_config(args, settings: Settings) -> dict:
+    """The budget is trials, never seconds: two runs on the same data publish the same model."""
     full = settings.scale >= 0.99
     return {
         "n_trials": args.trials or (30 if full else 12),
         "sample_fraction": args.tune_sample or (0.35 if full else 0.5),
-        "timeout_s": 900.0 if full else 150.0,
     }
 
 
-def _summary(settings: Settings, outcome, trained, elapsed: float) -> None:
+def _summary(settings: Settings, outcome, trained, elapsed: float, say, skipped: str = "") -> None:
     say("")
-    say(f"done in {elapsed:.1f}s: {len(outcome.ingested)} month(s) ingested and cleaned")
+    say(f"done in {elapsed:.1f}s: {len(outcome.ingested)} month(s) ingested and cleaned{skipped}")
     for check, text in outcome.warnings.items():
         say(f"  warning  {check}: {text}")
     for month, why in outcome.quarantined.items():
@@ -167,15 +271,30 @@ def _summary(settings: Settings, outcome, trained, elapsed: float) -> None:
     for error, months in errors.items():  # one line per distinct error, not per month
         say(f"  FAILED   {', '.join(months)} (each run alone, once):\n    {error}")
     if trained is not None:
-        _model_summary(settings, trained)
+        _model_summary(settings, trained, say)
     say(f"  data:     {settings.data_dir}/<asset>/<partition>.parquet|json")
-    say(f"  runs:     {', '.join(r[:8] for r in outcome.run_ids)} in {settings.dagster_home}")
+    if outcome.run_ids:
+        say(f"  runs:     {_run_list(outcome.run_ids)} in {settings.dagster_home}")
     say(f"  Dagster:  uv run housing dev     ->  http://127.0.0.1:{DAGSTER_PORT}")
     say(f"  MLflow:   uv run housing mlflow  ->  http://127.0.0.1:{MLFLOW_PORT}")
 
 
-def _model_summary(settings: Settings, trained) -> None:
+def _run_list(run_ids: list[str]) -> str:
+    shown = ", ".join(r[:8] for r in run_ids[:5])
+    return shown if len(run_ids) <= 5 else f"{shown} and {len(run_ids) - 5} more"
+
+
+def _model_summary(settings: Settings, trained, say) -> None:
     m = trained.metrics
+    if trained.trials:
+        t = trained.trials
+        pruned = f", {t['pruned']} pruned early" if t.get("pruned") else ""
+        resumed = (
+            f" (+{t['resumed']} from an earlier run of this study)" if t.get("resumed") else ""
+        )
+        say(
+            f"  tuning: {t['new']} trial(s) run{pruned}{resumed}; best eval log-MAE {t['best']:.4f}"
+        )
     if "mape" in m:
         say(
             f"  holdout ({trained.vintage} on): MAPE {m['mape']:.2f}%  MAE ${m['mae']:,.0f}  R² {m['r2']:.4f}"

@@ -9,6 +9,7 @@ final model is refit once on train + eval with the best parameters.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,13 +18,17 @@ import numpy as np
 import optuna
 import xgboost as xgb
 
+from housing_assets.lib import progress
+
 EVAL_METRIC = "mae"  # on the log scale: ~ relative error, what MAPE users care about
 
 
 @dataclass
 class TuningSettings:
     n_trials: int = 20
-    timeout_s: float | None = 600.0
+    # The budget is trials: the same data and settings give the same study and model however
+    # busy the machine. A wall-clock cap (seconds, for new trials) is an opt-in guard.
+    timeout_s: float | None = None
     seed: int = 42
     sample_fraction: float = 1.0  # share of train rows used while tuning (the refit uses all)
     max_rounds: int = 2000
@@ -134,6 +139,18 @@ def tune(
     results: list[TrialResult] = []
     kept: dict[int, xgb.Booster] = {}  # trial number -> model, only the best so far
 
+    def reported(result: TrialResult) -> TrialResult:
+        results.append(result)
+        values = [t.value for t in finished if t.value is not None]
+        values += [r.value for r in results if r.value is not None]
+        best = f"best eval error ≈ {math.expm1(min(values)):.2%}" if values else "none complete yet"
+        progress.report(
+            "tuning", len(finished) + len(results), settings.n_trials, unit="trials", note=best
+        )
+        if on_trial:
+            on_trial(result)
+        return result
+
     def objective(trial: optuna.Trial) -> float:
         started = time.perf_counter()
         params = search_space(trial)
@@ -148,31 +165,18 @@ def tune(
                 callbacks=[_PruneOnEval(trial)],
             )
         except optuna.TrialPruned:
-            results.append(
-                TrialResult(
-                    trial.number, params, None, None, "PRUNED", time.perf_counter() - started
-                )
-            )
-            if on_trial:
-                on_trial(results[-1])
+            seconds = time.perf_counter() - started
+            reported(TrialResult(trial.number, params, None, None, "PRUNED", seconds))
             raise
         trial.set_user_attr("best_iteration", booster.best_iteration)
         value = float(booster.best_score)
         if not kept or value < min(r.value for r in results if r.value is not None):
             kept.clear()
             kept[trial.number] = booster[: booster.best_iteration + 1]
-        results.append(
-            TrialResult(
-                trial.number,
-                params,
-                value,
-                booster.best_iteration,
-                "COMPLETE",
-                time.perf_counter() - started,
-            )
+        seconds = time.perf_counter() - started
+        reported(
+            TrialResult(trial.number, params, value, booster.best_iteration, "COMPLETE", seconds)
         )
-        if on_trial:
-            on_trial(results[-1])
         return value
 
     if remaining:

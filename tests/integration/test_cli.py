@@ -1,6 +1,7 @@
 """The README's main command, as a user runs it: a subprocess on a fresh HOUSING_HOME."""
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ def test_housing_run_goes_from_data_to_a_published_bundle_and_says_where_results
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert "[1/4] source: synthetic(seed=7, scale=0.01)" in out
-    assert "142 month(s) 2012-03..2023-12 (142 new partitions)" in out
+    assert "142 month(s) 2012-03..2023-12: 142 to ingest (142 new partitions)" in out
     assert "142 month(s) ingested and cleaned" in out
     assert "[4/4] model lineage for vintage 2022-01" in out
     assert (
@@ -45,10 +46,53 @@ def test_housing_run_goes_from_data_to_a_published_bundle_and_says_where_results
     assert len(cleaned) == 142
     assert len(pd.read_parquet(cleaned[0])) > 0
     assert (tmp_path / "dagster" / "history" / "runs.db").exists()
-    # Second run: same months are known partitions now, nothing new registered.
+    assert "tuning: 2 trial(s) run" in out  # what tuning did, not what was asked
+    # Second run: the months are ingested and unchanged, so nothing is ingested again.
     again = _housing(["run", "--scale", "0.01", "--months", "2023", "--no-train"], tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "12 month(s) 2023-01..2023-12 (0 new partitions)" in again.stdout
+    assert (
+        "12 month(s) 2023-01..2023-12: 0 to ingest (0 new partitions), 12 unchanged" in again.stdout
+    )
+    assert (
+        "done in" in again.stdout
+        and "0 month(s) ingested and cleaned, 12 unchanged (skipped)" in again.stdout
+    )
+    # Another seed is other content: every selected month is ingested again; --reingest forces it.
+    other = _housing(
+        ["run", "--scale", "0.01", "--seed", "8", "--months", "2023-12", "--no-train"], tmp_path
+    )
+    assert "1 to ingest (0 new partitions), 0 unchanged" in other.stdout, (
+        other.stdout + other.stderr
+    )
+    forced = _housing(
+        [
+            "run",
+            "--scale",
+            "0.01",
+            "--seed",
+            "8",
+            "--months",
+            "2023-12",
+            "--no-train",
+            "--reingest",
+        ],
+        tmp_path,
+    )
+    assert "1 to ingest (0 new partitions), 0 unchanged" in forced.stdout, (
+        forced.stdout + forced.stderr
+    )
+    # One vintage on what is ingested, without touching the data.
+    before = sorted(
+        p.stat().st_mtime_ns for p in (tmp_path / "data" / "cleaned_monthly").glob("*.parquet")
+    )
+    train = _housing(["train", "--vintage", "2021-07", "--trials", "1"], tmp_path)
+    assert train.returncode in (0, 1), train.stdout + train.stderr  # 1: the gate kept v1
+    assert "vintage 2021-07 on the 142 ingested month(s) 2012-03..2023-12" in train.stdout
+    assert "tuning: 1 trial(s) run" in train.stdout and "registered version 2" in train.stdout
+    after = sorted(
+        p.stat().st_mtime_ns for p in (tmp_path / "data" / "cleaned_monthly").glob("*.parquet")
+    )
+    assert after == before
 
 
 @pytest.mark.slow
@@ -99,6 +143,58 @@ def test_months_that_cannot_train_the_vintage_are_refused_before_any_work(tmp_pa
     )
     assert "Traceback" not in proc.stdout + proc.stderr
     assert not (tmp_path / "data").exists()  # nothing was ingested
+
+
+MISTAKES = {  # a user mistake -> its exit code and the one line that names the fix
+    "missing source": (["run", "--source", "nope.csv"], {}, 3,
+        "error: source path nope.csv does not exist (check --source / HOUSING_SOURCE)"),
+    "not a month": (["run", "--vintage", "22-01"], {}, 2,
+        "error: argument --vintage: '22-01' is not a month: use YYYY-MM, e.g. 2022-01 (see `housing run --help`)"),
+    "bad variable": (["run"], {"HOUSING_SCALE": "-1"}, 4,
+        "error: HOUSING_SCALE: Input should be greater than 0 (got '-1')"),
+    "nothing ingested": (["train"], {}, 2, "error: nothing is ingested in {home}: run `housing run --no-train` first"),
+    "no such months": (["run", "--scale", "0.01", "--months", "2099", "--no-train"], {}, 2,
+        "error: --months 2099 selects no month of synthetic(seed=7, scale=0.01) (2012-03..2023-12): pick months it has, e.g. --months 2023"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("mistake", list(MISTAKES))
+def test_a_user_mistake_is_one_line_naming_the_fix_with_its_own_exit_code(mistake, tmp_path):
+    """They were tracebacks: `--source nope.csv` 19 lines, `--vintage 22-01` a pandas error."""
+    args, env, code, line = MISTAKES[mistake]
+    proc = _housing(args, tmp_path, **env)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    said = [x for x in (proc.stdout + proc.stderr).splitlines() if x.strip()]
+    assert said[-1] == line.format(home=tmp_path)
+    assert [x for x in said if x.startswith("error")] == [said[-1]]
+    assert not [x for x in said if not x.startswith(("error", "[1/"))], said  # nothing else
+    assert not (tmp_path / "data").exists()
+
+
+def test_ctrl_c_stops_with_one_line_and_the_next_run_resumes(tmp_path):
+    """Ctrl-C during ingest printed 79 lines and 3 tracebacks, then re-ran every month alone
+    and exited 0."""
+    environment = {**os.environ, "HOUSING_HOME": str(tmp_path)}
+    environment.pop("DAGSTER_HOME", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "housing_assets.cli", "run", "--scale", "0.01", "--no-train", "-v"],
+        cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines = []
+    for line in proc.stdout:  # -v: a line as each step starts; interrupt inside the run
+        lines.append(line)
+        if "raw_monthly ..." in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    rest, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, "".join(lines) + rest + err
+    said = [x for x in rest.splitlines() if x.strip()]
+    assert len(said) == 1 and said[0].startswith("interrupted: run "), rest
+    assert said[0].endswith("is marked failed; what finished is kept, `housing run` again resumes")
+    assert "Traceback" not in rest + err and "STEP_FAILURE" not in rest + err
+    again = _housing(["run", "--scale", "0.01", "--no-train"], tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "142 to ingest" in again.stdout and "142 month(s) ingested and cleaned" in again.stdout
 
 
 def test_generate_single_file_is_the_published_layout(tmp_path):

@@ -7,6 +7,7 @@ import pandas as pd
 
 from housing_assets.defs.ingestion.partitions import MONTHLY_POOL, months
 from housing_assets.lib import contract as c
+from housing_assets.lib import progress
 from housing_assets.lib.cleaning import CleaningReport, clean_month
 from housing_assets.resources.source import HouseTSSource
 
@@ -64,12 +65,14 @@ def cleaned_monthly(
     """Model-ready rows of one month: canonical metro names, one row per zip, NaN for not-reported, outliers removed."""
     total = CleaningReport()
     out = {}
-    for month in context.partition_keys:
+    keys = list(context.partition_keys)
+    for done, month in enumerate(keys, 1):
         try:
             out[month], report = clean_month(raw_monthly[month])
         except c.ContractError as exc:
             raise c.ContractError(f"partition {month}: {exc}") from exc
         total.add(report)
+        progress.report("cleaning", done, len(keys), unit="months", note=month)
     context.log.info(
         f"cleaned {len(out)} month(s): {total.rows_in:,} rows in, {total.rows_out:,} out"
     )

@@ -65,8 +65,8 @@ def new_source_months(
     if not source.is_landing_area():
         # A generated or single-file source does not "receive" months: register them only;
         # `housing run` ingests them in one run.
-        context.update_cursor(plan.cursor_json())
         if not plan.add_partitions:
+            context.update_cursor(plan.cursor_json())
             return dg.SkipReason(
                 f"all {len(fingerprints)} months of {source.describe()} are partitions"
             )

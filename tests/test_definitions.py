@@ -175,3 +175,50 @@ def test_local_runs_ignore_production_locations(monkeypatch, tmp_path):
     settings = Settings(home=tmp_path)
     assert settings.mlflow_uri is None and settings.data_uri is None
     assert settings.mlflow_tracking_uri == f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+
+
+def test_every_asset_has_an_owner_and_a_code_version(defs):
+    graph = defs.resolve_asset_graph()
+    owners = {n.key.to_user_string(): n.owners for n in graph.asset_nodes}
+    assert all(owners.values()), owners
+    assert {o for node_owners in owners.values() for o in node_owners} == {
+        "team:data-platform",
+        "team:ml",
+    }
+    for node in graph.asset_nodes:
+        if node.group_name == "training":
+            assert node.code_version, node.key
+            assert node.owners == ["team:ml"], node.key
+        if node.group_name == "ingestion":
+            assert node.owners == ["team:data-platform"], node.key
+    training = {n.key.to_user_string() for n in graph.asset_nodes if n.group_name == "training"}
+    assert training == {
+        "splits",
+        "feature_state",
+        "tuned_model",
+        "holdout_predictions",
+        "holdout_metrics",
+        "serving_bundle",
+    }
+
+
+def test_every_sensor_and_job_says_what_it_does(defs):
+    for sensor in defs.sensors:
+        assert sensor.description and len(sensor.description) > 40, sensor.name
+    for job in defs.jobs:
+        assert job.description and len(job.description) > 20, job.name
+
+
+@pytest.mark.parametrize("asset", ["raw_monthly", "cleaned_monthly"])
+def test_raw_and_cleaned_declare_the_contract_as_column_schema(defs, asset):
+    from housing_assets.lib import contract as c
+
+    node = defs.resolve_asset_graph().get(dg.AssetKey(asset))
+    schema = node.metadata["dagster/column_schema"]
+    if isinstance(schema, dg.TableSchemaMetadataValue):
+        schema = schema.schema
+    assert [col.name for col in schema.columns] == c.COLUMNS
+    assert len(schema.columns) == 39
+    assert {col.name: col.type for col in schema.columns} == c.DTYPES
+    required = {col.name for col in schema.columns if not col.constraints.nullable}
+    assert required == set(c.REQUIRED)

@@ -13,6 +13,12 @@ def test_dagster_integrations_match_the_core_release():
         assert version.split(".")[2] == core.split(".")[2], (integration, version, core)
 
 
+def test_the_dg_cli_moves_with_the_core_release():
+    # dagster-dg-cli shares dagster's own version line (1.minor.patch), not the integrations'.
+    assert md.version("dagster-dg-cli") == md.version("dagster")
+    assert md.version("dagster-dg-core") == md.version("dagster")
+
+
 def test_integrations_import():
     import dagster_aws.s3  # noqa: F401
     import dagster_mlflow  # noqa: F401

@@ -37,10 +37,11 @@ def say(msg: str) -> None:
 
 def prepare_dagster_env(settings: Settings) -> None:
     """This process's own Dagster instance and logging, set up once at start-up (the CLI's only
-    writes to its environment): dagster.yaml at the project root reads its storage location
-    from HOUSING_DAGSTER_STORAGE."""
+    writes to its environment): dagster.yaml at the project root keeps the instance's storage
+    in the settings' Dagster home (housing_assets/instance.py), so HOUSING_HOME is pinned here
+    for this process and the ones it starts."""
     os.environ.setdefault("DAGSTER_HOME", str(project_root()))
-    os.environ["HOUSING_DAGSTER_STORAGE"] = str(settings.dagster_home)
+    os.environ["HOUSING_HOME"] = str(settings.home)
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     # Keep the CLI readable: Dagster's preview/beta warnings are for developers, not for a run.
     warnings.filterwarnings("ignore", module="dagster")

@@ -22,7 +22,10 @@ def cmd_dev(args) -> int:
         ensure_pool_limits(instance)
     root = project_root()
     os.chdir(root)
-    command = ["dagster", "dev", "-w", str(root / "workspace.yaml"), "-p", str(args.port)]
+    # `dg dev` from the root: the project's code location ([tool.dg] in pyproject.toml) on the
+    # instance of dagster.yaml (DAGSTER_HOME) -- what plain `dagster dev` did, minus its warning
+    # that `dg dev` supersedes it.
+    command = ["dg", "dev", "-p", str(args.port)]
     say(f"Dagster UI on http://127.0.0.1:{args.port} (instance: {settings.dagster_home})")
     # The code location reads its settings from the environment (settings.py).
     child = {"HOUSING_HOME": str(settings.home), "HOUSING_SOURCE": settings.source,

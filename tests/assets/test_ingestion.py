@@ -52,6 +52,45 @@ def test_range_run_materializes_every_partition_and_evaluates_checks(tmp_path, i
     assert meta["rows_in"].value >= meta["rows_out"].value > 0
 
 
+def _month_metadata(instance, asset: str, month: str) -> dict:
+    [record] = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[month]), limit=1
+    ).records
+    return {k: v.value for k, v in record.asset_materialization.metadata.items()}
+
+
+def test_a_range_run_records_each_months_own_row_count(tmp_path, instance, small_panel):
+    """One run over four months writes four materializations: each carries its own month's
+    row count (and cleaning counts), the run's totals only under `run_*` names."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    keep = {"2019-11": None, "2019-12": 7, "2020-01": 20, "2020-02": None}  # rows kept per month
+    for month, frame in frames_by_month(small_panel).items():
+        if month in keep:
+            frame.head(keep[month]).to_parquet(landing / f"{month}.parquet", index=False)
+    defs = _defs(tmp_path / "home", source=str(landing))
+    register_months(instance, MONTHS)
+    result = defs.resolve_job_def("ingest").execute_in_process(
+        instance=instance, tags={RANGE_START: MONTHS[0], RANGE_END: MONTHS[-1]}
+    )
+    assert result.success
+    data = tmp_path / "home" / "data"
+    raw_total = 0
+    for month in MONTHS:
+        raw = _month_metadata(instance, "raw_monthly", month)
+        stored = len(pd.read_parquet(data / "raw_monthly" / f"{month}.parquet"))
+        assert raw["dagster/row_count"] == stored == (keep[month] or stored)
+        raw_total += stored
+        cleaned = _month_metadata(instance, "cleaned_monthly", month)
+        stored = len(pd.read_parquet(data / "cleaned_monthly" / f"{month}.parquet"))
+        assert cleaned["dagster/row_count"] == cleaned["rows_out"] == stored
+        assert cleaned["rows_in"] == raw["dagster/row_count"]
+        assert raw["content_fingerprint"] == raw["content_fingerprints"][month]
+    assert _month_metadata(instance, "raw_monthly", "2019-12")["dagster/row_count"] == 7
+    assert _month_metadata(instance, "raw_monthly", "2019-11")["run_rows"] == raw_total
+    assert _month_metadata(instance, "cleaned_monthly", "2020-01")["run_rows_in"] == raw_total
+
+
 def test_single_partition_run_attributes_the_check_to_that_partition(tmp_path, instance):
     defs = _defs(tmp_path)
     register_months(instance, MONTHS)

@@ -40,8 +40,11 @@ class InProcessDaemon:
             definitions=self.defs,
         )
         # Called directly, a sensor is not checked for setting its cursor twice in one tick; the
-        # real daemon is (tests/integration/test_dagster_dev.py runs both sensors in it).
+        # real daemon fails such a tick (SensorResult.cursor after context.update_cursor), so
+        # the same is refused here.
         result = sensor(context)
+        if isinstance(result, dg.SensorResult) and result.cursor is not None:
+            assert context.cursor == self.cursors.get(name), f"{name} set its cursor twice"
         if isinstance(result, dg.SkipReason):
             self.cursors[name] = context.cursor
             tick = Tick(name, result.skip_message, [])

@@ -58,17 +58,18 @@ def test_instance_configs_are_valid(folder, monkeypatch):
     from dagster._config import process_config
     from dagster._core.instance.config import dagster_instance_config
 
-    for name, value in {**INSTANCE_ENV, "HOUSING_DAGSTER_STORAGE": "/tmp/dagster"}.items():
+    for name, value in INSTANCE_ENV.items():
         monkeypatch.setenv(name, value)
     config, _ = dagster_instance_config(str(REPO / folder))
-    assert ("sqlite" if folder == "." else "postgres") in config["storage"]
-    for section in ("compute_logs", "run_coordinator", "run_launcher"):
-        if section not in config:
-            continue
-        spec = config[section]
+    assert ("custom" if folder == "." else "postgres") in config["storage"]
+    specs = [config["storage"]["custom"]] if folder == "." else []
+    for section in ("compute_logs", "local_artifact_storage", "run_coordinator", "run_launcher"):
+        if section in config:
+            specs.append(config[section])
+    for spec in specs:
         cls = getattr(importlib.import_module(spec["module"]), spec["class"])
         result = process_config(cls.config_type(), spec.get("config") or {})
-        assert result.success, (section, [e.message for e in result.errors])
+        assert result.success, (spec["class"], [e.message for e in result.errors])
     if folder == "deploy":
         assert config["run_launcher"]["class"] == "EcsRunLauncher"
     # A killed run is failed and the queue moves on (tests/integration/test_dagster_dev.py).

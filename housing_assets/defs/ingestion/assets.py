@@ -6,22 +6,44 @@ import dagster as dg
 import pandas as pd
 
 from housing_assets.defs.ingestion.partitions import MONTHLY_POOL, months
+from housing_assets.defs.owners import DATA_PLATFORM
 from housing_assets.lib import contract as c
 from housing_assets.lib import progress
 from housing_assets.lib.cleaning import CleaningReport, clean_month
 from housing_assets.resources.source import HouseTSSource
 
 GROUP = "ingestion"
+
+
+def contract_schema() -> dg.TableSchema:
+    """The data contract's 39 columns in order, with their dtypes (lib/contract.py); the keys and
+    the target may not be missing. A source's kept extras (longitude, latitude, state) may follow."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name,
+                c.DTYPES[name],
+                constraints=dg.TableColumnConstraints(nullable=name not in c.REQUIRED),
+            )
+            for name in c.COLUMNS
+        ]
+    )
+
+
 # Both monthly assets: one Parquet file per month, every month of a backfill in a single run.
 # The pool serializes runs that write monthly data (dagster.yaml: pools of limit 1, enforced per
 # run by the queue), so two runs over the same or overlapping months never interleave.
+# A range run materializes every month at once: what describes one month goes on that month's
+# event (`month_metadata`), run-wide figures are named `run_*`.
 MONTHLY = {
     "pool": MONTHLY_POOL,
     "partitions_def": months,
     "backfill_policy": dg.BackfillPolicy.single_run(),
     "group_name": GROUP,
     "kinds": {"pandas", "parquet"},
-    "code_version": "1",
+    "owners": DATA_PLATFORM,
+    "code_version": "1",  # bump when the asset's logic (or the lib code it calls) changes
+    "metadata": {"dagster/column_schema": contract_schema()},
 }
 
 
@@ -41,18 +63,24 @@ def raw_monthly(
     dropped = _union(c.dropped_columns(f) for f in frames.values())
     if dropped:
         context.log.warning(f"source columns dropped by the contract's column mapping: {dropped}")
-    rows = sum(len(f) for f in frames.values())
+    for month, frame in frames.items():
+        month_metadata(
+            context,
+            month,
+            frame,
+            columns_not_reported=dg.MetadataValue.json(c.not_reported_columns(frame)),
+            preview=dg.MetadataValue.md(frame.head(5).to_markdown(index=False)),
+        )
     context.add_output_metadata(
         {
             "source": source.describe(),
-            "months": len(keys),
+            "run_months": len(keys),
             "unreadable_months": dg.MetadataValue.json(unreadable),
-            "columns_not_reported": dg.MetadataValue.json(not_reported),
+            "run_columns_not_reported": dg.MetadataValue.json(not_reported),
             "columns_dropped": dg.MetadataValue.json(dropped),
             "content_fingerprints": fingerprints(frames),
-            "rows": rows,
+            "run_rows": sum(len(f) for f in frames.values()),
             "rows_per_month_median": float(pd.Series([len(f) for f in frames.values()]).median()),
-            "preview": dg.MetadataValue.md(frames[keys[0]].head(5).to_markdown(index=False)),
         }
     )
     return frames
@@ -72,15 +100,37 @@ def cleaned_monthly(
         except c.ContractError as exc:
             raise c.ContractError(f"partition {month}: {exc}") from exc
         total.add(report)
+        month_metadata(
+            context,
+            month,
+            out[month],
+            **report.as_metadata(),
+            outlier_cells_by_column=dg.MetadataValue.json(report.outlier_cells),
+        )
         progress.report("cleaning", done, len(keys), unit="months", note=month)
     context.log.info(
         f"cleaned {len(out)} month(s): {total.rows_in:,} rows in, {total.rows_out:,} out"
     )
-    metadata = total.as_metadata()
-    metadata["outlier_cells_by_column"] = dg.MetadataValue.json(total.outlier_cells)
+    metadata = {f"run_{name}": value for name, value in total.as_metadata().items()}
+    metadata["run_months"] = len(out)
     metadata["content_fingerprints"] = fingerprints(out)
     context.add_output_metadata(metadata)
     return out
+
+
+def month_metadata(
+    context: dg.AssetExecutionContext, month: str, frame: pd.DataFrame, **extra
+) -> None:
+    """What describes one month, on that month's materialization only: its own row count (not
+    the run's), its content fingerprint and `extra`."""
+    context.add_asset_metadata(
+        {
+            "dagster/row_count": len(frame),
+            "content_fingerprint": frame_fingerprint(frame),
+            **extra,
+        },
+        partition_key=month,
+    )
 
 
 def _union(lists) -> list[str]:

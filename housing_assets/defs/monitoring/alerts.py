@@ -54,6 +54,10 @@ def classify(instance: dg.DagsterInstance, run: dg.DagsterRun) -> Alert:
     name="alert_on_failure",
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
+    description=(
+        "Posts an alert to HOUSING_ALERT_WEBHOOK_URL for each failed run, classified as a "
+        "quarantined month, a gate block or a crash (logged and skipped when no webhook is set)."
+    ),
 )
 def alert_on_failure(context: dg.RunFailureSensorContext, alerts: AlertNotifier):
     """Send an alert (HOUSING_ALERT_WEBHOOK_URL) for each failed run: quarantine, gate block or crash."""

@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from housing_assets.defs.ingestion.partitions import months
+from housing_assets.defs.owners import ML
 from housing_assets.lib import contract as c
 from housing_assets.lib import drift, refresh
 from housing_assets.lib import features as F
@@ -18,7 +19,8 @@ MONTHLY = {
     "partitions_def": months,
     "backfill_policy": dg.BackfillPolicy.single_run(),
     "group_name": GROUP,
-    "code_version": "1",
+    "owners": ML,
+    "code_version": "1",  # bump when the asset's logic (or the lib code it calls) changes
 }
 
 
@@ -81,24 +83,30 @@ def drift_report(
             f"drift {month}: {report['status']} ({', '.join(report['reasons']) or 'within thresholds'})"
         )
         out[month] = report
-    last = out[max(out)]
+        context.add_asset_metadata(_drift_metadata(month, report, html_path), partition_key=month)
     statuses = pd.Series([r["status"] for r in out.values()]).value_counts().to_dict()
     context.add_output_metadata(
         {
-            "months": len(out),
-            "status_counts": dg.MetadataValue.json(statuses),
-            "last_month": max(out),
-            "status": last["status"],
-            "share_drifting": last["share_drifting"],
-            "prediction_psi": last["prediction_psi"],
-            "mape": last["mape"] if last["mape"] is not None else float("nan"),
-            "mape_ratio": last["mape_ratio"] if last["mape_ratio"] is not None else float("nan"),
+            "run_months": len(out),
+            "run_status_counts": dg.MetadataValue.json(statuses),
             "champion": champion.version,
-            "report": dg.MetadataValue.path(html_path),
-            "summary": dg.MetadataValue.md(drift.markdown(max(out), last)),
         }
     )
     return out
+
+
+def _drift_metadata(month: str, report: dict, html_path: str) -> dict:
+    """One month's drift verdict, on that month's materialization."""
+    return {
+        "dagster/row_count": report["rows"],
+        "status": report["status"],
+        "share_drifting": report["share_drifting"],
+        "prediction_psi": report["prediction_psi"],
+        "mape": report["mape"] if report["mape"] is not None else float("nan"),
+        "mape_ratio": report["mape_ratio"] if report["mape_ratio"] is not None else float("nan"),
+        "report": dg.MetadataValue.path(html_path),
+        "summary": dg.MetadataValue.md(drift.markdown(month, report)),
+    }
 
 
 @dg.asset(**MONTHLY, kinds={"pandas", "parquet"})
@@ -115,8 +123,11 @@ def batch_predictions(
         scored = scored.join(champion.predictor.predict(frame).reset_index(drop=True))
         scored["model_version"] = champion.version
         out[month] = scored
+        context.add_asset_metadata({"dagster/row_count": len(scored)}, partition_key=month)
     rows = sum(len(v) for v in out.values())
-    context.add_output_metadata({"rows": rows, "months": len(out), "champion": champion.version})
+    context.add_output_metadata(
+        {"run_rows": rows, "run_months": len(out), "champion": champion.version}
+    )
     context.log.info(f"scored {rows:,} zip-months with {champion.version}")
     return out
 

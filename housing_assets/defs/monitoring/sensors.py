@@ -39,6 +39,12 @@ IN_FLIGHT = [
     jobs=[jobs.ingest_job, jobs.ingest_and_monitor_job],
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Watches the source for new or changed monthly files: registers each month as a "
+        "partition and requests one ingest run per stretch of new months (ingest_and_monitor "
+        "once a champion is published); a failed multi-month run is retried without the months "
+        "its contract check named. A generated or single-file source only registers months."
+    ),
 )
 def new_source_months(
     context: dg.SensorEvaluationContext, source: HouseTSSource, serving_store: ServingStore
@@ -65,8 +71,8 @@ def new_source_months(
     if not source.is_landing_area():
         # A generated or single-file source does not "receive" months: register them only;
         # `housing run` ingests them in one run.
-        context.update_cursor(plan.cursor_json())
         if not plan.add_partitions:
+            context.update_cursor(plan.cursor_json())
             return dg.SkipReason(
                 f"all {len(fingerprints)} months of {source.describe()} are partitions"
             )
@@ -171,6 +177,12 @@ def _blocked(instance: dg.DagsterInstance, run_id: str) -> tuple[str, ...] | Non
     jobs=[jobs.train_job],
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Requests a train run for a new vintage when a month's drift or MAPE decay crosses the "
+        "RetrainPolicy thresholds or enough months arrived since the champion's data; one "
+        "training at a time, with a cooldown and bounded retries. The promotion gate decides "
+        "whether the new model serves."
+    ),
 )
 def retrain_on_drift_or_new_data(
     context: dg.SensorEvaluationContext,

@@ -4,12 +4,15 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from housing_assets.defs.owners import ML
 from housing_assets.defs.training.partitions import all_months, vintages
 from housing_assets.lib import features as F
 from housing_assets.lib import splits as S
 from housing_assets.resources.io_manager import Available
 
 GROUP = "training"
+# Each lineage asset carries `owners=ML` and a `code_version`: bump an asset's when its logic (or
+# the lib code it calls) changes, so Dagster marks the vintages it built as stale.
 
 
 class SplitConfig(dg.Config):
@@ -42,6 +45,8 @@ class FeatureConfig(dg.Config):
     group_name=GROUP,
     kinds={"pandas", "parquet"},
     ins={"cleaned_monthly": dg.AssetIn(partition_mapping=all_months)},
+    owners=ML,
+    code_version="1",
 )
 def splits(
     context: dg.AssetExecutionContext, config: SplitConfig, cleaned_monthly: Available
@@ -75,7 +80,7 @@ def splits(
     return out
 
 
-@dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"json"})
+@dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"json"}, owners=ML, code_version="1")
 def feature_state(
     context: dg.AssetExecutionContext, config: FeatureConfig, splits: pd.DataFrame
 ) -> F.FeatureState:

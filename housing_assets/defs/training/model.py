@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from housing_assets.defs.owners import ML
 from housing_assets.defs.training.assets import GROUP
 from housing_assets.defs.training.partitions import vintages
 from housing_assets.lib import evaluation, plots, training, tuning
@@ -52,7 +53,13 @@ def _study_name(config: TuningConfig, vintage: str, rows) -> str:
     return f"vintage-{vintage}-data{S.fingerprint(rows)}-seed{config.seed}-sample{config.sample_fraction}"
 
 
-@dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"xgboost", "optuna", "mlflow"})
+@dg.asset(
+    partitions_def=vintages,
+    group_name=GROUP,
+    kinds={"xgboost", "optuna", "mlflow"},
+    owners=ML,
+    code_version="1",
+)
 def tuned_model(
     context: dg.AssetExecutionContext,
     config: TuningConfig,
@@ -148,7 +155,13 @@ def predictor_of(
     )
 
 
-@dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"pandas", "parquet"})
+@dg.asset(
+    partitions_def=vintages,
+    group_name=GROUP,
+    kinds={"pandas", "parquet"},
+    owners=ML,
+    code_version="1",
+)
 def holdout_predictions(
     context: dg.AssetExecutionContext,
     splits: pd.DataFrame,
@@ -171,7 +184,7 @@ def holdout_predictions(
     return preds
 
 
-@dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"json"})
+@dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"json"}, owners=ML, code_version="1")
 def holdout_metrics(
     context: dg.AssetExecutionContext,
     holdout_predictions: pd.DataFrame,

@@ -5,6 +5,7 @@ from dataclasses import asdict
 import dagster as dg
 import pandas as pd
 
+from housing_assets.defs.owners import ML
 from housing_assets.defs.training.assets import GROUP
 from housing_assets.defs.training.partitions import vintages
 from housing_assets.lib import anchors as A
@@ -14,7 +15,7 @@ from housing_assets.resources.mlflow_tracking import MlflowTracking
 from housing_assets.resources.serving_store import ServingStore
 
 
-@dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"json"})
+@dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"json"}, owners=ML, code_version="1")
 def serving_bundle(
     context: dg.AssetExecutionContext,
     splits: pd.DataFrame,

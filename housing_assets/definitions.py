@@ -137,7 +137,8 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> dg.D
             monitoring_alerts.alert_on_failure,
         ],
         resources={**resources_for(settings), **(resources or {})},
-        loggers={loggers.LOGGER: loggers.housing_console},  # runs name it to use it
+        # Dagster's console stays available by name; a run naming neither gets Dagster's default.
+        loggers={"console": dg.colored_console_logger, loggers.LOGGER: loggers.housing_console},
     )
 
 

@@ -149,7 +149,7 @@ def test_drift_page_shows_reports_verdicts_and_the_timeline(monkeypatch, tiny, t
         assert heatmap["encoding"]["color"]["field"] == "psi"
 
 
-@pytest.mark.parametrize("page", ["overview", "explorer", "what-if", "errors", "drift"])
+@pytest.mark.parametrize("page", ["overview", "map", "explorer", "what-if", "errors", "drift"])
 def test_an_unreachable_api_shows_a_banner_not_a_trace(monkeypatch, page):
     at = open_page(monkeypatch, f"http://127.0.0.1:{free_port()}", page)
     assert len(at.error) == 1 and "API unreachable" in at.error[0].value

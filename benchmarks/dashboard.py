@@ -49,7 +49,7 @@ def main() -> int:
             at.query_params["page"] = slug
             return at.run()
 
-        for slug in ("overview", "explorer", "what-if", "errors", "drift"):
+        for slug in ("overview", "map", "explorer", "what-if", "errors", "drift"):
             st.cache_data.clear()
             cold = timed(lambda slug=slug: page(slug))
             warm = timed(lambda slug=slug: page(slug))

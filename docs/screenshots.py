@@ -25,6 +25,7 @@ from tests.harness.loopback import api_process, free_port
 DOCS = Path(__file__).resolve().parent
 PAGES = {
     "overview": "Model card",
+    "map": "zip codes:",
     "explorer": "Holdout months shown",
     "what-if": "Why this price",
     "errors": "Worst zip codes",

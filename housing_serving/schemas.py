@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any, NotRequired, Required
+from typing import Annotated, Any, Literal, NotRequired, Required
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, FailFast, Field
 from typing_extensions import TypedDict
@@ -206,6 +206,30 @@ class Series(BaseModel):
     level: str = Field(description="zipcode, or metro (the mean over its zips, month by month)")
     key: str
     points: list[SeriesPoint]
+
+
+class ZipPoint(BaseModel):
+    zipcode: str
+    metro: str
+    name: str
+    longitude: float
+    latitude: float
+    located: Literal["source", "centroid", "interpolated"] = Field(
+        description="source: the data's own coordinates; centroid: the zip's USPS centroid; "
+        "interpolated: a zip outside the USPS list placed between its real neighbours"
+    )
+    price: float | None = Field(description="The last actual price.")
+    price_month: str | None
+    predicted_change_pct: float | None = Field(
+        description="Last holdout prediction against the last price known before the holdout."
+    )
+    mape: float | None = Field(description="Holdout MAPE of the zip (%).")
+
+
+class ZipMap(BaseModel):
+    model_version: str
+    zipcodes: list[ZipPoint]
+    unplaced: list[str] = Field(description="Zips with no position (their prefix is unknown).")
 
 
 class MetroError(BaseModel):

@@ -1,6 +1,6 @@
 """The dashboard: `housing ui` (streamlit run housing_ui/app.py). Talks only to the API over HTTP.
 
-Pages (sidebar, or `?page=` in the URL): overview (the model card), explorer, what-if, errors,
+Pages (sidebar, or `?page=` in the URL): overview (the model card), map, explorer, what-if, errors,
 drift. API answers are cached per model version, so a page revisit costs no request and a new
 champion invalidates everything at once.
 """
@@ -9,10 +9,11 @@ import streamlit as st
 
 from housing_ui.client import Api, ApiRefused, ApiUnavailable
 from housing_ui.common import banner, live_model
-from housing_ui.views import drift, errors, explorer, overview, what_if
+from housing_ui.views import drift, errors, explorer, overview, what_if, zip_map
 
 VIEWS = {
     "Overview": overview.page,
+    "Map": zip_map.page,
     "Explorer": explorer.page,
     "What-if": what_if.page,
     "Errors": errors.page,
@@ -26,8 +27,14 @@ def main() -> None:
     api = Api.from_env()
     wanted = st.query_params.get("page", "overview").lower()
     slugs = [p.lower() for p in PAGES]
-    page = st.sidebar.radio(
-        "Page", PAGES, index=slugs.index(wanted) if wanted in slugs else 0, key="page"
+    # The URL picks the first page; after that the radio's state does (the map's "Open in the
+    # Explorer" sets it, and a default index beside a set state is a duplicate value).
+    first = slugs.index(wanted) if wanted in slugs else 0
+    page = (
+        st.sidebar.radio(
+            "Page", PAGES, index=None if "page" in st.session_state else first, key="page"
+        )
+        or PAGES[first]
     )
     st.query_params["page"] = page.lower()
     st.sidebar.caption(f"API: {api.base_url}")

@@ -8,6 +8,8 @@ import pandas as pd
 MONEY_AXIS = alt.Axis(format="$,.0f", title=None)
 LABELS = alt.Axis(labelOverlap=False, labelLimit=260)  # every category named, none cut short
 ACTUAL, PREDICTED = "#1f4e79", "#d9822b"
+BAR_STEP = 30  # px per bar of a horizontal bar chart
+FIT_WIDTH = alt.AutoSizeParams(type="fit-x", contains="padding")
 
 
 def money(value: float | None) -> str:
@@ -158,7 +160,10 @@ def model_vs_baselines_chart(table: pd.DataFrame) -> alt.Chart:
             ),
             tooltip=["predictor:N", alt.Tooltip("mape:Q", format=".2f")],
         )
-        .properties(height=32 * len(table))
+        # A fixed height was the whole chart's under Streamlit's autosize "fit" (axis and title
+        # included): four bars got ~12 px each and their labels overlapped. A band per bar, and
+        # only the width fitted to the container.
+        .properties(height=alt.Step(BAR_STEP), autosize=FIT_WIDTH)
     )
 
 

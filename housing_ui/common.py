@@ -34,8 +34,13 @@ def banner(exc: Exception) -> None:
 # --- pages ---------------------------------------------------------------------------------------
 
 
+def metro_label(metro: dict) -> str:
+    """How a metro is named in every picker (the map sets the Explorer's by this label)."""
+    return f"{metro['name']} ({metro['code']})"
+
+
 def metro_picker(catalog: dict, key: str) -> dict:
     metros = catalog["metros"]
-    names = [f"{m['name']} ({m['code']})" for m in metros]
+    names = [metro_label(m) for m in metros]
     chosen = st.selectbox("Metro", names, key=key)
     return metros[names.index(chosen)]

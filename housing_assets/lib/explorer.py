@@ -7,12 +7,13 @@ the model's predictions (`holdout.parquet`). Aggregates that every dashboard vis
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 import pandas as pd
 
 from housing_assets.lib import contract as c
+from housing_assets.lib import zip_map
 from housing_assets.lib.splits import SPLIT
 
 BANDS = ["lower_80", "upper_80", "lower_95", "upper_95"]
@@ -66,6 +67,13 @@ class Explorer:
             "last_month": month(self.history[c.DATE].max()),
             "holdout": {"first": month(holdout.min()), "last": month(holdout.max())},
         }
+
+    @cached_property
+    def map(self) -> dict:
+        """Every zip with a position and the measures the map colours by (built on first use:
+        the bundled zip list costs ~0.3 s to read once per process)."""
+        points, unplaced = zip_map.zip_points(self.history, self.holdout)
+        return {"zipcodes": points, "unplaced": unplaced}
 
     # --- series -----------------------------------------------------------------------------
 

@@ -61,9 +61,11 @@ PREDICTION_COLUMNS = [
 
 def explorer_files(rows: pd.DataFrame, predictions: pd.DataFrame) -> dict[str, bytes]:
     """What the dashboard explores, shipped inside the bundle so the API needs nothing else:
-    every split's actual prices (small: five columns) and the holdout rows exactly as a client
-    would send them, beside the model's predictions for them."""
-    history = rows[[c.ZIPCODE, c.DATE, c.CITY, c.TARGET, S.SPLIT]].reset_index(drop=True)
+    every split's actual prices (small: five columns, seven with a source's coordinates) and the
+    holdout rows exactly as a client would send them, beside the model's predictions for them."""
+    # A source's own longitude/latitude (the HouseTS per-metro panels) ride along for the map.
+    located = [col for col in ("longitude", "latitude") if col in rows]
+    history = rows[[c.ZIPCODE, c.DATE, c.CITY, c.TARGET, S.SPLIT, *located]].reset_index(drop=True)
     holdout = rows[rows[S.SPLIT] == S.HOLDOUT][c.COLUMNS].reset_index(drop=True)
     # Both come from the same splits in the same order; check rather than join silently.
     if not holdout[c.KEYS].equals(predictions[c.KEYS].reset_index(drop=True)):

@@ -12,7 +12,7 @@ from housing_assets.lib.explorer import Explorer
 from housing_assets.lib.published import PublishedModel
 from housing_serving.deps import Live
 from housing_serving.errors import ERRORS
-from housing_serving.schemas import Catalog, ErrorReport, Series
+from housing_serving.schemas import Catalog, ErrorReport, Series, ZipMap
 
 router = APIRouter(prefix="/v1/explore", tags=["explore"], responses=ERRORS)
 ZIPCODE = Query(ge=501, le=99_950)
@@ -31,6 +31,13 @@ def explorer_of(model: PublishedModel) -> Explorer:
 def catalog(model: Live) -> dict:
     """Metros and their zip codes, the months covered and the holdout window."""
     return explorer_of(model).catalog
+
+
+@router.get("/map", response_model=ZipMap)
+def zip_map(model: Live) -> dict:
+    """Every zip code with a position (the source's own, else its bundled USPS centroid) and what
+    the map colours it by: last price, predicted change over the holdout, holdout MAPE."""
+    return {"model_version": model.version, **explorer_of(model).map}
 
 
 @router.get("/series", response_model=Series)

@@ -110,5 +110,8 @@ def test_a_lean_image_has_none_of_the_pipeline_and_its_command_serves(target, ti
                 tiny.published_predictor().predict(rows)["prediction"].tolist()
             )
             assert all(len(p["contributions"]) == 8 for p in body["predictions"])
+            # The map's zip positions come from a core dependency: the API image has them.
+            placed = httpx.get(f"http://127.0.0.1:{port}/v1/explore/map", timeout=30).json()
+            assert len(placed["zipcodes"]) == tiny.splits["zipcode"].nunique()
     finally:
         stop(process, timeout=20)

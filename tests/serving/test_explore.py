@@ -109,3 +109,30 @@ def test_a_bundle_without_explorer_data_still_predicts_but_explore_says_why(stor
         response = client.get("/v1/explore/catalog")
         assert response.status_code == 404
         assert "carries no explorer data" in response.json()["detail"][0]["message"]
+
+
+def test_map_places_every_zip_with_the_measures_its_series_shows(client, holdout_predictions):
+    import zipcodes
+
+    answer = client.get("/v1/explore/map").json()
+    catalog = client.get("/v1/explore/catalog").json()
+    points = {p["zipcode"]: p for p in answer["zipcodes"]}
+    assert answer["unplaced"] == [] and len(points) == len(answer["zipcodes"])
+    assert set(points) == {z for m in catalog["metros"] for z in m["zipcodes"]}
+    assert all(-125 < p["longitude"] < -66 and 24 < p["latitude"] < 50 for p in points.values())
+    real = next(p for p in points.values() if p["located"] == "centroid")
+    usps = zipcodes.matching(real["zipcode"])[0]
+    assert (real["longitude"], real["latitude"]) == (float(usps["long"]), float(usps["lat"]))
+
+    zipcode, point = next(iter(points.items()))
+    series = client.get("/v1/explore/series", params={"zipcode": zipcode}).json()["points"]
+    actual = [p for p in series if p["actual"] is not None]
+    assert_close(point["price"], actual[-1]["actual"])
+    assert point["price_month"] == actual[-1]["month"]
+    known = [p["actual"] for p in actual if p["split"] != "holdout"][-1]
+    last_prediction = [p["prediction"] for p in series if p["prediction"] is not None][-1]
+    assert_close(point["predicted_change_pct"], (last_prediction / known - 1) * 100)
+    rows = holdout_predictions[holdout_predictions["zipcode"] == int(zipcode)]
+    assert_close(
+        point["mape"], ((rows["prediction"] - rows["price"]).abs() / rows["price"]).mean() * 100
+    )

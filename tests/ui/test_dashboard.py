@@ -62,6 +62,15 @@ def test_overview_is_the_model_card_of_the_live_model(monkeypatch, api_url):
     assert not at.error and not at.warning
 
 
+def test_overview_bars_get_a_band_each_so_their_labels_cannot_overlap(monkeypatch, api_url):
+    at = open_page(monkeypatch, api_url)
+    (bars,) = [s for s in chart_specs(at) if s["encoding"]["y"].get("field") == "predictor"]
+    # Streamlit's default autosize "fit" squeezed a fixed total height (axis and title
+    # included) into ~12 px per bar; a step per bar and a width-only fit keep them readable.
+    assert bars["height"] == {"step": 30}
+    assert bars["autosize"]["type"] == "fit-x"
+
+
 def test_explorer_selections_change_the_rendered_series(monkeypatch, api_url):
     at = open_page(monkeypatch, api_url, "explorer")
     first_title = chart_specs(at)[0]["title"]
@@ -140,7 +149,7 @@ def test_drift_page_shows_reports_verdicts_and_the_timeline(monkeypatch, tiny, t
         assert heatmap["encoding"]["color"]["field"] == "psi"
 
 
-@pytest.mark.parametrize("page", ["overview", "explorer", "what-if", "errors", "drift"])
+@pytest.mark.parametrize("page", ["overview", "map", "explorer", "what-if", "errors", "drift"])
 def test_an_unreachable_api_shows_a_banner_not_a_trace(monkeypatch, page):
     at = open_page(monkeypatch, f"http://127.0.0.1:{free_port()}", page)
     assert len(at.error) == 1 and "API unreachable" in at.error[0].value

@@ -30,8 +30,102 @@ def cmd_dev(args) -> int:
     # The code location reads its settings from the environment (settings.py).
     child = {"HOUSING_HOME": str(settings.home), "HOUSING_SOURCE": settings.source,
              "HOUSING_SCALE": str(settings.scale), "HOUSING_SEED": str(settings.seed)}  # fmt: skip
-    launch(command, child)  # replaces this process: Ctrl-C reaches dagster directly
-    return 0
+    return supervise(command, {**os.environ, **child})
+
+
+def supervise(command: list[str], env: dict[str, str], *, grace_s: float = 10.0) -> int:
+    """Run `command` and see to it that everything it started stops with it.
+
+    `dg dev` exits within seconds of Ctrl-C or SIGTERM, but the code servers it started wait for
+    their heartbeat to time out (45 s) and may even start a fresh gRPC child meanwhile: ports,
+    sockets and the instance stay in use after the prompt is back. So this process becomes the
+    "subreaper" of its descendants (Linux prctl): anything orphaned below it is re-parented
+    here, and once `dg dev` is gone every process left below it is sent SIGTERM, then SIGKILL
+    after `grace_s`."""
+    import signal
+    import subprocess
+
+    _become_subreaper()
+    proc = subprocess.Popen(command, env=env)
+
+    stopped: list[int] = []
+
+    def forward(signum, _frame):
+        stopped.append(signum)
+        # Ctrl-C's SIGINT reached `dg dev` already (one process group); a second one would make
+        # it stop its services ungracefully. SIGTERM (a container stop, `kill`) is ours alone.
+        if signum == signal.SIGTERM and proc.poll() is None:
+            proc.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    code = proc.wait()
+    _stop_leftovers(grace_s)
+    return 0 if stopped else code  # asked to stop, and stopped: whatever `dg dev` exits with
+
+
+def _become_subreaper() -> None:
+    import ctypes
+
+    PR_SET_CHILD_SUBREAPER = 36
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _descendants() -> list[int]:
+    """Live processes below this one: orphans of `dg dev` are re-parented here (we are their
+    subreaper), and a run worker may hang below a code server that is itself on its way out."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "(comm)": state, ppid, ...
+        if fields[0] != "Z":
+            parents[int(entry.name)] = int(fields[1])
+    below: set[int] = set()
+    frontier = {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - below
+        below |= frontier
+    return sorted(below)
+
+
+def _stop_leftovers(grace_s: float) -> None:
+    import signal
+    import time
+
+    deadline = time.monotonic() + grace_s
+    sent: set[int] = set()
+    while (left := _descendants()) and time.monotonic() < deadline:
+        for pid in set(left) - sent:
+            _signal(pid, signal.SIGTERM)
+            sent.add(pid)
+        _reap()
+        time.sleep(0.2)
+    for pid in _descendants():
+        _signal(pid, signal.SIGKILL)
+    _reap()
+
+
+def _signal(pid: int, signum: int) -> None:
+    import contextlib
+
+    with contextlib.suppress(ProcessLookupError):  # it exited since it was listed: as wanted
+        os.kill(pid, signum)
+
+
+def _reap() -> None:
+    """Collect exited children (re-parented orphans included), so none stays a zombie."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def cmd_mlflow(args) -> int:

@@ -245,3 +245,40 @@ def test_a_run_left_running_by_a_crash_is_failed_and_the_queue_moves_on(dagster_
         )
     finally:
         _stop_dev(proc)
+
+
+def test_ctrl_c_stops_housing_dev_and_its_run_at_once(tmp_path):
+    """Ctrl-C (SIGINT to the foreground process group) with a run in flight: `housing dev` (now
+    `dg dev`), its daemon, webserver, code server and run worker all exit within seconds, on the
+    first signal. Before, `housing dev` ignored SIGINT/SIGTERM for minutes after a run."""
+    first = subprocess.run(
+        [sys.executable, "-m", "housing_assets.cli", "run", "--months", "2015-01", "--no-train"],
+        cwd=REPO, env=_dev_env(tmp_path), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert first.returncode == 0, first.stdout + first.stderr
+    proc, base = _start_dev(tmp_path)
+    try:
+        run_id = _launch(base, {"dagster/partition": "2015-01"})
+        _worker_pid(base, run_id)  # its run worker is up
+    except BaseException:
+        _stop_dev(proc)
+        raise
+    os.killpg(proc.pid, signal.SIGINT)
+    sent = time.monotonic()
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        _stop_dev(proc, signal.SIGKILL)
+        pytest.fail("housing dev still running 60 s after Ctrl-C")
+    took = time.monotonic() - sent
+    deadline = time.monotonic() + 15  # children that got the same SIGINT finish exiting
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("processes of housing dev's group outlived it")
+    print(f"housing dev stopped {took:.1f} s after Ctrl-C, with a run in flight")
+    assert took < 30

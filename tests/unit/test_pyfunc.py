@@ -83,3 +83,13 @@ def test_a_missing_statistic_column_is_not_a_silent_default(tiny, logged):
     rows = pyfunc.requests(tiny.holdout.head(1))
     with pytest.raises(Exception, match="median_dom"):
         model.predict(pd.DataFrame(rows.drop(columns=["median_dom"])))
+
+
+def test_the_logged_dataset_schema_is_the_one_mlflow_infers(tiny):
+    """log_datasets fills the dataset's schema from the dtypes (MLflow's own inference walks
+    every value: seconds per vintage); it must say exactly what MLflow's would."""
+    from housing_assets.resources.mlflow_tracking import frame_schema
+
+    rows = tiny.splits.assign(flag=tiny.splits["price"] > 3e5)
+    assert rows.isna().any().any() and not rows.isna().all().any()  # required and optional
+    assert frame_schema(rows) == mlflow.data.from_pandas(rows).schema

@@ -142,6 +142,19 @@ def provenance(
     }
 
 
+def predictor_files(
+    state: F.FeatureState, model_json: bytes, conformal: dict, history: pd.DataFrame
+) -> dict[str, bytes]:
+    """The files `Predictor.from_bundle` reads (a bundle's and the MLflow pyfunc's): one writer,
+    so the registered model and the published bundle answer the same."""
+    return {
+        "model.json": model_json,
+        "feature_state.json": state.to_json().encode(),
+        "conformal.json": json.dumps({**conformal, "scale": "log"}, indent=1).encode(),
+        bundle.ANCHORS: history.to_parquet(index=False),
+    }
+
+
 def bundle_files(
     rows: pd.DataFrame,
     state: F.FeatureState,
@@ -158,11 +171,8 @@ def bundle_files(
         model_json, state, conformal, F.anchor_table(rows[rows[S.SPLIT] != S.HOLDOUT], state)
     )
     return {
-        "model.json": model_json,
-        "feature_state.json": state.to_json().encode(),
+        **predictor_files(state, model_json, conformal, history),
         "schema.json": json.dumps(schema_document(), indent=1).encode(),
-        "conformal.json": json.dumps({**conformal, "scale": "log"}, indent=1).encode(),
-        bundle.ANCHORS: history.to_parquet(index=False),
         "metrics.json": json.dumps(metrics, indent=1, default=str).encode(),
         "provenance.json": json.dumps(provenance, indent=1).encode(),
         **explorer_files(rows, holdout_predictions),

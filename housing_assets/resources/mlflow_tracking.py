@@ -18,7 +18,9 @@ from types import SimpleNamespace
 import dagster as dg
 from pydantic import Field
 
-PIP_REQUIREMENTS = ["xgboost>=3.0", "pandas>=2.2", "numpy>=1.26"]
+# Of the registered pyfunc. It also imports housing_assets (not on PyPI): serve it from the
+# project's environment (`mlflow models serve --env-manager local`).
+PIP_REQUIREMENTS = ["xgboost>=3.0", "pandas>=2.2", "numpy>=1.26", "pyarrow>=16"]
 
 
 class MlflowTracking(dg.ConfigurableResource):
@@ -81,6 +83,12 @@ class MlflowTracking(dg.ConfigurableResource):
     def set_champion(self, version: str) -> None:
         self.client().set_registered_model_alias(self.registered_model, "champion", version)
 
+    def tag_version(self, version: str, tags: dict[str, str]) -> None:
+        """Tag a registered version (its vintage and data fingerprint, say)."""
+        client = self.client()
+        for key, value in tags.items():
+            client.set_model_version_tag(self.registered_model, version, key, value)
+
     def tag_verdict(self, version: str, passed: bool, description: str) -> None:
         """Mark a registered version with the promotion gate's verdict: `gate` = promoted |
         rejected, and `gate_reason` (a rejected model stays READY in the registry, so without
@@ -123,6 +131,48 @@ class MlflowTracking(dg.ConfigurableResource):
                 return None
             raise
         return str(alias.version)  # MLflow answers an int; registry versions are named as text
+
+
+def log_datasets(rows, vintage: str) -> None:
+    """The vintage's data as MLflow datasets of the active run: what the published model was fit
+    on (train + eval, context `training`) and judged on (`holdout`). Only the schema, a profile
+    and the digest are stored -- the digest is `splits.fingerprint` of the rows, not the data."""
+    import mlflow
+
+    from housing_assets.lib import contract as c
+    from housing_assets.lib import splits as S
+
+    for context, part in (
+        ("training", rows[rows[S.SPLIT] != S.HOLDOUT]),
+        ("holdout", rows[rows[S.SPLIT] == S.HOLDOUT]),
+    ):
+        dataset = mlflow.data.from_pandas(
+            part,
+            targets=c.TARGET,
+            name=f"housets-{vintage}-{context}",
+            digest=S.fingerprint(part),
+        )
+        # MLflow infers a dataset's schema value by value in Python (8 s on the default panel);
+        # our frames are typed, so the dtypes say the same in milliseconds. `schema` is a
+        # cached property: this fills it before log_input reads it.
+        dataset.schema = frame_schema(part)
+        mlflow.log_input(dataset, context=context)
+
+
+def frame_schema(frame):
+    """MLflow's schema of a typed frame, as MLflow would infer it: the type from each column's
+    dtype, a column required when it has no missing value."""
+    from mlflow.types import ColSpec, DataType, Schema
+
+    kinds = {"f": DataType.double, "i": DataType.long, "b": DataType.boolean}
+    kinds |= {"M": DataType.datetime, "O": DataType.string}
+    missing = frame.isna().any()
+    return Schema(
+        [
+            ColSpec(kinds[frame[col].dtype.kind], col, required=not missing[col])
+            for col in frame.columns
+        ]
+    )
 
 
 def log_png(png: bytes, name: str) -> None:

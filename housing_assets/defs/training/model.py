@@ -12,7 +12,8 @@ from pydantic import Field
 from housing_assets.defs.owners import ML
 from housing_assets.defs.training.assets import GROUP
 from housing_assets.defs.training.partitions import vintages
-from housing_assets.lib import evaluation, plots, training, tuning
+from housing_assets.lib import anchors as A
+from housing_assets.lib import evaluation, plots, publishing, pyfunc, training, tuning
 from housing_assets.lib import features as F
 from housing_assets.lib import splits as S
 from housing_assets.lib.predictor import Predictor
@@ -20,6 +21,7 @@ from housing_assets.resources.mlflow_tracking import (
     PIP_REQUIREMENTS,
     MlflowTracking,
     OptunaStorage,
+    log_datasets,
     log_png,
 )
 
@@ -68,11 +70,16 @@ def tuned_model(
     mlflow_tracking: MlflowTracking,
     optuna_storage: OptunaStorage,
 ) -> training.ModelArtifact:
-    """XGBoost tuned by Optuna on train/eval, refit on train+eval, registered in MLflow (model JSON inside)."""
+    """XGBoost tuned by Optuna on train/eval, refit on train+eval, registered in MLflow as a pyfunc that prices HouseTS rows (model JSON inside)."""
     vintage, rows, state = context.partition_key, splits, feature_state
     settings = config.settings()
     storage, study = optuna_storage.prepared_url(), _study_name(config, vintage, rows)
-    tags = {"vintage": vintage, "dagster_partition": vintage, "dagster_run_id": context.run_id}
+    tags = {
+        "vintage": vintage,
+        "dagster_partition": vintage,
+        "dagster_run_id": context.run_id,
+        "data_fingerprint": S.fingerprint(rows),
+    }
     started = time.perf_counter()
     with mlflow_tracking.parent_run(context, tags) as parent_id:
         mlflow.log_params({"vintage": vintage, "target": state.target, **settings.__dict__})
@@ -104,22 +111,31 @@ def tuned_model(
         mlflow.log_metrics({**eval_metrics, "refit_rounds": model.rounds})
         importance_png = plots.importance(model.importance)
         log_png(importance_png, "feature_importance.png")
-        example = holdout_example(rows, state)
-        info = mlflow.xgboost.log_model(
-            model.booster,
-            name="model",
-            input_example=example,
-            signature=mlflow.models.infer_signature(
-                example, model.booster.inplace_predict(example)
+        log_datasets(rows, vintage)
+        history = publishing.served_history(rows, state)
+        info = pyfunc.log_model(
+            publishing.predictor_files(
+                state, bytes(model.booster.save_raw("json")), model.conformal, history
             ),
+            rows[rows[S.SPLIT] == S.HOLDOUT].head(5),
             pip_requirements=PIP_REQUIREMENTS,
             registered_model_name=mlflow_tracking.registered_model,
         )
     version = str(info.registered_model_version)
+    mlflow_tracking.tag_version(
+        version,
+        {
+            "vintage": vintage,
+            "data_fingerprint": tags["data_fingerprint"],
+            "history_until": A.month_key(int(history[A.MONTH].max())),
+            "dagster_run_id": context.run_id,
+        },
+    )
     context.add_output_metadata(
         {
             "mlflow_run_id": parent_id,
             "registered_version": version,
+            "data_fingerprint": tags["data_fingerprint"],
             "trials_new": len(model.tuning.trials),
             "trials_resumed": model.tuning.resumed_trials,
             "trials_orphaned": model.tuning.orphaned_trials,
@@ -137,13 +153,6 @@ def tuned_model(
     return training.ModelArtifact.of(
         model, training.MlflowRef(parent_id, mlflow_tracking.registered_model, version)
     )
-
-
-def holdout_example(rows, state: F.FeatureState):
-    """Five holdout rows as the model sees them (MLflow's input example and signature)."""
-    holdout = rows[rows[S.SPLIT] == S.HOLDOUT].head(5)
-    history = F.anchor_table(rows[rows[S.SPLIT] != S.HOLDOUT], state)
-    return F.build(holdout, state, F.served_anchors(F.Rows.from_frame(holdout), history))
 
 
 def predictor_of(

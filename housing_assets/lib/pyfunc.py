@@ -1,0 +1,112 @@
+"""The registered MLflow model: HouseTS rows in, prices with 80/95% intervals out.
+
+It is the API's `Predictor`, loaded from the same files a bundle carries (`publishing.
+predictor_files`), so `mlflow models serve` and `mlflow.pyfunc.load_model` answer exactly what the
+API answers for a bundle with the same zip history. Logged as a model from code
+(`pyfunc_code.py`): nothing is pickled, and loading imports `housing_assets`, so serve it from
+the project's environment (`--env-manager local`).
+
+Pipeline-only (MLflow): the API never imports this module.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.pyfunc import PythonModel
+
+from housing_assets.lib import bundle
+from housing_assets.lib import contract as c
+from housing_assets.lib import features as F
+from housing_assets.lib.predictor import Predictor
+
+FILES = ("model.json", "feature_state.json", "conformal.json", bundle.ANCHORS)
+CODE = Path(__file__).with_name("pyfunc_code.py")
+# What a request may leave out, as in the API's request schema (housing_serving/schemas.py).
+NOT_REQUIRED = {c.TARGET, c.CITY_FULL, c.YEAR}
+OUTPUT = ["price", "lower_80", "upper_80", "lower_95", "upper_95", "anchor_month", "horizon"]
+
+
+class HousingPriceModel(PythonModel):
+    """A DataFrame of HouseTS rows (the API's request fields) -> price, interval bounds, the
+    anchor month and horizon the price starts from, and the unseen zip / metro flags."""
+
+    predictor: Predictor
+
+    def load_context(self, context) -> None:
+        files = {name: Path(context.artifacts[name]).read_bytes() for name in FILES}
+        self.predictor = Predictor.from_bundle(bundle.Bundle("mlflow", files))
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        return predict(self.predictor, model_input)
+
+
+def predict(predictor: Predictor, rows: pd.DataFrame) -> pd.DataFrame:
+    """The predictor's answer for rows as MLflow hands them over (dates as text or timestamps;
+    any day stands for its month, as in the API); contract ranges are checked as the API does."""
+    from housing_serving.service import check_ranges  # the API's rule, not a copy of it
+
+    rows = rows.assign(**{c.DATE: _months(rows[c.DATE])}).reset_index(drop=True)
+    check_ranges(F.Rows.from_frame(rows))
+    out = predictor.predict(rows).rename(columns={"prediction": "price"})
+    return out[[*OUTPUT, "unseen_zip", "unseen_metro"]]
+
+
+def _months(dates: pd.Series) -> pd.Series:
+    """'2023-06', '2023-06-30' or a timestamp -> the month's first day."""
+    text = dates.astype(str).str.slice(0, 7)
+    return pd.to_datetime(text, format="%Y-%m")
+
+
+def requests(rows: pd.DataFrame) -> pd.DataFrame:
+    """Contract rows as a client sends them (`dataframe_records`): dates as 'YYYY-MM-DD' text."""
+    out = rows[c.COLUMNS].reset_index(drop=True)
+    return out.assign(**{c.DATE: out[c.DATE].dt.strftime("%Y-%m-%d")})
+
+
+def signature(example: pd.DataFrame, answer: pd.DataFrame) -> mlflow.models.ModelSignature:
+    """Inputs from the data contract (not inferred: a column the example happens to miss is
+    still a float), outputs inferred from the answer to the example."""
+    from mlflow.types import ColSpec, DataType, Schema
+
+    kinds = {c.DATE: DataType.string, c.CITY: DataType.string, c.CITY_FULL: DataType.string}
+    kinds |= {c.ZIPCODE: DataType.long, c.YEAR: DataType.long}
+    inputs = Schema(
+        [
+            ColSpec(kinds.get(col, DataType.double), col, required=col not in NOT_REQUIRED)
+            for col in c.COLUMNS
+        ]
+    )
+    return mlflow.models.ModelSignature(
+        inputs, mlflow.models.infer_signature(example, answer).outputs
+    )
+
+
+def log_model(
+    files: dict[str, bytes],
+    example_rows: pd.DataFrame,
+    *,
+    registered_model_name: str | None,
+    pip_requirements: list[str],
+) -> mlflow.models.model.ModelInfo:
+    """Log (and register) the pyfunc in the active run; `files` as `publishing.predictor_files`
+    writes them, `example_rows` a few contract rows (the input example)."""
+    predictor = Predictor.from_bundle(bundle.Bundle("mlflow", files))
+    example = requests(example_rows)
+    with tempfile.TemporaryDirectory() as folder:
+        artifacts = {}
+        for name in FILES:
+            (Path(folder) / name).write_bytes(files[name])
+            artifacts[name] = str(Path(folder) / name)
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(CODE),
+            artifacts=artifacts,
+            input_example=example,
+            signature=signature(example, predict(predictor, example)),
+            pip_requirements=pip_requirements,
+            registered_model_name=registered_model_name,
+        )

@@ -121,7 +121,10 @@ def compare(
         actual = np.asarray(actual, dtype="float64")
         known = np.isfinite(actual) & (actual > 0)
         if known.any():
-            mape = float(np.mean(np.abs(prediction[known] - actual[known]) / actual[known]) * 100)
+            from sklearn.metrics import mean_absolute_percentage_error
+
+            # A fraction in scikit-learn, % here like every MAPE the platform reports.
+            mape = mean_absolute_percentage_error(actual[known], prediction[known]) * 100
             out["mape"], out["mape_ratio"] = mape, mape / champion_mape
     out["status"], out["reasons"] = _verdict(out, thresholds)
     return out

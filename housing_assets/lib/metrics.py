@@ -9,6 +9,21 @@ LEVELS = (0.80, 0.95)
 
 
 def regression(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """MAE, RMSE, MAPE (in %), median APE (in %) and R² over the rows where both are finite.
+
+    scikit-learn computes all but the median APE, which it lacks. Its MAPE is a fraction: x 100
+    here. Where the old hand-written formulas were defined they agree to the last bit
+    (tests/unit/test_metrics.py). They differ only for a zero actual, which the target's range
+    ($10k-$20M, lib/contract.py) never lets through: scikit-learn divides by machine epsilon.
+    """
+    # Imported here: the API imports this module (through lib/horizons.py) without scikit-learn.
+    from sklearn.metrics import (
+        mean_absolute_error,
+        mean_absolute_percentage_error,
+        r2_score,
+        root_mean_squared_error,
+    )
+
     y, p = np.asarray(y, dtype="float64"), np.asarray(p, dtype="float64")
     ok = np.isfinite(y) & np.isfinite(p)
     y, p = y[ok], p[ok]
@@ -21,16 +36,17 @@ def regression(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
             "median_ape": np.nan,
             "r2": np.nan,
         }
-    err = p - y
-    ape = np.abs(err) / np.abs(y)
-    ss_tot = float(((y - y.mean()) ** 2).sum())
+    # R² is undefined (NaN) for one row or a constant actual: force_finite=False keeps
+    # scikit-learn from reporting 1.0 / 0.0 there, and one row is answered before it warns.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = float(r2_score(y, p, force_finite=False)) if len(y) > 1 else np.nan
     return {
         "n": len(y),
-        "mae": float(np.abs(err).mean()),
-        "rmse": float(np.sqrt((err**2).mean())),
-        "mape": float(ape.mean() * 100),
-        "median_ape": float(np.median(ape) * 100),
-        "r2": float(1 - (err**2).sum() / ss_tot) if ss_tot > 0 else np.nan,
+        "mae": float(mean_absolute_error(y, p)),
+        "rmse": float(root_mean_squared_error(y, p)),
+        "mape": float(mean_absolute_percentage_error(y, p) * 100),
+        "median_ape": float(np.median(np.abs(p - y) / np.abs(y)) * 100),
+        "r2": r2 if np.isfinite(r2) else np.nan,
     }
 
 

@@ -576,6 +576,34 @@ def test_the_deploy_workflow_builds_only_from_digests():
     assert "pins" in workflow["jobs"]["images"]["needs"]
 
 
+def test_every_action_is_pinned_to_a_commit_named_by_its_release():
+    """A tag can be moved to other code; a commit cannot. The comment says which release the
+    commit is, so an update is a reviewed diff (zizmor checks the pinning, not the comment)."""
+    workflows = sorted((REPO / ".github/workflows").glob("*.y*ml"))
+    uses = [
+        line.strip()
+        for path in workflows
+        for line in path.read_text().splitlines()
+        if re.match(r"\s*(- )?uses:", line)
+    ]
+    assert uses
+    pinned = re.compile(r"(- )?uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+")
+    for line in uses:
+        assert pinned.fullmatch(line), line
+
+
+def test_only_the_jobs_that_assume_the_aws_role_get_an_oidc_token():
+    workflow = yaml.safe_load((REPO / ".github/workflows/deploy.yml").read_text())
+    assert workflow["permissions"] == {}
+    for name, job in workflow["jobs"].items():
+        assumes_role = any(
+            step.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
+            for step in job["steps"]
+        )
+        expected = {"contents": "read", **({"id-token": "write"} if assumes_role else {})}
+        assert job["permissions"] == expected, name
+
+
 def test_resolving_a_tag_asks_the_registry_with_an_anonymous_token():
     """resolve() against a registry on loopback that wants a bearer token, like Docker Hub."""
     pins = load_pin_images()

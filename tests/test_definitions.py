@@ -5,7 +5,7 @@ import pytest
 
 from housing_assets.definitions import build_definitions, resources_for
 from housing_assets.settings import Settings
-from tests.conftest import ALL_ASSETS
+from tests.conftest import ALL_ASSETS, LINEAGE_ASSETS
 
 
 @pytest.fixture(scope="module")
@@ -192,14 +192,7 @@ def test_every_asset_has_an_owner_and_a_code_version(defs):
         if node.group_name == "ingestion":
             assert node.owners == ["team:data-platform"], node.key
     training = {n.key.to_user_string() for n in graph.asset_nodes if n.group_name == "training"}
-    assert training == {
-        "splits",
-        "feature_state",
-        "tuned_model",
-        "holdout_predictions",
-        "holdout_metrics",
-        "serving_bundle",
-    }
+    assert training == set(LINEAGE_ASSETS)
 
 
 def test_every_sensor_and_job_says_what_it_does(defs):

@@ -8,7 +8,19 @@ import pytest
 from housing_serving.settings import ServingSettings
 from tests.harness.loopback import free_port, serve_in_thread
 
-__all__ = ["free_port", "running_api"]
+__all__ = ["APP", "free_port", "running_api"]
+
+APP = str(Path(__file__).resolve().parents[2] / "housing_ui" / "app.py")
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Each dashboard test starts with Streamlit's data cache empty (answers are cached by URL)."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()
 
 
 @contextlib.contextmanager

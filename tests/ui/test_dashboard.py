@@ -1,24 +1,13 @@
 """Every dashboard page through Streamlit's own test harness, against a real API on loopback."""
 
 import json
-from pathlib import Path
 
 import httpx
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.serving.test_monitoring_api import publish_report
-from tests.ui.conftest import free_port, running_api
-
-APP = str(Path(__file__).resolve().parents[2] / "housing_ui" / "app.py")
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
+from tests.ui.conftest import APP, free_port, running_api
 
 
 def open_page(monkeypatch, url: str, page: str | None = None) -> AppTest:

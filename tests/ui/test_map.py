@@ -3,25 +3,15 @@ drawn are the API's zips at their coordinates, the colour follows the chosen mea
 chosen zip becomes the Explorer's."""
 
 import json
-from pathlib import Path
 
 import httpx
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
 from housing_ui.map_chart import MEASURES
-
-APP = str(Path(__file__).resolve().parents[2] / "housing_ui" / "app.py")
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
+from tests.ui.conftest import APP
 
 
 @pytest.fixture

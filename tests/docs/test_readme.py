@@ -194,15 +194,15 @@ class Shell:
         name = command.foreground_text.split()[3]
         port = free_port()
         text = f"{command.foreground_text} --port {port}"
-        log = open(self.root / f"{name}-{port}.log", "w")  # noqa: SIM115  (closed with the server)
-        process = subprocess.Popen(
-            ["bash", "-c", f"exec {text}"],
-            cwd=self.root,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stopped whole, children too
-        )
+        with open(self.root / f"{name}-{port}.log", "w") as log:  # the child keeps its copy
+            process = subprocess.Popen(
+                ["bash", "-c", f"exec {text}"],
+                cwd=self.root,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stopped whole, children too
+            )
         url = f"http://127.0.0.1:{port}"
         self.servers[f"{name}@{self.env.get('HOUSING_HOME', '.housing')}"] = (process, url)
         if name == "serve":

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from housing_assets.lib import bundle
-from housing_serving import errors
+from housing_serving import docs, errors
 from housing_serving.deps import Runtime
 from housing_serving.metrics import ApiMetrics
 from housing_serving.middleware import BodyLimit, Observe
@@ -54,11 +54,14 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         description="Prices for HouseTS zip-code x month rows from the published model bundle, with "
         "80%/95% conformal intervals and SHAP explanations.",
         lifespan=lifespan,
+        docs_url=None,  # the CDN pages: docs.install serves both from local assets
+        redoc_url=None,
     )
     app.state.runtime = rt
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(Observe, metrics=rt.metrics)
     errors.install(app)
+    docs.install(app)
     for router in ROUTERS:
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # FastAPI's documented hook

@@ -3,6 +3,7 @@
 housing run        generate/ingest new or changed months -> checks -> cleaned data -> a model
 housing train      train one vintage on the months already ingested
 housing generate   write the synthetic panel as monthly files or one HouseTS CSV
+housing export-rows  ingested rows as a CSV for the API (`POST /v1/predict/csv`)
 housing dev        the Dagster UI on this project's instance (dagster dev)
 housing mlflow     the MLflow UI on this project's tracking store
 housing serve      the prediction API (FastAPI + uvicorn) on the published bundle
@@ -24,6 +25,7 @@ from housing_assets.cli.common import (
     CliError,
     say,
 )
+from housing_assets.cli.export_rows import cmd_export_rows
 from housing_assets.cli.generate import cmd_generate
 from housing_assets.cli.run import cmd_run, cmd_train
 from housing_assets.cli.servers import cmd_dev, cmd_mlflow, cmd_serve, cmd_ui
@@ -43,6 +45,16 @@ def month(text: str) -> str:
     if not re.fullmatch(r"(19|20)\d\d-(0[1-9]|1[0-2])", text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a month: use YYYY-MM, e.g. 2022-01")
     return text
+
+
+def zip_codes(text: str) -> list[int]:
+    """An argparse type: a comma-separated list of zip codes."""
+    try:
+        return [int(z) for z in text.split(",") if z.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of zip codes, e.g. 75013,75019"
+        ) from None
 
 
 def positive(kind):
@@ -148,6 +160,24 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--months", default=None, help="only these months: a prefix or a list")
     gen.add_argument("--until", default=None, help="only months up to YYYY-MM")
     gen.set_defaults(func=cmd_generate)
+
+    rows = sub.add_parser(
+        "export-rows", help="ingested rows as a CSV that the API's /v1/predict/csv takes"
+    )
+    rows.add_argument("--out", required=True, help="the CSV to write, e.g. rows.csv")
+    rows.add_argument(
+        "--month", type=month, default=None, help="an ingested month (default: the latest)"
+    )
+    rows.add_argument(
+        "--zip",
+        type=zip_codes,
+        default=None,
+        help="only these zip codes (a list: 75013,75019)",
+    )
+    rows.add_argument(
+        "--n", type=positive(int), default=5, help="at most this many rows (default 5)"
+    )
+    rows.set_defaults(func=cmd_export_rows)
 
     dev = sub.add_parser(
         "dev", help="start the Dagster UI (dagster dev) on this project's instance"

@@ -113,5 +113,11 @@ def test_a_lean_image_has_none_of_the_pipeline_and_its_command_serves(target, ti
             # The map's zip positions come from a core dependency: the API image has them.
             placed = httpx.get(f"http://127.0.0.1:{port}/v1/explore/map", timeout=30).json()
             assert len(placed["zipcodes"]) == tiny.splits["zipcode"].nunique()
+            # /docs loads its Swagger UI files from a core dependency too, not from a CDN.
+            page = httpx.get(f"http://127.0.0.1:{port}/docs", timeout=30).text
+            script = re.search(r'src="(/docs/assets/[^"]+\.js)"', page)
+            assert script, page
+            asset = httpx.get(f"http://127.0.0.1:{port}{script.group(1)}", timeout=30)
+            assert asset.status_code == 200 and "SwaggerUIBundle" in asset.text
     finally:
         stop(process, timeout=20)

@@ -39,6 +39,7 @@ class Rule:
     kind: str  # run | server | env | ci | elsewhere | not-here
     why: str = ""  # for elsewhere (the test file that runs it) and not-here
     health: str = ""  # for a server: the path that answers 200 once it is up
+    marker: str = ""  # for elsewhere, when not `uv run` words: what that test file must contain
 
 
 SERVERS = {
@@ -54,6 +55,10 @@ HOW: list[tuple[str, Rule]] = [  # first match wins
     (r"uv run housing (run|generate|export-rows)( .*)?", Rule("run")),
     (r"uv run dg launch .*", Rule("run")),
     (r"uv run python -c .*", Rule("run")),
+    (r"MLFLOW_TRACKING_URI=\S+ uv run mlflow models serve .*--env-manager local.*", Rule("elsewhere",
+        "tests/integration/test_mlflow_serve.py", marker='"mlflow", "models", "serve"')),
+    (r"curl .*localhost:5001/invocations .*dataframe_records.*", Rule("elsewhere",
+        "tests/integration/test_mlflow_serve.py", marker='/invocations", json={"dataframe_records"')),
     (r"curl .*", Rule("run")),
     (r"uv run pytest( -m slow)?", Rule("ci", "the test suite itself: .ci/run runs both tiers")),
     (r"uv run dg check defs", Rule("elsewhere", "tests/integration/test_dagster_cli.py")),
@@ -110,6 +115,8 @@ def test_what_is_run_elsewhere_is_run_there():
         rule = classify(command)
         if rule and rule.kind == "ci":
             assert command.text in ci, f"{command.text} is not a line of .ci/run"
+        elif rule and rule.kind == "elsewhere" and rule.marker:
+            assert rule.marker in (REPO / rule.why).read_text(), command
         elif rule and rule.kind == "elsewhere":
             words = command.text.removeprefix("uv run ").split()
             assert ", ".join(f'"{w}"' for w in words) in (REPO / rule.why).read_text(), command

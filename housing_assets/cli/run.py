@@ -99,17 +99,22 @@ def _with_console(args, work) -> int:
         return work(console)
 
 
+def _platform(settings: Settings) -> tuple:
+    """This process's Dagster instance environment, the definitions and their resources."""
+    prepare_dagster_env(settings)
+    from housing_assets.definitions import build_definitions, resources_for
+
+    return build_definitions(settings), resources_for(settings)
+
+
 def _run(args, settings: Settings, console) -> int:
     say = console.say
-    prepare_dagster_env(settings)
+    started = time.perf_counter()
+    defs, resources = _platform(settings)
     import dagster as dg
 
-    from housing_assets.definitions import build_definitions, resources_for
     from housing_assets.runner import IngestOutcome, ingest, register_months
 
-    started = time.perf_counter()
-    defs = build_definitions(settings)
-    resources = resources_for(settings)
     source = resources["source"]
     steps = 3 if args.no_train else 4
     say(f"[1/{steps}] source: {source.describe()}")
@@ -164,14 +169,10 @@ def _run(args, settings: Settings, console) -> int:
 
 def _train_only(args, settings: Settings, console) -> int:
     say = console.say
-    prepare_dagster_env(settings)
+    started = time.perf_counter()
+    defs, resources = _platform(settings)
     import dagster as dg
 
-    from housing_assets.definitions import build_definitions, resources_for
-
-    started = time.perf_counter()
-    defs = build_definitions(settings)
-    resources = resources_for(settings)
     with dg.DagsterInstance.get() as instance:
         cleaned = sorted(instance.get_materialized_partitions(dg.AssetKey("cleaned_monthly")))
         if not cleaned:

@@ -4,8 +4,7 @@ champion? (The `promotion_gate` asset check gathers the facts and reports this v
 A challenger must beat every baseline (persistence, median list price, the reference way) on
 the same holdout rows, overall and in every horizon bucket with enough rows to judge, and must
 not be worse than the champion -- scored on this vintage's holdout, served from the same
-pre-holdout history, on the months the champion never trained on -- by more than
-`max_mape_regression` points.
+pre-holdout history -- by more than `max_mape_regression` points.
 """
 
 from __future__ import annotations
@@ -48,13 +47,10 @@ class Verdict:
 def decide(
     rep: dict, policy: GatePolicy, champion: str | None, champion_mape: float | None,
     champion_note: str | None = None, missing_months: list[str] | None = None,
-    model_mape_same_rows: float | None = None,
 ) -> Verdict:  # fmt: skip
     """`rep`: evaluation.report() of the challenger's holdout; `champion_mape`: the champion's
     MAPE on the same rows (None when there is no champion or it could not be compared, with
-    `champion_note` saying why); `missing_months`: gaps in the vintage's data window;
-    `model_mape_same_rows`: the challenger's MAPE on the rows the champion was scored on, when
-    those are not the whole holdout (default: its overall holdout MAPE)."""
+    `champion_note` saying why); `missing_months`: gaps in the vintage's data window."""
     verdict = Verdict(facts={"model_mape": rep["model"]["mape"], "champion": str(champion)})
     missing = missing_months or []
     verdict.facts["missing_months"] = len(missing)
@@ -82,11 +78,9 @@ def decide(
         verdict.notes.append(champion_note)
     if champion is not None and champion_mape is not None:
         verdict.facts["champion_mape_same_rows"] = champion_mape
-        ours = rep["model"]["mape"] if model_mape_same_rows is None else model_mape_same_rows
-        verdict.facts["model_mape_champion_rows"] = ours
-        if ours > champion_mape + policy.max_mape_regression:
+        if rep["model"]["mape"] > champion_mape + policy.max_mape_regression:
             verdict.reasons.append(
-                f"MAPE {ours:.2f}% is worse than champion {champion} "
+                f"MAPE {rep['model']['mape']:.2f}% is worse than champion {champion} "
                 f"({champion_mape:.2f}%) by more than {policy.max_mape_regression} points"
             )
     verdict.facts = {
@@ -118,41 +112,22 @@ def bucket_verdicts(rep: dict, min_rows: int) -> tuple[list[str], list[str]]:
 
 
 def champion_on_same_rows(
-    store: bundle.Store, version: str, rows: pd.DataFrame, predictions: pd.DataFrame
-) -> tuple[float | None, float | None, str | None]:
+    store: bundle.Store, version: str, rows: pd.DataFrame
+) -> tuple[float | None, str | None]:
     """The champion's MAPE on this vintage's holdout, served from the same pre-holdout history
-    as the challenger (its own published history runs later and would flatter it), and the
-    challenger's MAPE on the same rows (`predictions`: its holdout predictions, row-aligned).
-
-    Only holdout months after the champion's `trained_through` count: a champion refit on every
-    month it had has learned the older part of a later holdout, and scored on it would block any
-    honest challenger. None for both, with a note, when no month is left or the champion was
-    published by an older release that this one cannot read."""
+    as the challenger (its own published history runs later and would flatter it). A champion
+    this release cannot read (published by an older feature version) is not compared, and the
+    note says so."""
     published = bundle.load(store, version)
     state = json.loads(published.files["feature_state.json"])
     if state.get("version") != F.STATE_VERSION or bundle.ANCHORS not in published.files:
-        return (
-            None,
-            None,
-            (
-                f"champion {version} was published by an older release (feature state version "
-                f"{state.get('version')}); not compared on the same rows"
-            ),
-        )
-    provenance = published.json("provenance.json")
-    seen = provenance.get("trained_through") or provenance["windows"]["eval"]["last"]
-    holdout = rows[rows[S.SPLIT] == S.HOLDOUT]
-    unseen = (holdout["date"].dt.strftime("%Y-%m") > seen).to_numpy()
-    if not unseen.any():
-        return (
-            None,
-            None,
-            (f"champion {version} trained on every holdout month (through {seen}); not compared"),
+        return None, (
+            f"champion {version} was published by an older release (feature state version "
+            f"{state.get('version')}); not compared on the same rows"
         )
     history = rows[rows[S.SPLIT] != S.HOLDOUT]
     predictor = Predictor.from_bundle(published)
     predictor = predictor.with_anchors(F.anchor_table(history, predictor.state))
-    judged = holdout[unseen]
-    champion = metrics.regression(judged["price"], predictor.predict(judged)["prediction"])
-    ours = metrics.regression(judged["price"], predictions["prediction"].to_numpy()[unseen])
-    return float(champion["mape"]), float(ours["mape"]), None
+    holdout = rows[rows[S.SPLIT] == S.HOLDOUT]
+    mape = metrics.regression(holdout["price"], predictor.predict(holdout)["prediction"])["mape"]
+    return float(mape), None

@@ -58,29 +58,22 @@ def encoders_fit_on_train_only(
     asset=holdout_metrics,
     partitions_def=vintages,
     blocking=True,
-    additional_ins={
-        "splits": dg.AssetIn(),
-        "tuned_model": dg.AssetIn(),
-        "holdout_predictions": dg.AssetIn(),
-    },
+    additional_ins={"splits": dg.AssetIn(), "tuned_model": dg.AssetIn()},
 )
 def promotion_gate(
     context: dg.AssetCheckExecutionContext,
     holdout_metrics: dict,
     splits: pd.DataFrame,
     tuned_model: training.ModelArtifact,
-    holdout_predictions: pd.DataFrame,
     serving_store: ServingStore,
     promotion_policy: PromotionPolicy,
     mlflow_tracking: MlflowTracking,
 ) -> dg.AssetCheckResult:
-    """Publish only a model that beats every baseline overall and in every horizon bucket, and is not worse than the champion on the same holdout rows (the months the champion never trained on)."""
+    """Publish only a model that beats every baseline overall and in every horizon bucket, and is not worse than the champion on the same holdout rows."""
     store = serving_store.store()
     champion = bundle.current_version(store)
-    champion_mape, ours, note = (
-        gate.champion_on_same_rows(store, champion, splits, holdout_predictions)
-        if champion
-        else (None, None, None)
+    champion_mape, note = (
+        gate.champion_on_same_rows(store, champion, splits) if champion else (None, None)
     )
     verdict = gate.decide(
         holdout_metrics,
@@ -89,7 +82,6 @@ def promotion_gate(
         champion_mape,
         note,
         missing_months=S.missing_months(splits),
-        model_mape_same_rows=ours,
     )
     # The registry keeps every trained version; say which the gate refused, and why.
     mlflow_tracking.tag_verdict(tuned_model.mlflow.version, verdict.passed, verdict.description)

@@ -22,6 +22,7 @@ from housing_assets.lib import contract as c
 from housing_assets.lib import features as F
 from housing_assets.lib import horizons, metrics, tuning
 from housing_assets.lib.splits import EVAL, HOLDOUT, SPLIT, TRAIN
+from housing_assets.lib.tuning import TuningSettings  # a field below is named `tuning`
 
 MIN_EXAMPLES = 100_000  # a small panel is anchored several times over, up to MAX_DRAWS
 MAX_DRAWS = 4
@@ -31,15 +32,14 @@ WEIGHT_POWER = 1.0
 
 @dataclass
 class TrainedModel:
-    booster: xgb.Booster  # refit on train + eval: the model that is published
+    booster: xgb.Booster  # refit on train + eval: judged on the holdout (`final_refit` serves)
     rounds: int
     tuning: tuning.TuningResult
     conformal: dict  # horizons.conformal(): log-scale bounds per horizon bucket
     eval_metrics: dict[str, float]  # of the train-only model: what calibrated the intervals
     importance: dict[str, float]
-    settings: tuning.TuningSettings | None = (
-        None  # what it was fitted with (the final refit reuses it)
-    )
+    # What it was fitted with; the final refit reuses it.
+    settings: TuningSettings | None = None
 
 
 @dataclass(frozen=True)

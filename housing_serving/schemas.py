@@ -169,6 +169,15 @@ class ModelInfo(BaseModel):
         description="Last month of zip history the model is anchored on (advances every month)."
     )
     model_version: str = Field(description="The trained model inside this (refreshed) bundle.")
+    trained_through: str | None = Field(
+        default=None,
+        description="Newest month the served model learned from: after the gate passed, the "
+        "evaluated parameters were refit on every month through it, holdout included. The "
+        "holdout metrics are the estimate from the model before that refit.",
+    )
+    final_refit: dict | None = Field(
+        default=None, description="The final refit: months, rows, examples, boosting rounds."
+    )
     features: list[str]
     input_schema: dict
     data_fingerprint: str

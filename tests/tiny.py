@@ -4,7 +4,9 @@ against it; the real Dagster lineage stays covered by the tests that need it (`t
 
 It goes through the same code the lineage does -- synthetic panel, cleaning, splits, feature
 state, `training.train`, `evaluation.predictions`, `publishing.bundle_files`, `bundle.publish` --
-with one tuning trial and few boosting rounds, so it is a real model, just a weak one.
+with one tuning trial and few boosting rounds, so it is a real model, just a weak one. Unlike the
+lineage it publishes the evaluated booster (no final refit), so the API must answer exactly what
+its holdout was judged with.
 """
 
 from __future__ import annotations

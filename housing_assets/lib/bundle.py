@@ -13,6 +13,8 @@ Layout in a serving store (a local directory today, an S3 prefix with the cloud 
     bundles/<version>/history.parquet     zip x month actual prices of every split (for the dashboard)
     bundles/<version>/holdout.parquet     holdout rows as sent to the model, with its predictions
     bundles/<version>/reference.parquet   drift reference: a sample of the last pre-holdout year
+    bundles/<version>/evaluated_model.json  the model the holdout judged, before its final refit
+                                          (model.json): what the gate compares a challenger with
     bundles/<version>/MANIFEST.json       sha256 of every file above -- written LAST
     current                               the live version -- flipped only after the manifest
 
@@ -47,7 +49,10 @@ FILES = (
 EXPLORER_FILES = ("history.parquet", "holdout.parquet")
 # What drift reports compare a new month against (optional for the same reason).
 DRIFT_FILES = ("reference.parquet",)
-KNOWN_FILES = (*FILES, *EXPLORER_FILES, *DRIFT_FILES)
+# The model the holdout judged, when model.json is its final refit (optional: older bundles
+# served the evaluated model itself).
+EVALUATED_MODEL = "evaluated_model.json"
+KNOWN_FILES = (*FILES, *EXPLORER_FILES, *DRIFT_FILES, EVALUATED_MODEL)
 # A version is one folder name under bundles/: no separators, no leading dot (so no `..`).
 VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -77,7 +82,7 @@ def publish(
     missing = [name for name in FILES if name not in files]
     if missing:
         raise BundleError(f"bundle {version} lacks {missing}")
-    optional = (*EXPLORER_FILES, *DRIFT_FILES)
+    optional = (*EXPLORER_FILES, *DRIFT_FILES, EVALUATED_MODEL)
     unknown = sorted(set(files) - set(KNOWN_FILES))
     if unknown:
         raise BundleError(f"bundle {version}: unknown files {unknown}")

@@ -3,8 +3,8 @@ champion? (The `promotion_gate` asset check gathers the facts and reports this v
 
 A challenger must beat every baseline (persistence, median list price, the reference way) on
 the same holdout rows, overall and in every horizon bucket with enough rows to judge, and must
-not be worse than the champion -- scored on this vintage's holdout, served from the same
-pre-holdout history -- by more than `max_mape_regression` points.
+not be worse than the champion -- its evaluated model scored on this vintage's holdout, served
+from the same pre-holdout history -- by more than `max_mape_regression` points.
 """
 
 from __future__ import annotations
@@ -115,7 +115,10 @@ def champion_on_same_rows(
     store: bundle.Store, version: str, rows: pd.DataFrame
 ) -> tuple[float | None, str | None]:
     """The champion's MAPE on this vintage's holdout, served from the same pre-holdout history
-    as the challenger (its own published history runs later and would flatter it). A champion
+    as the challenger (its own published history runs later and would flatter it), scored by
+    the champion's evaluated model -- the one its holdout judged, before the final refit -- so
+    that neither side has trained on these rows (unless the challenger holds out months older
+    than the champion's own holdout) and each is the estimate of what it publishes. A champion
     this release cannot read (published by an older feature version) is not compared, and the
     note says so."""
     published = bundle.load(store, version)
@@ -127,6 +130,16 @@ def champion_on_same_rows(
         )
     history = rows[rows[S.SPLIT] != S.HOLDOUT]
     predictor = Predictor.from_bundle(published)
+    if bundle.EVALUATED_MODEL in published.files:
+        # The served booster is refit through the champion's newest month and may have learned
+        # these very rows; its evaluated twin learned only what preceded its own holdout.
+        predictor = Predictor.from_model_json(
+            published.files[bundle.EVALUATED_MODEL],
+            predictor.state,
+            predictor.conformal,
+            predictor.anchors,
+            version,
+        )
     predictor = predictor.with_anchors(F.anchor_table(history, predictor.state))
     holdout = rows[rows[S.SPLIT] == S.HOLDOUT]
     mape = metrics.regression(holdout["price"], predictor.predict(holdout)["prediction"])["mape"]

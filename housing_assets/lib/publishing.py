@@ -99,6 +99,12 @@ def served_history(rows: pd.DataFrame, state: F.FeatureState) -> pd.DataFrame:
     return A.keep_recent(A.inputs(rows, state.stats))
 
 
+ESTIMATE = (
+    "holdout metrics are the estimate from the holdout of the model before its final refit: "
+    "the same parameters refit on every month through trained_through, holdout included"
+)
+
+
 def windows(rows: pd.DataFrame) -> dict:
     return {
         s: {
@@ -122,9 +128,22 @@ def provenance(
     trigger_reason: str = "started by hand",
     trained_at: str | None = None,
     code: str | None = None,
+    final_refit: dict | None = None,
 ) -> dict:
     """Where a bundle came from: its data windows and fingerprint, the MLflow run, the code, the
-    Dagster run, and why it was trained (a sensor's trigger and reason, or a person)."""
+    Dagster run, and why it was trained (a sensor's trigger and reason, or a person). With
+    `final_refit` (`training.FinalRefit.describe()`), the served booster is the evaluated one's
+    parameters refit on every month through `trained_through`; `metrics.json` stays the evaluated
+    model's holdout, the published estimate."""
+    refit = {}
+    if final_refit is not None:
+        refit = {
+            "trained_through": final_refit["last_month"],
+            "published_model": {
+                **final_refit,
+                "estimate": ESTIMATE,
+            },
+        }
     return {
         "version": version,
         "model_version": version,
@@ -139,6 +158,7 @@ def provenance(
         "trigger": trigger,
         "trigger_reason": trigger_reason,
         "trained_at": trained_at or pd.Timestamp.now(tz="UTC").isoformat(),
+        **refit,
     }
 
 
@@ -164,14 +184,20 @@ def bundle_files(
     metrics: dict,
     provenance: dict,
     history: pd.DataFrame | None = None,
+    evaluated_model_json: bytes | None = None,
 ) -> dict[str, bytes]:
-    """Every file of a bundle (the store adds the manifest when it publishes them)."""
+    """Every file of a bundle (the store adds the manifest when it publishes them). With
+    `evaluated_model_json`, `model_json` is its final refit and both are shipped."""
     history = served_history(rows, state) if history is None else history
     judged = Predictor.from_model_json(
         model_json, state, conformal, F.anchor_table(rows[rows[S.SPLIT] != S.HOLDOUT], state)
     )
+    evaluated = (
+        {} if evaluated_model_json is None else {bundle.EVALUATED_MODEL: evaluated_model_json}
+    )
     return {
         **predictor_files(state, model_json, conformal, history),
+        **evaluated,
         "schema.json": json.dumps(schema_document(), indent=1).encode(),
         "metrics.json": json.dumps(metrics, indent=1, default=str).encode(),
         "provenance.json": json.dumps(provenance, indent=1).encode(),

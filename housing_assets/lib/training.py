@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,8 @@ from housing_assets.lib import anchors as A
 from housing_assets.lib import contract as c
 from housing_assets.lib import features as F
 from housing_assets.lib import horizons, metrics, tuning
-from housing_assets.lib.splits import EVAL, SPLIT, TRAIN
+from housing_assets.lib.splits import EVAL, HOLDOUT, SPLIT, TRAIN
+from housing_assets.lib.tuning import TuningSettings  # a field below is named `tuning`
 
 MIN_EXAMPLES = 100_000  # a small panel is anchored several times over, up to MAX_DRAWS
 MAX_DRAWS = 4
@@ -31,12 +32,14 @@ WEIGHT_POWER = 1.0
 
 @dataclass
 class TrainedModel:
-    booster: xgb.Booster  # refit on train + eval: the model that is published
+    booster: xgb.Booster  # refit on train + eval: judged on the holdout (`final_refit` serves)
     rounds: int
     tuning: tuning.TuningResult
     conformal: dict  # horizons.conformal(): log-scale bounds per horizon bucket
     eval_metrics: dict[str, float]  # of the train-only model: what calibrated the intervals
     importance: dict[str, float]
+    # What it was fitted with; the final refit reuses it.
+    settings: TuningSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class ModelArtifact:
     eval_metrics: dict[str, float]
     importance: dict[str, float]
     mlflow: MlflowRef
+    settings: dict = field(default_factory=dict)  # tuning.TuningSettings; {} from older releases
 
     @classmethod
     def of(cls, model: TrainedModel, mlflow: MlflowRef) -> ModelArtifact:
@@ -72,7 +76,13 @@ class ModelArtifact:
             eval_metrics=model.eval_metrics,
             importance=model.importance,
             mlflow=mlflow,
+            settings=asdict(model.settings) if model.settings else {},
         )
+
+    def tuning_settings(self) -> tuning.TuningSettings:
+        """The settings it was fitted with (defaults for what an older artifact did not record)."""
+        known = {f.name for f in fields(tuning.TuningSettings)}
+        return tuning.TuningSettings(**{k: v for k, v in self.settings.items() if k in known})
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
@@ -235,4 +245,67 @@ def train(
         conformal,
         metrics.regression(eval_rows[c.TARGET], np.exp(eval_pred)),
         importance,
+        settings,
+    )
+
+
+@dataclass(frozen=True)
+class FinalRefit:
+    """The published model: the evaluated model's parameters refit on every month through the
+    newest, holdout included. Nothing judges it -- its estimate is the evaluated model's holdout."""
+
+    booster: xgb.Booster
+    rounds: int  # scaled from the train + eval refit by examples, like that refit from tuning
+    evaluated_rounds: int
+    rows: int
+    examples: int
+    first_month: str
+    last_month: str  # the newest month it learned from
+
+    def describe(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k != "booster"}
+
+
+def _example_count(n_rows: int) -> int:
+    return n_rows * draws_for(n_rows)
+
+
+def final_refit(
+    splits: pd.DataFrame,
+    state: F.FeatureState,
+    params: dict,
+    evaluated_rounds: int,
+    settings: tuning.TuningSettings,
+) -> FinalRefit:
+    """Refit on train + eval + holdout with the tuned `params`: the holdout months are the newest,
+    and a model that never learns them serves a year behind the data. `evaluated_rounds` were
+    fitted on the train + eval examples; the final model gets them scaled by its examples.
+
+    The encoders stay the train-fitted `state` (the one `encoders_fit_on_train_only` checks and
+    the bundle ships): train rows keep their out-of-fold metro encoding, eval and holdout rows
+    get the train-fitted one, exactly as `train`'s refit encodes its eval rows and as served."""
+    parts = [splits[splits[SPLIT] == name] for name in (TRAIN, EVAL, HOLDOUT)]
+    if any(part.empty for part in parts):
+        raise ValueError("final refit needs train, eval and holdout rows")
+    rows = pd.concat(parts, ignore_index=True)
+    later = rows[c.CITY].iloc[len(parts[0]) :]
+    encoding = np.concatenate(
+        [
+            F.out_of_fold_metro_encoding(parts[0].reset_index(drop=True), state, settings.seed),
+            later.map(state.metro_encoding).fillna(state.global_mean).to_numpy(dtype="float64"),
+        ]
+    )
+    history = F.anchor_table(rows, state)  # every price known through the newest month
+    examples = training_examples(rows, state, history, settings.seed + 2, encoding)
+    fitted_on = _example_count(len(parts[0]) + len(parts[1]))
+    rounds = max(1, round(evaluated_rounds * len(examples.y) / fitted_on))
+    booster = tuning.fit(params, rounds, examples.dmatrix(state), settings)
+    return FinalRefit(
+        booster,
+        rounds,
+        evaluated_rounds,
+        len(rows),
+        len(examples.y),
+        rows[c.DATE].min().strftime("%Y-%m"),
+        rows[c.DATE].max().strftime("%Y-%m"),
     )

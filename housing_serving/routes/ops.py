@@ -43,6 +43,8 @@ def model_info(model: Live) -> ModelInfo:
         by_horizon=horizons.ordered(m.get("by_horizon", {})),
         history_until=p.get("history_until"),
         model_version=p.get("model_version", model.version),
+        trained_through=p.get("trained_through"),
+        final_refit=p.get("published_model"),
         features=model.predictor.state.features,
         input_schema=model.schema,
         data_fingerprint=p["data_fingerprint"],

@@ -65,6 +65,12 @@ def page(api: Api, model: dict) -> None:
             hide_index=True,
             width="stretch",
         )
+        if model.get("trained_through"):
+            st.caption(
+                f"Serves the tuned model refit on every month through "
+                f"**{model['trained_through']}**, holdout included; the holdout metrics are the "
+                "estimate from the model before that final refit."
+            )
     registry = model["registered_model"]
     st.caption(
         f"Trained {model['trained_at'][:19].replace('T', ' ')} UTC · loaded by the API "

@@ -1,12 +1,14 @@
 """The model lineage of one vintage, materialized in process against real MLflow (SQLite) stores."""
 
+from pathlib import Path
+
 import dagster as dg
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 
-from housing_assets.lib import bundle
+from housing_assets.lib import bundle, metrics, publishing, training
 from housing_assets.lib import features as F
 from housing_assets.lib.predictor import Predictor
 from housing_assets.lib.splits import HOLDOUT, SPLIT
@@ -72,10 +74,14 @@ def test_features_and_predictions_are_identical_through_assets_and_the_module_al
     published = bundle.load(bundle.LocalStore(settings.serving_dir))
     asset_state = _value(trained, "feature_state", F.FeatureState)
     assert isinstance(asset_state, F.FeatureState)
-    # The holdout is judged as served on its first day: on the history before it. The bundle
-    # serves from every month known at publish time; given the same history, it is the same.
+    # The holdout is judged as served on its first day: on the history before it, by the
+    # evaluated model (tuned_model); the bundle ships the same encoders and intervals.
     before = F.anchor_table(rows[rows[SPLIT] != HOLDOUT], asset_state)
-    predictor = Predictor.from_bundle(published).with_anchors(before)
+    tuned = _value(trained, "tuned_model", training.ModelArtifact)
+    bundle_state = F.FeatureState.from_json(published.files["feature_state.json"].decode())
+    assert bundle_state == asset_state
+    assert published.json("conformal.json") == {**tuned.conformal, "scale": "log"}
+    predictor = Predictor.from_model_json(tuned.model_json, bundle_state, tuned.conformal, before)
     match = F.served_anchors(F.Rows.from_frame(holdout), before)
     pd.testing.assert_frame_equal(
         F.build(holdout, asset_state, match), F.build(holdout, predictor.state, match)
@@ -91,6 +97,60 @@ def test_features_and_predictions_are_identical_through_assets_and_the_module_al
     # The bundle keeps each zip's last 48 months (2020-01..2023-12): every holdout row is served a
     # month after its anchor.
     assert (fresh["horizon"] == 1).all()
+
+
+def test_the_bundle_serves_the_evaluated_params_refit_on_every_month(trained, tmp_path):
+    """Issue 16, item 4: the gate judges the tuned model on the holdout; the bundle serves the
+    same parameters refit through the newest month, and says so."""
+    settings, _, _, outcome = trained
+    rows = _value(trained, "splits")
+    tuned = _value(trained, "tuned_model", training.ModelArtifact)
+    published = bundle.load(bundle.LocalStore(settings.serving_dir))
+    provenance = published.json("provenance.json")
+    refit = provenance["published_model"]
+    newest = rows["date"].max().strftime("%Y-%m")
+    assert newest == "2023-12" and provenance["trained_through"] == newest
+    assert (refit["first_month"], refit["last_month"]) == (
+        rows["date"].min().strftime("%Y-%m"),
+        newest,
+    )
+    assert refit["rows"] == len(rows) == sum(w["rows"] for w in provenance["windows"].values())
+    assert refit["examples"] == len(rows) * training.draws_for(len(rows))
+    known = int((rows[SPLIT] != HOLDOUT).sum())
+    assert refit["evaluated_rounds"] == tuned.rounds
+    assert refit["rounds"] == round(
+        tuned.rounds * refit["examples"] / (known * training.draws_for(known))
+    )
+    assert refit["estimate"] == publishing.ESTIMATE
+    # Another booster, with as many rounds as provenance says (the tuned parameters are not in
+    # XGBoost's model JSON: tests/unit/test_final_refit.py checks them); the evaluated one ships
+    # beside it for the next gate.
+    assert published.files["model.json"] != tuned.model_json.encode()
+    assert published.files[bundle.EVALUATED_MODEL] == tuned.model_json.encode()
+    served = Predictor.from_bundle(published)
+    assert served.booster.num_boosted_rounds() == refit["rounds"]
+    # The published estimate stays the evaluated model's holdout.
+    assert published.json("metrics.json")["model"]["mape"] == pytest.approx(outcome.metrics["mape"])
+    # It has learned the holdout months: served from the pre-holdout history, as the evaluated
+    # model was judged, it misses the holdout by less -- those rows are in its training data.
+    holdout = rows[rows[SPLIT] == HOLDOUT].reset_index(drop=True)
+    before = F.anchor_table(rows[rows[SPLIT] != HOLDOUT], served.state)
+    seen = served.with_anchors(before).predict(holdout)["prediction"]
+    judged = _value(trained, "holdout_predictions")["prediction"]
+    refit_mape = metrics.regression(holdout["price"], seen)["mape"]
+    assert refit_mape < metrics.regression(holdout["price"], judged)["mape"]
+    # MLflow: the refit is logged on the vintage's parent run, the served booster as an artifact.
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{settings.mlflow_dir / 'mlflow.db'}")
+    run = client.get_run(tuned.mlflow.run_id)
+    assert run.data.metrics["final_refit_rounds"] == refit["rounds"]
+    assert run.data.metrics["final_refit_rows"] == len(rows)
+    assert run.data.tags["final_refit_through"] == newest
+    uri = provenance["mlflow"]["served_artifact"]
+    assert uri == f"runs:/{tuned.mlflow.run_id}/published_model/model.json"
+    local = client.download_artifacts(
+        tuned.mlflow.run_id, "published_model/model.json", str(tmp_path)
+    )
+    assert Path(local).read_bytes() == published.files["model.json"]
 
 
 def test_higher_list_price_never_lowers_predictions_on_average(trained):
@@ -125,6 +185,13 @@ def test_gate_blocks_a_bad_model_and_keeps_the_champion(trained):
     # The rejected model is still registered (version 2): the registry keeps history, serving
     # does not move; the version says it was rejected and why.
     assert blocked.model.mlflow.version == "2"
+    # A blocked model costs no final refit: serving_bundle never ran, nothing was logged.
+    assert blocked.publication is None
+    bundles = inst.get_latest_materialization_event(dg.AssetKey("serving_bundle"))
+    assert bundles is not None and bundles.run_id != blocked.run_id
+    blocked_run = client.get_run(blocked.model.mlflow.run_id).data
+    assert "final_refit_rounds" not in blocked_run.metrics
+    assert "final_refit_rounds" in client.get_run(outcome.model.mlflow.run_id).data.metrics
     rejected = client.get_model_version("housing-price-xgb", "2").tags
     assert rejected["gate"] == "rejected" and rejected["gate_reason"] == blocked.gate
     assert client.get_model_version("housing-price-xgb", "1").tags["gate"] == "promoted"
@@ -137,7 +204,7 @@ def test_real_sample_trains_end_to_end_through_the_file_source(tmp_path, sample_
             defs,
             inst,
             "2022-01",
-            {"n_trials": 2, "sample_fraction": 1.0, "timeout_s": 120.0},
+            {"n_trials": 2, "sample_fraction": 1.0},
             say=lambda _: None,
         )
         assert outcome.metrics["mape"] < outcome.metrics["baseline_list_price_mape"]

@@ -1,6 +1,12 @@
 """The promotion gate's decision (lib/gate.py), on hand-made holdout reports."""
 
-from housing_assets.lib.gate import GatePolicy, bucket_verdicts, decide
+import json
+
+import pytest
+
+from housing_assets.lib import bundle, metrics, publishing, training
+from housing_assets.lib.gate import GatePolicy, bucket_verdicts, champion_on_same_rows, decide
+from tests.tiny import SETTINGS
 
 
 def _entry(rows: int, ours: float, persistence: float) -> dict:
@@ -77,3 +83,36 @@ def test_months_missing_inside_the_window_are_noted_then_block_beyond_the_policy
     many = decide(_report(4.0, 5.0), policy, None, None, missing_months=["a", "b", "c"])
     assert many.description == "3 months missing inside the data window (a, b, c); at most 2 may be"
     assert decide(_report(4.0, 5.0), policy, None, None).facts["missing_months"] == 0
+
+
+def test_the_champion_is_compared_by_its_evaluated_model_not_its_final_refit(tiny, tmp_path):
+    """A bundle serves its model refit through the newest month, which may have learned the
+    challenger's holdout rows; the gate scores the champion's evaluated model, shipped beside it."""
+    store = bundle.LocalStore(tmp_path)
+    m = tiny.model
+    refit = training.final_refit(tiny.splits, tiny.state, m.tuning.best_params, m.rounds, SETTINGS)
+    judged = tiny.holdout_predictions
+    files = publishing.bundle_files(
+        tiny.splits,
+        tiny.state,
+        bytes(refit.booster.save_raw("json")),
+        m.conformal,
+        judged,
+        json.loads(tiny.files["metrics.json"]),
+        json.loads(tiny.files["provenance.json"]),
+        evaluated_model_json=tiny.files["model.json"],
+    )
+    assert files["model.json"] != files[bundle.EVALUATED_MODEL] == tiny.files["model.json"]
+    bundle.publish(store, "refit-v1", files)
+    champion, note = champion_on_same_rows(store, "refit-v1", tiny.splits)
+    holdout = tiny.holdout
+    assert note is None
+    assert champion == pytest.approx(
+        metrics.regression(holdout["price"], judged["prediction"])["mape"]
+    )
+    # Scored by the refit booster it would have looked better: it learned these rows.
+    without = {**files}
+    del without[bundle.EVALUATED_MODEL]
+    bundle.publish(store, "refit-only", without)
+    in_sample, _ = champion_on_same_rows(store, "refit-only", tiny.splits)
+    assert in_sample < champion

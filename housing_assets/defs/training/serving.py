@@ -3,6 +3,7 @@
 from dataclasses import asdict
 
 import dagster as dg
+import mlflow
 import pandas as pd
 
 from housing_assets.defs.owners import ML
@@ -14,8 +15,42 @@ from housing_assets.lib import features as F
 from housing_assets.resources.mlflow_tracking import MlflowTracking
 from housing_assets.resources.serving_store import ServingStore
 
+REFIT_ARTIFACT = "published_model/model.json"
 
-@dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"json"}, owners=ML, code_version="1")
+
+def final_refit(
+    context: dg.AssetExecutionContext,
+    rows: pd.DataFrame,
+    state: F.FeatureState,
+    model: training.ModelArtifact,
+    mlflow_tracking: MlflowTracking,
+) -> training.FinalRefit:
+    """The evaluated parameters refit on every month (runs only once the gate passed), logged to
+    the vintage's MLflow run next to the registered (evaluated) model it was derived from."""
+    refit = training.final_refit(
+        rows, state, model.best_params, model.rounds, model.tuning_settings()
+    )
+    context.log.info(
+        f"final refit through {refit.last_month}: {refit.rows:,} rows, {refit.examples:,} "
+        f"examples, {refit.rounds} rounds (evaluated model: {refit.evaluated_rounds})"
+    )
+    # The registered version stays the evaluated model; the served booster is this artifact.
+    with mlflow_tracking.resume_run(model.mlflow.run_id):
+        mlflow.log_metrics(
+            {
+                "final_refit_rounds": refit.rounds,
+                "final_refit_rows": refit.rows,
+                "final_refit_examples": refit.examples,
+            }
+        )
+        mlflow.set_tags(
+            {"final_refit_first_month": refit.first_month, "final_refit_through": refit.last_month}
+        )
+        mlflow.log_text(bytes(refit.booster.save_raw("json")).decode(), REFIT_ARTIFACT)
+    return refit
+
+
+@dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"json"}, owners=ML, code_version="2")
 def serving_bundle(
     context: dg.AssetExecutionContext,
     splits: pd.DataFrame,
@@ -26,30 +61,37 @@ def serving_bundle(
     serving_store: ServingStore,
     mlflow_tracking: MlflowTracking,
 ) -> publishing.Publication:
-    """The published bundle (model, encoders, zip history through the latest month, schema, intervals, metrics, provenance); MLflow alias `champion` moves to it."""
+    """The published bundle (the tuned model refit on every month through the newest, encoders, zip history, schema, intervals, the holdout metrics of the model before that refit, provenance); MLflow alias `champion` moves to it."""
     vintage, model, rows, state = context.partition_key, tuned_model, splits, feature_state
     history = publishing.served_history(rows, state)
     registered = model.mlflow.version
     version = f"{vintage}-v{registered}"
+    refit = final_refit(context, rows, state, model, mlflow_tracking)
     provenance = publishing.provenance(
         version,
         vintage,
         rows,
         history,
-        asdict(model.mlflow),
+        {
+            **asdict(model.mlflow),
+            "served_artifact": f"runs:/{model.mlflow.run_id}/{REFIT_ARTIFACT}",
+        },
         run_id=context.run_id,
         trigger=context.run.tags.get("housing/trigger", "manual"),
         trigger_reason=context.run.tags.get("housing/reason", "started by hand"),
+        final_refit=refit.describe(),
     )
+    # Intervals: the evaluated model's eval-calibrated quantiles (README, "Model lineage").
     files = publishing.bundle_files(
         rows,
         state,
-        model.model_json.encode(),
+        bytes(refit.booster.save_raw("json")),
         model.conformal,
         holdout_predictions,
         holdout_metrics,
         provenance,
         history,
+        evaluated_model_json=model.model_json.encode(),
     )
     store = serving_store.store()
     if repaired := mlflow_tracking.reconcile_champion(store):  # an earlier publish crashed
@@ -71,6 +113,11 @@ def serving_bundle(
             "registered_version": registered,
             "data_fingerprint": provenance["data_fingerprint"],
             "code_version": provenance["code_version"],
+            "trained_through": refit.last_month,
+            "final_refit_rows": refit.rows,
+            "final_refit_examples": refit.examples,
+            "final_refit_rounds": refit.rounds,
+            "evaluated_rounds": refit.evaluated_rounds,
         }
     )
     return publishing.Publication(version, previous, manifest, provenance)

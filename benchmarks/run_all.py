@@ -12,6 +12,8 @@ Benchmarks, in order (later ones use the bundle the first one publishes, in a fr
   api-latency   single-row and 10k-row /v1/predict on uvicorn (api_latency.py)
   hot-swap      60 s of mixed load with a model swap halfway (hot_swap.py)
   dashboard     each page and interaction of the Streamlit app (dashboard.py)
+  busy-machine  `housing run` quiet and beside a CPU-bound neighbour, 2 threads vs the thread
+                budget (busy_machine.py; the sample run is skipped when ../shared is absent)
 
 Each runs as its own process; its wall time and peak memory (the largest process it ran,
 from the kernel's rusage) are recorded beside its own figures. A full run's results go to
@@ -49,6 +51,7 @@ def plan(home: Path, quick: bool) -> dict[str, list[str]]:
         "api-latency": ["api_latency.py", "--home", str(home), "--seconds", "5" if quick else "15"],
         "hot-swap": ["hot_swap.py", "--home", str(home), "--seconds", "20" if quick else "60"],
         "dashboard": ["dashboard.py", "--home", str(home)],
+        "busy-machine": ["busy_machine.py", *(["--quick"] if quick else [])],
     }
     bench = REPO / "benchmarks"
     return {name: [sys.executable, str(bench / s[0]), *s[1:]] for name, s in scripts.items()}
@@ -199,6 +202,24 @@ def rows(record: dict) -> list[tuple[str, str, str]]:
                 for i in rest
             ),
         ]
+    if name == "busy-machine":
+        out = []
+        for case in (c for c in r if c["busy"]):
+            quiet = next(
+                q for q in r
+                if not q["busy"] and (q["data"], q["variant"]) == (case["data"], case["variant"])
+            )  # fmt: skip
+            over = ">" if case["timed_out"] else ""
+            what = (
+                "`housing run --source` the sample" if case["data"] == "sample" else "`housing run`"
+            )
+            out.append((
+                f"{what}, {case['variant']} ({case['threads']} threads): quiet / one CPU-bound neighbour",
+                f"{quiet['wall_s']} s (CPU {quiet['cpu_s']} s) / {over}{case['wall_s']} s "
+                f"(CPU {case['cpu_s']} s): {over}{case['slowdown']}x",
+                "-",
+            ))  # fmt: skip
+        return out
     return [(name, json.dumps(r)[:120], "-")]
 
 

@@ -22,8 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-# Below this many rows a second thread does not pay (benchmarks/thread_crossover.py measures
-# it); provisional until measured on this machine.
+# Below this many rows a second thread does not pay. benchmarks/thread_crossover.py (hist,
+# depth 6, 40 features; fastest of 2-3, 1 vs 2 threads interleaved) on this 2-core Xeon,
+# 2026-12-03, while other jobs kept the load average at 2-15: 500 rows 0.65x (load ~2),
+# 1,000 rows 0.19x, 2,000 rows 0.10x, 1,000 rows at load 13: 0.05x -- two threads lost at every
+# size tried, and no idle-machine crossover could be measured that day. At 585k rows two
+# threads gave 1.95x on an idle machine (stack notes). 8,000 keeps every small panel (the
+# HouseTS sample tunes on ~1,900 examples and refits on < 6,000) at one thread whatever the
+# CPUs; re-measure on an idle machine before lowering it.
 SMALL_INPUT_ROWS = 8_000
 SCORING_THREADS = 1
 

@@ -94,6 +94,16 @@ def run_case(extra: list[str], threads: str | None, busy: bool, timeout: float) 
     }
 
 
+def wall(case: dict) -> str:
+    return f"> {case['wall_s']} s (stopped)" if case["timed_out"] else f"{case['wall_s']} s"
+
+
+def slowdown(case: dict) -> str:
+    if case["slowdown"] is None:
+        return "unknown (quiet run stopped)"
+    return f"{'> ' if case['timed_out'] else ''}{case['slowdown']}x"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the default run at scale 0.05")
@@ -118,9 +128,8 @@ def main() -> int:
                 case = run_case(extra, threads, busy, args.timeout)
                 case.update(data=name, variant=variant, busy=busy, threads=threads or "budget")
                 cases.append(case)
-                shown = f"> {args.timeout:.0f}" if case["timed_out"] else f"{case['wall_s']}"
                 print(
-                    f"{name:8} {variant:6} {'busy' if busy else 'quiet':5}  wall {shown} s  "
+                    f"{name:8} {variant:6} {'busy' if busy else 'quiet':5}  wall {wall(case)}  "
                     f"cpu {case['cpu_s']} s  MAPE {case['mape']}%  load {case['load_1m']:.1f}",
                     flush=True,
                 )
@@ -130,9 +139,12 @@ def main() -> int:
             for c in cases
             if (c["data"], c["variant"], c["busy"]) == (case["data"], case["variant"], False)
         )
-        case["slowdown"] = round(case["wall_s"] / quiet["wall_s"], 2)
+        # Unknown when the quiet run itself was stopped; a lower bound when only this one was.
+        case["slowdown"] = (
+            None if quiet["timed_out"] else round(case["wall_s"] / quiet["wall_s"], 2)
+        )
     print()
-    print("| run | threads | quiet wall / CPU | one neighbour: wall / CPU | slowdown | MAPE |")
+    print("| run | threads | quiet: wall / CPU | one neighbour: wall / CPU | slowdown | MAPE |")
     print("|---|---|---|---|---|---|")
     for name in data:
         for variant in THREADS:
@@ -144,11 +156,9 @@ def main() -> int:
                 )
                 for busy in (False, True)
             )
-            cap = ">" if b["timed_out"] else ""
             print(
-                f"| {name} | {variant} ({q['threads']}) | {q['wall_s']} s / {q['cpu_s']} s | "
-                f"{cap}{b['wall_s']} s / {b['cpu_s']} s | {cap}{b['slowdown']}x | "
-                f"{q['mape']}% / {b['mape']}% |"
+                f"| {name} | {variant} ({q['threads']}) | {wall(q)} / {q['cpu_s']} s | "
+                f"{wall(b)} / {b['cpu_s']} s | {slowdown(b)} | {q['mape']}% / {b['mape']}% |"
             )
     if args.json:
         args.json.write_text(json.dumps(cases, indent=1))

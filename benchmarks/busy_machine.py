@@ -60,7 +60,8 @@ def run_case(extra: list[str], threads: str | None, busy: bool, timeout: float) 
 
                 def stop() -> None:
                     stopped.set()
-                    os.killpg(proc.pid, signal.SIGTERM)
+                    # SIGKILL: on SIGTERM `housing run` finishes its step first (seen: 584 s).
+                    os.killpg(proc.pid, signal.SIGKILL)
 
                 timer = threading.Timer(timeout, stop)
                 timer.start()
@@ -109,6 +110,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="the default run at scale 0.05")
     parser.add_argument("--only", choices=["sample", "default"])
     parser.add_argument("--timeout", type=float, default=900, help="per case, seconds")
+    parser.add_argument("--variant", choices=list(THREADS), help="only this thread setting")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     data = {
@@ -125,6 +127,8 @@ def main() -> int:
         # Side by side: each variant quiet, then each beside the neighbour, one after another.
         for busy in (False, True):
             for variant, threads in THREADS.items():
+                if args.variant and variant != args.variant:
+                    continue
                 case = run_case(extra, threads, busy, args.timeout)
                 case.update(data=name, variant=variant, busy=busy, threads=threads or "budget")
                 cases.append(case)
@@ -147,7 +151,7 @@ def main() -> int:
     print("| run | threads | quiet: wall / CPU | one neighbour: wall / CPU | slowdown | MAPE |")
     print("|---|---|---|---|---|---|")
     for name in data:
-        for variant in THREADS:
+        for variant in [args.variant] if args.variant else THREADS:
             q, b = (
                 next(
                     c

@@ -12,6 +12,8 @@ Benchmarks, in order (later ones use the bundle the first one publishes, in a fr
   api-latency   single-row and 10k-row /v1/predict on uvicorn (api_latency.py)
   hot-swap      60 s of mixed load with a model swap halfway (hot_swap.py)
   dashboard     each page and interaction of the Streamlit app (dashboard.py)
+  busy-machine  `housing run` quiet and beside a CPU-bound neighbour, 2 threads vs the thread
+                budget (busy_machine.py; the sample run is skipped when ../shared is absent)
 
 Each runs as its own process; its wall time and peak memory (the largest process it ran,
 from the kernel's rusage) are recorded beside its own figures. A full run's results go to
@@ -35,6 +37,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+import busy_machine  # noqa: E402  (its table's wording, shared)
+
 RESULTS = REPO / "benchmarks" / "results"
 README = REPO / "README.md"
 START, END = "<!-- performance:start -->", "<!-- performance:end -->"
@@ -49,6 +54,7 @@ def plan(home: Path, quick: bool) -> dict[str, list[str]]:
         "api-latency": ["api_latency.py", "--home", str(home), "--seconds", "5" if quick else "15"],
         "hot-swap": ["hot_swap.py", "--home", str(home), "--seconds", "20" if quick else "60"],
         "dashboard": ["dashboard.py", "--home", str(home)],
+        "busy-machine": ["busy_machine.py", *(["--quick"] if quick else [])],
     }
     bench = REPO / "benchmarks"
     return {name: [sys.executable, str(bench / s[0]), *s[1:]] for name, s in scripts.items()}
@@ -199,6 +205,23 @@ def rows(record: dict) -> list[tuple[str, str, str]]:
                 for i in rest
             ),
         ]
+    if name == "busy-machine":
+        out = []
+        for case in (c for c in r if c["busy"]):
+            quiet = next(
+                q for q in r
+                if not q["busy"] and (q["data"], q["variant"]) == (case["data"], case["variant"])
+            )  # fmt: skip
+            what = (
+                "`housing run --source` the sample" if case["data"] == "sample" else "`housing run`"
+            )
+            out.append((
+                f"{what}, {case['variant']} ({case['threads']} threads): quiet / one CPU-bound neighbour",
+                f"{busy_machine.wall(quiet)} (CPU {quiet['cpu_s']} s) / {busy_machine.wall(case)} "
+                f"(CPU {case['cpu_s']} s): {busy_machine.slowdown(case)}",
+                "-",
+            ))  # fmt: skip
+        return out
     return [(name, json.dumps(r)[:120], "-")]
 
 

@@ -47,7 +47,7 @@ def load_splits(data: str) -> pd.DataFrame:
     return S.assign(panel, S.Windows("2022-01"))
 
 
-def run_reference(splits: pd.DataFrame, trials: int, nthread: int) -> dict:
+def run_reference(splits: pd.DataFrame, trials: int, threads) -> dict:
     import optuna
     import xgboost as xgb
 
@@ -61,6 +61,7 @@ def run_reference(splits: pd.DataFrame, trials: int, nthread: int) -> dict:
     state = F.fit(parts["train"], target="log_price")
     X = {k: reference.matrix(v, state) for k, v in parts.items()}
     y = {k: v["price"].to_numpy() for k, v in parts.items()}
+    nthread = threads.for_rows(len(parts["train"]))
 
     def model(params):
         return xgb.XGBRegressor(tree_method="hist", n_jobs=nthread, random_state=42, **params)
@@ -89,7 +90,7 @@ def run_reference(splits: pd.DataFrame, trials: int, nthread: int) -> dict:
     }
 
 
-def run_ours(splits: pd.DataFrame, trials: int, sample: float, nthread: int) -> dict:
+def run_ours(splits: pd.DataFrame, trials: int, sample: float, threads) -> dict:
     from housing_assets.lib import evaluation, training, tuning
     from housing_assets.lib import features as F
     from housing_assets.lib.predictor import Predictor
@@ -97,17 +98,17 @@ def run_ours(splits: pd.DataFrame, trials: int, sample: float, nthread: int) -> 
     started = time.perf_counter()
     train_rows = splits[splits["split"] == "train"]
     state = F.fit(train_rows)
-    settings = tuning.TuningSettings(
-        n_trials=trials, timeout_s=1800, sample_fraction=sample, nthread=nthread
+    settings = tuning.TuningSettings(n_trials=trials, timeout_s=1800, sample_fraction=sample)
+    model = training.train(
+        splits, state, settings, say=lambda m: print(f"  {m}", flush=True), threads=threads
     )
-    model = training.train(splits, state, settings, say=lambda m: print(f"  {m}", flush=True))
     trained = time.perf_counter()
     # evaluation.predictions anchors the holdout on the pre-holdout history itself, and fits the
     # reference-way baseline it reports beside ours: evaluation, timed apart from training.
     predictor = Predictor(
         model.booster, state, model.conformal, F.anchor_table(train_rows.iloc[:0], state)
     )
-    rep = evaluation.report(evaluation.predictions(splits, predictor, nthread=nthread))
+    rep = evaluation.report(evaluation.predictions(splits, predictor, threads=threads))
     return {
         "train_s": round(trained - started, 1),
         "evaluate_s": round(time.perf_counter() - trained, 1),
@@ -120,15 +121,17 @@ def run_ours(splits: pd.DataFrame, trials: int, sample: float, nthread: int) -> 
 
 
 def child(args) -> int:
+    from housing_assets.lib.threads import ThreadBudget
+
     started = time.perf_counter()
+    # This process alone on the machine; --nthread pins every fit as HOUSING_THREADS would.
+    threads = ThreadBudget.detect(override=args.nthread)
     splits = load_splits(args.data)
     prepared = time.perf_counter()
     if args.method == "reference":
-        out = run_reference(splits, args.reference_trials, args.nthread)
+        out = run_reference(splits, args.reference_trials, threads)
     else:
-        out = run_ours(
-            splits, args.trials, args.sample if args.data == "full" else 1.0, args.nthread
-        )
+        out = run_ours(splits, args.trials, args.sample if args.data == "full" else 1.0, threads)
     # Ours times its training apart from its evaluation (which also fits a reference baseline).
     out.setdefault("train_s", round(time.perf_counter() - prepared, 1))
     out.update(
@@ -153,7 +156,9 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--reference-trials", type=int, default=15)
     parser.add_argument("--sample", type=float, default=0.35, help="our tuning sample (full data)")
-    parser.add_argument("--nthread", type=int, default=2)
+    parser.add_argument(
+        "--nthread", type=int, default=None, help="threads per fit (default: lib/threads.py)"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.method:
@@ -174,8 +179,7 @@ def main() -> int:
             str(args.reference_trials),
             "--sample",
             str(args.sample),
-            "--nthread",
-            str(args.nthread),
+            *(["--nthread", str(args.nthread)] if args.nthread else []),
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
         line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)

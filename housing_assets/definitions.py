@@ -25,6 +25,7 @@ from housing_assets.resources.io_manager import ParquetIOManager
 from housing_assets.resources.mlflow_tracking import MlflowTracking, OptunaStorage
 from housing_assets.resources.serving_store import PromotionPolicy, ServingStore
 from housing_assets.resources.source import source_from_setting
+from housing_assets.resources.threads import ThreadBudgetResource
 from housing_assets.settings import Settings, redact_url
 
 
@@ -95,6 +96,9 @@ def resources_for(settings: Settings) -> dict:
         "serving_store": ServingStore(root=settings.serving_location),
         **policies(settings.policies),
         "alerts": AlertNotifier(webhook_url=_secret(settings.alert_webhook_url, ALERT_VARIABLE)),
+        "threads": ThreadBudgetResource(
+            concurrent_runs=settings.concurrent_runs, override=settings.threads
+        ),
     }
 
 

@@ -38,6 +38,9 @@ PROD_REQUIRED = {
 }
 DEFAULT_SCALE = 0.25
 DEFAULT_SEED = 7
+# Runs that may train or score at once on one machine: dagster.yaml's max_concurrent_runs
+# locally (a test keeps them equal); in prod each run is its own task with its own CPUs.
+LOCAL_CONCURRENT_RUNS = 2
 # scheme://user:<password>@host...: the password is everything up to the last `@` (greedy, so an
 # unescaped `@` or `/` in it is hidden too; a longer cut only hides more).
 _USERINFO_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*):.*@")
@@ -85,6 +88,12 @@ class Settings(BaseSettings):
         default=None,
         description="A YAML file of thresholds (retrain, gate, drift) for this environment.",
     )
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="Threads for every fit (HOUSING_THREADS), overriding the budget of "
+        "housing_assets/lib/threads.py (CPUs / concurrent runs, 1 for small inputs).",
+    )
     alert_webhook_url: SecretStr | None = Field(
         default=None, description="POST alerts here (failed runs, gate blocks, quarantines)."
     )
@@ -127,6 +136,11 @@ class Settings(BaseSettings):
     def with_(self, **changes) -> Settings:
         """These settings with some fields changed, validated again (the CLI's flags)."""
         return type(self)(**{**self.model_dump(), **changes})
+
+    @property
+    def concurrent_runs(self) -> int:
+        """Runs sharing this machine's CPUs: the thread budget divides them among these."""
+        return 1 if self.env == "prod" else LOCAL_CONCURRENT_RUNS
 
     @property
     def data_dir(self) -> Path:

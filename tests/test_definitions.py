@@ -92,6 +92,7 @@ def test_source_setting_picks_the_implementation(tmp_path, source, resource):
         "retrain_policy",
         "drift_policy",
         "alerts",
+        "threads",
     }
 
 

@@ -17,6 +17,7 @@ from housing_assets.lib import features as F
 from housing_assets.lib import horizons, metrics, reference
 from housing_assets.lib.predictor import Predictor
 from housing_assets.lib.splits import HOLDOUT, SPLIT, TRAIN
+from housing_assets.lib.threads import ThreadBudget
 
 BASELINES = {
     "persistence": "baseline_persistence",  # the zip's anchor price, carried forward
@@ -26,7 +27,9 @@ BASELINES = {
 BUCKET = "horizon_bucket"
 
 
-def predictions(splits: pd.DataFrame, predictor: Predictor, *, nthread: int = 1) -> pd.DataFrame:
+def predictions(
+    splits: pd.DataFrame, predictor: Predictor, *, threads: ThreadBudget | None = None
+) -> pd.DataFrame:
     holdout = splits[splits[SPLIT] == HOLDOUT].reset_index(drop=True)
     if holdout.empty:
         raise ValueError("the holdout split is empty: nothing to evaluate")
@@ -38,7 +41,7 @@ def predictions(splits: pd.DataFrame, predictor: Predictor, *, nthread: int = 1)
     out["baseline_persistence"] = out["anchor_price"].to_numpy()
     out["baseline_list_price"] = holdout["median_list_price"].to_numpy()
     out["baseline_reference"] = reference.predict(
-        splits[splits[SPLIT] == TRAIN], holdout, predictor.state, nthread=nthread
+        splits[splits[SPLIT] == TRAIN], holdout, predictor.state, threads=threads
     )
     return out
 

@@ -14,6 +14,7 @@ from housing_assets.lib import anchors as A
 from housing_assets.lib import features as F
 from housing_assets.lib import horizons
 from housing_assets.lib.bundle import ANCHORS, Bundle
+from housing_assets.lib.threads import SCORING_THREADS
 
 TOP_CONTRIBUTIONS = 8
 
@@ -32,9 +33,9 @@ class Predictor:
         self.conformal = conformal
         self.anchors = anchors
         self.version = version
-        self.booster.set_param(
-            {"nthread": 1}
-        )  # predictable latency beside other work (stack notes)
+        # One thread per process (lib/threads.py): predictable latency beside other work, and
+        # the API scales with workers.
+        self.booster.set_param({"nthread": SCORING_THREADS})
 
     @classmethod
     def from_model_json(
@@ -106,7 +107,8 @@ class Predictor:
         """XGBoost's own SHAP values (pred_contribs), top features by magnitude, bias left out."""
         names = self.state.features
         values = self.booster.predict(
-            xgb.DMatrix(X, missing=np.nan, feature_names=names), pred_contribs=True
+            xgb.DMatrix(X, missing=np.nan, feature_names=names, nthread=SCORING_THREADS),
+            pred_contribs=True,
         )[:, :-1]
         top = np.argsort(-np.abs(values), axis=1)[:, :TOP_CONTRIBUTIONS]
         return [

@@ -14,6 +14,7 @@ import xgboost as xgb
 
 from housing_assets.lib import contract as c
 from housing_assets.lib import features as F
+from housing_assets.lib.threads import ThreadBudget
 
 PARAMS = {
     "objective": "reg:squarederror",
@@ -43,11 +44,13 @@ def predict(
     state: F.FeatureState,
     *,
     seed: int = 0,
-    nthread: int = 1,
+    threads: ThreadBudget | None = None,
 ) -> np.ndarray:
-    """Fit on `train` (sampled down to MAX_ROWS), predict `target`'s prices."""
+    """Fit on `train` (sampled down to MAX_ROWS), predict `target`'s prices; `threads`: the
+    run's thread budget (default: this process's CPUs, one run)."""
     if len(train) > MAX_ROWS:
         train = train.sample(MAX_ROWS, random_state=seed)
+    nthread = (threads or ThreadBudget.detect()).for_rows(len(train))
     data = xgb.DMatrix(matrix(train, state), label=train[c.TARGET].to_numpy(), missing=np.nan)
     booster = xgb.train({**PARAMS, "seed": seed, "nthread": nthread}, data, num_boost_round=ROUNDS)
     return booster.inplace_predict(matrix(target, state)).astype("float64")

@@ -22,6 +22,7 @@ from housing_assets.lib import contract as c
 from housing_assets.lib import features as F
 from housing_assets.lib import horizons, metrics, tuning
 from housing_assets.lib.splits import EVAL, HOLDOUT, SPLIT, TRAIN
+from housing_assets.lib.threads import ThreadBudget
 from housing_assets.lib.tuning import TuningSettings  # a field below is named `tuning`
 
 MIN_EXAMPLES = 100_000  # a small panel is anchored several times over, up to MAX_DRAWS
@@ -190,7 +191,9 @@ def train(
     study_name: str = "housing",
     on_trial: Callable[[tuning.TrialResult], None] | None = None,
     say: Callable[[str], None] = lambda _m: None,
+    threads: ThreadBudget | None = None,
 ) -> TrainedModel:
+    """`threads`: the run's thread budget (default: this process's CPUs, one run)."""
     train_rows = splits[splits[SPLIT] == TRAIN].reset_index(drop=True)
     eval_rows = splits[splits[SPLIT] == EVAL].reset_index(drop=True)
     known_rows = pd.concat([train_rows, eval_rows], ignore_index=True)
@@ -211,7 +214,9 @@ def train(
         storage=storage,
         study_name=study_name,
         on_trial=on_trial,
+        threads=threads,
     )
+    say(f"tuned with {result.nthread} XGBoost thread(s) per trial")
     rounds = result.best_iteration + 1
 
     if result.best_booster is not None:
@@ -219,7 +224,9 @@ def train(
         train_only = result.best_booster
     else:  # the best trial ran in an earlier process (a resumed study): fit its twin
         say(f"calibrating intervals: best params on all train examples, {rounds} rounds")
-        train_only = tuning.fit(result.best_params, rounds, train_ex.dmatrix(state), settings)
+        train_only = tuning.fit(
+            result.best_params, rounds, train_ex.dmatrix(state), settings, threads
+        )
     eval_log_price = np.log(eval_rows[c.TARGET].to_numpy())
     eval_pred = train_only.predict(d_eval) + (eval_log_price - eval_ex.y)  # + the anchor level
     known_history = F.anchor_table(known_rows, state)
@@ -234,7 +241,7 @@ def train(
     # More data supports proportionally more rounds at the same learning rate.
     refit_rounds = round(rounds * len(all_ex.y) / len(train_ex.y))
     say(f"refitting on train + eval ({len(all_ex.y):,} examples, {refit_rounds} rounds)")
-    final = tuning.fit(result.best_params, refit_rounds, all_ex.dmatrix(state), settings)
+    final = tuning.fit(result.best_params, refit_rounds, all_ex.dmatrix(state), settings, threads)
     gain = {k: float(v) for k, v in final.get_score(importance_type="total_gain").items()}  # type: ignore[arg-type]  # total_gain is one float per feature
     total = sum(gain.values()) or 1.0
     importance = {k: v / total for k, v in sorted(gain.items(), key=lambda kv: -kv[1])}
@@ -276,6 +283,7 @@ def final_refit(
     params: dict,
     evaluated_rounds: int,
     settings: tuning.TuningSettings,
+    threads: ThreadBudget | None = None,
 ) -> FinalRefit:
     """Refit on train + eval + holdout with the tuned `params`: the holdout months are the newest,
     and a model that never learns them serves a year behind the data. `evaluated_rounds` were
@@ -299,7 +307,7 @@ def final_refit(
     examples = training_examples(rows, state, history, settings.seed + 2, encoding)
     fitted_on = _example_count(len(parts[0]) + len(parts[1]))
     rounds = max(1, round(evaluated_rounds * len(examples.y) / fitted_on))
-    booster = tuning.fit(params, rounds, examples.dmatrix(state), settings)
+    booster = tuning.fit(params, rounds, examples.dmatrix(state), settings, threads)
     return FinalRefit(
         booster,
         rounds,

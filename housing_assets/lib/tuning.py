@@ -12,13 +12,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import optuna
 import xgboost as xgb
 
 from housing_assets.lib import progress
+from housing_assets.lib.threads import ThreadBudget
 
 EVAL_METRIC = "mae"  # on the log scale: ~ relative error, what MAPE users care about
 
@@ -33,7 +34,8 @@ class TuningSettings:
     sample_fraction: float = 1.0  # share of train rows used while tuning (the refit uses all)
     max_rounds: int = 2000
     early_stopping_rounds: int = 50
-    nthread: int = 2
+    # None: the thread budget (lib/threads.py) decides per fit from its rows; an int pins it.
+    nthread: int | None = None
     max_bin: int = 256
 
 
@@ -60,6 +62,7 @@ class TuningResult:
     # The best trial's model cut at its best round, when that trial ran in this process (a
     # resumed study's best may come from an earlier one): trained on the tuning rows only.
     best_booster: xgb.Booster | None = None
+    nthread: int = 1  # threads each trial used
 
 
 def search_space(trial: optuna.Trial) -> dict:
@@ -75,7 +78,19 @@ def search_space(trial: optuna.Trial) -> dict:
     }
 
 
+def with_threads(
+    settings: TuningSettings, rows: int, threads: ThreadBudget | None = None
+) -> TuningSettings:
+    """`settings` with the thread count of a fit over `rows` rows decided: its pin if it has
+    one, else the budget's (`threads`, or this process's CPUs when none is given)."""
+    if settings.nthread is not None:
+        return settings
+    return replace(settings, nthread=(threads or ThreadBudget.detect()).for_rows(rows))
+
+
 def booster_params(params: dict, settings: TuningSettings) -> dict:
+    if settings.nthread is None:
+        raise ValueError("decide the thread count first (with_threads)")
     return {
         "objective": "reg:squarederror",
         "eval_metric": EVAL_METRIC,
@@ -122,8 +137,10 @@ def tune(
     storage: str | None = None,
     study_name: str = "housing",
     on_trial: Callable[[TrialResult], None] | None = None,
+    threads: ThreadBudget | None = None,
 ) -> TuningResult:
     """Run (or resume) the study until it holds `n_trials` finished trials or time runs out."""
+    settings = with_threads(settings, train.num_row(), threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         study_name=study_name,
@@ -197,10 +214,18 @@ def tune(
         resumed_trials=len(finished),
         orphaned_trials=orphaned,
         best_booster=kept.get(best.number),
+        nthread=int(settings.nthread or 1),
     )
 
 
-def fit(params: dict, rounds: int, data: xgb.DMatrix, settings: TuningSettings) -> xgb.Booster:
+def fit(
+    params: dict,
+    rounds: int,
+    data: xgb.DMatrix,
+    settings: TuningSettings,
+    threads: ThreadBudget | None = None,
+) -> xgb.Booster:
+    settings = with_threads(settings, data.num_row(), threads)
     return xgb.train(
         booster_params(params, settings), data, num_boost_round=max(1, rounds), verbose_eval=False
     )

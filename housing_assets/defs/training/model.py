@@ -24,6 +24,7 @@ from housing_assets.resources.mlflow_tracking import (
     log_datasets,
     log_png,
 )
+from housing_assets.resources.threads import ThreadBudgetResource
 
 _TUNING = tuning.TuningSettings()  # the one source of each default
 
@@ -39,7 +40,6 @@ class TuningConfig(dg.Config):
         default=_TUNING.sample_fraction, gt=0, le=1, description="Share of train rows for tuning."
     )
     seed: int = Field(default=_TUNING.seed, description="TPE sampler and XGBoost seed.")
-    nthread: int = Field(default=_TUNING.nthread, ge=1, description="XGBoost threads.")
     early_stopping_rounds: int = Field(default=_TUNING.early_stopping_rounds, ge=5)
     max_rounds: int = Field(
         default=_TUNING.max_rounds, ge=1, description="Upper bound on boosting rounds per trial."
@@ -69,6 +69,7 @@ def tuned_model(
     feature_state: F.FeatureState,
     mlflow_tracking: MlflowTracking,
     optuna_storage: OptunaStorage,
+    threads: ThreadBudgetResource,
 ) -> training.ModelArtifact:
     """XGBoost tuned by Optuna on train/eval, refit on train+eval, registered in MLflow as a pyfunc that prices HouseTS rows (model JSON inside)."""
     vintage, rows, state = context.partition_key, splits, feature_state
@@ -105,10 +106,13 @@ def tuned_model(
             study_name=study,
             on_trial=log_trial,
             say=context.log.info,
+            threads=threads.budget(),
         )
         eval_metrics = {f"eval_{k}": v for k, v in model.eval_metrics.items()}
         mlflow.log_params({f"best_{k}": v for k, v in model.tuning.best_params.items()})
-        mlflow.log_metrics({**eval_metrics, "refit_rounds": model.rounds})
+        mlflow.log_metrics(
+            {**eval_metrics, "refit_rounds": model.rounds, "threads": model.tuning.nthread}
+        )
         importance_png = plots.importance(model.importance)
         log_png(importance_png, "feature_importance.png")
         log_datasets(rows, vintage)
@@ -142,6 +146,7 @@ def tuned_model(
             "trials_pruned": sum(t.state == "PRUNED" for t in model.tuning.trials),
             "best_eval_log_mae": model.tuning.best_value,
             "refit_rounds": model.rounds,
+            "threads": model.tuning.nthread,
             "best_params": dg.MetadataValue.json(model.tuning.best_params),
             **eval_metrics,
             "seconds": round(time.perf_counter() - started, 1),
@@ -176,10 +181,13 @@ def holdout_predictions(
     splits: pd.DataFrame,
     feature_state: F.FeatureState,
     tuned_model: training.ModelArtifact,
+    threads: ThreadBudgetResource,
 ) -> pd.DataFrame:
     """Every holdout row served from the history before the holdout: prediction, 80/95% intervals, anchor month and horizon, flags, and the baselines (persistence, list price, the reference way)."""
     history = splits[splits[S.SPLIT] != S.HOLDOUT]
-    preds = evaluation.predictions(splits, predictor_of(tuned_model, feature_state, history))
+    preds = evaluation.predictions(
+        splits, predictor_of(tuned_model, feature_state, history), threads=threads.budget()
+    )
     context.add_output_metadata(
         {
             "rows": len(preds),

@@ -14,6 +14,7 @@ from housing_assets.lib import bundle, publishing, training
 from housing_assets.lib import features as F
 from housing_assets.resources.mlflow_tracking import MlflowTracking
 from housing_assets.resources.serving_store import ServingStore
+from housing_assets.resources.threads import ThreadBudgetResource
 
 REFIT_ARTIFACT = "published_model/model.json"
 
@@ -24,11 +25,12 @@ def final_refit(
     state: F.FeatureState,
     model: training.ModelArtifact,
     mlflow_tracking: MlflowTracking,
+    threads: ThreadBudgetResource,
 ) -> training.FinalRefit:
     """The evaluated parameters refit on every month (runs only once the gate passed), logged to
     the vintage's MLflow run next to the registered (evaluated) model it was derived from."""
     refit = training.final_refit(
-        rows, state, model.best_params, model.rounds, model.tuning_settings()
+        rows, state, model.best_params, model.rounds, model.tuning_settings(), threads.budget()
     )
     context.log.info(
         f"final refit through {refit.last_month}: {refit.rows:,} rows, {refit.examples:,} "
@@ -60,13 +62,14 @@ def serving_bundle(
     holdout_metrics: dict,
     serving_store: ServingStore,
     mlflow_tracking: MlflowTracking,
+    threads: ThreadBudgetResource,
 ) -> publishing.Publication:
     """The published bundle (the tuned model refit on every month through the newest, encoders, zip history, schema, intervals, the holdout metrics of the model before that refit, provenance); MLflow alias `champion` moves to it."""
     vintage, model, rows, state = context.partition_key, tuned_model, splits, feature_state
     history = publishing.served_history(rows, state)
     registered = model.mlflow.version
     version = f"{vintage}-v{registered}"
-    refit = final_refit(context, rows, state, model, mlflow_tracking)
+    refit = final_refit(context, rows, state, model, mlflow_tracking, threads)
     provenance = publishing.provenance(
         version,
         vintage,

@@ -73,19 +73,19 @@ def home_lock(home: Path, *, wait: bool = False, say=say, poll_s: float = 0.5):
 
 
 def cmd_run(args) -> int:
-    settings = settings_for(args)
-    try:
-        with home_lock(settings.home, wait=not args.no_wait):
-            return _with_console(args, lambda console: _run(args, settings, console))
-    except HomeBusy as exc:
-        raise CliError(str(exc)) from None
+    return _locked(args, _run)
 
 
 def cmd_train(args) -> int:
+    return _locked(args, _train_only)
+
+
+def _locked(args, work) -> int:
+    """`work(args, settings, console)` holding the home's lock (waiting for it unless --no-wait)."""
     settings = settings_for(args)
     try:
         with home_lock(settings.home, wait=not args.no_wait):
-            return _with_console(args, lambda console: _train_only(args, settings, console))
+            return _with_console(args, lambda console: work(args, settings, console))
     except HomeBusy as exc:
         raise CliError(str(exc)) from None
 

@@ -42,6 +42,7 @@ class Console:
         self._inner: tqdm | None = None
         self._steps_done = 0
         self._step = ""
+        self._started = 0.0  # when the step at work started
         self._reported: dict[str, int] = {}  # task -> last `done` printed (plain mode)
 
     def say(self, msg: str) -> None:
@@ -125,7 +126,7 @@ class Console:
                 self._started = time.perf_counter()
                 self.step_started(step)
             elif event.is_step_success:
-                self.step_finished(step, time.perf_counter() - getattr(self, "_started", 0.0))
+                self.step_finished(step, time.perf_counter() - self._started)
             elif event.is_step_failure and interrupt_error(event):
                 self.interrupted = True
             return  # other events (and failures: the summary names them) are the UI's business

@@ -18,7 +18,7 @@ import mlflow
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-from housing_assets.lib import bundle
+from housing_assets.lib import bundle, ranges
 from housing_assets.lib import contract as c
 from housing_assets.lib import features as F
 from housing_assets.lib.predictor import Predictor
@@ -47,10 +47,8 @@ class HousingPriceModel(PythonModel):
 def predict(predictor: Predictor, rows: pd.DataFrame) -> pd.DataFrame:
     """The predictor's answer for rows as MLflow hands them over (dates as text or timestamps;
     any day stands for its month, as in the API); contract ranges are checked as the API does."""
-    from housing_serving.service import check_ranges  # the API's rule, not a copy of it
-
     rows = rows.assign(**{c.DATE: _months(rows[c.DATE])}).reset_index(drop=True)
-    check_ranges(F.Rows.from_frame(rows))
+    ranges.check_ranges(F.Rows.from_frame(rows))  # the API's rule (422 there)
     out = predictor.predict(rows).rename(columns={"prediction": "price"})
     return out[[*OUTPUT, "unseen_zip", "unseen_metro"]]
 

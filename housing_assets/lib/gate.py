@@ -4,7 +4,9 @@ champion? (The `promotion_gate` asset check gathers the facts and reports this v
 A challenger must beat every baseline (persistence, median list price, the reference way) on
 the same holdout rows, overall and in every horizon bucket with enough rows to judge, and must
 not be worse than the champion -- its evaluated model scored on this vintage's holdout, served
-from the same pre-holdout history -- by more than `max_mape_regression` points.
+from the same pre-holdout history -- by more than `max_mape_regression` points. Its prediction
+intervals must hold their promise where the API answers: each band covers at least its floor in
+the short horizon buckets.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from housing_assets.lib import bundle, metrics
+from housing_assets.lib import bundle, horizons, metrics
 from housing_assets.lib import features as F
 from housing_assets.lib import splits as S
 from housing_assets.lib.predictor import Predictor
@@ -27,6 +29,13 @@ class GatePolicy:
     must_beat_baselines: bool = True  # overall and per horizon bucket
     min_bucket_rows: int = 30  # a smaller bucket is reported, not judged
     max_missing_months: int = 2  # months missing inside the data window a vintage may skip
+    # Interval coverage, judged where served predictions live: the API's history is refreshed
+    # monthly, so it answers a few months ahead. Longer buckets are reported, not judged: their
+    # intervals come from calm-period residuals and a boom two years out breaks them (real DC
+    # panel: 7% / 15% at 13-24 months), which no calibration of the past can promise to cover.
+    min_coverage_80: float = 0.65  # the 80% band must cover at least this share ...
+    min_coverage_95: float = 0.85  # ... and the 95% band this share
+    coverage_max_horizon: int = 6  # ... in every horizon bucket up to this many months
 
 
 @dataclass
@@ -74,6 +83,9 @@ def decide(
         reasons, notes = bucket_verdicts(rep, policy.min_bucket_rows)
         verdict.reasons += reasons
         verdict.notes += notes
+    reasons, notes = coverage_verdicts(rep, policy)
+    verdict.reasons += reasons
+    verdict.notes += notes
     if champion_note:
         verdict.notes.append(champion_note)
     if champion is not None and champion_mape is not None:
@@ -108,6 +120,36 @@ def bucket_verdicts(rep: dict, min_rows: int) -> tuple[list[str], list[str]]:
                     f"horizon {label} months: MAPE {ours:.2f}% does not beat the {name} baseline "
                     f"{theirs:.2f}% on {b['rows']:,} rows"
                 )
+    return reasons, notes
+
+
+def coverage_verdicts(rep: dict, policy: GatePolicy) -> tuple[list[str], list[str]]:
+    """Per horizon bucket up to `coverage_max_horizon` months with at least `min_bucket_rows`
+    rows: a reason when a band covers less than its floor. The other buckets' coverage is one
+    note, so the figures are in the verdict either way."""
+    floors = {"80": policy.min_coverage_80, "95": policy.min_coverage_95}
+    judged = {name for name, _, high in horizons.BUCKETS if high <= policy.coverage_max_horizon}
+    reasons, unjudged = [], []
+    for label, entry in horizons.ordered(rep.get("by_horizon", {})).items():
+        coverage = entry.get("coverage")
+        if not coverage:
+            continue
+        shown = " / ".join(f"{100 * coverage[lv]:.0f}%" for lv in floors if lv in coverage)
+        if label not in judged or entry["rows"] < policy.min_bucket_rows:
+            unjudged.append(f"{label} {shown} ({entry['rows']:,} rows)")
+            continue
+        for level, floor in floors.items():
+            if level in coverage and not coverage[level] >= floor:
+                reasons.append(
+                    f"horizon {label} months: the {level}% interval covers "
+                    f"{100 * coverage[level]:.1f}% of {entry['rows']:,} rows, below "
+                    f"{100 * floor:.0f}%"
+                )
+    notes = (
+        [f"interval coverage 80 / 95 reported, not judged: {'; '.join(unjudged)}"]
+        if unjudged
+        else []
+    )
     return reasons, notes
 
 

@@ -74,6 +74,23 @@ class PromotionPolicy(dg.ConfigurableResource):
         ge=0,
         description="Months missing inside a vintage's data window (quarantined) it may skip.",
     )
+    min_coverage_80: float = Field(
+        default=_GATE.min_coverage_80,
+        ge=0,
+        le=1,
+        description="Least share of holdout rows the 80% interval must cover, per judged bucket.",
+    )
+    min_coverage_95: float = Field(
+        default=_GATE.min_coverage_95,
+        ge=0,
+        le=1,
+        description="Least share of holdout rows the 95% interval must cover, per judged bucket.",
+    )
+    coverage_max_horizon: int = Field(
+        default=_GATE.coverage_max_horizon,
+        ge=0,
+        description="Coverage is judged in horizon buckets up to this many months (0: never).",
+    )
 
     def policy(self) -> gate.GatePolicy:
         return gate.GatePolicy(
@@ -81,4 +98,7 @@ class PromotionPolicy(dg.ConfigurableResource):
             must_beat_baselines=self.must_beat_baselines,
             min_bucket_rows=self.min_bucket_rows,
             max_missing_months=self.max_missing_months,
+            min_coverage_80=self.min_coverage_80,
+            min_coverage_95=self.min_coverage_95,
+            coverage_max_horizon=self.coverage_max_horizon,
         )

@@ -5,7 +5,13 @@ import json
 import pytest
 
 from housing_assets.lib import bundle, metrics, publishing, training
-from housing_assets.lib.gate import GatePolicy, bucket_verdicts, champion_on_same_rows, decide
+from housing_assets.lib.gate import (
+    GatePolicy,
+    bucket_verdicts,
+    champion_on_same_rows,
+    coverage_verdicts,
+    decide,
+)
 from tests.tiny import SETTINGS
 
 
@@ -83,6 +89,47 @@ def test_months_missing_inside_the_window_are_noted_then_block_beyond_the_policy
     many = decide(_report(4.0, 5.0), policy, None, None, missing_months=["a", "b", "c"])
     assert many.description == "3 months missing inside the data window (a, b, c); at most 2 may be"
     assert decide(_report(4.0, 5.0), policy, None, None).facts["missing_months"] == 0
+
+
+def _covered(rows: int, c80: float, c95: float) -> dict:
+    return {**_entry(rows, 1.0, 2.0), "coverage": {"80": c80, "95": c95}}
+
+
+def test_intervals_that_break_their_promise_at_short_horizons_block_longer_ones_are_noted():
+    """The real DC panel's intervals cover 73% / 92% at 1-3 months but 7% / 15% at 13-24 (a boom
+    two years past calm calibration data): the short buckets are judged, the long one reported."""
+    dc = {
+        "by_horizon": {
+            "13-24": _covered(480, 0.07, 0.15),  # stored order is not horizon order
+            "1-3": _covered(120, 0.73, 0.92),
+            "4-6": _covered(120, 0.81, 0.90),
+        }
+    }
+    reasons, notes = coverage_verdicts(dc, GatePolicy())
+    assert reasons == []
+    assert notes == ["interval coverage 80 / 95 reported, not judged: 13-24 7% / 15% (480 rows)"]
+
+    narrow = {"by_horizon": {"1-3": _covered(120, 0.416, 0.661), "4-6": _covered(12, 0.2, 0.3)}}
+    reasons, notes = coverage_verdicts(narrow, GatePolicy())
+    assert reasons == [
+        "horizon 1-3 months: the 80% interval covers 41.6% of 120 rows, below 65%",
+        "horizon 1-3 months: the 95% interval covers 66.1% of 120 rows, below 85%",
+    ]
+    assert notes == ["interval coverage 80 / 95 reported, not judged: 4-6 20% / 30% (12 rows)"]
+    assert coverage_verdicts(narrow, GatePolicy(coverage_max_horizon=0))[0] == []
+    assert coverage_verdicts(narrow, GatePolicy(min_coverage_80=0.4, min_coverage_95=0.6)) == (
+        [],
+        ["interval coverage 80 / 95 reported, not judged: 4-6 20% / 30% (12 rows)"],
+    )
+
+
+def test_the_gate_blocks_on_coverage_even_when_baselines_are_not_required():
+    report = _report(4.0, 5.0)
+    report["by_horizon"]["1-3"]["coverage"] = {"80": 0.5, "95": 0.9}
+    verdict = decide(report, GatePolicy(must_beat_baselines=False), None, None)
+    assert verdict.description == (
+        "horizon 1-3 months: the 80% interval covers 50.0% of 500 rows, below 65%"
+    )
 
 
 def test_the_champion_is_compared_by_its_evaluated_model_not_its_final_refit(tiny, tmp_path):

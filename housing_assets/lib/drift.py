@@ -59,11 +59,6 @@ class Thresholds:
     def drift(self, statistic: str) -> float:
         return {PSI: self.feature_psi, WASSERSTEIN: self.feature_wasserstein}[statistic]
 
-    def single(self, statistic: str) -> float:
-        return {PSI: self.single_feature_psi, WASSERSTEIN: self.single_feature_wasserstein}[
-            statistic
-        ]
-
 
 def psi(reference: np.ndarray, current: np.ndarray, bins: int = BINS) -> float:
     """Population stability index of `current` against `reference` (NaN = its own bin)."""

@@ -58,13 +58,18 @@ def metro_mape(per_metro: list[dict]) -> bytes:
     return _png(fig)
 
 
-def drift_psi(features: list[dict], threshold: float, top: int = 20) -> bytes:
+def drift_severity(features: list[dict], top: int = 20) -> bytes:
+    """Each feature's score over its own drift threshold (PSI, or Wasserstein for counts), so the
+    two statistics share one axis: beyond 1 it drifts."""
     items = features[:top][::-1]
     fig, ax = plt.subplots(figsize=(7, 0.28 * len(items) + 1.2))
-    colors = ["#c62828" if f["psi"] > threshold else "#3b6ea8" for f in items]
-    ax.barh([f["feature"] for f in items], [f["psi"] for f in items], color=colors)
-    ax.axvline(threshold, color="#555", linestyle="--", linewidth=1)
-    ax.set_xlabel(f"PSI against the reference (dashed: drift threshold {threshold})")
+    colors = ["#c62828" if f["drifting"] else "#3b6ea8" for f in items]
+    labels = [
+        f"{f['feature']} ({'W1' if f['statistic'] == 'wasserstein' else 'PSI'})" for f in items
+    ]
+    ax.barh(labels, [f["severity"] for f in items], color=colors)
+    ax.axvline(1.0, color="#555", linestyle="--", linewidth=1)
+    ax.set_xlabel("score / its drift threshold (dashed: drifts beyond 1)")
     ax.set_title("Per-feature drift")
     return _png(fig)
 

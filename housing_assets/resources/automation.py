@@ -71,6 +71,16 @@ class DriftPolicy(dg.ConfigurableResource):
     single_feature_psi: float = Field(
         default=_DRIFT.single_feature_psi, gt=0, description="One feature above this is an ERROR."
     )
+    feature_wasserstein: float = Field(
+        default=_DRIFT.feature_wasserstein,
+        gt=0,
+        description="A count feature drifts above this Wasserstein-1 distance (reference IQRs).",
+    )
+    single_feature_wasserstein: float = Field(
+        default=_DRIFT.single_feature_wasserstein,
+        gt=0,
+        description="One count feature above this is an ERROR.",
+    )
     share_warn: float = Field(
         default=_DRIFT.share_warn, ge=0, le=1, description="Share of drifting features: WARN."
     )

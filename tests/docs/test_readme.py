@@ -72,6 +72,9 @@ HOW: list[tuple[str, Rule]] = [  # first match wins
     (r"uv run python benchmarks/refit_value\.py( \[--seed N\])?", Rule("not-here",
         "ten retrains on the real DC panel in ../shared: ~4 min")),
     (r"uv run python benchmarks/hostile_requests\.py", Rule("not-here", "a load benchmark: minutes")),
+    (r"uv run python benchmarks/drift_statistics\.py", Rule("not-here", "generates three synthetic "
+        "panels and reads the real DC panel in ../shared: ~1 min; tests/unit/test_drift.py has "
+        "the cases")),
     (r"uv run python docs/screenshots\.py", Rule("not-here", "Chromium over every dashboard page; "
         "the browser test (tests/ui/test_browser.py) drives the same pages")),
     (r"P=.*", Rule("not-here", AWS)),

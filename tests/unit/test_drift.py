@@ -123,3 +123,127 @@ def test_the_synthetic_2022_regime_change_is_drift_the_report_sees():
         for m in ("2021-12", "2023-06")
     }
     assert dom["2023-06"] > drift.Thresholds().feature_psi > dom["2021-12"], dom
+
+
+def _restaurant_like(r: np.random.Generator, n: int) -> np.ndarray:
+    """A POI-count shape (as lib/synthetic.py draws restaurants): many zips with 0-3, a long tail
+    in the hundreds."""
+    return r.poisson(11 * np.exp(2.0 * r.normal(0, 1, n))).astype(float)
+
+
+def _year_of(zips: np.ndarray) -> np.ndarray:
+    """A reference year of the same zips: a month is those zips again, as in the panel."""
+    return np.tile(zips, 12)
+
+
+def _count_report(reference: pd.DataFrame, current: pd.DataFrame) -> dict:
+    r = rng()
+    pred_ref, pred = r.lognormal(12, 0.3, len(reference)), r.lognormal(12, 0.3, len(current))
+    return drift.compare(
+        reference, current, list(reference.columns), reference_prediction=pred_ref,
+        prediction=pred, actual=None, champion_mape=4.0,
+    )  # fmt: skip
+
+
+def test_an_off_by_one_move_of_a_count_is_not_drift_although_decile_psi_says_so():
+    """A year of growth moves every zip with 2 restaurants to 3: the decile bin (1, 2] empties and
+    the share floor blows PSI up; every zip moved by one unit, which is no drift."""
+    tail = _restaurant_like(rng(), 2_000)
+    # 0, 1 and 2 restaurants in 12%, 9% and 10% of the zips: deciles 2 and 3 end at 1 and 2, so
+    # the bin (1, 2] holds exactly the zips with 2.
+    zips = np.concatenate([[0.0] * 72, [1.0] * 54, [2.0] * 60, tail[tail >= 3][:414]])
+    month = np.where(zips == 2, 3.0, zips)
+    reference = pd.DataFrame({"restaurant": _year_of(zips)})
+    assert drift.psi(reference["restaurant"].to_numpy(), month) > drift.Thresholds().feature_psi
+    report = _count_report(reference, pd.DataFrame({"restaurant": month}))
+    [feature] = report["features"]
+    assert feature["statistic"] == "wasserstein" and feature["score"] == feature["wasserstein"]
+    assert feature["score"] == pytest.approx(np.mean(zips == 2) / drift.count_scale(zips))
+    assert not feature["drifting"] and report["status"] == "ok", report["reasons"]
+
+
+def test_a_large_shift_of_a_count_is_drift_and_far_enough_is_an_error():
+    r = rng()
+    zips = _restaurant_like(r, 600)
+    reference = pd.DataFrame({"restaurant": _year_of(zips)})
+    half = r.random(len(zips)) < 0.5
+    doubled = _count_report(reference, pd.DataFrame({"restaurant": np.where(half, 2 * zips, zips)}))
+    assert doubled["drifting_features"] == ["restaurant"]
+    assert doubled["features"][0]["score"] < drift.Thresholds().single_feature_wasserstein
+    assert doubled["status"] == "warn" or doubled["share_drifting"] == 1.0
+    tripled = _count_report(reference, pd.DataFrame({"restaurant": 3 * zips}))
+    w = tripled["features"][0]["score"]
+    assert w > drift.Thresholds().single_feature_wasserstein
+    assert tripled["status"] == "error"
+    assert tripled["reasons"][0] == (
+        f"restaurant Wasserstein {w:.2f} IQR > 1.0 (one feature this far off is enough)"
+    )
+
+
+def test_wasserstein_is_the_mass_times_the_distance_in_reference_iqrs():
+    # Half the zips at 0, half at 2 (IQR 2); the 2s move to 3: half the mass moves one unit.
+    reference = np.array([0.0] * 50 + [2.0] * 50)
+    current = np.array([0.0] * 50 + [3.0] * 50)
+    assert drift.count_scale(reference) == 2.0
+    assert drift.wasserstein(reference, current) == pytest.approx(0.5 / 2)
+    assert drift.wasserstein(reference, reference) == 0.0
+
+
+def test_an_emptied_value_and_an_iqr_of_zero_stay_finite():
+    """Every zip without a bus stop gets one: the reference's only value is empty in the month.
+    PSI's floor makes that 9.2; the Wasserstein distance is one stop, in units of one stop (the
+    floor of the scale when the IQR is 0) - large, finite and exactly what happened."""
+    reference, current = np.zeros(1_000), np.ones(300)
+    assert drift.count_scale(reference) == 1.0
+    assert drift.wasserstein(reference, current) == pytest.approx(1.0)
+    assert np.isfinite(drift.psi(reference, current))
+    report = _count_report(pd.DataFrame({"bus": reference}), pd.DataFrame({"bus": current}))
+    assert report["features"][0]["drifting"] and report["status"] == "error"
+
+
+def test_a_count_that_stops_being_reported_is_drift():
+    zips = _restaurant_like(rng(), 400)
+    month = zips.copy()
+    month[::2] = np.nan
+    report = _count_report(
+        pd.DataFrame({"school": _year_of(zips)}), pd.DataFrame({"school": month})
+    )
+    [feature] = report["features"]
+    assert feature["missing_current"] == 0.5 and feature["missing_psi"] > 1.0
+    assert feature["drifting"] and report["status"] == "error"
+    assert any("school missing 0% -> 50%" in reason for reason in report["reasons"])
+
+
+def test_continuous_features_are_still_judged_by_psi():
+    r = rng()
+    reference = pd.DataFrame({f: r.lognormal(3, 0.5, 5_000) for f in ("median_dom", "x")})
+    reference["restaurant"] = _restaurant_like(r, 5_000)
+    month = reference.sample(600, random_state=3).reset_index(drop=True)
+    month["median_dom"] *= 1.6
+    report = _count_report(reference, month)
+    by_name = {f["feature"]: f for f in report["features"]}
+    for name in ("median_dom", "x"):
+        f = by_name[name]
+        expected = drift.psi(reference[name].to_numpy(), month[name].to_numpy())
+        assert f["statistic"] == "psi" and f["score"] == expected and f["wasserstein"] is None
+        assert f["drifting"] == (expected > drift.Thresholds().feature_psi)
+    assert by_name["median_dom"]["drifting"] and not by_name["x"]["drifting"]
+    assert by_name["restaurant"]["statistic"] == "wasserstein"
+    # Sorted by severity (score over its own threshold), largest first.
+    assert [f["severity"] for f in report["features"]] == sorted(
+        (f["severity"] for f in report["features"]), reverse=True
+    )
+
+
+def test_the_reports_say_which_statistic_judged_each_feature():
+    r = rng()
+    reference = pd.DataFrame({"median_dom": r.lognormal(3, 0.5, 2_000)})
+    reference["restaurant"] = _restaurant_like(r, 2_000)
+    month = reference.sample(300, random_state=4).reset_index(drop=True)
+    report = _count_report(reference, month)
+    text = drift.markdown("2022-01", report)
+    assert "| restaurant | Wasserstein / IQR |" in text and "| median_dom | PSI |" in text
+    pred = r.lognormal(12, 0.3, 300)
+    page = drift.html("2022-01", report, reference, month, pred, pred, "v1")
+    assert "<td>restaurant</td><td>Wasserstein / IQR</td>" in page
+    assert "<td>median_dom</td><td>PSI</td>" in page

@@ -136,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="ingest every selected month again, even those whose source content is unchanged",
     )
+    run.add_argument(
+        "--accept-revisions",
+        default="",
+        metavar="MONTHS",
+        help="re-delivered past months (2019-03,2019-04) whose revision you reviewed: replace "
+        "the accepted version even beyond the revision policy's bounds",
+    )
     run.set_defaults(func=cmd_run)
 
     train = sub.add_parser(

@@ -147,7 +147,8 @@ def _run(args, settings: Settings, console) -> int:
         )
         say(f"[3/{steps}] ingest + great-expectations checks + cleaning")
         if todo:
-            outcome = ingest(defs, instance, todo, say=say)
+            accept = [m for m in args.accept_revisions.split(",") if m.strip()]
+            outcome = ingest(defs, instance, todo, say=say, accept_revisions=accept)
             ledger.record({m: fingerprints[m] for m in outcome.ingested if m in fingerprints})
         else:
             say("  nothing new or changed to ingest")
@@ -265,7 +266,7 @@ def _summary(settings: Settings, outcome, trained, elapsed: float, say, skipped:
     for check, text in outcome.warnings.items():
         say(f"  warning  {check}: {text}")
     for month, why in outcome.quarantined.items():
-        say(f"  FAILED   {month} quarantined by the blocking contract check:\n{why}")
+        say(f"  FAILED   {month} quarantined by a blocking check:\n{why}")
     errors: dict[str, list[str]] = {}
     for month, error in outcome.failed.items():
         errors.setdefault(error, []).append(month)

@@ -140,8 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--accept-revisions",
         default="",
         metavar="MONTHS",
-        help="re-delivered past months (2019-03,2019-04) whose revision you reviewed: replace "
-        "the accepted version even beyond the revision policy's bounds",
+        help="re-delivered past months whose revision you reviewed, a prefix (2019) or a list "
+        "(2019-03,2019-04): they replace the accepted version even beyond the revision "
+        "policy's bounds",
     )
     run.set_defaults(func=cmd_run)
 

@@ -147,7 +147,9 @@ def _run(args, settings: Settings, console) -> int:
         )
         say(f"[3/{steps}] ingest + great-expectations checks + cleaning")
         if todo:
-            accept = [m for m in args.accept_revisions.split(",") if m.strip()]
+            accept = select_months(todo, args.accept_revisions) if args.accept_revisions else []
+            if accept:
+                say(f"  accepting reviewed revisions of {', '.join(accept)}")
             outcome = ingest(defs, instance, todo, say=say, accept_revisions=accept)
             ledger.record({m: fingerprints[m] for m in outcome.ingested if m in fingerprints})
         else:

@@ -333,6 +333,9 @@ def test_a_past_month_redelivered_with_other_prices_is_held_until_accepted(
     assert record["rows_changed"] == 1 and record["columns_changed"] == ["price"]
     assert record["verdict"] == "correction"
     assert (_cleaned(tmp_path, "2019-12")["price"] != accepted["price"]).sum() == 1
+    version = _month_metadata(instance, "cleaned_monthly", "2019-12")  # the partition's history
+    assert version["revision_rows_changed"] == 1
+    assert version["revision_columns_changed"] == ["price"]
 
     # The reviewed +3% revision, accepted by the operator, replaces the accepted version.
     revised.to_parquet(landing / "2019-12.parquet", index=False)

@@ -8,8 +8,10 @@ import pandas as pd
 from housing_assets.defs.ingestion.partitions import MONTHLY_POOL, months
 from housing_assets.defs.owners import DATA_PLATFORM
 from housing_assets.lib import contract as c
-from housing_assets.lib import progress
+from housing_assets.lib import progress, revisions
 from housing_assets.lib.cleaning import CleaningReport, clean_month
+from housing_assets.resources.io_manager import ParquetIOManager
+from housing_assets.resources.revisions import RevisionPolicy
 from housing_assets.resources.source import HouseTSSource
 
 GROUP = "ingestion"
@@ -88,7 +90,10 @@ def raw_monthly(
 
 @dg.asset(**MONTHLY)
 def cleaned_monthly(
-    context: dg.AssetExecutionContext, raw_monthly: dict[str, pd.DataFrame]
+    context: dg.AssetExecutionContext,
+    raw_monthly: dict[str, pd.DataFrame],
+    io_manager: dg.ResourceParam[ParquetIOManager],
+    revision_policy: RevisionPolicy,
 ) -> dict[str, pd.DataFrame]:
     """Model-ready rows of one month: canonical metro names, one row per zip, NaN for not-reported, outliers removed."""
     total = CleaningReport()
@@ -106,6 +111,7 @@ def cleaned_monthly(
             out[month],
             **report.as_metadata(),
             outlier_cells_by_column=dg.MetadataValue.json(report.outlier_cells),
+            **revised(io_manager.stored("cleaned_monthly", month), out[month], revision_policy),
         )
         progress.report("cleaning", done, len(keys), unit="months", note=month)
     context.log.info(
@@ -116,6 +122,22 @@ def cleaned_monthly(
     metadata["content_fingerprints"] = fingerprints(out)
     context.add_output_metadata(metadata)
     return out
+
+
+def revised(accepted: pd.DataFrame | None, new: pd.DataFrame, policy: RevisionPolicy) -> dict:
+    """What this version of a past month changed in the one it replaces (`raw_revisions` let it
+    through: a correction, or accepted by an operator), on the month's own materialization, so
+    the partition's history says which version revised what. Nothing for a new month."""
+    if accepted is None:
+        return {}
+    revision = revisions.diff(accepted, new, policy.rules())
+    if revision.unchanged:
+        return {}
+    return {
+        "revision_rows_changed": revision.rows_changed,
+        "revision_columns_changed": dg.MetadataValue.json(revision.columns_changed),
+        "revision": dg.MetadataValue.json(revision.as_metadata()),
+    }
 
 
 def month_metadata(

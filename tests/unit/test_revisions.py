@@ -72,3 +72,31 @@ def test_rows_removed_beyond_bounds_say_how_many(month):
 def test_the_price_tolerance_is_the_rule(month, factor, blocked):
     scaled = month.assign(price=month["price"] * factor)
     assert bool(beyond_bounds(diff(month, scaled, RULES), RULES)) is blocked
+
+
+@pytest.mark.parametrize(
+    ("spec", "accepted"),
+    [
+        ("2019-12", ["2019-12"]),
+        ("2019", ["2019-11", "2019-12"]),
+        ("2019-12,2020-01", ["2019-12", "2020-01"]),
+    ],
+)
+def test_housing_run_accepts_the_revisions_its_flag_names(spec, accepted):
+    """`--accept-revisions` reads like `--months`: a month, a prefix or a list, of the months
+    this run ingests (what becomes the run's `housing/accept-revisions` tag)."""
+    from housing_assets.cli import build_parser
+    from housing_assets.cli.run import select_months
+
+    args = build_parser().parse_args(["run", "--accept-revisions", spec])
+    todo = ["2019-11", "2019-12", "2020-01"]
+    assert select_months(todo, args.accept_revisions) == accepted
+    assert build_parser().parse_args(["run"]).accept_revisions == ""
+
+
+def test_the_run_tag_names_the_accepted_months():
+    from housing_assets.defs.ingestion.checks import accepted_months
+    from housing_assets.resources.revisions import ACCEPT_TAG
+
+    assert accepted_months({ACCEPT_TAG: "2019-12, 2020-01"}) == {"2019-12", "2020-01"}
+    assert accepted_months({}) == set()

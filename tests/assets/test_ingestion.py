@@ -346,3 +346,17 @@ def test_a_past_month_redelivered_with_other_prices_is_held_until_accepted(
     now = _cleaned(tmp_path, "2019-12").set_index("zipcode")["price"]
     before = accepted.set_index("zipcode")["price"]
     assert (now / before.loc[now.index]).round(6).eq(1.03).all()
+
+    # Another landing area on the same home is another dataset: it replaces the month
+    # wholesale, named on the check, and is not held as a revision.
+    other = tmp_path / "other-landing"
+    other.mkdir()
+    by_month["2019-12"].assign(price=by_month["2019-12"]["price"] * 0.97).to_parquet(
+        other / "2019-12.parquet", index=False
+    )
+    home = tmp_path / "home"
+    swapped = ingest(_defs(home, source=str(other)), instance, ["2019-12"], say=lambda _: None)
+    assert swapped.ingested == ["2019-12"] and not swapped.quarantined
+    check = run_level(check_evaluations(instance, swapped.run_ids[0]), "raw_revisions")
+    assert check.metadata["months_from_another_source"].value == {"2019-12": f"file({landing})"}
+    assert _month_metadata(instance, "cleaned_monthly", "2019-12")["source"] == f"file({other})"

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 import dagster as dg
 import pandas as pd
 
-from housing_assets.defs.ingestion.assets import cleaned_monthly, raw_monthly
+from housing_assets.defs.ingestion.assets import accepted_source, cleaned_monthly, raw_monthly
 from housing_assets.defs.ingestion.partitions import months
 from housing_assets.lib import contract as c
 from housing_assets.lib import revisions
@@ -115,15 +115,21 @@ def raw_revisions(
     raw_monthly: dict[str, pd.DataFrame],
     io_manager: dg.ResourceParam[ParquetIOManager],
     revision_policy: RevisionPolicy,
+    source: HouseTSSource,
 ) -> dg.AssetCheckResult:
-    """A re-delivered past month changes the accepted (cleaned) version only within the revision policy's bounds, or when an operator accepts it (blocks cleaning)."""
+    """A re-delivered past month changes the accepted (cleaned) version only within the revision policy's bounds, or when an operator accepts it (blocks cleaning); a month from another source (seed, scale, file, landing area) replaces it as a new dataset."""
     rules = revision_policy.rules()
     accepted_by_operator = accepted_months(context.op_execution_context.run.tags)
-    recorded, held = {}, []
+    delivered_by = source.describe()
+    recorded, held, replaced = {}, [], {}
     for month, raw in sorted(raw_monthly.items()):
         accepted = io_manager.stored("cleaned_monthly", month)
         if accepted is None or not len(raw) or c.schema_problems(raw):
             continue  # a new month, or one the contract check fails anyway
+        previous_source = accepted_source(context.instance, month)
+        if previous_source not in (delivered_by, None):
+            replaced[month] = previous_source
+            continue
         revision = revisions.diff(accepted, clean_month(raw)[0], rules)
         if revision.unchanged:
             continue
@@ -146,6 +152,8 @@ def raw_revisions(
         dg.AssetCheckSeverity.ERROR,
         revisions=dg.MetadataValue.json(recorded),
         months_revised=len(recorded),
+        # month -> the source it was accepted from, now replaced by another dataset wholesale
+        months_from_another_source=dg.MetadataValue.json(replaced),
         accepted_by_operator=dg.MetadataValue.json(sorted(accepted_by_operator & set(recorded))),
     )
 

@@ -23,6 +23,7 @@ from housing_assets.resources.alerts import AlertNotifier
 from housing_assets.resources.automation import DriftPolicy, RetrainPolicy
 from housing_assets.resources.io_manager import ParquetIOManager
 from housing_assets.resources.mlflow_tracking import MlflowTracking, OptunaStorage
+from housing_assets.resources.revisions import RevisionPolicy
 from housing_assets.resources.serving_store import PromotionPolicy, ServingStore
 from housing_assets.resources.source import source_from_setting
 from housing_assets.resources.threads import ThreadBudgetResource
@@ -43,6 +44,7 @@ POLICIES = {  # section of the policies file -> its resource
     "retrain": ("retrain_policy", RetrainPolicy),
     "gate": ("promotion_policy", PromotionPolicy),
     "drift": ("drift_policy", DriftPolicy),
+    "revisions": ("revision_policy", RevisionPolicy),
 }
 
 
@@ -120,6 +122,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> dg.D
         ],
         asset_checks=[
             ingestion_checks.raw_contract,
+            ingestion_checks.raw_revisions,
             ingestion_checks.raw_columns_reported,
             ingestion_checks.raw_plausible_values,
             ingestion_checks.cleaned_expectations,

@@ -11,7 +11,7 @@ contiguous stretch; a run that failed without naming a month re-runs each month 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -24,6 +24,7 @@ from housing_assets.defs.training.partitions import vintages
 from housing_assets.lib import automation, evaluation
 from housing_assets.lib.publishing import Publication
 from housing_assets.lib.training import ModelArtifact
+from housing_assets.resources.revisions import ACCEPT_TAG
 
 MONTHS, VINTAGES = str(months_partitions.name), str(vintages.name)
 LOGGING = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -63,12 +64,14 @@ def register_months(instance: dg.DagsterInstance, keys: Iterable[str]) -> list[s
     return new
 
 
-def _run_range(defs: dg.Definitions, job: str, instance, first: str, last: str):
+def _run_range(
+    defs: dg.Definitions, job: str, instance, first: str, last: str, tags: dict | None = None
+):
     # A one-month stretch runs as that partition, so Dagster attributes its check results to it.
     title = f"{job} {first}" if first == last else f"{job} {first}..{last}"
     if first == last:
-        return _run(defs, job, instance, {}, partition_key=first, title=title)
-    tags = {automation.RANGE_START: first, automation.RANGE_END: last}
+        return _run(defs, job, instance, dict(tags or {}), partition_key=first, title=title)
+    tags = {**(tags or {}), automation.RANGE_START: first, automation.RANGE_END: last}
     return _run(defs, job, instance, tags, title=title)
 
 
@@ -117,16 +120,20 @@ def ingest(
     instance: dg.DagsterInstance,
     months: list[str],
     say: Callable[[str], None] = print,
+    accept_revisions: Collection[str] = (),
 ) -> IngestOutcome:
     """One run per contiguous stretch of `months`; a failed run is handled by the platform's one
     policy (`automation.after_failure`, which the sensor applies too): months its contract
     check named are quarantined and the rest re-run together; after a crash every month re-runs
-    alone, once. Months that fail again are reported in `outcome.failed`, never dropped silently."""
+    alone, once. Months that fail again are reported in `outcome.failed`, never dropped silently.
+    `accept_revisions`: months whose revision an operator reviewed and accepts (a run tag the
+    revision check reads)."""
     outcome = IngestOutcome(months=months)
+    accept = {ACCEPT_TAG: ",".join(sorted(accept_revisions))} if accept_revisions else {}
     order = [k for k in instance.get_dynamic_partitions(MONTHS) if k in set(months)]
     for first, last in automation.stretches(order, months):
         say(f"  one run: raw -> checks -> cleaned for {first}..{last}")
-        result = _run_range(defs, "ingest", instance, first, last)
+        result = _run_range(defs, "ingest", instance, first, last, accept)
         outcome.run_ids.append(result.run_id)
         _collect_warnings(result, outcome)
         if result.success:
@@ -140,11 +147,11 @@ def ingest(
             details = checks.findings(evaluations)
             for month in blocked:
                 outcome.quarantined[month] = "\n".join(f"    - {x}" for x in details.get(month, []))
-                say(f"  quarantined {month}: its raw data breaks the contract (details below)")
+                say(f"  quarantined {month}: a blocking check failed it (details below)")
             job = "check_and_clean"  # their raw data is stored: check and clean it again
         for a, b in automation.after_failure(first, last, order, blocked):
             say(f"  re-run {job} for {a}..{b}")
-            rerun = _run_range(defs, job, instance, a, b)
+            rerun = _run_range(defs, job, instance, a, b, accept)
             outcome.run_ids.append(rerun.run_id)
             if not rerun.success:
                 for month in order[order.index(a) : order.index(b) + 1]:

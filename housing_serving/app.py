@@ -15,12 +15,19 @@ from housing_serving.deps import Runtime
 from housing_serving.metrics import ApiMetrics
 from housing_serving.middleware import BodyLimit, Observe
 from housing_serving.model_holder import ModelHolder
-from housing_serving.routes import admin, explore, monitoring, ops, predict
+from housing_serving.routes import admin, explore, gate, monitoring, ops, predict
 from housing_serving.schemas import PredictRequest
 from housing_serving.settings import ServingSettings
 
 log = logging.getLogger("housing_serving")
-ROUTERS = (ops.router, predict.router, explore.router, monitoring.router, admin.router)
+ROUTERS = (
+    ops.router,
+    predict.router,
+    explore.router,
+    monitoring.router,
+    gate.router,
+    admin.router,
+)
 
 
 def _log_to_stderr() -> None:

@@ -25,6 +25,7 @@ def test_asset_check_job_sensor_snapshot(defs):
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert checks == {
         ("raw_monthly", "raw_contract"),
+        ("raw_monthly", "raw_revisions"),
         ("raw_monthly", "raw_columns_reported"),
         ("raw_monthly", "raw_plausible_values"),
         ("cleaned_monthly", "cleaned_expectations"),
@@ -52,6 +53,7 @@ def test_blocking_flags(defs):
     specs = {key.name: graph.get_check_spec(key).blocking for key in graph.asset_check_keys}
     assert specs == {
         "raw_contract": True,
+        "raw_revisions": True,
         "raw_columns_reported": False,
         "raw_plausible_values": False,
         "cleaned_expectations": True,
@@ -91,6 +93,7 @@ def test_source_setting_picks_the_implementation(tmp_path, source, resource):
         "promotion_policy",
         "retrain_policy",
         "drift_policy",
+        "revision_policy",
         "alerts",
         "threads",
     }

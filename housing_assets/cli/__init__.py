@@ -136,6 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="ingest every selected month again, even those whose source content is unchanged",
     )
+    run.add_argument(
+        "--accept-revisions",
+        default="",
+        metavar="MONTHS",
+        help="re-delivered past months whose revision you reviewed, a prefix (2019) or a list "
+        "(2019-03,2019-04): they replace the accepted version even beyond the revision "
+        "policy's bounds",
+    )
     run.set_defaults(func=cmd_run)
 
     train = sub.add_parser(

@@ -147,7 +147,10 @@ def _run(args, settings: Settings, console) -> int:
         )
         say(f"[3/{steps}] ingest + great-expectations checks + cleaning")
         if todo:
-            outcome = ingest(defs, instance, todo, say=say)
+            accept = select_months(todo, args.accept_revisions) if args.accept_revisions else []
+            if accept:
+                say(f"  accepting reviewed revisions of {', '.join(accept)}")
+            outcome = ingest(defs, instance, todo, say=say, accept_revisions=accept)
             ledger.record({m: fingerprints[m] for m in outcome.ingested if m in fingerprints})
         else:
             say("  nothing new or changed to ingest")
@@ -265,7 +268,7 @@ def _summary(settings: Settings, outcome, trained, elapsed: float, say, skipped:
     for check, text in outcome.warnings.items():
         say(f"  warning  {check}: {text}")
     for month, why in outcome.quarantined.items():
-        say(f"  FAILED   {month} quarantined by the blocking contract check:\n{why}")
+        say(f"  FAILED   {month} quarantined by a blocking check:\n{why}")
     errors: dict[str, list[str]] = {}
     for month, error in outcome.failed.items():
         errors.setdefault(error, []).append(month)

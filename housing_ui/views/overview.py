@@ -1,4 +1,5 @@
-"""Overview: the live model's card -- holdout metrics, baselines, horizons, lineage."""
+"""Overview: the live model's card -- holdout metrics, baselines, horizons, lineage -- and what
+the promotion gate decided about every model trained since."""
 
 import pandas as pd
 import streamlit as st
@@ -78,6 +79,7 @@ def page(api: Api, model: dict) -> None:
         f"`{registry.get('registered_model')}` v{registry.get('version')} · data "
         f"`{model['data_fingerprint']}` · {model['code_version']}"
     )
+    gate_section(gate_verdicts(api.base_url))
 
 
 def horizon_rows(by_horizon: dict) -> pd.DataFrame:
@@ -131,3 +133,42 @@ def horizon_section(by_horizon: dict) -> None:
         value_name="mape",
     ).dropna()
     st.altair_chart(charts.horizon_chart(long), width="stretch")
+
+
+@st.cache_data(ttl=20, show_spinner=False)
+def gate_verdicts(base_url: str) -> dict:
+    """The gate's verdicts change when a model is trained: a short cache."""
+    return Api(base_url).get("/v1/gate")
+
+
+def verdict_rows(answer: dict) -> pd.DataFrame:
+    """Newest first: one row per judged model, a rejection with its reasons."""
+    rows = [
+        {
+            "decided": v["decided_at"][:16].replace("T", " "),
+            "vintage": v["vintage"],
+            "MLflow version": v["model_version"],
+            "verdict": "REJECTED" if v["verdict"] == "rejected" else "promoted",
+            "holdout MAPE": percent(v["model_mape"]),
+            "reason": "; ".join(v["reasons"]) or "beats every baseline and the champion",
+        }
+        for v in reversed(answer["verdicts"])
+    ]
+    return pd.DataFrame(rows, columns=["decided", "vintage", "MLflow version", "verdict",
+                                       "holdout MAPE", "reason"])  # fmt: skip
+
+
+def gate_section(answer: dict) -> None:
+    if not answer["verdicts"] and not answer["unreadable"]:
+        return
+    st.subheader("Promotion gate verdicts")
+    table = verdict_rows(answer)
+    rejected = int((table["verdict"] == "REJECTED").sum())
+    st.caption(
+        f"{len(table)} model(s) judged, {rejected} rejected: a rejected model stays registered in "
+        "MLflow and never serves. A training run that crashed before the gate has no verdict "
+        "here; in Dagster a rejection is the failed run tagged `housing/gate=rejected`."
+    )
+    st.dataframe(table, hide_index=True, width="stretch")
+    for broken in answer["unreadable"]:
+        st.caption(f"unreadable verdict record {broken['record']}: {broken['error']}")

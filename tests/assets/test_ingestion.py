@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 
 from housing_assets.definitions import build_definitions
+from housing_assets.defs.ingestion.checks import run_level
+from housing_assets.defs.monitoring.run_history import check_evaluations
 from housing_assets.lib.automation import RANGE_END, RANGE_START, stretches
 from housing_assets.runner import ingest, register_months
 from housing_assets.settings import Settings
@@ -279,3 +281,82 @@ def test_a_month_whose_prices_jumped_is_quarantined_against_the_stored_month_bef
     assert "price_plausible_month_over_month" in why
     assert "zips' price moved more than 40% in one month" in why
     assert not (tmp_path / "home" / "data" / "cleaned_monthly" / "2020-01.parquet").exists()
+
+
+def _cleaned(tmp_path: Path, month: str) -> pd.DataFrame:
+    return pd.read_parquet(tmp_path / "home" / "data" / "cleaned_monthly" / f"{month}.parquet")
+
+
+def _revisions(instance, run_id: str) -> dict:
+    """What the run's revision check recorded, month -> the revision and its verdict."""
+    evaluation = run_level(check_evaluations(instance, run_id), "raw_revisions")
+    return evaluation.metadata["revisions"].value
+
+
+def test_a_past_month_redelivered_with_other_prices_is_held_until_accepted(
+    tmp_path, instance, small_panel
+):
+    """Issue 16: re-delivered past months with shuffled prices were re-ingested without
+    question. A revision beyond the policy's bounds is quarantined naming the month, the column
+    and example zips; the accepted version stays what training reads; a small correction is
+    accepted and recorded; `--accept-revisions` (a run tag) accepts a reviewed one."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    by_month = frames_by_month(small_panel)
+    for month in MONTHS[:2]:
+        by_month[month].to_parquet(landing / f"{month}.parquet", index=False)
+    defs = _defs(tmp_path / "home", source=str(landing))
+    register_months(instance, MONTHS[:2])
+    assert ingest(defs, instance, MONTHS[:2], say=lambda _: None).ingested == MONTHS[:2]
+    accepted = _cleaned(tmp_path, "2019-12")
+
+    # +3% on every price: each month-over-month move stays plausible, yet it rewrites history.
+    revised = by_month["2019-12"].assign(price=by_month["2019-12"]["price"] * 1.03)
+    revised.to_parquet(landing / "2019-12.parquet", index=False)
+    held = ingest(defs, instance, ["2019-12"], say=lambda _: None)
+    assert list(held.quarantined) == ["2019-12"]
+    why = held.quarantined["2019-12"]
+    assert "revision_within_bounds" in why and "zips' price moved more than 0.5%" in why
+    assert "price_plausible_month_over_month" not in why  # only the revision check caught it
+    assert "--accept-revisions 2019-12" in why
+    pd.testing.assert_frame_equal(_cleaned(tmp_path, "2019-12"), accepted)
+    # What training's `splits` receives through the IO manager: still the accepted version.
+    read = defs.load_asset_value("cleaned_monthly", partition_key="2019-12", instance=instance)
+    assert read["2019-12"]["price"].tolist() == accepted["price"].tolist()
+
+    # A one-zip correction is within bounds: accepted, and recorded on the check.
+    corrected = by_month["2019-12"].copy()
+    corrected.loc[0, "price"] *= 1.05
+    corrected.to_parquet(landing / "2019-12.parquet", index=False)
+    fixed = ingest(defs, instance, ["2019-12"], say=lambda _: None)
+    assert fixed.ingested == ["2019-12"] and not fixed.quarantined
+    record = _revisions(instance, fixed.run_ids[0])["2019-12"]
+    assert record["rows_changed"] == 1 and record["columns_changed"] == ["price"]
+    assert record["verdict"] == "correction"
+    assert (_cleaned(tmp_path, "2019-12")["price"] != accepted["price"]).sum() == 1
+    version = _month_metadata(instance, "cleaned_monthly", "2019-12")  # the partition's history
+    assert version["revision_rows_changed"] == 1
+    assert version["revision_columns_changed"] == ["price"]
+
+    # The reviewed +3% revision, accepted by the operator, replaces the accepted version.
+    revised.to_parquet(landing / "2019-12.parquet", index=False)
+    taken = ingest(defs, instance, ["2019-12"], say=lambda _: None, accept_revisions=["2019-12"])
+    assert taken.ingested == ["2019-12"] and not taken.quarantined
+    assert _revisions(instance, taken.run_ids[0])["2019-12"]["verdict"] == "accepted by operator"
+    now = _cleaned(tmp_path, "2019-12").set_index("zipcode")["price"]
+    before = accepted.set_index("zipcode")["price"]
+    assert (now / before.loc[now.index]).round(6).eq(1.03).all()
+
+    # Another landing area on the same home is another dataset: it replaces the month
+    # wholesale, named on the check, and is not held as a revision.
+    other = tmp_path / "other-landing"
+    other.mkdir()
+    by_month["2019-12"].assign(price=by_month["2019-12"]["price"] * 0.97).to_parquet(
+        other / "2019-12.parquet", index=False
+    )
+    home = tmp_path / "home"
+    swapped = ingest(_defs(home, source=str(other)), instance, ["2019-12"], say=lambda _: None)
+    assert swapped.ingested == ["2019-12"] and not swapped.quarantined
+    check = run_level(check_evaluations(instance, swapped.run_ids[0]), "raw_revisions")
+    assert check.metadata["months_from_another_source"].value == {"2019-12": f"file({landing})"}
+    assert _month_metadata(instance, "cleaned_monthly", "2019-12")["source"] == f"file({other})"

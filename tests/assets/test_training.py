@@ -1,5 +1,6 @@
 """The model lineage of one vintage, materialized in process against real MLflow (SQLite) stores."""
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -195,6 +196,14 @@ def test_gate_blocks_a_bad_model_and_keeps_the_champion(trained):
     rejected = client.get_model_version("housing-price-xgb", "2").tags
     assert rejected["gate"] == "rejected" and rejected["gate_reason"] == blocked.gate
     assert client.get_model_version("housing-price-xgb", "1").tags["gate"] == "promoted"
+    # ... and so do the Dagster run (a rejection, not a crash) and the serving store (the API).
+    tags = inst.get_run_by_id(blocked.run_id).tags
+    assert tags["housing/gate"] == "rejected" and tags["housing/gate_reason"] == blocked.gate
+    assert inst.get_run_by_id(outcome.run_id).tags["housing/gate"] == "promoted"
+    store = bundle.LocalStore(settings.serving_dir)
+    record = json.loads(store.read("reports/gate/2022-01-v2.json"))
+    assert record["verdict"] == "rejected" and record["run_id"] == blocked.run_id
+    assert "; ".join(record["reasons"]) == blocked.gate
 
 
 def test_real_sample_trains_end_to_end_through_the_file_source(tmp_path, sample_path):

@@ -60,7 +60,9 @@ def test_each_month_is_ingested_once_whatever_the_ticks_and_restarts(daemon, lan
 
     # A new month arrives, and a month's content changes: one run each.
     by_month["2020-01"].to_parquet(path / "2020-01.parquet", index=False)
-    changed = by_month["2019-11"].assign(inventory=by_month["2019-11"]["inventory"] + 1)
+    # (A correction of one zip: rewriting a whole column of a past month is held for review.)
+    changed = by_month["2019-11"].copy()
+    changed.loc[0, "inventory"] += 1
     changed.to_parquet(target, index=False)
     tick = daemon.tick(SENSOR)
     reasons = {r.partition_key: r.tags["housing/trigger"] for r in tick.run_requests}

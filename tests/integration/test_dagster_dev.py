@@ -119,6 +119,7 @@ def test_dagster_dev_shows_partitioned_assets_and_their_checks(dagster_dev):
     }
     assert raw_checks == {
         "raw_contract": True,
+        "raw_revisions": True,
         "raw_columns_reported": False,
         "raw_plausible_values": False,
     }

@@ -87,3 +87,43 @@ def test_unknown_paths_and_methods_answer_in_the_error_envelope(store):
             assert response.status_code == status
             (entry,) = response.json()["detail"]
             assert set(entry) == {"row", "field", "message"} and entry["message"]
+
+
+def record_verdict(store, version: str, passed: bool, reasons: list[str], at: str) -> None:
+    from housing_assets.lib import verdicts
+
+    doc = verdicts.document(
+        vintage="2022-01",
+        model_version=version,
+        passed=passed,
+        reasons=reasons,
+        notes=[],
+        model_mape=4.2,
+        champion="2022-01-v1",
+        run_id=f"run-{version}",
+        decided_at=at,
+    )
+    bundle.LocalStore(store).write(f"reports/{verdicts.report_name('2022-01', version)}", doc)
+
+
+def test_gate_lists_rejected_models_with_their_reason_next_to_promoted_ones(store):
+    """Issue 16: a rejected model never becomes a bundle, so the timeline could not show it; the
+    gate's verdicts are their own list, a rejection with its reason."""
+    with make_client(store) as client:
+        assert client.get("/v1/gate").json() == {"verdicts": [], "unreadable": []}
+        record_verdict(
+            store, "2", False, ["does not beat persistence in 1-3"], "2026-01-02T00:00:00+00:00"
+        )
+        record_verdict(store, "1", True, [], "2026-01-01T00:00:00+00:00")
+        bundle.LocalStore(store).write("reports/gate/2022-01-v3.json", b'{"verdict": "maybe"')
+        answer = client.get("/v1/gate").json()
+        models = client.get("/v1/models").json()["models"]
+    first, second = answer["verdicts"]
+    assert (first["model_version"], first["verdict"], first["reasons"]) == ("1", "promoted", [])
+    assert second["verdict"] == "rejected" and second["reasons"] == [
+        "does not beat persistence in 1-3"
+    ]
+    assert second["run_id"] == "run-2" and second["model_mape"] == 4.2
+    (bad,) = answer["unreadable"]
+    assert bad["record"] == "2022-01-v3.json" and "JSONDecodeError" in bad["error"]
+    assert len(models) == 1  # the bundle timeline is unchanged: only what was published

@@ -149,3 +149,22 @@ def test_an_api_without_a_model_says_so(monkeypatch, empty_api_url):
     at = open_page(monkeypatch, empty_api_url)
     assert len(at.warning) == 1 and "No model is loaded" in at.warning[0].value
     assert "housing run" in at.warning[0].value
+
+
+def test_overview_shows_rejected_models_with_their_reason(monkeypatch, tiny, tmp_path):
+    """Issue 16: a model the gate rejected is listed as REJECTED with the gate's reason, next to
+    the promoted one -- not hidden, and not mistaken for a crash (which has no verdict)."""
+    from tests.serving.test_monitoring_api import record_verdict
+
+    store = tiny.publish(tmp_path / "serving")
+    record_verdict(store, "1", True, [], "2026-01-01T00:00:00+00:00")
+    why = "does not beat persistence in 1-3 (5.10% vs 4.90%)"
+    record_verdict(store, "2", False, [why], "2026-02-01T00:00:00+00:00")
+    with running_api(store) as url:
+        at = open_page(monkeypatch, url)
+    [verdicts] = [d.value for d in at.dataframe if "verdict" in d.value.columns]
+    assert list(verdicts["verdict"]) == ["REJECTED", "promoted"]  # newest first
+    assert list(verdicts["MLflow version"]) == ["2", "1"]
+    assert verdicts["reason"].iloc[0] == why
+    captions = " ".join(c.value for c in at.caption)
+    assert "2 model(s) judged, 1 rejected" in captions and "housing/gate=rejected" in captions

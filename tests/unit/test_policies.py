@@ -35,7 +35,10 @@ def test_an_environment_file_changes_only_what_it_sets(tmp_path):
     ("text", "message"),
     [
         ("retrain:\n  cooldown_month: 6\n", "unknown retrain setting(s) ['cooldown_month']"),
-        ("retraining:\n  cooldown_months: 6\n", "sections must be ['drift', 'gate', 'retrain']"),
+        (
+            "retraining:\n  cooldown_months: 6\n",
+            "sections must be ['drift', 'gate', 'retrain', 'revisions']",
+        ),
     ],
 )
 def test_a_typo_is_refused_by_name(tmp_path, text, message):

@@ -8,8 +8,10 @@ import pandas as pd
 from housing_assets.defs.ingestion.partitions import MONTHLY_POOL, months
 from housing_assets.defs.owners import DATA_PLATFORM
 from housing_assets.lib import contract as c
-from housing_assets.lib import progress
+from housing_assets.lib import progress, revisions
 from housing_assets.lib.cleaning import CleaningReport, clean_month
+from housing_assets.resources.io_manager import ParquetIOManager
+from housing_assets.resources.revisions import RevisionPolicy
 from housing_assets.resources.source import HouseTSSource
 
 GROUP = "ingestion"
@@ -88,12 +90,17 @@ def raw_monthly(
 
 @dg.asset(**MONTHLY)
 def cleaned_monthly(
-    context: dg.AssetExecutionContext, raw_monthly: dict[str, pd.DataFrame]
+    context: dg.AssetExecutionContext,
+    raw_monthly: dict[str, pd.DataFrame],
+    io_manager: dg.ResourceParam[ParquetIOManager],
+    revision_policy: RevisionPolicy,
+    source: HouseTSSource,
 ) -> dict[str, pd.DataFrame]:
     """Model-ready rows of one month: canonical metro names, one row per zip, NaN for not-reported, outliers removed."""
     total = CleaningReport()
     out = {}
     keys = list(context.partition_keys)
+    delivered_by = source.describe()
     for done, month in enumerate(keys, 1):
         try:
             out[month], report = clean_month(raw_monthly[month])
@@ -106,6 +113,12 @@ def cleaned_monthly(
             out[month],
             **report.as_metadata(),
             outlier_cells_by_column=dg.MetadataValue.json(report.outlier_cells),
+            **{SOURCE: delivered_by},
+            **(
+                revised(io_manager.stored("cleaned_monthly", month), out[month], revision_policy)
+                if accepted_source(context.instance, month) in (delivered_by, None)
+                else {}
+            ),
         )
         progress.report("cleaning", done, len(keys), unit="months", note=month)
     context.log.info(
@@ -116,6 +129,39 @@ def cleaned_monthly(
     metadata["content_fingerprints"] = fingerprints(out)
     context.add_output_metadata(metadata)
     return out
+
+
+SOURCE = "source"  # on each cleaned month: the source that delivered its accepted version
+
+
+def accepted_source(instance: dg.DagsterInstance, month: str) -> str | None:
+    """The source (`HouseTSSource.describe()`) whose delivery of `month` is the accepted cleaned
+    version; None when unknown (never cleaned, or cleaned before sources were recorded). A
+    delivery from another source -- another seed, scale, file or landing area -- is another
+    dataset replacing the month, not a revision of it."""
+    result = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=cleaned_monthly.key, asset_partitions=[month]), limit=1
+    )
+    if not result.records or result.records[0].asset_materialization is None:
+        return None
+    value = result.records[0].asset_materialization.metadata.get(SOURCE)
+    return None if value is None else str(value.value)
+
+
+def revised(accepted: pd.DataFrame | None, new: pd.DataFrame, policy: RevisionPolicy) -> dict:
+    """What this version of a past month changed in the one it replaces (`raw_revisions` let it
+    through: a correction, or accepted by an operator), on the month's own materialization, so
+    the partition's history says which version revised what. Nothing for a new month."""
+    if accepted is None:
+        return {}
+    revision = revisions.diff(accepted, new, policy.rules())
+    if revision.unchanged:
+        return {}
+    return {
+        "revision_rows_changed": revision.rows_changed,
+        "revision_columns_changed": dg.MetadataValue.json(revision.columns_changed),
+        "revision": dg.MetadataValue.json(revision.as_metadata()),
+    }
 
 
 def month_metadata(

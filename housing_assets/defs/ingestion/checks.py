@@ -1,12 +1,18 @@
 """Great-expectations checks on every monthly partition (suites in lib/expectations.py)."""
 
+from collections.abc import Mapping
+
 import dagster as dg
 import pandas as pd
 
-from housing_assets.defs.ingestion.assets import cleaned_monthly, raw_monthly
+from housing_assets.defs.ingestion.assets import accepted_source, cleaned_monthly, raw_monthly
 from housing_assets.defs.ingestion.partitions import months
+from housing_assets.lib import contract as c
+from housing_assets.lib import revisions
+from housing_assets.lib.cleaning import clean_month
 from housing_assets.lib.expectations import (
     ERROR,
+    Finding,
     Outcome,
     validate_cleaned,
     validate_contract,
@@ -14,11 +20,15 @@ from housing_assets.lib.expectations import (
     validate_reported,
 )
 from housing_assets.resources.io_manager import ParquetIOManager
+from housing_assets.resources.revisions import ACCEPT_TAG, RevisionPolicy
 from housing_assets.resources.source import HouseTSSource
 
 
 def _result(
-    context: dg.AssetCheckExecutionContext, outcome: Outcome, severity: dg.AssetCheckSeverity
+    context: dg.AssetCheckExecutionContext,
+    outcome: Outcome,
+    severity: dg.AssetCheckSeverity,
+    **extra,
 ) -> dg.AssetCheckResult:
     """The check's result for the run, plus one evaluation per partition when a run covers many.
 
@@ -65,6 +75,7 @@ def _result(
             "findings": dg.MetadataValue.md(outcome.markdown()),
             "by_month": dg.MetadataValue.md(outcome.month_table()),
             "violating_rows": sum(f.total for f in outcome.findings),
+            **extra,
         },
     )
 
@@ -96,6 +107,60 @@ def raw_contract(
             if frame is not None and len(frame):
                 previous[month] = frame
     return _result(context, validate_contract(raw_monthly, previous), dg.AssetCheckSeverity.ERROR)
+
+
+@dg.asset_check(asset=raw_monthly, partitions_def=months, blocking=True)
+def raw_revisions(
+    context: dg.AssetCheckExecutionContext,
+    raw_monthly: dict[str, pd.DataFrame],
+    io_manager: dg.ResourceParam[ParquetIOManager],
+    revision_policy: RevisionPolicy,
+    source: HouseTSSource,
+) -> dg.AssetCheckResult:
+    """A re-delivered past month changes the accepted (cleaned) version only within the revision policy's bounds, or when an operator accepts it (blocks cleaning); a month from another source (seed, scale, file, landing area) replaces it as a new dataset."""
+    rules = revision_policy.rules()
+    accepted_by_operator = accepted_months(context.op_execution_context.run.tags)
+    delivered_by = source.describe()
+    recorded, held, replaced = {}, [], {}
+    for month, raw in sorted(raw_monthly.items()):
+        accepted = io_manager.stored("cleaned_monthly", month)
+        if accepted is None or not len(raw) or c.schema_problems(raw):
+            continue  # a new month, or one the contract check fails anyway
+        previous_source = accepted_source(context.instance, month)
+        if previous_source not in (delivered_by, None):
+            replaced[month] = previous_source
+            continue
+        revision = revisions.diff(accepted, clean_month(raw)[0], rules)
+        if revision.unchanged:
+            continue
+        found = revisions.beyond_bounds(revision, rules)
+        verdict = "accepted by operator" if month in accepted_by_operator else "held for review"
+        recorded[month] = {**revision.as_metadata(), "verdict": verdict if found else "correction"}
+        if found and month not in accepted_by_operator:
+            held.append(Finding(
+                "revision_within_bounds",
+                ERROR,
+                {month: revision.rows_changed + revision.rows_added + revision.rows_removed},
+                [f"{month}: {'; '.join(found)}; the accepted version stays in use -- after review "
+                 f"accept it with `housing run --months {month} --accept-revisions {month}` "
+                 f"(or a run tagged {ACCEPT_TAG}={month})"],
+            ))  # fmt: skip
+    outcome = Outcome("revisions", sorted(raw_monthly), held, 1)
+    return _result(
+        context,
+        outcome,
+        dg.AssetCheckSeverity.ERROR,
+        revisions=dg.MetadataValue.json(recorded),
+        months_revised=len(recorded),
+        # month -> the source it was accepted from, now replaced by another dataset wholesale
+        months_from_another_source=dg.MetadataValue.json(replaced),
+        accepted_by_operator=dg.MetadataValue.json(sorted(accepted_by_operator & set(recorded))),
+    )
+
+
+def accepted_months(tags: Mapping[str, str]) -> set[str]:
+    """The months a run's operator accepted the revision of (tag `housing/accept-revisions`)."""
+    return {m.strip() for m in tags.get(ACCEPT_TAG, "").split(",") if m.strip()}
 
 
 @dg.asset_check(asset=raw_monthly, partitions_def=months)
@@ -137,18 +202,26 @@ def run_level(evaluations, check_name: str):
     return found[0] if len(found) == 1 else None
 
 
+QUARANTINING = (raw_contract, raw_revisions)  # the blocking checks that name months
+
+
+def _failed(evaluations) -> list:
+    found = (run_level(evaluations, check.check_key.name) for check in QUARANTINING)
+    return [e for e in found if e is not None and not e.passed]
+
+
 def blocked_months(evaluations) -> list[str] | None:
-    """The months a failed run's blocking contract check named (what `after_failure` quarantines);
-    None when it did not fail, i.e. the run failed for another reason."""
-    evaluation = run_level(evaluations, raw_contract.check_key.name)
-    if evaluation is None or evaluation.passed:
-        return None
-    return list(evaluation.metadata["failed_months"].value) or None
+    """The months a failed run's blocking contract or revision check named (what
+    `after_failure` quarantines); None when neither failed, i.e. the run failed for another
+    reason."""
+    months = sorted({m for e in _failed(evaluations) for m in e.metadata["failed_months"].value})
+    return months or None
 
 
 def findings(evaluations) -> dict[str, list[str]]:
-    """Month -> the contract findings a failed run recorded for it."""
-    evaluation = run_level(evaluations, raw_contract.check_key.name)
-    if evaluation is None or evaluation.passed:
-        return {}
-    return dict(evaluation.metadata["findings_by_month"].value)
+    """Month -> the contract and revision findings a failed run recorded for it."""
+    out: dict[str, list[str]] = {}
+    for evaluation in _failed(evaluations):
+        for month, lines in evaluation.metadata["findings_by_month"].value.items():
+            out.setdefault(month, []).extend(lines)
+    return out

@@ -35,8 +35,8 @@ def classify(instance: dg.DagsterInstance, run: dg.DagsterRun) -> Alert:
         return Alert(
             "quarantined",
             f"{len(months)} month(s) quarantined: {', '.join(months[:5])}",
-            f"{scope}: the contract check quarantined {', '.join(months)} (nothing ingested for "
-            f"them). {why}",
+            f"{scope}: a blocking check (contract or revision) quarantined {', '.join(months)} "
+            f"(nothing ingested for them; a past month keeps its accepted version). {why}",
             details={"months": months, "findings": {m: found.get(m, []) for m in months}},
             **base,
         )

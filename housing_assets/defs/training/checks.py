@@ -1,12 +1,14 @@
 """Blocking checks of the model lineage: temporal splits, leak-free encoders, promotion gate."""
 
+from datetime import UTC, datetime
+
 import dagster as dg
 import pandas as pd
 
 from housing_assets.defs.training.assets import feature_state, splits
 from housing_assets.defs.training.model import holdout_metrics, holdout_predictions
 from housing_assets.defs.training.partitions import vintages
-from housing_assets.lib import bundle, gate, training
+from housing_assets.lib import bundle, gate, training, verdicts
 from housing_assets.lib import features as F
 from housing_assets.lib import splits as S
 from housing_assets.resources.mlflow_tracking import MlflowTracking
@@ -83,8 +85,25 @@ def promotion_gate(
         note,
         missing_months=S.missing_months(splits),
     )
-    # The registry keeps every trained version; say which the gate refused, and why.
+    # The registry keeps every trained version; say which the gate refused, and why -- there,
+    # on the run (a rejection must not read as a crash) and in the serving store for the API.
     mlflow_tracking.tag_verdict(tuned_model.mlflow.version, verdict.passed, verdict.description)
+    run = context.op_execution_context.run
+    mark_run(context.instance, run.run_id, verdict)
+    serving_store.write_report(
+        verdicts.report_name(context.partition_key, tuned_model.mlflow.version),
+        verdicts.document(
+            vintage=context.partition_key,
+            model_version=tuned_model.mlflow.version,
+            passed=verdict.passed,
+            reasons=verdict.reasons,
+            notes=verdict.notes,
+            model_mape=float(holdout_metrics["model"]["mape"]),
+            champion=champion,
+            run_id=run.run_id,
+            decided_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        ),
+    )
     return dg.AssetCheckResult(
         passed=verdict.passed,
         description=verdict.description,
@@ -94,6 +113,12 @@ def promotion_gate(
             "notes": dg.MetadataValue.json(verdict.notes),
         },
     )
+
+
+def mark_run(instance: dg.DagsterInstance, run_id: str, verdict: gate.Verdict) -> None:
+    """Tag the run with the gate's verdict: Dagster's run list then shows a rejected model as
+    `housing/gate=rejected` with its reason, where a crash has no such tag."""
+    instance.add_run_tags(run_id, verdicts.run_tags(verdict.passed, verdict.description))
 
 
 @dg.asset_check(asset=holdout_predictions, partitions_def=vintages, blocking=True)

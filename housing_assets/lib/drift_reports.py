@@ -47,11 +47,28 @@ def key(model_version: str, month: str, suffix: str) -> str:
 
 
 def _legacy_champion(store: Store, month: str) -> str | None:
-    """The model that scored the old-layout report of `month` (None: no such report)."""
+    """The model that scored the old-layout report of `month` (None: no such report, or one
+    that cannot be read -- `unreadable_legacy` names those)."""
     legacy = f"{ROOT}/{month}.json"
     if not store.exists(legacy):
         return None
-    return str(json.loads(store.read(legacy)).get("champion"))
+    try:
+        return str(json.loads(store.read(legacy))["champion"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def unreadable_legacy(store: Store) -> dict[str, str]:
+    """Old-layout reports whose scoring model cannot be read, with why: they belong to no
+    champion, so a reader lists them as unreadable rather than dropping them."""
+    _, legacy = _layout(store)
+    out = {}
+    for month, k in sorted(legacy.items()):
+        try:
+            json.loads(store.read(k))["champion"]
+        except (ValueError, KeyError, TypeError) as exc:
+            out[k] = f"{type(exc).__name__}: {exc}"[:300]
+    return out
 
 
 def read(store: Store, model_version: str, month: str, suffix: str = "json") -> bytes | None:

@@ -63,7 +63,7 @@ def unreadable_legacy(store: Store) -> dict[str, str]:
     champion, so a reader lists them as unreadable rather than dropping them."""
     _, legacy = _layout(store)
     out = {}
-    for month, k in sorted(legacy.items()):
+    for _month, k in sorted(legacy.items()):
         try:
             json.loads(store.read(k))["champion"]
         except (ValueError, KeyError, TypeError) as exc:

@@ -8,7 +8,6 @@ import pandas as pd
 from housing_assets.lib import bundle, drift
 from tests.serving.conftest import make_client, republish
 
-
 LIVE = "2022-01-v1"  # the test bundle carries no MLflow version: its model version is its own
 
 

@@ -137,10 +137,12 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> dg.D
             jobs.check_and_clean_job,
             jobs.train_job,
             jobs.ingest_and_monitor_job,
+            jobs.drift_report_job,
         ],
         sensors=[
             monitoring_sensors.new_source_months,
             monitoring_sensors.retrain_on_drift_or_new_data,
+            monitoring_sensors.drift_for_live_champion,
             monitoring_alerts.alert_on_failure,
         ],
         resources={**resources_for(settings), **(resources or {})},

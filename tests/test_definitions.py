@@ -40,10 +40,12 @@ def test_asset_check_job_sensor_snapshot(defs):
         "check_and_clean",
         "train",
         "ingest_and_monitor",
+        "drift_report",
     }
     assert [s.name for s in defs.sensors] == [
         "new_source_months",
         "retrain_on_drift_or_new_data",
+        "drift_for_live_champion",
         "alert_on_failure",
     ]
 

@@ -47,3 +47,13 @@ ingest_and_monitor_job = dg.define_asset_job(
     partitions_def=months,
     description="One month: ingest + checks + cleaning, then its drift report and batch predictions.",
 )
+
+# What the drift sensor runs when a new champion goes live: the months' drift reports as that
+# model sees them (cleaned months are only read).
+drift_report_job = dg.define_asset_job(
+    "drift_report",
+    executor_def=IN_PROCESS,
+    selection=dg.AssetSelection.assets(monitoring.drift_report),
+    partitions_def=months,
+    description="Months' drift reports scored by the live champion (after a champion change).",
+)

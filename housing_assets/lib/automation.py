@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from housing_assets.lib.drift_reports import span
+
 # Dagster's tags for a single run over a range of partitions (a single-run backfill).
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
@@ -284,8 +286,11 @@ def plan_retrain(
     reports: dict[str, dict],
     rules: RetrainRules,
     last_attempt: str | None = None,
+    model_version: str | None = None,
 ) -> RetrainDecision:
-    """`reports`: drift reports by month (any months; those after `data_until` count).
+    """`reports`: drift reports by month scored by the live champion -- `model_version`, named
+    when reports are missing (any months; those after `data_until` count). A report scored by a
+    superseded champion must not be passed: its verdict is about another model.
     `last_attempt`: the latest month of data when the last retraining that reached the gate
     started (promoted or not; a crash does not count, see `with_retries`); a cooldown keeps a
     model whose error keeps rising from retraining every month."""
@@ -294,8 +299,9 @@ def plan_retrain(
         return RetrainDecision(False, f"champion {champion} has seen every month (to {data_until})")
     missing = [m for m in new if m not in reports]
     if missing:
+        of = f"model v{model_version}" if model_version is not None else f"champion {champion}"
         return RetrainDecision(
-            False, f"waiting for drift reports of {', '.join(missing)} before deciding"
+            False, f"waiting for drift reports of {of} for {span(missing)} before deciding"
         )
     latest = new[-1]
     vintage = str(pd.Period(latest, "M") - (rules.holdout_months - 1))

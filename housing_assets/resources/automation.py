@@ -97,6 +97,12 @@ class DriftPolicy(dg.ConfigurableResource):
         description="Month MAPE / champion holdout MAPE: WARN.",
     )
     mape_ratio_error: float = Field(default=_DRIFT.mape_ratio_error, gt=0, description="... ERROR.")
+    recompute_months: int = Field(
+        default=6,
+        ge=0,
+        description="When a new champion goes live, the latest cleaned months whose drift "
+        "reports are recomputed for it (months after its data window always are).",
+    )
 
     def thresholds(self) -> Thresholds:
         return Thresholds(**{f.name: getattr(self, f.name) for f in fields(Thresholds)})

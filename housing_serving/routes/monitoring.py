@@ -5,15 +5,22 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import HTMLResponse
 
-from housing_assets.lib import bundle
+from housing_assets.lib import bundle, drift_reports
 from housing_serving.deps import RuntimeDep
 from housing_serving.errors import ERRORS
 
 router = APIRouter(prefix="/v1", tags=["monitoring"])
 MONTH = Annotated[str, Path(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+CHAMPION = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
+        description="Model version whose drift reports to read (default: the live champion's).",
+    ),
+]
 DRIFT_SUMMARY = (
     "month",
     "status",
@@ -63,42 +70,75 @@ def models(rt: RuntimeDep) -> dict:
     return {"models": models, "unreadable": unreadable}
 
 
-@router.get("/drift")
-def drift_overview(rt: RuntimeDep) -> dict:
-    """Every month's drift verdict and per-feature PSI, oldest first; a report that cannot be
+@router.get("/drift", responses=ERRORS)
+def drift_overview(rt: RuntimeDep, champion: CHAMPION = None) -> dict:
+    """Every month's drift verdict and per-feature PSI as one champion scored it (default: the
+    live one), oldest first, with the model versions that have reports; a report that cannot be
     read is listed under `unreadable` with the reason."""
+    store = rt.holder.store
+    version, live = _champion(rt, champion)
     months, unreadable = [], []
-    for key in rt.holder.store.list("reports/drift"):
-        if not key.endswith(".json"):
-            continue
+    for month, key in drift_reports.report_keys(store, version).items():
         try:
-            r = json.loads(rt.holder.store.read(key))
+            r = json.loads(store.read(key))
             entry = {k: r.get(k) for k in DRIFT_SUMMARY} | {
                 "psi": {f["feature"]: f["psi"] for f in r["features"]}
             }
         except UNREADABLE as exc:
-            unreadable.append({"report": key.rsplit("/", 1)[-1], "error": _why(exc)})
+            unreadable.append({"report": f"{month}.json", "error": _why(exc)})
             continue
         months.append(entry)
-    return {"months": sorted(months, key=lambda r: r["month"]), "unreadable": unreadable}
+    for key, why in drift_reports.unreadable_legacy(store).items():
+        unreadable.append({"report": key.rsplit("/", 1)[-1], "error": why})
+    return {
+        "champion": version,
+        "live": version == live,
+        "champions": drift_reports.champions(store),
+        "months": sorted(months, key=lambda r: r["month"] or ""),
+        "unreadable": unreadable,
+    }
 
 
 def _why(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
-def _report(rt: RuntimeDep, month: str, suffix: str) -> bytes:
-    key = f"reports/drift/{month}.{suffix}"
-    if not rt.holder.store.exists(key):
-        raise HTTPException(404, detail=f"no drift report for {month}")
-    return rt.holder.store.read(key)
+def _champion(rt: RuntimeDep, asked: str | None) -> tuple[str, str | None]:
+    """The model version to read reports of, and the live champion's model version."""
+    model = rt.holder.current
+    live = model.model_version if model is not None else None
+    if asked is None:
+        if live is None:
+            raise HTTPException(503, detail="no champion is live: name one with ?champion=")
+        return live, live
+    if asked != live and asked not in drift_reports.champions(rt.holder.store):
+        known = ", ".join(drift_reports.champions(rt.holder.store)) or "none"
+        raise HTTPException(
+            404, detail=f"no drift reports for model version {asked!r} (with reports: {known})"
+        )
+    return asked, live
+
+
+def _report(rt: RuntimeDep, month: str, suffix: str, asked: str | None) -> tuple[bytes, str]:
+    version, _ = _champion(rt, asked)
+    try:
+        data = drift_reports.read(rt.holder.store, version, month, suffix)
+    except UNREADABLE as exc:
+        raise HTTPException(
+            503, detail=f"the stored drift report for {month} is unreadable: {_why(exc)}"
+        ) from None
+    if data is None:
+        raise HTTPException(404, detail=f"no drift report for {month} scored by model v{version}")
+    return data, version
 
 
 @router.get("/drift/{month}", responses=ERRORS)
-def drift_month(month: MONTH, rt: RuntimeDep) -> dict:
-    """One month's full drift report (numbers)."""
+def drift_month(month: MONTH, rt: RuntimeDep, champion: CHAMPION = None) -> dict:
+    """One month's full drift report (numbers) as one champion scored it (default: the live
+    one); `champion` names that model version."""
+    data, version = _report(rt, month, "json", champion)
     try:
-        return json.loads(_report(rt, month, "json"))
+        return json.loads(data) | {"champion": version}
     except ValueError as exc:
         raise HTTPException(
             503, detail=f"the stored drift report for {month} is unreadable: {_why(exc)}"
@@ -106,6 +146,8 @@ def drift_month(month: MONTH, rt: RuntimeDep) -> dict:
 
 
 @router.get("/drift/{month}/report", response_class=HTMLResponse, responses=ERRORS)
-def drift_page(month: MONTH, rt: RuntimeDep) -> HTMLResponse:
-    """One month's self-contained HTML drift report."""
-    return HTMLResponse(_report(rt, month, "html"))
+def drift_page(month: MONTH, rt: RuntimeDep, champion: CHAMPION = None) -> HTMLResponse:
+    """One month's self-contained HTML drift report as one champion scored it (default: the live
+    one; the `X-Drift-Champion` header names it)."""
+    data, version = _report(rt, month, "html", champion)
+    return HTMLResponse(data, headers={"X-Drift-Champion": version})

@@ -1,4 +1,4 @@
-"""Drift: each month's drift report against the champion, and the bundle timeline."""
+"""Drift: each month's drift report as the live champion scored it, and the bundle timeline."""
 
 import pandas as pd
 import streamlit as st
@@ -20,10 +20,16 @@ def page(api: Api, model: dict) -> None:
     reports, timeline = monitoring(api.base_url)
     models = pd.DataFrame(timeline["models"])
     months = pd.DataFrame(reports["months"])
+    scored_by = reports["champion"]
+    st.caption(
+        f"Reports scored by the live champion: model v{scored_by} (bundle {model['version']}). "
+        "Reports of earlier champions stay readable through the API's `?champion=`."
+    )
     if months.empty:
         st.info(
-            "No drift reports yet. They are written for every month that arrives after a "
-            f"champion is published (the live model is {model['version']}); see the README's "
+            f"No drift reports of model v{scored_by} yet. They are written for every month that "
+            f"arrives after a champion is published (the live bundle is {model['version']}), and "
+            "recomputed for the recent months when a new champion goes live; see the README's "
             "Automation section to watch it happen."
         )
     else:
@@ -52,8 +58,9 @@ def page(api: Api, model: dict) -> None:
         st.subheader("Drift over time, with retraining events")
         st.altair_chart(charts.drift_timeline(months, models), width="stretch")
         with st.expander(f"The full report for {chosen}"):
-            st.markdown(f"[Open it on its own]({api.base_url}/v1/drift/{chosen}/report)")
-            components.html(api.text(f"/v1/drift/{chosen}/report"), height=700, scrolling=True)
+            path = f"/v1/drift/{chosen}/report?champion={scored_by}"
+            st.markdown(f"[Open it on its own]({api.base_url}{path})")
+            components.html(api.text(path), height=700, scrolling=True)
     st.subheader("Models published")
     st.altair_chart(charts.retrain_chart(models), width="stretch")
     st.dataframe(

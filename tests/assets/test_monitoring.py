@@ -40,13 +40,15 @@ def test_a_range_run_reports_drift_and_row_counts_per_month(tmp_path, tiny):
             assert batch["dagster/row_count"] == len(scored) == cleaned
             assert batch["run_rows"] == batch["run_months"] * cleaned  # the same zips each month
             drift = _latest(instance, "drift_report", month)
+            model = _latest(instance, "drift_report", MONTHS[0])["model_version"]
             stored = json.loads(
-                (home / "serving" / "reports" / "drift" / f"{month}.json").read_text()
+                (home / "serving" / "reports" / "drift" / f"v{model}" / f"{month}.json").read_text()
             )
+            assert stored["champion"] == model
             assert drift["dagster/row_count"] == stored["rows"] == cleaned
             assert drift["status"] == stored["status"]
             assert drift["share_drifting"] == stored["share_drifting"]
-            assert drift["report"].endswith(f"{month}.html")
+            assert drift["report"].endswith(f"drift/v{model}/{month}.html")
             statuses[month] = stored["status"]
         run_counts = _latest(instance, "drift_report", MONTHS[0])["run_status_counts"]
         assert run_counts == pd.Series(list(statuses.values())).value_counts().to_dict()

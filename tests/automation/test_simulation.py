@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from housing_assets.definitions import build_definitions
-from housing_assets.lib import bundle
+from housing_assets.lib import bundle, drift_reports
 from housing_assets.lib.automation import RetrainRules
 from housing_assets.lib.cleaning import clean_month
 from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
@@ -117,13 +117,14 @@ def test_new_months_flow_to_drift_reports_retraining_and_the_api(tmp_path):
                 (month, "ingest_and_monitor")
             ]
             assert tick.results[0].success, month
-            report = json.loads(store.read(f"reports/drift/{month}.json"))
-            assert report["month"] == month and report["status"] in {"ok", "warn", "error"}
-            assert store.exists(f"reports/drift/{month}.html")
-
             champion = json.loads(
                 store.read(f"bundles/{bundle.current_version(store)}/provenance.json")
             )
+            model = champion.get("model_version", champion["version"])
+            report = json.loads(drift_reports.read(store, model, month) or b"null")
+            assert report["month"] == month and report["status"] in {"ok", "warn", "error"}
+            assert report["champion"] == model
+            assert drift_reports.read(store, model, month, "html") is not None
             # The month reached the served history without a retrain, and the running API
             # anchors the next month's rows on it.
             assert champion["history_until"] == month
@@ -133,10 +134,10 @@ def test_new_months_flow_to_drift_reports_retraining_and_the_api(tmp_path):
             row = answer.json()["predictions"][0]
             assert (row["anchor_month"], row["horizon"]) == (month, 1)
             cleaned = sorted(instance.get_materialized_partitions(dg.AssetKey("cleaned_monthly")))
-            reports = {
-                m: json.loads(store.read(f"reports/drift/{m}.json"))
+            reports = {  # only the live model's view counts
+                m: json.loads(raw)
                 for m in cleaned
-                if store.exists(f"reports/drift/{m}.json")
+                if (raw := drift_reports.read(store, model, m)) is not None
             }
             should = expected_decision(champion, cleaned, reports, last_attempt)
             retrain = daemon.tick("retrain_on_drift_or_new_data")

@@ -8,8 +8,11 @@ import pandas as pd
 from housing_assets.lib import bundle, drift
 from tests.serving.conftest import make_client, republish
 
+LIVE = "2022-01-v1"  # the test bundle carries no MLflow version: its model version is its own
 
-def publish_report(store, month: str, shift: float) -> dict:
+
+def publish_report(store, month: str, shift: float, champion: str = LIVE, legacy=False) -> dict:
+    """A report as `champion` scored it; `legacy`: in the old reports/drift/<month> layout."""
     r = np.random.default_rng(0)
     reference = pd.DataFrame({"inventory": r.normal(0, 1, 500), "median_dom": r.normal(0, 1, 500)})
     current = reference + shift
@@ -21,10 +24,11 @@ def publish_report(store, month: str, shift: float) -> dict:
         prediction=r.lognormal(12 + shift / 10, 0.2, 500),
         actual=None,
         champion_mape=4.0,
-    ) | {"month": month, "champion": "2022-01-v1"}
+    ) | {"month": month, "champion": champion}
     local = bundle.LocalStore(store)
-    local.write(f"reports/drift/{month}.json", json.dumps(report).encode())
-    local.write(f"reports/drift/{month}.html", b"<!doctype html><h1>Drift</h1>")
+    folder = "reports/drift" if legacy else f"reports/drift/v{champion}"
+    local.write(f"{folder}/{month}.json", json.dumps(report).encode())
+    local.write(f"{folder}/{month}.html", f"<!doctype html><h1>Drift by {champion}</h1>".encode())
     return report
 
 
@@ -39,7 +43,13 @@ def test_models_timeline_lists_every_bundle_and_the_live_one(store):
 
 def test_drift_overview_and_reports(store):
     with make_client(store) as client:
-        assert client.get("/v1/drift").json() == {"months": [], "unreadable": []}
+        assert client.get("/v1/drift").json() == {
+            "champion": LIVE,
+            "live": True,
+            "champions": [],
+            "months": [],
+            "unreadable": [],
+        }
         calm = publish_report(store, "2022-02", 0.0)
         rough = publish_report(store, "2022-01", 2.0)
         months = client.get("/v1/drift").json()["months"]
@@ -53,7 +63,8 @@ def test_drift_overview_and_reports(store):
         page = client.get("/v1/drift/2022-01/report")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         missing = client.get("/v1/drift/2023-05")
-        assert missing.status_code == 404 and "no drift report for 2023-05" in missing.text
+        assert missing.status_code == 404
+        assert f"no drift report for 2023-05 scored by model v{LIVE}" in missing.text
         assert client.get("/v1/drift/2023-13").status_code == 422
 
 
@@ -63,7 +74,8 @@ def test_an_unreadable_stored_file_is_listed_as_such_and_the_routes_answer(store
     republish(store, "2022-01-v2")
     (store / "bundles" / "2022-01-v1" / "provenance.json").write_text('{"vintage": "x"}')
     publish_report(store, "2022-02", 0.0)
-    (store / "reports" / "drift" / "2022-03.json").write_text('{"month": "2022-03", "feat')
+    (store / "reports" / "drift" / f"v{LIVE}" / "2022-03.json").write_text('{"month": "2022-03"')
+    (store / "reports" / "drift" / "2021-12.json").write_text("[1, 2")  # old layout, broken
     with make_client(store) as client:
         timeline = client.get("/v1/models")
         reports = client.get("/v1/drift")
@@ -73,9 +85,48 @@ def test_an_unreadable_stored_file_is_listed_as_such_and_the_routes_answer(store
     (broken,) = timeline.json()["unreadable"]
     assert broken["version"] == "2022-01-v1" and "checksum" in broken["error"]
     assert [m["month"] for m in reports.json()["months"]] == ["2022-02"]
-    (bad,) = reports.json()["unreadable"]
+    bad, old = reports.json()["unreadable"]
     assert bad["report"] == "2022-03.json" and "JSONDecodeError" in bad["error"]
+    assert old["report"] == "2021-12.json" and "JSONDecodeError" in old["error"]
     assert one.status_code == 503 and "unreadable" in one.json()["detail"][0]["message"]
+
+
+def test_drift_shows_the_live_champions_view_and_another_on_request(store):
+    """Reports of a superseded model stay readable by name but never mix into the live view; an
+    old-layout report counts for the model it names."""
+    publish_report(store, "2022-01", 2.0, champion="7")  # a superseded model: drifted
+    publish_report(store, "2022-01", 0.0)  # the live one: calm
+    publish_report(store, "2022-02", 0.0, legacy=True)  # old layout, scored by the live model
+    publish_report(store, "2021-12", 0.0, champion="7", legacy=True)  # old layout, model 7
+    with make_client(store) as client:
+        live = client.get("/v1/drift").json()
+        old = client.get("/v1/drift", params={"champion": "7"}).json()
+        one = client.get("/v1/drift/2022-01").json()
+        old_one = client.get("/v1/drift/2022-01", params={"champion": "7"}).json()
+        page = client.get("/v1/drift/2022-01/report", params={"champion": "7"})
+        unknown = client.get("/v1/drift", params={"champion": "9"})
+        unknown_month = client.get("/v1/drift/2022-01", params={"champion": "9"})
+        bad = client.get("/v1/drift", params={"champion": "../x"})
+        live_missing = client.get("/v1/drift/2021-12")
+    assert live["champion"] == LIVE and live["live"] and live["champions"] == [LIVE, "7"]
+    assert [(m["month"], m["status"]) for m in live["months"]] == [
+        ("2022-01", "ok"),
+        ("2022-02", "ok"),
+    ]
+    assert old["champion"] == "7" and not old["live"]
+    assert [(m["month"], m["status"]) for m in old["months"]] == [
+        ("2021-12", "ok"),
+        ("2022-01", "error"),
+    ]
+    assert one["champion"] == LIVE and one["status"] == "ok"
+    assert old_one["champion"] == "7" and old_one["status"] == "error"
+    assert page.headers["x-drift-champion"] == "7" and "Drift by 7" in page.text
+    for response in (unknown, unknown_month):
+        assert response.status_code == 404
+        message = response.json()["detail"][0]["message"]
+        assert "no drift reports for model version '9'" in message and "2022-01-v1, 7" in message
+    assert bad.status_code == 422
+    assert live_missing.status_code == 404 and f"scored by model v{LIVE}" in live_missing.text
 
 
 def test_unknown_paths_and_methods_answer_in_the_error_envelope(store):

@@ -114,17 +114,24 @@ def test_errors_page_matches_the_api_report(monkeypatch, api_url):
 def test_drift_page_without_reports_says_how_to_get_them(monkeypatch, api_url):
     at = open_page(monkeypatch, api_url, "drift")
     version = httpx.get(f"{api_url}/v1/model").json()["version"]
-    assert "No drift reports yet" in at.info[0].value and version in at.info[0].value
+    live = httpx.get(f"{api_url}/v1/model").json()["model_version"]
+    assert f"No drift reports of model v{live} yet" in at.info[0].value
+    assert version in at.info[0].value
     table = at.dataframe[0].value
     assert list(table["version"]) == [version] and table["trigger"].iloc[0] == "manual"
 
 
 def test_drift_page_shows_reports_verdicts_and_the_timeline(monkeypatch, tiny, tmp_path):
     store = tiny.publish(tmp_path / "serving")
-    rough = publish_report(store, "2022-01", 2.0)
-    publish_report(store, "2022-02", 0.0)
     with running_api(store) as url:
+        live = httpx.get(f"{url}/v1/model").json()["model_version"]
+        rough = publish_report(store, "2022-01", 2.0, champion=live)
+        publish_report(store, "2022-02", 0.0, champion=live)
+        publish_report(store, "2022-02", 3.0, champion=f"{live}-superseded")  # never shown
+        publish_report(store, "2022-03", 3.0, champion=f"{live}-superseded")
         at = open_page(monkeypatch, url, "drift")
+        assert f"live champion: model v{live}" in " ".join(c.value for c in at.caption)
+        assert at.selectbox(key="drift_month").options == ["2022-02", "2022-01"]
         assert at.selectbox(key="drift_month").value == "2022-02"
         assert metric(at, "Verdict") == "OK" and metric(at, "Features drifting") == "0%"
         at.selectbox(key="drift_month").select("2022-01").run()

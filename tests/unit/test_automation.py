@@ -73,7 +73,10 @@ def decide(months, reports, vintage="2021-10", until="2021-12", last_attempt=Non
 def test_no_new_months_or_missing_reports_never_retrain():
     assert not decide(["2021-11", "2021-12"], {}).retrain
     waiting = decide(["2022-01"], {})
-    assert not waiting.retrain and "waiting for drift reports of 2022-01" in waiting.reason
+    assert (
+        not waiting.retrain
+        and "waiting for drift reports of champion 2021-10-v1 for 2022-01" in waiting.reason
+    )
 
 
 def test_quiet_months_retrain_only_when_enough_have_accumulated():

@@ -8,7 +8,7 @@ import pandas as pd
 from housing_assets.defs.ingestion.partitions import months
 from housing_assets.defs.owners import ML
 from housing_assets.lib import contract as c
-from housing_assets.lib import drift, refresh
+from housing_assets.lib import drift, drift_reports, refresh
 from housing_assets.lib import features as F
 from housing_assets.lib.published import PublishedModel
 from housing_assets.resources.automation import DriftPolicy
@@ -46,7 +46,9 @@ def drift_report(
     drift_policy: DriftPolicy,
 ) -> dict:
     """Month M against the champion's reference: PSI/KS per feature, prediction drift, MAPE when
-    prices are known; a self-contained HTML report in the serving store's reports/drift/."""
+    prices are known; JSON + a self-contained HTML report in the serving store's
+    reports/drift/v<model version>/ (one per champion: a new champion's view does not overwrite
+    the old one's)."""
     champion = champion_or_fail(serving_store)
     if champion.reference is None:
         raise dg.Failure(f"champion {champion.version} carries no drift reference: retrain it")
@@ -77,8 +79,10 @@ def drift_report(
             prediction,
             champion.version,
         )
-        html_path = serving_store.write_report(f"drift/{month}.html", page.encode())
-        serving_store.write_report(f"drift/{month}.json", json.dumps(report, indent=1).encode())
+        store, mv = serving_store.store(), champion.model_version
+        store.write(drift_reports.key(mv, month, "html"), page.encode())
+        store.write(drift_reports.key(mv, month, "json"), json.dumps(report, indent=1).encode())
+        html_path = f"{store.describe()}/{drift_reports.key(mv, month, 'html')}"
         context.log.info(
             f"drift {month}: {report['status']} ({', '.join(report['reasons']) or 'within thresholds'})"
         )
@@ -90,6 +94,7 @@ def drift_report(
             "run_months": len(out),
             "run_status_counts": dg.MetadataValue.json(statuses),
             "champion": champion.version,
+            "model_version": champion.model_version,
         }
     )
     return out

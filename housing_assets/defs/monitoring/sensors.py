@@ -1,4 +1,5 @@
-"""Sensors: new months in the source -> ingest (+ monitoring); drift or new data -> retrain.
+"""Sensors: new months in the source -> ingest (+ monitoring); a new champion -> its drift
+reports; drift or new data -> retrain.
 
 Every tick says what it decided and why (SkipReason or run tags), visible in the Dagster UI.
 """
@@ -13,15 +14,16 @@ from housing_assets.defs.ingestion import checks
 from housing_assets.defs.ingestion.partitions import ensure_pool_limits, months
 from housing_assets.defs.monitoring.run_history import check_evaluations, first_error
 from housing_assets.defs.training.partitions import vintages
-from housing_assets.lib import automation
-from housing_assets.resources.automation import RetrainPolicy
+from housing_assets.lib import automation, drift_reports
+from housing_assets.resources.automation import DriftPolicy, RetrainPolicy
 from housing_assets.resources.serving_store import ServingStore
 from housing_assets.resources.source import HouseTSSource
 
-INGEST_JOB, MONITORED_JOB, TRAIN_JOB = (
+INGEST_JOB, MONITORED_JOB, TRAIN_JOB, DRIFT_JOB = (
     jobs.ingest_job.name,
     jobs.ingest_and_monitor_job.name,
     jobs.train_job.name,
+    jobs.drift_report_job.name,
 )
 RAW = dg.AssetKey("raw_monthly")
 RANGE_START, RANGE_END = automation.RANGE_START, automation.RANGE_END
@@ -201,9 +203,11 @@ def retrain_on_drift_or_new_data(
         return dg.SkipReason(f"a training run is in flight ({busy[0].run_id[:8]}): waiting")
     cleaned = sorted(context.instance.get_materialized_partitions(CLEANED))
     data_until = champion["windows"]["holdout"]["last"]
-    reports = {}
+    model_version = live_model_version(champion)
+    store = serving_store.store()
+    reports = {}  # only the live champion's view: a superseded model's verdict decides nothing
     for month in (m for m in cleaned if m > data_until):
-        raw = serving_store.read_report(f"drift/{month}.json")
+        raw = drift_reports.read(store, model_version, month)
         if raw is not None:
             reports[month] = json.loads(raw)
     attempts = _retrain_attempts(context.instance)
@@ -216,6 +220,7 @@ def retrain_on_drift_or_new_data(
         reports,
         retrain_policy.rules(),
         last_attempt=last_gated.data_until if last_gated else None,
+        model_version=model_version,
     )
     decision, attempt = automation.with_retries(
         decision, attempts, retrain_policy.rules(), time.time()
@@ -235,8 +240,82 @@ def retrain_on_drift_or_new_data(
                     "housing/trigger": decision.trigger,
                     "housing/reason": decision.reason[:200],
                     "housing/champion": champion["version"],
+                    "housing/champion_model": model_version,
                 },
             )
         ],
         dynamic_partitions_requests=[vintages.build_add_request([decision.vintage])],
     )
+
+
+def live_model_version(provenance: dict) -> str:
+    """The served model's MLflow version (bundles from before history refreshes: the bundle's)."""
+    return str(provenance.get("model_version", provenance["version"]))
+
+
+@dg.sensor(
+    jobs=[jobs.drift_report_job],
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "When the live champion's model lacks drift reports for the latest cleaned months "
+        "(DriftPolicy.recompute_months) or any month after its data window, requests one "
+        "drift_report run per stretch of those months, once per (model version, months)."
+    ),
+)
+def drift_for_live_champion(
+    context: dg.SensorEvaluationContext, serving_store: ServingStore, drift_policy: DriftPolicy
+):
+    """A new champion (or a refreshed store) -> its own drift reports of the recent months, so
+    the API and the retrain decision read the live model's view and not a superseded one's."""
+    champion = serving_store.champion_provenance()
+    if champion is None:
+        return dg.SkipReason("no champion published yet: no drift to score")
+    model_version = live_model_version(champion)
+    cleaned = sorted(context.instance.get_materialized_partitions(CLEANED))
+    have = drift_reports.report_keys(serving_store.store(), model_version)
+    missing = drift_reports.months_to_recompute(
+        cleaned, champion["windows"]["holdout"]["last"], have, drift_policy.recompute_months
+    )
+    in_flight = _months_in_flight(context.instance)
+    todo = [m for m in missing if m not in in_flight]
+    if not todo:
+        waiting = f"; {drift_reports.span(missing)} in flight" if missing else ""
+        return dg.SkipReason(f"model v{model_version} has its drift reports{waiting}")
+    order = sorted(set(cleaned) | set(instance_months(context.instance)))
+    requests = []
+    for first, last in automation.stretches(order, todo):
+        span = first if first == last else f"{first}..{last}"
+        requests.append(
+            dg.RunRequest(
+                run_key=f"drift-v{model_version}-{span}",
+                job_name=DRIFT_JOB,
+                partition_key=first if first == last else None,
+                tags={
+                    "housing/trigger": "champion-change",
+                    "housing/champion_model": model_version,
+                    "housing/months": span,
+                    **({RANGE_START: first, RANGE_END: last} if first != last else {}),
+                },
+            )
+        )
+    return dg.SensorResult(run_requests=requests)
+
+
+def instance_months(instance: dg.DagsterInstance) -> list[str]:
+    return list(instance.get_dynamic_partitions(months.name))
+
+
+def _months_in_flight(instance: dg.DagsterInstance) -> set[str]:
+    """Months a queued or running monitored run will write a drift report for."""
+    out: set[str] = set()
+    order = sorted(instance_months(instance))
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT), limit=50):
+        if run.job_name not in (DRIFT_JOB, MONITORED_JOB):
+            continue
+        if RANGE_START in run.tags:
+            start, end = run.tags[RANGE_START], run.tags[RANGE_END]
+            out |= {m for m in order if start <= m <= end}
+        elif "dagster/partition" in run.tags:
+            out.add(run.tags["dagster/partition"])
+    return out

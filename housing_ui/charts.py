@@ -191,8 +191,9 @@ def horizon_chart(long: pd.DataFrame) -> alt.Chart:
 STATUS_COLORS = alt.Scale(domain=["ok", "warn", "error"], range=["#2e7d32", "#ef6c00", "#c62828"])
 
 
-def psi_heatmap(long: pd.DataFrame, threshold: float = 0.25) -> alt.Chart:
-    """PSI per feature (rows) and month (columns); the darkest cells drift."""
+def drift_heatmap(long: pd.DataFrame, value: str, title: str, threshold: float) -> alt.Chart:
+    """`value` per feature (rows) and month (columns); cells past `threshold` drift and the
+    darkest drift most."""
     return (
         alt.Chart(long)
         .mark_rect()
@@ -200,13 +201,13 @@ def psi_heatmap(long: pd.DataFrame, threshold: float = 0.25) -> alt.Chart:
             x=alt.X("month:O", title=None),
             y=alt.Y("feature:N", title=None, sort="-x", axis=LABELS),
             color=alt.Color(
-                "psi:Q",
-                title="PSI",
+                f"{value}:Q",
+                title=title,
                 scale=alt.Scale(
                     scheme="orangered", domain=[0, max(threshold * 2, 0.01)], clamp=True
                 ),
             ),
-            tooltip=["month:O", "feature:N", alt.Tooltip("psi:Q", format=".3f")],
+            tooltip=["month:O", "feature:N", alt.Tooltip(f"{value}:Q", format=".3f")],
         )
         .properties(height=max(200, 18 * long["feature"].nunique()))
     )

@@ -72,7 +72,7 @@ def models(rt: RuntimeDep) -> dict:
 
 @router.get("/drift", responses=ERRORS)
 def drift_overview(rt: RuntimeDep, champion: CHAMPION = None) -> dict:
-    """Every month's drift verdict and per-feature PSI as one champion scored it (default: the
+    """Every month's drift verdict, per-feature PSI and severity as one champion scored it (default: the
     live one), oldest first, with the model versions that have reports; a report that cannot be
     read is listed under `unreadable` with the reason."""
     store = rt.holder.store
@@ -82,7 +82,10 @@ def drift_overview(rt: RuntimeDep, champion: CHAMPION = None) -> dict:
         try:
             r = json.loads(store.read(key))
             entry = {k: r.get(k) for k in DRIFT_SUMMARY} | {
-                "psi": {f["feature"]: f["psi"] for f in r["features"]}
+                "psi": {f["feature"]: f["psi"] for f in r["features"]},
+                # score over the feature's own threshold (PSI or, for counts, Wasserstein-1);
+                # above 1 drifts. Reports written before the count statistic have none.
+                "severity": {f["feature"]: f["severity"] for f in r["features"] if "severity" in f},
             }
         except UNREADABLE as exc:
             unreadable.append({"report": f"{month}.json", "error": _why(exc)})

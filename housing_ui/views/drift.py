@@ -47,14 +47,27 @@ def page(api: Api, model: dict) -> None:
         )
         for reason in row["reasons"] or ["within thresholds"]:
             st.markdown(f"- {reason}")
-        st.subheader("PSI per feature and month")
+        # Severity (each feature's score over its own threshold: PSI, or Wasserstein-1 for
+        # counts) where every report has it; reports from before the count statistic have PSI.
+        severity = "severity" in months and all(bool(s) for s in months["severity"])
+        value = "severity" if severity else "psi"
+        st.subheader(
+            "Drift per feature and month (score over its threshold; above 1 drifts)"
+            if severity
+            else "PSI per feature and month"
+        )
         long = (
-            pd.DataFrame(list(months["psi"]), index=months["month"])
+            pd.DataFrame(list(months[value]), index=months["month"])
             .rename_axis("month")
             .reset_index()
-            .melt(id_vars="month", var_name="feature", value_name="psi")
+            .melt(id_vars="month", var_name="feature", value_name=value)
         )
-        st.altair_chart(charts.psi_heatmap(long), width="stretch")
+        st.altair_chart(
+            charts.drift_heatmap(long, value, "severity", 1.0)
+            if severity
+            else charts.drift_heatmap(long, value, "PSI", 0.25),
+            width="stretch",
+        )
         st.subheader("Drift over time, with retraining events")
         st.altair_chart(charts.drift_timeline(months, models), width="stretch")
         with st.expander(f"The full report for {chosen}"):

@@ -57,6 +57,10 @@ def test_drift_overview_and_reports(store):
         assert months[0]["status"] == rough["status"] == "error" and months[1]["status"] == "ok"
         psi = {f["feature"]: f["psi"] for f in rough["features"]}
         assert months[0]["psi"] == psi and min(psi.values()) > 1
+        # Each feature's score over its own threshold, as the report judged it (>1: drifting).
+        severity = {f["feature"]: f["severity"] for f in rough["features"]}
+        assert months[0]["severity"] == severity and min(severity.values()) > 1
+        assert max(months[1]["severity"].values()) < 1
         assert calm["share_drifting"] == months[1]["share_drifting"] == 0
         full = client.get("/v1/drift/2022-01").json()
         assert full["reasons"] == rough["reasons"]

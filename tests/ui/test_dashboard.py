@@ -142,7 +142,9 @@ def test_drift_page_shows_reports_verdicts_and_the_timeline(monkeypatch, tiny, t
         specs = chart_specs(at)
         assert len(specs) == 3  # heatmap, timeline, models
         heatmap = next(s for s in specs if s.get("mark", {}).get("type") == "rect")
-        assert heatmap["encoding"]["color"]["field"] == "psi"
+        # Each feature's score over its own threshold (PSI, or Wasserstein-1 for counts).
+        assert heatmap["encoding"]["color"]["field"] == "severity"
+        assert any("above 1 drifts" in h.value for h in at.subheader)
 
 
 @pytest.mark.parametrize("page", ["overview", "map", "explorer", "what-if", "errors", "drift"])

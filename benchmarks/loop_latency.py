@@ -171,7 +171,7 @@ def measure(loop, procs, new_files, body, args, trials) -> dict:
     procs.daemon()
     say(f"daemon ticking; {args.rate:.0f} req/s of /v1/predict; landing {MONTH}")
     history_s = retrain_s = None
-    served = first
+    served, failed_training = first, []
     with steady_load(url, body, args.rate) as load, loop.instance() as instance:
         time.sleep(5)  # a baseline before anything changes
         watch = RunWatch(instance)
@@ -202,6 +202,13 @@ def measure(loop, procs, new_files, body, args, trials) -> dict:
                     f"{len(load.samples):,} requests, {load.errors} failed; "
                     f"load average {load_average()}")  # fmt: skip
                 next_note += 15.0
+            if failed_training := [e for e in watch.events if e["run"].startswith("train ")
+                                   and e["status"] == "FAILURE"]:  # fmt: skip
+                # The gate refused the challenger, or training crashed: a retry, if any, comes
+                # after the policy's backoff (10 min); this loop's answer is already "no".
+                say(f"  {now - t_drop:6.1f} s  the train run failed (the gate or a crash: the "
+                    "daemon's runs tell which); (b) not reached")  # fmt: skip
+                break
             time.sleep(1)
         time.sleep(10)  # the load goes on past the last swap
     samples = load.samples
@@ -217,6 +224,7 @@ def measure(loop, procs, new_files, body, args, trials) -> dict:
         "p99_ms": round(float(np.quantile(seconds, 0.99)), 2),
         "swaps": [{**s, "t_s": round(s["t_s"] - t_drop, 1)} for s in swaps(samples)],
         "runs": watch.events,
+        "retrain_failed": bool(failed_training),
         "served_at_end": {k: served.get(k) for k in ("version", "model_version", "history_until")},
         "load_average_at_drop": load_at_drop,
         "load_average_at_end": load_average(),

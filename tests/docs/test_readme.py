@@ -72,6 +72,8 @@ HOW: list[tuple[str, Rule]] = [  # first match wins
     (r"uv run python benchmarks/refit_value\.py( \[--seed N\])?", Rule("not-here",
         "ten retrains on the real DC panel in ../shared: ~4 min")),
     (r"uv run python benchmarks/hostile_requests\.py", Rule("not-here", "a load benchmark: minutes")),
+    (r"uv run python benchmarks/loop_latency\.py( --quick)?", Rule("not-here", "a real daemon, "
+        "API and sensor-started retraining on a temporary home: ~5 min quick, ~10 min default")),
     (r"uv run python docs/screenshots\.py", Rule("not-here", "Chromium over every dashboard page; "
         "the browser test (tests/ui/test_browser.py) drives the same pages")),
     (r"P=.*", Rule("not-here", AWS)),

@@ -75,12 +75,13 @@ class RunWatch:
             label = f"{run.job_name} {what}".strip()
             status = run.status.value
             if self.seen.get(run.run_id) != status:
+                first_sight = run.run_id not in self.seen
                 self.seen[run.run_id] = status
                 if not quiet:
                     self.events.append({"t_s": round(now, 1), "run": label, "status": status})
-                    reason = run.tags.get("housing/reason", "")
+                    reason = run.tags.get("housing/reason", "") if first_sight else ""
                     say(f"  {now:6.1f} s  run {run.run_id[:8]} {label}: {status}"
-                        + (f" ({reason})" if reason and status == "QUEUED" else ""))  # fmt: skip
+                        + (f" ({reason})" if reason else ""))  # fmt: skip
             if not run.is_finished:
                 in_flight.append(f"{label} ({status.lower()})")
         return in_flight
@@ -155,7 +156,8 @@ def main() -> int:
         retrain_trials=trials,
         first_champion_trials=first_trials,
         first_champion_s=round(first_champion_s, 1),
-        api_swaps_logged=api_log.count("model swapped:"),
+        # Its log names every swap; the first line is the model it started with.
+        api_swaps_logged=api_log.count("model swapped:") - api_log.count("model swapped: none"),
         api_bundles_refused=api_log.count("refusing bundle"),
     )
     report(out, args.json)

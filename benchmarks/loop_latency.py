@@ -116,7 +116,9 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=0.25, help="synthetic scale (default 0.25)")
     parser.add_argument("--quick", action="store_true", help="2%% scale, 2 trials: a smoke run")
     parser.add_argument("--trials", type=int, default=None, help="retrain trials (default 12)")
-    parser.add_argument("--first-trials", type=int, default=4, help="the first champion's")
+    parser.add_argument(
+        "--first-trials", type=int, default=4, help="the first champion's trials (default 4)"
+    )
     parser.add_argument("--rate", type=float, default=30.0, help="requests per second")
     parser.add_argument("--timeout", type=float, default=30.0, help="minutes to wait at most")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -145,7 +147,7 @@ def main() -> int:
         body = {"rows": holdout_records(loop.home, 1)}
         with LoopProcesses(loop, root / "logs") as procs:
             try:
-                out = measure(loop, procs, new_files, body, args, trials)
+                out = measure(loop, procs, new_files, body, args)
             except BaseException:
                 for name in ("daemon", "api"):
                     say(f"--- {name} log (tail) ---\n{procs.log(name)[-3000:]}")
@@ -165,7 +167,14 @@ def main() -> int:
     return 0 if ok and out["retrain_s"] is not None else 1
 
 
-def measure(loop, procs, new_files, body, args, trials) -> dict:
+def measure(
+    loop: LoopHome,
+    procs: LoopProcesses,
+    new_files: list[Path],
+    body: dict,
+    args: argparse.Namespace,
+) -> dict:
+    """Start the API and the daemon, load the API, land the month, and wait for (a) and (b)."""
     url = procs.api()
     first = httpx.get(f"{url}/v1/model").json()
     say(f"API serves {first['version']} (model {first['model_version']}, history to "

@@ -15,6 +15,9 @@ Benchmarks, in order (later ones use the bundle the first one publishes, in a fr
   busy-machine  `housing run` quiet and beside a CPU-bound neighbour, 2 threads vs the thread
                 budget (busy_machine.py; the sample run is skipped when ../shared is absent)
 
+Not in the suite: loop_latency.py (a landed month through a real daemon and API to a retrained
+model: ~10 min, most of it waiting on sensor intervals and run start-ups; run it on its own).
+
 Each runs as its own process; its wall time and peak memory (the largest process it ran,
 from the kernel's rusage) are recorded beside its own figures. A full run's results go to
 benchmarks/results/latest.json and latest.md (tracked: the README quotes them); a --quick or

@@ -75,6 +75,8 @@ HOW: list[tuple[str, Rule]] = [  # first match wins
     (r"uv run python benchmarks/drift_statistics\.py", Rule("not-here", "generates three synthetic "
         "panels and reads the real DC panel in ../shared: ~1 min; tests/unit/test_drift.py has "
         "the cases")),
+    (r"uv run python benchmarks/loop_latency\.py( --quick)?", Rule("not-here", "a real daemon, "
+        "API and sensor-started retraining on a temporary home: ~5 min quick, ~10 min default")),
     (r"uv run python docs/screenshots\.py", Rule("not-here", "Chromium over every dashboard page; "
         "the browser test (tests/ui/test_browser.py) drives the same pages")),
     (r"P=.*", Rule("not-here", AWS)),

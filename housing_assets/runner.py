@@ -178,6 +178,7 @@ class TrainOutcome:
     model: ModelArtifact | None
     publication: Publication | None  # None: the gate blocked it
     trials: dict = field(default_factory=dict)  # new, resumed, pruned, best: what tuning did
+    warnings: list[str] = field(default_factory=list)  # the gate's warnings (it passed anyway)
 
     @property
     def published(self) -> bool:
@@ -246,6 +247,11 @@ def train(
         vintage=vintage,
         run_id=result.run_id,
         gate=(gate.description or "") if gate is not None else "not evaluated",
+        warnings=[
+            note
+            for note in (gate.metadata["notes"].value if gate is not None else [])
+            if str(note).startswith("warning: ")
+        ],
         report=written("holdout_metrics", dict),
         model=written("tuned_model", ModelArtifact),
         publication=written("serving_bundle", Publication),

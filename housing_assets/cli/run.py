@@ -320,6 +320,8 @@ def _model_summary(settings: Settings, trained, say) -> None:
         )
     else:
         say(f"  NOT PUBLISHED: the promotion gate blocked it: {trained.gate}")
+    for warning in trained.warnings:
+        say(f"  gate {warning}")
 
 
 def _horizon_lines(m: dict) -> list[str]:

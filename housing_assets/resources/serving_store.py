@@ -91,6 +91,10 @@ class PromotionPolicy(dg.ConfigurableResource):
         ge=0,
         description="Coverage is judged in horizon buckets up to this many months (0: never).",
     )
+    coverage_blocks: bool = Field(
+        default=_GATE.coverage_blocks,
+        description="A coverage shortfall blocks promotion (default: a warning on the verdict).",
+    )
 
     def policy(self) -> gate.GatePolicy:
         return gate.GatePolicy(
@@ -101,4 +105,5 @@ class PromotionPolicy(dg.ConfigurableResource):
             min_coverage_80=self.min_coverage_80,
             min_coverage_95=self.min_coverage_95,
             coverage_max_horizon=self.coverage_max_horizon,
+            coverage_blocks=self.coverage_blocks,
         )

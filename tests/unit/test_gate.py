@@ -123,13 +123,15 @@ def test_intervals_that_break_their_promise_at_short_horizons_block_longer_ones_
     )
 
 
-def test_the_gate_blocks_on_coverage_even_when_baselines_are_not_required():
+def test_a_coverage_shortfall_warns_by_default_and_blocks_when_the_policy_says_so():
     report = _report(4.0, 5.0)
     report["by_horizon"]["1-3"]["coverage"] = {"80": 0.5, "95": 0.9}
-    verdict = decide(report, GatePolicy(must_beat_baselines=False), None, None)
-    assert verdict.description == (
-        "horizon 1-3 months: the 80% interval covers 50.0% of 500 rows, below 65%"
-    )
+    shortfall = "horizon 1-3 months: the 80% interval covers 50.0% of 500 rows, below 65%"
+    warned = decide(report, GatePolicy(), None, None)
+    assert warned.passed and warned.facts["coverage_shortfalls"] == 1
+    assert warned.notes == [f"warning: {shortfall} (coverage_blocks is off)"]
+    blocking = GatePolicy(must_beat_baselines=False, coverage_blocks=True)
+    assert decide(report, blocking, None, None).description == shortfall
 
 
 def test_the_champion_is_compared_by_its_evaluated_model_not_its_final_refit(tiny, tmp_path):

@@ -13,6 +13,13 @@ def defs(tmp_path_factory):
     return build_definitions(Settings(home=tmp_path_factory.mktemp("home")))
 
 
+def test_every_job_and_op_name_is_unique_as_a_code_server_loads_them(defs):
+    """A job named like an asset's op (a `drift_report` job beside the `drift_report` asset)
+    passes Definitions but makes the code server refuse the whole location: `dagster-daemon`
+    and `dagster dev` then run no sensor at all."""
+    defs.get_repository_def().load_all_definitions()
+
+
 def test_module_level_defs_load():
     from housing_assets.definitions import defs as module_defs
 
@@ -40,7 +47,7 @@ def test_asset_check_job_sensor_snapshot(defs):
         "check_and_clean",
         "train",
         "ingest_and_monitor",
-        "drift_report",
+        "recompute_drift",
     }
     assert [s.name for s in defs.sensors] == [
         "new_source_months",

@@ -51,7 +51,7 @@ ingest_and_monitor_job = dg.define_asset_job(
 # What the drift sensor runs when a new champion goes live: the months' drift reports as that
 # model sees them (cleaned months are only read).
 drift_report_job = dg.define_asset_job(
-    "drift_report",
+    "recompute_drift",
     executor_def=IN_PROCESS,
     selection=dg.AssetSelection.assets(monitoring.drift_report),
     partitions_def=months,

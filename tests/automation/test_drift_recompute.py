@@ -42,7 +42,7 @@ def test_a_new_champion_gets_its_recent_months_recomputed_and_stale_reports_deci
         )
         result = sensors.drift_for_live_champion(context)
         (request,) = result.run_requests
-        assert request.job_name == "drift_report"
+        assert request.job_name == "recompute_drift"
         assert request.run_key == f"drift-v{live}-{later[0]}..{later[1]}"
         assert (request.tags[sensors.RANGE_START], request.tags[sensors.RANGE_END]) == tuple(later)
         assert request.tags["housing/champion_model"] == live

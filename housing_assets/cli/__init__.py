@@ -213,10 +213,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_connection_close() -> None:
+    """SQLAlchemy logs, traceback and all, any exception raised while it closes a pooled
+    connection and carries on; Ctrl-C can land exactly there (the instance's SQLite storage), and
+    the interrupt is already reported once, as one line. The pool discards a connection whose close
+    failed, so the message is all that is dropped."""
+    import logging
+
+    pool = logging.getLogger("sqlalchemy.pool")
+    pool.addHandler(logging.NullHandler())
+    pool.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Every user mistake ends here as one line and a distinct exit code (cli/common.py); a bug
     still shows its traceback."""
     args = build_parser().parse_args(argv)
+    quiet_connection_close()
     try:
         return args.func(args)
     except CliError as exc:

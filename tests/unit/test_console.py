@@ -92,3 +92,31 @@ def test_ctrl_c_in_a_step_raises_interrupted_and_prints_nothing_more():
         _run("interrupted", console)
     assert console.interrupted and stopped_run.value.run_id
     assert "Traceback" not in out.getvalue() and "KeyboardInterrupt" not in out.getvalue()
+
+
+def test_a_connection_close_interrupted_by_ctrl_c_prints_no_traceback(caplog):
+    """CI caught one: Ctrl-C landed while SQLAlchemy closed a pooled SQLite connection, and its
+    pool logged the interrupt with a traceback under the CLI's one-line `interrupted:`. Its
+    records no longer reach the root logger, whose last-resort handler prints to stderr."""
+    import logging
+
+    from housing_assets.cli import quiet_connection_close
+
+    pool = logging.getLogger("sqlalchemy.pool")
+    before = (pool.handlers[:], pool.propagate)
+
+    def close_interrupted() -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            pool.error("Exception closing connection", exc_info=True)
+
+    try:
+        close_interrupted()
+        assert [r.exc_info is not None for r in caplog.records] == [True]  # what the user saw
+        caplog.clear()
+        quiet_connection_close()
+        close_interrupted()
+        assert caplog.records == []
+    finally:
+        pool.handlers[:], pool.propagate = before

@@ -114,12 +114,9 @@ def cleaned_monthly(
             **report.as_metadata(),
             outlier_cells_by_column=dg.MetadataValue.json(report.outlier_cells),
             **{SOURCE: delivered_by},
-            **(
-                revised(io_manager.stored("cleaned_monthly", month), out[month], revision_policy)
-                if accepted_source(context.instance, month) in (delivered_by, None)
-                else {}
-            ),
-        )
+            **_revision_of(context.instance, io_manager, month, out[month], delivered_by,
+                           revision_policy),
+        )  # fmt: skip
         progress.report("cleaning", done, len(keys), unit="months", note=month)
     context.log.info(
         f"cleaned {len(out)} month(s): {total.rows_in:,} rows in, {total.rows_out:,} out"
@@ -146,6 +143,18 @@ def accepted_source(instance: dg.DagsterInstance, month: str) -> str | None:
         return None
     value = result.records[0].asset_materialization.metadata.get(SOURCE)
     return None if value is None else str(value.value)
+
+
+def _revision_of(
+    instance: dg.DagsterInstance, io_manager: ParquetIOManager, month: str, new: pd.DataFrame,
+    delivered_by: str, policy: RevisionPolicy,
+) -> dict:  # fmt: skip
+    """`revised` against the accepted version of a month delivered again by the same source; a
+    new month costs one file lookup, no event-log query."""
+    accepted = io_manager.stored("cleaned_monthly", month)
+    if accepted is None or accepted_source(instance, month) not in (delivered_by, None):
+        return {}
+    return revised(accepted, new, policy)
 
 
 def revised(accepted: pd.DataFrame | None, new: pd.DataFrame, policy: RevisionPolicy) -> dict:

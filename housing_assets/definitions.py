@@ -20,7 +20,7 @@ from housing_assets.defs.training import checks as training_checks
 from housing_assets.defs.training import model as training_model
 from housing_assets.defs.training import serving as training_serving
 from housing_assets.resources.alerts import AlertNotifier
-from housing_assets.resources.automation import DriftPolicy, RetrainPolicy
+from housing_assets.resources.automation import DriftPolicy, RetrainPolicy, SensorIntervals
 from housing_assets.resources.io_manager import ParquetIOManager
 from housing_assets.resources.mlflow_tracking import MlflowTracking, OptunaStorage
 from housing_assets.resources.revisions import RevisionPolicy
@@ -45,6 +45,7 @@ POLICIES = {  # section of the policies file -> its resource
     "gate": ("promotion_policy", PromotionPolicy),
     "drift": ("drift_policy", DriftPolicy),
     "revisions": ("revision_policy", RevisionPolicy),
+    "sensors": ("sensor_intervals", SensorIntervals),
 }
 
 
@@ -106,6 +107,8 @@ def resources_for(settings: Settings) -> dict:
 
 def build_definitions(settings: Settings, resources: dict | None = None) -> dg.Definitions:
     """`resources` replaces entries of the environment's set (tests: a smaller tuning budget)."""
+    resources = {**resources_for(settings), **(resources or {})}
+    intervals = resources["sensor_intervals"]
     return dg.Definitions(
         assets=[
             ingestion.raw_monthly,
@@ -140,12 +143,10 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> dg.D
             jobs.drift_report_job,
         ],
         sensors=[
-            monitoring_sensors.new_source_months,
-            monitoring_sensors.retrain_on_drift_or_new_data,
-            monitoring_sensors.drift_for_live_champion,
-            monitoring_alerts.alert_on_failure,
+            *monitoring_sensors.sensors(intervals),
+            monitoring_alerts.alert_sensor(intervals.alert_seconds),
         ],
-        resources={**resources_for(settings), **(resources or {})},
+        resources=resources,
         # Dagster's console stays available by name; a run naming neither gets Dagster's default.
         loggers={"console": dg.colored_console_logger, loggers.LOGGER: loggers.housing_console},
     )

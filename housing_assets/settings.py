@@ -15,8 +15,9 @@ HOUSING_MLFLOW_ARTIFACTS  artifact root for new experiments, e.g. s3://bucket/ml
 HOUSING_OPTUNA_URL        Optuna study storage (SQLAlchemy URL), e.g. postgresql://...
 
 In every environment:
-HOUSING_POLICIES          a YAML file of thresholds -- sections retrain, gate, drift -- for this
-                          environment (deploy/policies.example.yaml lists every one and its default)
+HOUSING_POLICIES          a YAML file of thresholds -- sections retrain, gate, drift, revisions,
+                          sensors (how often each sensor ticks) -- for this environment
+                          (deploy/policies.example.yaml lists every one and its default)
 HOUSING_ALERT_WEBHOOK_URL an HTTP endpoint taking each alert as a JSON POST (Slack-compatible
                           `text`): failed runs, gate blocks, quarantined months (default: none)
 """

@@ -106,3 +106,22 @@ class DriftPolicy(dg.ConfigurableResource):
 
     def thresholds(self) -> Thresholds:
         return Thresholds(**{f.name: getattr(self, f.name) for f in fields(Thresholds)})
+
+
+class SensorIntervals(dg.ConfigurableResource):
+    """How often the daemon evaluates each sensor: the floor on how soon a landed month is seen,
+    a retrain decided, a new champion's drift recomputed or a failure alerted. An environment
+    trades latency for load on its instance (a test or a demo ticks every few seconds)."""
+
+    new_data_seconds: int = Field(
+        default=30, ge=1, description="new_source_months: how often the source is fingerprinted."
+    )
+    retrain_seconds: int = Field(
+        default=60, ge=1, description="retrain_on_drift_or_new_data: how often it decides."
+    )
+    drift_recompute_seconds: int = Field(
+        default=60, ge=1, description="drift_for_live_champion: how often it looks for a new model."
+    )
+    alert_seconds: int = Field(
+        default=30, ge=1, description="alert_on_failure: how often failed runs are alerted."
+    )

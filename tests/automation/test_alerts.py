@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import dagster as dg
 import pytest
 
-from housing_assets.defs.monitoring.alerts import alert_on_failure
+from housing_assets.defs.monitoring.alerts import alert_sensor
 from housing_assets.lib.alerts import AlertNotDelivered
 from housing_assets.resources.alerts import AlertNotifier
 from tests.harness.failed_runs import FAILING, GATE_VERDICT, crashing_train
@@ -58,7 +58,7 @@ def tick(instance, run, event, url):
         dagster_event=event,
         resources={"alerts": AlertNotifier(webhook_url=url)},
     ).for_run_failure()
-    return alert_on_failure(context)
+    return alert_sensor(30)(context)
 
 
 def test_each_kind_of_failure_is_alerted_as_what_it_is(receiver):

@@ -10,8 +10,10 @@ import pandas as pd
 from housing_assets.defs.ingestion.partitions import months
 from housing_assets.defs.monitoring import sensors
 from housing_assets.lib import bundle, drift_reports
-from housing_assets.resources.automation import DriftPolicy, RetrainPolicy
+from housing_assets.resources.automation import DriftPolicy, RetrainPolicy, SensorIntervals
 from housing_assets.resources.serving_store import ServingStore
+
+SENSORS = {s.name: s for s in sensors.sensors(SensorIntervals())}
 
 
 def test_a_new_champion_gets_its_recent_months_recomputed_and_stale_reports_decide_nothing(
@@ -40,14 +42,14 @@ def test_a_new_champion_gets_its_recent_months_recomputed_and_stale_reports_deci
             instance=instance,
             resources={"serving_store": serving, "drift_policy": DriftPolicy(recompute_months=2)},
         )
-        result = sensors.drift_for_live_champion(context)
+        result = SENSORS["drift_for_live_champion"](context)
         (request,) = result.run_requests
         assert request.job_name == "recompute_drift"
         assert request.run_key == f"drift-v{live}-{later[0]}..{later[1]}"
         assert (request.tags[sensors.RANGE_START], request.tags[sensors.RANGE_END]) == tuple(later)
         assert request.tags["housing/champion_model"] == live
 
-        retrain = sensors.retrain_on_drift_or_new_data(
+        retrain = SENSORS["retrain_on_drift_or_new_data"](
             dg.build_sensor_context(
                 instance=instance,
                 resources={"serving_store": serving, "retrain_policy": RetrainPolicy()},

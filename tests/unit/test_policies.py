@@ -37,7 +37,7 @@ def test_an_environment_file_changes_only_what_it_sets(tmp_path):
         ("retrain:\n  cooldown_month: 6\n", "unknown retrain setting(s) ['cooldown_month']"),
         (
             "retraining:\n  cooldown_months: 6\n",
-            "sections must be ['drift', 'gate', 'retrain', 'revisions']",
+            "sections must be ['drift', 'gate', 'retrain', 'revisions', 'sensors']",
         ),
     ],
 )
@@ -47,3 +47,26 @@ def test_a_typo_is_refused_by_name(tmp_path, text, message):
     with pytest.raises(ValueError) as refused:
         policies(path)
     assert str(refused.value).startswith(f"{path}: {message}")
+
+
+def test_each_sensor_ticks_at_the_interval_its_environment_sets(tmp_path):
+    from housing_assets.definitions import build_definitions
+
+    path = tmp_path / "fast.yaml"
+    path.write_text("sensors:\n  new_data_seconds: 5\n  alert_seconds: 7\n")
+    defs = build_definitions(Settings(home=tmp_path, policies=path))
+    seconds = {
+        name: defs.resolve_sensor_def(name).minimum_interval_seconds
+        for name in (
+            "new_source_months",
+            "retrain_on_drift_or_new_data",
+            "drift_for_live_champion",
+            "alert_on_failure",
+        )
+    }
+    assert seconds == {
+        "new_source_months": 5,
+        "retrain_on_drift_or_new_data": 60,  # the default
+        "drift_for_live_champion": 60,
+        "alert_on_failure": 7,
+    }

@@ -50,15 +50,6 @@ def classify(instance: dg.DagsterInstance, run: dg.DagsterRun) -> Alert:
     )
 
 
-@dg.run_failure_sensor(
-    name="alert_on_failure",
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
-    description=(
-        "Posts an alert to HOUSING_ALERT_WEBHOOK_URL for each failed run, classified as a "
-        "quarantined month, a gate block or a crash (logged and skipped when no webhook is set)."
-    ),
-)
 def alert_on_failure(context: dg.RunFailureSensorContext, alerts: AlertNotifier):
     """Send an alert (HOUSING_ALERT_WEBHOOK_URL) for each failed run: quarantine, gate block or crash."""
     notifier = alerts.notifier()
@@ -69,3 +60,17 @@ def alert_on_failure(context: dg.RunFailureSensorContext, alerts: AlertNotifier)
     notifier.send(alert)  # AlertNotDelivered fails the tick: visible, and retried next tick
     context.log.info(f"alert sent: {alert.title}")
     return None
+
+
+def alert_sensor(seconds: int) -> dg.SensorDefinition:
+    """`alert_on_failure`, evaluated every `seconds` (policies: `sensors.alert_seconds`)."""
+    return dg.run_failure_sensor(
+        name="alert_on_failure",
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=seconds,
+        description=(
+            "Posts an alert to HOUSING_ALERT_WEBHOOK_URL for each failed run, classified as a "
+            "quarantined month, a gate block or a crash (logged and skipped when no webhook is "
+            "set)."
+        ),
+    )(alert_on_failure)

@@ -15,7 +15,7 @@ from housing_assets.defs.ingestion.partitions import ensure_pool_limits, months
 from housing_assets.defs.monitoring.run_history import check_evaluations, first_error
 from housing_assets.defs.training.partitions import vintages
 from housing_assets.lib import automation, drift_reports
-from housing_assets.resources.automation import DriftPolicy, RetrainPolicy
+from housing_assets.resources.automation import DriftPolicy, RetrainPolicy, SensorIntervals
 from housing_assets.resources.serving_store import ServingStore
 from housing_assets.resources.source import HouseTSSource
 
@@ -37,17 +37,6 @@ IN_FLIGHT = [
 ]
 
 
-@dg.sensor(
-    jobs=[jobs.ingest_job, jobs.ingest_and_monitor_job],
-    minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description=(
-        "Watches the source for new or changed monthly files: registers each month as a "
-        "partition and requests one ingest run per stretch of new months (ingest_and_monitor "
-        "once a champion is published); a failed multi-month run is retried without the months "
-        "its contract check named. A generated or single-file source only registers months."
-    ),
-)
 def new_source_months(
     context: dg.SensorEvaluationContext, source: HouseTSSource, serving_store: ServingStore
 ):
@@ -175,17 +164,6 @@ def _blocked(instance: dg.DagsterInstance, run_id: str) -> tuple[str, ...] | Non
     return None if blocked is None else tuple(blocked)
 
 
-@dg.sensor(
-    jobs=[jobs.train_job],
-    minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description=(
-        "Requests a train run for a new vintage when a month's drift or MAPE decay crosses the "
-        "RetrainPolicy thresholds or enough months arrived since the champion's data; one "
-        "training at a time, with a cooldown and bounded retries. The promotion gate decides "
-        "whether the new model serves."
-    ),
-)
 def retrain_on_drift_or_new_data(
     context: dg.SensorEvaluationContext,
     serving_store: ServingStore,
@@ -253,16 +231,6 @@ def live_model_version(provenance: dict) -> str:
     return str(provenance.get("model_version", provenance["version"]))
 
 
-@dg.sensor(
-    jobs=[jobs.drift_report_job],
-    minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description=(
-        "When the live champion's model lacks drift reports for the latest cleaned months "
-        "(DriftPolicy.recompute_months) or any month after its data window, requests one "
-        "drift_report run per stretch of those months, once per (model version, months)."
-    ),
-)
 def drift_for_live_champion(
     context: dg.SensorEvaluationContext, serving_store: ServingStore, drift_policy: DriftPolicy
 ):
@@ -319,3 +287,47 @@ def _months_in_flight(instance: dg.DagsterInstance) -> set[str]:
         elif "dagster/partition" in run.tags:
             out.add(run.tags["dagster/partition"])
     return out
+
+
+def sensors(intervals: SensorIntervals) -> list[dg.SensorDefinition]:
+    """The three sensors, each evaluated at the environment's interval (policies: `sensors`)."""
+    running = dg.DefaultSensorStatus.RUNNING
+    return [
+        dg.sensor(
+            name="new_source_months",
+            jobs=[jobs.ingest_job, jobs.ingest_and_monitor_job],
+            minimum_interval_seconds=intervals.new_data_seconds,
+            default_status=running,
+            description=(
+                "Watches the source for new or changed monthly files: registers each month as a "
+                "partition and requests one ingest run per stretch of new months "
+                "(ingest_and_monitor once a champion is published); a failed multi-month run is "
+                "retried without the months its contract check named. A generated or "
+                "single-file source only registers months."
+            ),
+        )(new_source_months),
+        dg.sensor(
+            name="retrain_on_drift_or_new_data",
+            jobs=[jobs.train_job],
+            minimum_interval_seconds=intervals.retrain_seconds,
+            default_status=running,
+            description=(
+                "Requests a train run for a new vintage when a month's drift or MAPE decay "
+                "crosses the RetrainPolicy thresholds or enough months arrived since the "
+                "champion's data; one training at a time, with a cooldown and bounded retries. "
+                "The promotion gate decides whether the new model serves."
+            ),
+        )(retrain_on_drift_or_new_data),
+        dg.sensor(
+            name="drift_for_live_champion",
+            jobs=[jobs.drift_report_job],
+            minimum_interval_seconds=intervals.drift_recompute_seconds,
+            default_status=running,
+            description=(
+                "When the live champion's model lacks drift reports for the latest cleaned "
+                "months (DriftPolicy.recompute_months) or any month after its data window, "
+                "requests one drift_report run per stretch of those months, once per "
+                "(model version, months)."
+            ),
+        )(drift_for_live_champion),
+    ]

@@ -103,6 +103,7 @@ def test_source_setting_picks_the_implementation(tmp_path, source, resource):
         "retrain_policy",
         "drift_policy",
         "revision_policy",
+        "sensor_intervals",
         "alerts",
         "threads",
     }

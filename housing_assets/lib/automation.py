@@ -140,6 +140,18 @@ def retry_failed_batches(
     return runs
 
 
+def held_months(runs: Iterable[tuple[Sequence[str], bool]]) -> list[str]:
+    """Months whose newest ingest run failed: quarantined by a blocking check, or a run that
+    crashed. `runs`: (months covered, failed) newest first. Until a corrected file lands (or a
+    revision is accepted) nothing changes for them, so an idle tick must name them, not say
+    "none new or changed" as if all were well."""
+    newest: dict[str, bool] = {}
+    for covered, failed in runs:
+        for month in covered:
+            newest.setdefault(month, failed)
+    return sorted(m for m, failed in newest.items() if failed)
+
+
 @dataclass
 class IngestPlan:
     cursor: dict[str, list]  # month -> [fingerprint, generation]

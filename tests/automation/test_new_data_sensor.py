@@ -152,7 +152,11 @@ def test_a_corrupt_month_fails_its_check_alone_while_the_others_proceed(tmp_path
         )
         assert instance.get_materialized_partitions(cleaned) == {"2019-10", "2019-12"}
 
-        assert daemon.tick(SENSOR).run_requests == []  # a failed batch is handled only once
+        idle = daemon.tick(SENSOR)
+        assert idle.run_requests == []  # a failed batch is handled only once
+        # ...and an idle tick names what is held, not "all is well"
+        assert "2 month(s) held since their last ingest failed" in idle.skipped
+        assert idle.skipped.endswith("2019-11, 2020-01")
 
         (path / "2019-11.csv").write_bytes(good_csv)  # the sender re-uploads the full file
         (repaired,) = daemon.tick(SENSOR).results

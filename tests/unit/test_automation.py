@@ -8,6 +8,7 @@ from housing_assets.lib.automation import (
     RetrainRules,
     after_failure,
     batch_runs,
+    held_months,
     plan_ingest,
     plan_retrain,
     read_cursor,
@@ -199,3 +200,14 @@ def test_failed_batches_are_retried_once_by_the_same_policy():
     assert runs[0].reason.startswith("retry without 2019-03 (quarantined)")
     assert runs[-1].reason.startswith("retry alone")
     assert retry_failed_batches([named, crashed], {"ingest-a", "ingest-b"}, ORDER, set()) == []
+
+
+def test_a_month_is_held_while_its_newest_ingest_failed():
+    newest_first = [
+        (["2022-02"], False),  # the corrected file of 2022-02 landed and passed
+        (["2022-01", "2022-02", "2022-03"], True),  # the batch that quarantined two of them
+        (["2021-12"], True),  # a re-delivery that crashed, never retried ...
+        (["2021-12"], False),  # ... after the month's first ingest passed: the newest decides
+    ]
+    assert held_months(newest_first) == ["2021-12", "2022-01", "2022-03"]
+    assert held_months([]) == []

@@ -25,6 +25,7 @@ INGEST_JOB, MONITORED_JOB, TRAIN_JOB, DRIFT_JOB = (
     jobs.train_job.name,
     jobs.drift_report_job.name,
 )
+INGESTING = (INGEST_JOB, MONITORED_JOB, jobs.check_and_clean_job.name)  # jobs that clean months
 RAW = dg.AssetKey("raw_monthly")
 RANGE_START, RANGE_END = automation.RANGE_START, automation.RANGE_END
 CLEANED = dg.AssetKey("cleaned_monthly")
@@ -114,9 +115,17 @@ def new_source_months(
     if not requests and not plan.add_partitions:
         context.update_cursor(plan.cursor_json())
         adopted = f"; adopted {len(plan.adopted)} ingested month(s)" if plan.adopted else ""
+        held = _held_months(instance, order)
+        waiting = (
+            f"; {len(held)} month(s) held since their last ingest failed (quarantined or "
+            f"crashed; a corrected file, or --accept-revisions, releases them): "
+            f"{automation.span(held)}"
+            if held
+            else ""
+        )
         return dg.SkipReason(
             f"{len(fingerprints)} month(s) in {source.describe()}, none new or changed"
-            f"{adopted}{ignored}"
+            f"{waiting}{adopted}{ignored}"
         )
     return dg.SensorResult(
         run_requests=requests,
@@ -156,6 +165,25 @@ def _retrain_attempts(instance: dg.DagsterInstance) -> list[automation.Attempt]:
         if reached:
             break
     return out
+
+
+def _held_months(instance: dg.DagsterInstance, order: list[str]) -> list[str]:
+    """Months whose newest ingest run failed (`automation.held_months`), from the last 200 runs
+    that ingest months."""
+    runs = []
+    for run in instance.get_runs(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]),
+        limit=200,
+    ):
+        if run.job_name not in INGESTING:
+            continue
+        if RANGE_START in run.tags:
+            first, last = run.tags[RANGE_START], run.tags[RANGE_END]
+            covered = [m for m in order if first <= m <= last]
+        else:
+            covered = [run.tags["dagster/partition"]] if "dagster/partition" in run.tags else []
+        runs.append((covered, run.status == dg.DagsterRunStatus.FAILURE))
+    return automation.held_months(runs)
 
 
 def _blocked(instance: dg.DagsterInstance, run_id: str) -> tuple[str, ...] | None:

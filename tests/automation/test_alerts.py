@@ -3,10 +3,6 @@ blocked (the verdict), a month quarantined by the contract check (the months and
 Real runs on a real instance, the real run-failure sensor, and a local HTTP receiver taking the
 webhook's POSTs."""
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import dagster as dg
 import pytest
 
@@ -14,30 +10,14 @@ from housing_assets.defs.monitoring.alerts import alert_sensor
 from housing_assets.lib.alerts import AlertNotDelivered
 from housing_assets.resources.alerts import AlertNotifier
 from tests.harness.failed_runs import FAILING, GATE_VERDICT, crashing_train
+from tests.harness.webhook import webhook_receiver
 
 
 @pytest.fixture
 def receiver():
     """http://127.0.0.1:<port>/hook records each POSTed JSON; /broken answers 500."""
-    received: list[dict] = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            if self.path == "/broken":
-                self.send_response(500)
-            else:
-                received.append(json.loads(body))
-                self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", received
-    server.shutdown()
+    with webhook_receiver() as (url, received):
+        yield url, received
 
 
 def failed_run(instance, job, tags=None) -> tuple[dg.DagsterRun, dg.DagsterEvent]:

@@ -39,6 +39,7 @@ class LoopHome:
     scale: float
     seed: int = 7
     policies: Path | None = None  # HOUSING_POLICIES for the daemon's sensors and runs
+    alert_webhook: str | None = None  # HOUSING_ALERT_WEBHOOK_URL (default: alerts only logged)
 
     @property
     def landing(self) -> Path:
@@ -59,6 +60,9 @@ class LoopHome:
         env.pop("HOUSING_SERVING_STORE", None)  # the API follows this home's store
         if self.policies is not None:
             env["HOUSING_POLICIES"] = str(self.policies)
+        env.pop("HOUSING_ALERT_WEBHOOK_URL", None)
+        if self.alert_webhook is not None:
+            env["HOUSING_ALERT_WEBHOOK_URL"] = self.alert_webhook
         return env
 
     def housing(self, *args: str, timeout: float = 3600) -> str:

@@ -1,5 +1,7 @@
-"""End to end: a champion from data to 2021, then 2022-01..2023-12 dropped into the landing area
-one month at a time, with both sensors evaluated after each. Reduced scale and trials."""
+"""End to end: a champion from data to 2021, then 2022-01..2022-12 dropped into the landing area
+one month at a time, with both sensors evaluated after each and every decision checked against
+the rules restated here. Reduced scale and trials; the same loop through a real daemon, with bad
+months among the good, is tests/automation/test_operator_scenario.py."""
 
 import contextlib
 import json
@@ -25,7 +27,7 @@ from tests.automation.daemon import InProcessDaemon
 from tests.conftest import TUNING, frames_by_month
 from tests.harness.loopback import serve_in_thread
 
-# The whole automation loop over two simulated years (~150 s): the end-to-end tier.
+# The whole automation loop over a simulated year (~90 s): the end-to-end tier.
 pytestmark = pytest.mark.slow
 
 POLICY = RetrainPolicy(
@@ -89,8 +91,8 @@ def test_new_months_flow_to_drift_reports_retraining_and_the_api(tmp_path):
     landing = tmp_path / "landing"
     landing.mkdir()
     history = sorted(m for m in by_month if m <= "2021-12")
-    arriving = sorted(m for m in by_month if m >= "2022-01")
-    assert arriving[0] == "2022-01" and arriving[-1] == "2023-12"
+    arriving = sorted(m for m in by_month if "2022-01" <= m <= "2022-12")
+    assert len(arriving) == 12
     for month in history:
         by_month[month].to_parquet(landing / f"{month}.parquet", index=False)
     settings = Settings(home=tmp_path / "home", source=str(landing))
@@ -166,7 +168,7 @@ def test_new_months_flow_to_drift_reports_retraining_and_the_api(tmp_path):
         assert instance.get_materialized_partitions(dg.AssetKey("batch_predictions")) == set(
             arriving
         )
-        assert decisions, "two years of new data never retrained"
+        assert decisions, "a year of new data never retrained"
         assert any(d[2] for d in decisions), f"no retrained model passed the gate: {decisions}"
 
         expected = bundle.current_version(store)
@@ -174,7 +176,7 @@ def test_new_months_flow_to_drift_reports_retraining_and_the_api(tmp_path):
             create_app(ServingSettings(store=str(settings.serving_dir), poll_seconds=0))
         ) as client:
             served = client.get("/v1/model").json()
-            assert served["version"] == expected and served["history_until"] == "2023-12"
+            assert served["version"] == expected and served["history_until"] == arriving[-1]
         # The last promoted model still serves, its history refreshed month by month since.
         assert served["model_version"] == [d[3] for d in decisions if d[2]][-1]
         print("retraining decisions:", decisions)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,9 +95,33 @@ def _with_console(args, work) -> int:
     from housing_assets.cli.console import Console
     from housing_assets.defs import loggers
 
-    console = Console(verbose=args.verbose)
-    with loggers.listening(console):
-        return work(console)
+    with _terminal() as out:
+        console = Console(out, verbose=args.verbose)
+        with loggers.listening(console):
+            return work(console)
+
+
+@contextmanager
+def _terminal():
+    """A stream of its own onto this command's stdout, taken before any Dagster run starts.
+
+    A run executed in this process captures the process's stdout for its compute logs: file
+    descriptor 1 points at a log file for the run's duration, and a `tail -F` of that file copies
+    it back to the terminal, polling once a second, killed when the run ends: what the console
+    wrote through descriptor 1 meanwhile arrived late, or not at all if the tail was killed
+    first. The console writes through a duplicate of the descriptor, which no capture
+    redirects, so progress and summary reach the terminal as they are written."""
+    try:
+        fd = os.dup(sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # no real descriptor (a test's StringIO)
+        yield sys.stdout
+        return
+    sys.stdout.flush()
+    out = os.fdopen(fd, "w", buffering=1, encoding=sys.stdout.encoding, errors="replace")
+    try:
+        yield out
+    finally:
+        out.close()
 
 
 def _platform(settings: Settings) -> tuple:

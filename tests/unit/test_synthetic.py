@@ -111,3 +111,14 @@ def test_beyond_full_scale_zips_stay_unique_and_valid():
     assert set(zips["city"]) == set(c.METROS)
     with pytest.raises(ValueError, match="scale must be in"):
         n_zips(9.0)
+
+
+def test_settings_allow_exactly_the_scales_the_generator_can_make():
+    from pydantic import ValidationError
+
+    from housing_assets.lib.synthetic import MAX_SCALE
+    from housing_assets.settings import Settings
+
+    assert Settings().with_(scale=MAX_SCALE).scale == MAX_SCALE
+    with pytest.raises(ValidationError, match="less than or equal to 8"):
+        Settings().with_(scale=MAX_SCALE + 0.5)

@@ -4,6 +4,7 @@
     uv run python benchmarks/run_all.py --quick          # smaller inputs, shorter loads (~6 min)
     uv run python benchmarks/run_all.py --only api-latency,hot-swap
     uv run python benchmarks/run_all.py --update-readme  # also put the table into README.md
+    uv run python benchmarks/run_all.py --scaling --update-readme   # the scaling curve (> 1 h)
 
 Benchmarks, in order (later ones use the bundle the first one publishes, in a fresh home):
   main-default  `housing run` end to end at the default scale (main_job.py)
@@ -16,7 +17,12 @@ Benchmarks, in order (later ones use the bundle the first one publishes, in a fr
                 budget (busy_machine.py; the sample run is skipped when ../shared is absent)
 
 Not in the suite: loop_latency.py (a landed month through a real daemon and API to a retrained
-model: ~10 min, most of it waiting on sensor intervals and run start-ups; run it on its own).
+model: ~10 min, most of it waiting on sensor intervals and run start-ups; run it on its own), and
+the scaling curve (scaling.py: ingest, training, main job and API at synthetic scales 0.25, 1, 2
+and 5; over an hour), opt-in with --scaling: it writes benchmarks/results/scaling.json|md and
+docs/scaling.png, and with --update-readme the README's scaling table. `--scaling --scales 0.25,1`
+measures fewer scales; `--scaling --from-results` redraws table and plot from scaling.json (a
+record assembled from separate scaling.py runs with its --from).
 
 Each runs as its own process; its wall time and peak memory (the largest process it ran,
 from the kernel's rusage) are recorded beside its own figures. A full run's results go to
@@ -46,6 +52,8 @@ import busy_machine  # noqa: E402  (its table's wording, shared)
 RESULTS = REPO / "benchmarks" / "results"
 README = REPO / "README.md"
 START, END = "<!-- performance:start -->", "<!-- performance:end -->"
+SCALING = ("<!-- scaling:start -->", "<!-- scaling:end -->")
+SCALING_PLOT = REPO / "docs" / "scaling.png"
 
 
 def plan(home: Path, quick: bool) -> dict[str, list[str]]:
@@ -243,13 +251,45 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(table: str) -> None:
+def update_readme(table: str, markers: tuple[str, str] = (START, END)) -> None:
+    start, end = markers
     text = README.read_text()
-    if START not in text or END not in text:
-        raise SystemExit(f"README.md lacks the {START} ... {END} markers")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    README.write_text(f"{head}{START}\n{table}{END}{tail}")
+    if start not in text or end not in text:
+        raise SystemExit(f"README.md lacks the {start} ... {end} markers")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    README.write_text(f"{head}{start}\n{table}{end}{tail}")
+
+
+def scaling(scales: str | None, from_results: bool, readme: bool) -> int:
+    """The opt-in scaling curve: scaling.py measured (or redrawn from its record), its table in
+    results/scaling.md and, with `readme`, in the README; its plot in docs/scaling.png."""
+    import scaling as curve
+
+    record = RESULTS / "scaling.json"
+    command = [sys.executable, str(REPO / "benchmarks" / "scaling.py"), "--plot", str(SCALING_PLOT)]
+    if from_results:
+        if not record.exists():
+            raise SystemExit(f"--from-results: {record} does not exist (run --scaling first)")
+        command += ["--from", str(record)]
+    else:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        command += ["--json", str(record), *(["--scales", scales] if scales else [])]
+    if subprocess.run(command, cwd=REPO).returncode != 0:
+        return 1
+    report = json.loads(record.read_text())
+    m = report["machine"]
+    table = (
+        f"Measured {m['date']} on {m['cores']} cores, Python {m['python']}: "
+        f"`uv run python benchmarks/run_all.py --scaling`; plot: `docs/scaling.png`.\n\n"
+        + curve.markdown(report)
+    )
+    (RESULTS / "scaling.md").write_text(table)
+    print(f"written: {record}, {RESULTS / 'scaling.md'}, {SCALING_PLOT}")
+    if readme:
+        update_readme(table, SCALING)
+        print("README.md scaling table updated")
+    return 0
 
 
 def main() -> int:
@@ -257,7 +297,18 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smaller inputs, shorter loads")
     parser.add_argument("--only", help="comma-separated benchmark names")
     parser.add_argument("--update-readme", action="store_true")
+    parser.add_argument("--scaling", action="store_true", help="the scaling curve alone (> 1 h)")
+    parser.add_argument("--scales", help="with --scaling: comma-separated scales (0.25,1,2,5)")
+    parser.add_argument(
+        "--from-results", action="store_true", help="with --scaling: redraw from scaling.json"
+    )
     args = parser.parse_args()
+    if args.scaling:
+        if args.quick or args.only:
+            parser.error("--scaling runs alone (no --quick, no --only)")
+        return scaling(args.scales, args.from_results, args.update_readme)
+    if args.scales or args.from_results:
+        parser.error("--scales and --from-results go with --scaling")
     command = "uv run python benchmarks/run_all.py" + (" --quick" if args.quick else "")
     # Only a full run of every benchmark is the record (tracked, quoted in the README); a quick or
     # partial run writes beside it, into an ignored folder, and never touches the README.

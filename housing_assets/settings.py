@@ -78,7 +78,10 @@ class Settings(BaseSettings):
         description="Where everything the platform writes goes.",
     )
     source: str = Field(default="synthetic", description="synthetic | a path | s3://...")
-    scale: float = Field(default=DEFAULT_SCALE, gt=0, description="Share of synthetic zips.")
+    # le: lib/synthetic.MAX_SCALE (tests/unit/test_synthetic.py keeps them equal)
+    scale: float = Field(
+        default=DEFAULT_SCALE, gt=0, le=8.0, description="Synthetic zips as a multiple of 6,226."
+    )
     seed: int = Field(default=DEFAULT_SEED, description="Synthetic seed.")
     data_uri: str | None = None
     serving_uri: str | None = None

@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--scale",
             type=positive(float),
             default=None,
-            help=f"fraction of the ~6,226 synthetic zips (default {DEFAULT_SCALE})",
+            help=f"synthetic zips as a multiple of ~6,226 (default {DEFAULT_SCALE}; up to 8)",
         )
         p.add_argument(
             "--full", action="store_true", help="full scale: all ~6,226 zips (884k rows)"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -191,14 +191,15 @@ _SUITES: dict[str, Callable[..., Iterator]] = {
 }
 
 
-def _run(
+def _run_at(
     name: str, frame: pd.DataFrame, severity: str, id_columns: list[str], column: str | None = None
-) -> tuple[list[Finding], int]:
+) -> tuple[list[tuple[int, Finding]], int]:
+    """Findings of suite `name` on `frame`, each with its expectation's position in the suite."""
     validation = _validation(name, column)
     result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": id_columns}
     result = validation.run(batch_parameters={"dataframe": frame}, result_format=result_format)
     findings = []
-    for r in result.results:
+    for position, r in enumerate(result.results):
         if r.success:
             continue
         cfg = r.expectation_config
@@ -210,28 +211,56 @@ def _run(
         rule = f"{cfg.type.removeprefix('expect_')}[{target}]"
         if r.exception_info.get("raised_exception"):
             msg = r.exception_info.get("exception_message") or "expectation raised"
-            findings.append(
-                Finding(rule, severity, dict.fromkeys(frame[MONTH].unique(), len(frame)), [msg])
-            )
+            counts = frame[MONTH].astype(str).value_counts(sort=False)
+            findings.append((position, Finding(rule, severity, counts.to_dict(), [msg])))
             continue
         rows = r.result.get("unexpected_index_list") or []
         counts = Counter(str(row[MONTH]) for row in rows)
         examples = [_example(row) for row in rows[:MAX_EXAMPLES]]
-        findings.append(Finding(rule, severity, dict(counts), examples))
+        findings.append((position, Finding(rule, severity, dict(counts), examples)))
     return findings, len(validation.suite.expectations)
 
 
-def _run_per_column(
-    name: str, frame: pd.DataFrame, columns: list[str], severity: str, id_columns: list[str]
+def _run(
+    name: str, frame: pd.DataFrame, severity: str, id_columns: list[str], column: str | None = None
 ) -> tuple[list[Finding], int]:
-    """One small validation per column: GE's pandas engine copies every column of the batch for
-    each expectation's row filter, so narrow batches are ~10x faster on the full panel."""
-    findings, n = [], 0
-    for col in columns:
-        more, k = _run(name, frame[[*id_columns, col]], severity, id_columns, column=col)
-        findings += more
-        n += k
-    return findings, n
+    findings, n = _run_at(name, frame, severity, id_columns, column)
+    return [f for _, f in findings], n
+
+
+class _Chunked:
+    """Suite `name` (once per column of `columns`, or whole) run over a stream of chunks of
+    whole months, findings merged as one run over all the rows reports them: each rule in the
+    suite's order, its months' row counts, its first examples. Every stacked suite judges rows
+    (or keys, which never span months), so whole-month chunks change no verdict -- and memory
+    holds a chunk, not the panel."""
+
+    def __init__(
+        self, name: str, severity: str, id_columns: list[str], columns: list[str] | None = None
+    ):
+        self.name, self.severity, self.ids = name, severity, id_columns
+        self.columns: list[str | None] = list(columns) if columns else [None]
+        self.merged: dict[tuple[int, int], Finding] = {}
+        self.expectations = 0
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        # One small validation per column: GE's pandas engine copies every column of the batch
+        # for each expectation's row filter, so narrow batches are ~10x faster.
+        n = 0
+        for i, col in enumerate(self.columns):
+            frame = chunk[[*self.ids, col]] if col else chunk
+            found, k = _run_at(self.name, frame, self.severity, self.ids, column=col)
+            n += k
+            for position, f in found:
+                into = self.merged.setdefault((i, position), Finding(f.rule, f.severity, {}))
+                for month, count in f.month_counts.items():
+                    into.month_counts[month] = into.month_counts.get(month, 0) + count
+                new = [e for e in f.examples if e not in into.examples]
+                into.examples = (into.examples + new)[:MAX_EXAMPLES]
+        self.expectations = n
+
+    def result(self) -> tuple[list[Finding], int]:
+        return [self.merged[k] for k in sorted(self.merged)], self.expectations
 
 
 def _example(row: dict) -> str:
@@ -247,21 +276,64 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _stack(frames: dict[str, pd.DataFrame], columns: list[str]) -> pd.DataFrame:
-    parts = [f[columns].assign(**{MONTH: m}) for m, f in frames.items() if len(f)]
-    if not parts:
-        return pd.DataFrame(columns=[*columns, MONTH])
-    return pd.concat(parts, ignore_index=True)
+CHUNK_ROWS = 300_000  # rows validated at once (whole months; at least one month)
+
+
+def _chunks(
+    frames: Mapping[str, pd.DataFrame], columns: list[str], sound_only: bool = False
+) -> Iterator[pd.DataFrame]:
+    """`columns` of every month (of those whose schema holds, with `sound_only`), stacked in
+    chunks of whole months of about CHUNK_ROWS rows; each month is read once. An empty table
+    when no month has rows (the suites still count their expectations)."""
+    parts: list[pd.DataFrame] = []
+    rows, sent = 0, False
+    for m in frames:
+        f = frames[m]
+        if len(f) and not (sound_only and c.schema_problems(f)):
+            parts.append(f[columns].assign(**{MONTH: m}))
+            rows += len(f)
+        del f
+        if rows >= CHUNK_ROWS:
+            yield pd.concat(parts, ignore_index=True)
+            parts, rows, sent = [], 0, True
+    if parts:
+        yield pd.concat(parts, ignore_index=True)
+    elif not sent:
+        yield pd.DataFrame(columns=[*columns, MONTH])
 
 
 # --- public API ---------------------------------------------------------------------------
 
 
-def schema_profile(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+class _Only(Mapping[str, pd.DataFrame]):
+    """The months `keys` of `frames`, without touching a frame until it is asked for (frames
+    may be read from storage on access: a dict comprehension would hold them all at once)."""
+
+    def __init__(self, frames: Mapping[str, pd.DataFrame], keys: list[str]):
+        self._frames, self._keys = frames, keys
+
+    def __getitem__(self, month: str) -> pd.DataFrame:
+        if month not in self._keys:
+            raise KeyError(month)
+        return self._frames[month]
+
+    def __contains__(self, month: object) -> bool:
+        return month in self._keys
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def schema_profile(frames: Mapping[str, pd.DataFrame]) -> tuple[pd.DataFrame, dict, dict]:
     """One row per month: its column list and each contract column's (and kept extra's) dtype
-    ('<missing>' if absent)."""
-    rows = []
-    for month, f in frames.items():
+    ('<missing>' if absent); and, from the same single pass over the months, each month's row
+    count and why it was unreadable (for the months that were)."""
+    rows, counts, unreadable = [], {}, {}
+    for month in frames:
+        f = frames[month]
         row = {MONTH: month, "columns": "|".join(map(str, f.columns))}
         row.update(
             {
@@ -270,35 +342,40 @@ def schema_profile(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
             }
         )
         rows.append(row)
-    return pd.DataFrame(rows)
+        counts[month] = len(f)
+        if reason := c.unreadable_reason(f):
+            unreadable[month] = reason
+    return pd.DataFrame(rows), counts, unreadable
 
 
 def validate_contract(
-    frames: dict[str, pd.DataFrame], previous: dict[str, pd.DataFrame] | None = None
+    frames: Mapping[str, pd.DataFrame], previous: dict[str, pd.DataFrame] | None = None
 ) -> Outcome:
     """Blocking: schema and dtypes per month, then keys and dates on the months whose schema
     holds, then prices plausible next to the month before (in this run, or `previous`: month ->
     the stored cleaned month before it)."""
     months = sorted(frames)
-    findings, n = _run("schema", schema_profile(frames), ERROR, [MONTH, "columns"])
+    profile, rows_by_month, unreadable = schema_profile(frames)
+    findings, n = _run("schema", profile, ERROR, [MONTH, "columns"])
     for f in findings:  # the profile's 'columns' value is long; say what differs instead
         f.examples = [f"{m}: {_schema_diff(frames[m])}" for m in sorted(f.month_counts)]
         f.examples = f.examples[:MAX_EXAMPLES]
     broken = {m for f in findings for m in f.month_counts}
-    sound = {m: f for m, f in frames.items() if m not in broken and len(f)}
+    sound = _Only(frames, [m for m in rows_by_month if m not in broken and rows_by_month[m]])
     more: list[Finding] = []
     n_keys = 0
     if sound:  # keys and dates are only meaningful where the columns are right
-        rows = _stack(sound, c.KEYS)
-        # Integer yyyymm codes: comparing strings would format 884k dates (~2.5 s).
-        rows["date_month"] = rows[c.DATE].dt.year * 100 + rows[c.DATE].dt.month
-        rows["partition_month"] = rows[MONTH].str.replace("-", "").astype("int64")
-        more, n_keys = _run("keys", rows, ERROR, [MONTH, c.ZIPCODE, c.DATE])
-    unreadable = {m: r for m, f in frames.items() if (r := c.unreadable_reason(f))}
+        keys = _Chunked("keys", ERROR, [MONTH, c.ZIPCODE, c.DATE])
+        for rows in _chunks(sound, c.KEYS):
+            # Integer yyyymm codes: comparing strings would format 884k dates (~2.5 s).
+            rows["date_month"] = rows[c.DATE].dt.year * 100 + rows[c.DATE].dt.month
+            rows["partition_month"] = rows[MONTH].str.replace("-", "").astype("int64")
+            keys.add(rows)
+        more, n_keys = keys.result()
     if unreadable:
         notes = [f"{m}: {reason}" for m, reason in sorted(unreadable.items())]
         more.append(Finding("source_file_readable", ERROR, dict.fromkeys(unreadable, 1), notes))
-    empty = [m for m, f in frames.items() if len(f) == 0 and m not in unreadable]
+    empty = [m for m, n_rows in rows_by_month.items() if n_rows == 0 and m not in unreadable]
     if empty:
         notes = [f"{m}: no rows delivered" for m in empty]
         more.append(Finding("month_has_rows", ERROR, dict.fromkeys(empty, 1), notes))
@@ -311,18 +388,24 @@ def validate_contract(
 
 
 def _price_jumps(
-    sound: dict[str, pd.DataFrame], stored: dict[str, pd.DataFrame]
+    sound: Mapping[str, pd.DataFrame], stored: dict[str, pd.DataFrame]
 ) -> dict[str, list[str]]:
     """Month -> why its prices are implausible next to the month before: that month as
     delivered in this run if it was accepted, else as stored (`stored`: month -> the month
     before it, cleaned). A rejected month is never the yardstick of the next."""
     jumps: dict[str, list[str]] = {}
+    last: tuple[str, pd.DataFrame] | None = None  # each month is read once
     for month in sorted(sound):
+        frame = sound[month]
         before = str(pd.Period(month, "M") - 1)
         in_run = before in sound and before not in jumps
-        yardstick = sound[before] if in_run else stored.get(month)
-        if yardstick is not None and (found := price_jumps(sound[month], yardstick)):
+        if in_run:
+            yardstick = last[1] if last and last[0] == before else sound[before]
+        else:
+            yardstick = stored.get(month)
+        if yardstick is not None and (found := price_jumps(frame, yardstick)):
             jumps[month] = found
+        last = (month, frame)
     return jumps
 
 
@@ -333,26 +416,28 @@ def _schema_diff(f: pd.DataFrame) -> str:
     return "; ".join(problems) if problems else "column order differs from the contract"
 
 
-def validate_reported(frames: dict[str, pd.DataFrame]) -> Outcome:
+def validate_reported(frames: Mapping[str, pd.DataFrame]) -> Outcome:
     """Warnings: per month, each optional contract column the source did not report (all NaN,
     recorded by `contract.conform`), one finding per column listing its months."""
     findings: dict[str, Finding] = {}
-    for month, frame in sorted(frames.items()):
+    for month in sorted(frames):
+        frame = frames[month]
         for col in c.not_reported_columns(frame):
             finding = findings.setdefault(col, Finding(f"column_reported[{col}]", WARN, {}))
             finding.month_counts[month] = len(frame)  # every row of the month lacks it
     return Outcome("columns_reported", sorted(frames), list(findings.values()), len(c.OPTIONAL))
 
 
-def validate_ranges(frames: dict[str, pd.DataFrame], expected_rows: int | None) -> Outcome:
+def validate_ranges(frames: Mapping[str, pd.DataFrame], expected_rows: int | None) -> Outcome:
     """Warnings: implausible values (0.0 read as 'not reported') and unusual row counts."""
-    sound = {m: f for m, f in frames.items() if not c.schema_problems(f)}
-    rows = _stack(sound, [c.ZIPCODE, *c.RANGES])
+    ranges = _Chunked("range", WARN, [MONTH, c.ZIPCODE], list(c.RANGES))
     not_reported = [*c.MARKET_STATS, *c.CENSUS_COLUMNS]
-    rows[not_reported] = rows[not_reported].replace(0.0, np.nan)
-    findings, n = _run_per_column("range", rows, list(c.RANGES), WARN, [MONTH, c.ZIPCODE])
+    for rows in _chunks(frames, [c.ZIPCODE, *c.RANGES], sound_only=True):
+        rows[not_reported] = rows[not_reported].replace(0.0, np.nan)
+        ranges.add(rows)
+    findings, n = ranges.result()
     if expected_rows:
-        counts = pd.DataFrame({MONTH: list(frames), "rows": [len(f) for f in frames.values()]})
+        counts = pd.DataFrame({MONTH: list(frames), "rows": [len(frames[m]) for m in frames]})
         counts["rows_vs_expected"] = counts["rows"] / expected_rows
         more, n_count = _run("row_count", counts, WARN, [MONTH, "rows"])
         findings += more
@@ -360,10 +445,16 @@ def validate_ranges(frames: dict[str, pd.DataFrame], expected_rows: int | None) 
     return Outcome("ranges", sorted(frames), findings, n)
 
 
-def validate_cleaned(frames: dict[str, pd.DataFrame]) -> Outcome:
-    rows = _stack(frames, c.COLUMNS)
+def validate_cleaned(frames: Mapping[str, pd.DataFrame]) -> Outcome:
     ids = [MONTH, c.ZIPCODE, c.DATE]
-    findings, n = _run("unique_keys", rows[ids], ERROR, ids)
-    more, k = _run_per_column("range", rows, list(c.RANGES), ERROR, ids)
-    present, j = _run_per_column("present", rows, [c.TARGET, c.CITY, c.CITY_FULL], ERROR, ids)
+    suites = [
+        _Chunked("unique_keys", ERROR, ids),
+        _Chunked("range", ERROR, ids, list(c.RANGES)),
+        _Chunked("present", ERROR, ids, [c.TARGET, c.CITY, c.CITY_FULL]),
+    ]
+    for rows in _chunks(frames, c.COLUMNS):
+        suites[0].add(rows[ids])
+        for suite in suites[1:]:
+            suite.add(rows)
+    (findings, n), (more, k), (present, j) = (suite.result() for suite in suites)
     return Outcome("cleaned", sorted(frames), findings + more + present, n + k + j)

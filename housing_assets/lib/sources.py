@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from housing_assets.lib import contract as c
-from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
+from housing_assets.lib.synthetic import SyntheticMonths, SyntheticSpec, generate_months
 
 MONTH_IN_NAME = re.compile(r"(\d{4}-\d{2})\.(csv|csv\.gz|parquet)$")
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
@@ -138,6 +138,12 @@ class PanelSource(ABC):
     @abstractmethod
     def load_months(self, months: Iterable[str]) -> dict[str, MonthLoad]:
         """The requested months; raises ContractError naming a month the source lacks."""
+
+    def iter_months(self, months: Iterable[str]) -> Iterator[MonthLoad]:
+        """The requested months one at a time, for a reader that keeps one month in memory.
+        Default: all at once (a single table is read whole anyway); sources that hold months
+        apart (monthly files, the synthetic panel) load each when it is reached."""
+        yield from self.load_months(list(months)).values()
 
     def describe(self) -> str:
         return type(self).__name__
@@ -325,20 +331,23 @@ class SyntheticPanelSource(PanelSource):
         ]
 
     def load_months(self, months: Iterable[str]) -> dict[str, MonthLoad]:
-        by_month = _synthetic_by_month(self.spec)
-        return {m: MonthLoad(m, _pick(by_month, m, self.describe()), []) for m in months}
+        return {load.month: load for load in self.iter_months(months)}
+
+    def iter_months(self, months: Iterable[str]) -> Iterator[MonthLoad]:
+        panel = _synthetic_months(self.spec)
+        for m in months:
+            if m not in panel.keys:
+                raise c.ContractError(f"{self.describe()}: no data for month {m}")
+            yield MonthLoad(m, panel.month(m), [])
 
     def describe(self) -> str:
         return f"synthetic(seed={self.spec.seed}, scale={self.spec.scale})"
 
 
-@lru_cache(maxsize=2)
-def _synthetic_by_month(spec: SyntheticSpec) -> dict[str, pd.DataFrame]:
-    panel = generate_panel(spec)
-    keys = panel[c.DATE].dt.strftime("%Y-%m").to_numpy()
-    # Rows are month-major, so each month is one contiguous slice.
-    bounds = pd.Series(range(len(keys))).groupby(keys).agg(["min", "max"])
-    return {m: panel.iloc[lo : hi + 1].reset_index(drop=True) for m, (lo, hi) in bounds.iterrows()}
+@lru_cache(maxsize=1)
+def _synthetic_months(spec: SyntheticSpec) -> SyntheticMonths:
+    """Generated once per process: the (zips x months) arrays, not the panel's rows."""
+    return generate_months(spec)
 
 
 def _pick(by_month: dict[str, pd.DataFrame], month: str, source: str) -> pd.DataFrame:
@@ -391,21 +400,25 @@ class FilePanelSource(PanelSource):
         if self.path.is_file():
             by_month = _single_table_by_month(self.path, self.path.stat().st_mtime_ns)
             return {m: MonthLoad(m, _pick(by_month, m, self.describe()), []) for m in months}
+        return {load.month: load for load in self.iter_months(months)}
+
+    def iter_months(self, months: Iterable[str]) -> Iterator[MonthLoad]:
+        if self.path.is_file():
+            yield from super().iter_months(months)
+            return
         landing = self._landing()
-        out = {}
         for m in months:
             if m not in landing.files:
                 raise c.ContractError(f"{self.describe()}: no file for month {m}")
             try:
                 path = self.path / landing.only_file(m, str(self.path))
             except c.ContractError as exc:
-                out[m] = MonthLoad.unreadable(m, exc)
+                yield MonthLoad.unreadable(m, exc)
                 continue
             reader = functools.partial(
                 _read_table, path, _suffix(path.name), str(path), self.limits
             )
-            out[m] = MonthLoad.read(m, reader, str(path))
-        return out
+            yield MonthLoad.read(m, reader, str(path))
 
 
 def _combined(names: list[str], digests: list[str]) -> str:

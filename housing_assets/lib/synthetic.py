@@ -99,9 +99,12 @@ class SyntheticSpec:
     last_month: str = "2023-12"
 
 
+MAX_SCALE = 8.0  # ~50k zips; past ~2x the metros borrow spare 3-digit prefixes (`_zips`)
+
+
 def n_zips(scale: float) -> int:
-    if not 0 < scale <= 1:
-        raise ValueError(f"scale must be in (0, 1], got {scale}")
+    if not 0 < scale <= MAX_SCALE:
+        raise ValueError(f"scale must be in (0, {MAX_SCALE:g}], got {scale}")
     return max(len(METRO_PROFILE), round(c.EXPECTED_ZIPS_FULL * scale))
 
 
@@ -109,6 +112,17 @@ def generate_panel(
     spec: SyntheticSpec = SyntheticSpec(), progress: Callable[[str], None] | None = None
 ) -> pd.DataFrame:
     """The full panel, rows sorted by (date, zipcode), in the contract's columns and dtypes."""
+    panel = generate_months(spec, progress)
+    (progress or (lambda _msg: None))("synthetic panel: assembling rows")
+    return pd.concat([panel.month(m) for m in panel.keys], ignore_index=True)
+
+
+def generate_months(
+    spec: SyntheticSpec = SyntheticSpec(), progress: Callable[[str], None] | None = None
+) -> SyntheticMonths:
+    """The panel of `generate_panel`, byte for byte, kept as one (zips x months) array per
+    column: a month's rows are built when asked for, so a reader of one month at a time never
+    holds the panel a second time as rows (at 5x scale, ~2 GB of rows and their sort copies)."""
     say = progress or (lambda _msg: None)
     rng = np.random.default_rng(spec.seed)
     months = pd.period_range(spec.first_month, spec.last_month, freq="M")
@@ -118,12 +132,68 @@ def generate_panel(
     price, premium, growth = _prices(rng, zips, t)
     cols = {"price": price}
     cols.update(_market(rng, price, growth, t))
+    del growth
     cols.update(_poi(rng, len(zips), t))
     cols.update(_census(rng, price, premium, t))
-    say("synthetic panel: assembling rows")
-    frame = _assemble(zips, months, cols)
-    frame = _corrupt(rng, frame)
-    return frame
+    panel = SyntheticMonths(zips, months, cols)
+    panel.corrupt(rng)
+    return panel
+
+
+class SyntheticMonths:
+    """The generated panel by month. Rows of a month are sorted by zipcode (the panel's
+    (date, zipcode) order); `corrupt` plants the feed's defects at the row positions the whole
+    sorted panel would have (row i of the panel is month i // zips, position i % zips)."""
+
+    def __init__(self, zips: pd.DataFrame, months: pd.PeriodIndex, cols: dict[str, np.ndarray]):
+        self.order = np.argsort(zips[c.ZIPCODE].to_numpy(), kind="stable")
+        self.zipcodes = zips[c.ZIPCODE].to_numpy().astype("int64")[self.order]
+        self.cities = zips[c.CITY].to_numpy(dtype=object)[self.order]
+        self.names = np.array([c.METROS[k] for k in self.cities], dtype=object)
+        self.old_names = self.names.copy()
+        for code, old in OLD_NAMES.items():
+            self.old_names[self.cities == code] = old
+        self.months = months
+        self.keys = [str(m) for m in months]
+        self.dates = months.to_timestamp(how="end").normalize()
+        # Zip-major float64 arrays, rows in zipcode order: a month is one column of each.
+        self.cols = {k: np.asarray(cols.pop(k), dtype="float64")[self.order] for k in list(cols)}
+        self.duplicated = np.zeros((len(self.order), len(months)), dtype=bool)
+
+    def __len__(self) -> int:
+        return len(self.order) * len(self.months)
+
+    def _cells(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        z = len(self.order)
+        return rows % z, rows // z
+
+    def corrupt(self, rng: np.random.Generator) -> None:
+        """What real feeds contain: a few exact duplicate rows and some outlier cells."""
+        n = len(self)
+        bad = rng.choice(n, size=max(1, int(n * SHARE_OUTLIER_CELLS)), replace=False)
+        sixth = max(1, len(bad) // 6)
+        # A mistyped list price: just over the plausible ceiling, as such typos usually are.
+        self.cols["median_list_price"][self._cells(bad[:sixth])] = rng.uniform(
+            2.05e7, 3e7, sixth
+        ).round(-3)
+        self.cols["avg_sale_to_list"][self._cells(bad[sixth : 3 * sixth])] = 3.5
+        self.cols["median_ppsf"][self._cells(bad[3 * sixth :])] *= 60.0
+        # An exact copy follows its row (the panel's stable sort by (date, zipcode)).
+        dup = rng.choice(n, size=max(1, int(n * SHARE_DUPLICATES)), replace=False)
+        self.duplicated[self._cells(dup)] = True
+
+    def month(self, key: str) -> pd.DataFrame:
+        """One month's rows, in the contract's columns and dtypes, index 0..n-1."""
+        j = self.keys.index(key)
+        rows = np.repeat(np.arange(len(self.order)), 1 + self.duplicated[:, j])
+        year = int(self.months[j].year)
+        data = {k: v[rows, j] for k, v in self.cols.items()}
+        data[c.DATE] = np.repeat(self.dates[j : j + 1].to_numpy(), len(rows))
+        data[c.ZIPCODE] = self.zipcodes[rows]
+        data[c.CITY] = self.cities[rows]
+        data[c.YEAR] = np.full(len(rows), year, dtype="int64")
+        data[c.CITY_FULL] = (self.old_names if year <= OLD_NAME_UNTIL_YEAR else self.names)[rows]
+        return pd.DataFrame(data)[c.COLUMNS]
 
 
 class _Time:
@@ -148,11 +218,16 @@ def _zips(rng: np.random.Generator, total: int) -> pd.DataFrame:
     for i in np.argsort(-(raw - np.floor(raw)))[: total - counts.sum()]:
         counts[i] += 1
     used: set[int] = set()
+    taken = {int(p) for profile in METRO_PROFILE.values() for p in profile[0].split()}
+    spares = iter(p for p in range(10, 1000) if p not in taken)
     rows = []
     for code, n in zip(codes, counts, strict=True):
         prefixes = [int(p) for p in METRO_PROFILE[code][0].split()]
         pool = np.array([p * 100 + d for p in prefixes for d in range(1, 100)])
         pool = pool[~np.isin(pool, list(used))]
+        while len(pool) < n:  # beyond ~2x scale: the next spare prefix joins the metro
+            spare = next(spares)
+            pool = np.concatenate([pool, [spare * 100 + d for d in range(1, 100)]])
         chosen = rng.choice(pool, size=n, replace=False)
         used.update(int(z) for z in chosen)
         rows += [(int(z), code) for z in chosen]
@@ -343,38 +418,3 @@ def _census(rng, price: np.ndarray, premium: np.ndarray, t: _Time) -> dict[str, 
         rng.random((z, len(years))) < SHARE_CENSUS_MISSING_YEAR
     )
     return {k: np.where(unreported, 0.0, v)[:, col_of_year] for k, v in yearly.items()}
-
-
-def _assemble(zips: pd.DataFrame, months: pd.PeriodIndex, cols: dict) -> pd.DataFrame:
-    z, steps = len(zips), len(months)
-    # Month-major order: one month's rows are contiguous, so per-month slicing is cheap.
-    data = {k: np.asarray(v, dtype="float64").T.ravel() for k, v in cols.items()}
-    dates = months.to_timestamp(how="end").normalize()
-    data[c.DATE] = np.repeat(dates.to_numpy(), z)
-    data[c.ZIPCODE] = np.tile(zips[c.ZIPCODE].to_numpy(), steps).astype("int64")
-    data[c.CITY] = np.tile(zips[c.CITY].to_numpy(dtype=object), steps)
-    data[c.YEAR] = np.repeat(months.year.to_numpy(), z).astype("int64")
-    names = np.array([c.METROS[k] for k in zips[c.CITY]], dtype=object)
-    full = np.tile(names, steps)
-    year = data[c.YEAR]
-    for code, old in OLD_NAMES.items():
-        full[(data[c.CITY] == code) & (year <= OLD_NAME_UNTIL_YEAR)] = old
-    data[c.CITY_FULL] = full
-    frame = pd.DataFrame(data)[c.COLUMNS]
-    order = np.lexsort((frame[c.ZIPCODE].to_numpy(), frame[c.DATE].to_numpy()))
-    return frame.iloc[order].reset_index(drop=True)
-
-
-def _corrupt(rng, frame: pd.DataFrame) -> pd.DataFrame:
-    """What real feeds contain: a few exact duplicate rows and some outlier cells."""
-    n = len(frame)
-    bad = rng.choice(n, size=max(1, int(n * SHARE_OUTLIER_CELLS)), replace=False)
-    sixth = max(1, len(bad) // 6)
-    # A mistyped list price: just over the plausible ceiling, as such typos usually are.
-    frame.loc[bad[:sixth], "median_list_price"] = rng.uniform(2.05e7, 3e7, sixth).round(-3)
-    frame.loc[bad[sixth : 3 * sixth], "avg_sale_to_list"] = 3.5
-    frame.loc[bad[3 * sixth :], "median_ppsf"] *= 60.0
-    dup = rng.choice(n, size=max(1, int(n * SHARE_DUPLICATES)), replace=False)
-    frame = pd.concat([frame, frame.iloc[dup]], ignore_index=True)
-    order = np.lexsort((frame[c.ZIPCODE].to_numpy(), frame[c.DATE].to_numpy()))
-    return frame.iloc[order].reset_index(drop=True)

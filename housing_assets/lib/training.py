@@ -101,6 +101,7 @@ class Examples:
     horizon: np.ndarray
 
     def dmatrix(self, state: F.FeatureState, rows: np.ndarray | None = None) -> xgb.DMatrix:
+        """A matrix to predict on or evaluate with."""
         pick = slice(None) if rows is None else rows
         return xgb.DMatrix(
             self.X[pick],
@@ -108,6 +109,23 @@ class Examples:
             weight=horizon_weight(self.horizon[pick]),
             missing=np.nan,
             feature_names=state.features,
+        )
+
+    def fit_matrix(
+        self, state: F.FeatureState, settings: tuning.TuningSettings, rows: np.ndarray | None = None
+    ) -> xgb.DMatrix:
+        """A matrix to fit on (hist): a QuantileDMatrix holds each value as a one-byte bin, where
+        a DMatrix holds its own 8-byte copy of every value *and*, once fitting starts, the same
+        bins: about 8 bytes less per value (~1.3 GB on the 5x refit's 3.7 M rows). Same cuts,
+        same model bytes (XGBoost 3.x on CPU; tests/unit/test_training_examples.py)."""
+        pick = slice(None) if rows is None else rows
+        return xgb.QuantileDMatrix(
+            self.X[pick],
+            label=self.y[pick],
+            weight=horizon_weight(self.horizon[pick]),
+            missing=np.nan,
+            feature_names=state.features,
+            max_bin=settings.max_bin,
         )
 
 
@@ -208,7 +226,7 @@ def train(
     )
     d_eval = eval_ex.dmatrix(state)
     result = tuning.tune(
-        train_ex.dmatrix(state, sample),
+        train_ex.fit_matrix(state, settings, sample),
         d_eval,
         settings,
         storage=storage,
@@ -225,7 +243,7 @@ def train(
     else:  # the best trial ran in an earlier process (a resumed study): fit its twin
         say(f"calibrating intervals: best params on all train examples, {rounds} rounds")
         train_only = tuning.fit(
-            result.best_params, rounds, train_ex.dmatrix(state), settings, threads
+            result.best_params, rounds, train_ex.fit_matrix(state, settings), settings, threads
         )
     eval_log_price = np.log(eval_rows[c.TARGET].to_numpy())
     eval_pred = train_only.predict(d_eval) + (eval_log_price - eval_ex.y)  # + the anchor level
@@ -241,7 +259,9 @@ def train(
     # More data supports proportionally more rounds at the same learning rate.
     refit_rounds = round(rounds * len(all_ex.y) / len(train_ex.y))
     say(f"refitting on train + eval ({len(all_ex.y):,} examples, {refit_rounds} rounds)")
-    final = tuning.fit(result.best_params, refit_rounds, all_ex.dmatrix(state), settings, threads)
+    final = tuning.fit(
+        result.best_params, refit_rounds, all_ex.fit_matrix(state, settings), settings, threads
+    )
     gain = {k: float(v) for k, v in final.get_score(importance_type="total_gain").items()}  # type: ignore[arg-type]  # total_gain is one float per feature
     total = sum(gain.values()) or 1.0
     importance = {k: v / total for k, v in sorted(gain.items(), key=lambda kv: -kv[1])}
@@ -307,7 +327,7 @@ def final_refit(
     examples = training_examples(rows, state, history, settings.seed + 2, encoding)
     fitted_on = _example_count(len(parts[0]) + len(parts[1]))
     rounds = max(1, round(evaluated_rounds * len(examples.y) / fitted_on))
-    booster = tuning.fit(params, rounds, examples.dmatrix(state), settings, threads)
+    booster = tuning.fit(params, rounds, examples.fit_matrix(state, settings), settings, threads)
     return FinalRefit(
         booster,
         rounds,

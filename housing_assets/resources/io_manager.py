@@ -6,9 +6,10 @@ documents (fitted encoders, model metadata, metrics), so everything stored is in
 
 Two kinds of partitioned assets:
 - Monthly assets (and any partitions a single run may cover as a range) hand over and receive a
-  dict {partition key: value}, whether a run covers one partition or many, so single-run
+  mapping {partition key: value}, whether a run covers one partition or many, so single-run
   backfills store every partition separately and downstream code never special-cases "exactly
-  one upstream partition".
+  one upstream partition". Tables are received as `MonthFrames` (read from the store when
+  accessed, month_frames.py) and may be handed over as one (a `MonthSpill`'s).
 - Vintage assets (`value_partitions`: one partition per run) hand over and receive the value
   itself, typed: a DataFrame, a JSON document (dict), or a class with `to_json()` and a
   `from_json()` classmethod (`FeatureState`, `ModelArtifact`, `Publication`), rebuilt from the
@@ -17,27 +18,24 @@ Two kinds of partitioned assets:
 
 from __future__ import annotations
 
-import io
 import json
+from collections.abc import Mapping
 
 import dagster as dg
 import pandas as pd
 from pydantic import Field
 
 from housing_assets.lib.storage import store_for
+from housing_assets.resources.month_frames import MonthFrames, from_parquet, to_parquet
 
 SUFFIXES = (".parquet", ".json")
 
 
-class Available(dict):
+class Available(MonthFrames):
     """{partition: value} of the upstream partitions that exist, and `missing`: those that were
     never materialized (a quarantined month, or one registered while this run started). Only a
     consumer that declares this type gets it -- it trains on what is healthy and reports the gaps;
     any other consumer of several partitions still fails on a missing one, naming it."""
-
-    def __init__(self, values: dict | None = None, missing: list[str] | None = None):
-        super().__init__(values or {})
-        self.missing = sorted(missing or [])
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):
@@ -89,12 +87,16 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             context.add_output_metadata({"path": dg.MetadataValue.path(self._where(key))})
         elif context.has_asset_partitions:
             keys = list(context.asset_partition_keys)
-            if not isinstance(obj, dict) or sorted(obj) != sorted(keys):
-                got = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
+            if not isinstance(obj, Mapping) or sorted(obj) != sorted(keys):
+                got = sorted(obj) if isinstance(obj, Mapping) else type(obj).__name__
                 raise TypeError(
                     f"{context.asset_key.to_user_string()}: expected one frame per partition {keys}, got {got}"
                 )
             for partition in keys:
+                if isinstance(obj, MonthFrames):  # already Parquet: stored as is, one at a time
+                    key = self._key(context.asset_key, partition, ".parquet")
+                    store.write(key, obj.encoded(partition))
+                    continue
                 key = self._key(context.asset_key, partition, _suffix(obj[partition]))
                 store.write(key, _encode(obj[partition]))
             folder = self._where("/".join(context.asset_key.path))  # <asset>/ holds every partition
@@ -118,7 +120,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 )
             return _decode(key, store.read(key), _declared(context))
         if context.has_asset_partitions:
-            out = {}
+            found: dict[str, str] = {}
             missing = []
             tolerate = context.dagster_type.typing_type is Available
             for partition in context.asset_partition_keys:
@@ -131,8 +133,12 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                         f"{asset_key.to_user_string()} partition {partition} was never materialized "
                         f"(nothing at {self._where(self._key(asset_key, partition, '.*'))})"
                     )
-                out[partition] = _decode(key, store.read(key))
-            return Available(out, missing) if tolerate else out
+                found[partition] = key
+            if any(not k.endswith(".parquet") for k in found.values()):
+                return {p: _decode(k, store.read(k)) for p, k in found.items()}
+            # Tables: read on access, one at a time (a range run's months are the whole panel).
+            months = Available if tolerate else MonthFrames
+            return months(lambda p: store.read(found[p]), found, missing)
         key = self._existing(store, asset_key, None)
         if key is None:
             raise FileNotFoundError(
@@ -162,9 +168,7 @@ def _suffix(value) -> str:
 
 def _encode(value) -> bytes:
     if isinstance(value, pd.DataFrame):
-        buffer = io.BytesIO()
-        value.to_parquet(buffer, index=False)
-        return buffer.getvalue()
+        return to_parquet(value)
     if not isinstance(value, dict):
         return value.to_json().encode()
     return json.dumps(value, indent=1, sort_keys=True, default=_jsonable).encode()
@@ -172,7 +176,7 @@ def _encode(value) -> bytes:
 
 def _decode(key: str, data: bytes, declared: type | None = None):
     if key.endswith(".parquet"):
-        return pd.read_parquet(io.BytesIO(data))
+        return from_parquet(data)
     if declared is not None and hasattr(declared, "from_json"):
         return declared.from_json(data.decode())
     return json.loads(data)

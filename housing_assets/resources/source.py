@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import dagster as dg
 from pydantic import Field
@@ -16,7 +16,7 @@ from housing_assets.lib.sources import (
     S3PanelSource,
     SyntheticPanelSource,
 )
-from housing_assets.lib.synthetic import SyntheticSpec, n_zips
+from housing_assets.lib.synthetic import MAX_SCALE, SyntheticSpec, n_zips
 
 
 class HouseTSSource(dg.ConfigurableResource):
@@ -30,6 +30,10 @@ class HouseTSSource(dg.ConfigurableResource):
 
     def load_months(self, months: Iterable[str]) -> dict[str, MonthLoad]:
         return self.panel().load_months(months)
+
+    def iter_months(self, months: Iterable[str]) -> Iterator[MonthLoad]:
+        """The months one at a time (`PanelSource.iter_months`)."""
+        return self.panel().iter_months(months)
 
     def fingerprints(self) -> dict[str, str]:
         return self.panel().fingerprints()
@@ -54,7 +58,9 @@ class SyntheticSource(HouseTSSource):
     """The embedded default: a seeded HouseTS-shaped panel, no download needed."""
 
     seed: int = Field(default=7, description="Random seed; the same seed gives the same panel.")
-    scale: float = Field(default=0.25, gt=0, le=1, description="Fraction of the ~6,226 zips.")
+    scale: float = Field(
+        default=0.25, gt=0, le=MAX_SCALE, description="Zips as a multiple of HouseTS's ~6,226."
+    )
     first_month: str = Field(default=c.FIRST_MONTH, description="First month, YYYY-MM.")
     last_month: str = Field(default="2023-12", description="Last month, YYYY-MM.")
 

@@ -66,6 +66,8 @@ HOW: list[tuple[str, Rule]] = [  # first match wins
     (r"uv run (dg|dagster) dev", Rule("not-here", "the webserver and daemon `housing dev` starts "
         "here (it execs `dg dev`); loading the code location from the root is test_dagster_cli.py")),
     (r"uv run python benchmarks/run_all\.py( --update-readme)?", Rule("not-here", "the benchmark suite: ~25 min")),
+    (r"uv run python benchmarks/run_all\.py --scaling( --update-readme)?", Rule("not-here",
+        "the scaling curve: four scales up to 4.4 M rows, over an hour")),
     (r"uv run python benchmarks/calibrate_synthetic\.py .*", Rule("not-here",
         "full-scale panel and real data from ../shared against the synthetic one: minutes")),
     (r"uv run python benchmarks/real_data\.py", Rule("not-here", "trains on the real files in ../shared: minutes")),

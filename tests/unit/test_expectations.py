@@ -150,3 +150,30 @@ def test_cleaned_partial_months_keep_their_extras_and_pass(partial):
     cleaned = {m: clean_month(f)[0] for m, f in partial.items()}
     assert validate_cleaned(cleaned).passed
     assert all(list(f.columns[-3:]) == ["longitude", "latitude", "state"] for f in cleaned.values())
+
+
+def test_validating_in_chunks_of_months_reports_what_one_batch_does(frames, monkeypatch):
+    """Checks stack months in chunks (memory bounded by a chunk, not the panel): a chunk of one
+    month must find the same rules, row counts and first examples as one batch of all."""
+    from housing_assets.lib import expectations
+
+    months = sorted(frames)
+    frames[months[1]].loc[0, "median_list_price"] = 9e9
+    frames[months[4]].loc[1, "median_list_price"] = 8e9
+    frames[months[4]].loc[2, c.ZIPCODE] = 12
+    cleaned = {m: clean_month(f)[0] for m, f in frames.items()}
+
+    def outcomes():
+        return [
+            (o.months, o.expectations, [(f.rule, f.month_counts, f.examples) for f in o.findings])
+            for o in (
+                validate_contract(frames),
+                validate_ranges(frames, 30),
+                validate_cleaned(cleaned),
+            )
+        ]
+
+    whole = outcomes()
+    monkeypatch.setattr(expectations, "CHUNK_ROWS", 1)
+    assert outcomes() == whole
+    assert any(findings for _, _, findings in whole)  # something to merge was found

@@ -83,3 +83,42 @@ def test_price_is_smooth_per_zip(panel):
     sale_change = dedup.groupby("zipcode")["median_sale_price"].pct_change().abs()
     assert monthly_change.median() < 0.02
     assert sale_change.median() > 2 * monthly_change.median()
+
+
+def test_months_one_at_a_time_are_the_panel_row_for_row():
+    from housing_assets.lib.synthetic import generate_months
+
+    spec = SyntheticSpec(seed=5, scale=0.01)
+    months = generate_months(spec)
+    panel = generate_panel(spec)
+    by_month = dict(list(panel.groupby(panel["date"].dt.strftime("%Y-%m"), sort=True)))
+    assert months.keys == sorted(by_month)
+    for key in (months.keys[0], "2016-07", months.keys[-1]):
+        expected = by_month[key].reset_index(drop=True)
+        pd.testing.assert_frame_equal(months.month(key), expected)
+    # the duplicates planted across the panel land in their months, right after their row
+    assert sum(len(months.month(k)) for k in months.keys) == len(panel)
+
+
+def test_beyond_full_scale_zips_stay_unique_and_valid():
+    # 5x needs more codes than the metros' own prefixes hold: spare prefixes are borrowed
+    from housing_assets.lib.synthetic import _zips
+
+    zips = _zips(np.random.default_rng(7), n_zips(5.0))
+    assert len(zips) == n_zips(5.0) == 31_130
+    assert zips["zipcode"].is_unique
+    assert zips["zipcode"].between(501, 99_950).all()
+    assert set(zips["city"]) == set(c.METROS)
+    with pytest.raises(ValueError, match="scale must be in"):
+        n_zips(9.0)
+
+
+def test_settings_allow_exactly_the_scales_the_generator_can_make():
+    from pydantic import ValidationError
+
+    from housing_assets.lib.synthetic import MAX_SCALE
+    from housing_assets.settings import Settings
+
+    assert Settings().with_(scale=MAX_SCALE).scale == MAX_SCALE
+    with pytest.raises(ValidationError, match="less than or equal to 8"):
+        Settings().with_(scale=MAX_SCALE + 0.5)

@@ -55,3 +55,22 @@ def test_calibration_origins_stay_inside_the_eval_window(parts):
 def test_weights_fall_with_the_horizon():
     w = training.horizon_weight(np.array([1.0, 2.0, 24.0, 60.0, np.nan]))
     assert w.tolist() == pytest.approx([1.0, 0.5, 1 / 24, 1 / 24, 1 / 24])
+
+
+@pytest.mark.parametrize("nthread", [1, 2])
+def test_fitting_on_the_quantile_matrix_gives_the_dmatrix_model_byte_for_byte(parts, nthread):
+    """Training fits on a QuantileDMatrix to spare memory; it must not change the model."""
+    from dataclasses import replace
+
+    from housing_assets.lib import tuning
+
+    train, _, _, state = parts
+    ex = training.training_examples(train, state, F.anchor_table(train, state), seed=0)
+    settings = replace(tuning.TuningSettings(seed=0, max_rounds=30), nthread=nthread)
+    params = {"max_depth": 6, "learning_rate": 0.1, "subsample": 0.8, "colsample_bytree": 0.8}
+    sample = tuning.sample_rows(len(ex.y), 0.5, seed=0)
+    for rows in (None, sample):
+        plain = tuning.fit(params, 30, ex.dmatrix(state, rows), settings)
+        quantile = tuning.fit(params, 30, ex.fit_matrix(state, settings, rows), settings)
+        assert np.isnan(ex.X).any()  # missing values take part in the sketch
+        assert plain.save_raw("json") == quantile.save_raw("json")

@@ -11,6 +11,7 @@ from housing_assets.lib import contract as c
 from housing_assets.lib import progress, revisions
 from housing_assets.lib.cleaning import CleaningReport, clean_month
 from housing_assets.resources.io_manager import ParquetIOManager
+from housing_assets.resources.month_frames import MonthFrames, MonthSpill
 from housing_assets.resources.revisions import RevisionPolicy
 from housing_assets.resources.source import HouseTSSource
 
@@ -50,82 +51,93 @@ MONTHLY = {
 
 
 @dg.asset(**MONTHLY)
-def raw_monthly(
-    context: dg.AssetExecutionContext, source: HouseTSSource
-) -> dict[str, pd.DataFrame]:
+def raw_monthly(context: dg.AssetExecutionContext, source: HouseTSSource) -> MonthFrames:
     """HouseTS rows of one month as the source delivered them, in the contract's columns (not reported: NaN), cast where castable."""
     keys = list(context.partition_keys)
     context.log.info(f"loading {len(keys)} month(s) {keys[0]}..{keys[-1]} from {source.describe()}")
-    loads = source.load_months(keys)
-    frames = {m: loads[m].frame for m in keys}
-    unreadable = {m: r for m, f in frames.items() if (r := c.unreadable_reason(f))}
-    for month, reason in unreadable.items():
-        context.log.error(f"partition {month}: {reason} -- the contract check will fail it")
-    not_reported = _union(c.not_reported_columns(f) for f in frames.values())
-    dropped = _union(c.dropped_columns(f) for f in frames.values())
-    if dropped:
-        context.log.warning(f"source columns dropped by the contract's column mapping: {dropped}")
-    for month, frame in frames.items():
+    # One month in memory at a time: each is described, then spilled as Parquet.
+    spill, unreadable, rows = MonthSpill(), {}, {}
+    not_reported: list[list[str]] = []
+    dropped: list[list[str]] = []
+    prints = {}
+    for load in source.iter_months(keys):
+        month, frame = load.month, load.frame
+        if reason := c.unreadable_reason(frame):
+            unreadable[month] = reason
+            context.log.error(f"partition {month}: {reason} -- the contract check will fail it")
+        not_reported.append(c.not_reported_columns(frame))
+        dropped.append(c.dropped_columns(frame))
+        rows[month] = len(frame)
+        prints[month] = frame_fingerprint(frame)
         month_metadata(
             context,
             month,
             frame,
+            fingerprint=prints[month],
             columns_not_reported=dg.MetadataValue.json(c.not_reported_columns(frame)),
             preview=dg.MetadataValue.md(frame.head(5).to_markdown(index=False)),
+        )
+        spill.put(month, frame)
+    if _union(dropped):
+        context.log.warning(
+            f"source columns dropped by the contract's column mapping: {_union(dropped)}"
         )
     context.add_output_metadata(
         {
             "source": source.describe(),
             "run_months": len(keys),
             "unreadable_months": dg.MetadataValue.json(unreadable),
-            "run_columns_not_reported": dg.MetadataValue.json(not_reported),
-            "columns_dropped": dg.MetadataValue.json(dropped),
-            "content_fingerprints": fingerprints(frames),
-            "run_rows": sum(len(f) for f in frames.values()),
-            "rows_per_month_median": float(pd.Series([len(f) for f in frames.values()]).median()),
+            "run_columns_not_reported": dg.MetadataValue.json(_union(not_reported)),
+            "columns_dropped": dg.MetadataValue.json(_union(dropped)),
+            "content_fingerprints": dg.MetadataValue.json(prints),
+            "run_rows": sum(rows.values()),
+            "rows_per_month_median": float(pd.Series(list(rows.values())).median()),
         }
     )
-    return frames
+    return spill.frames()
 
 
 @dg.asset(**MONTHLY)
 def cleaned_monthly(
     context: dg.AssetExecutionContext,
-    raw_monthly: dict[str, pd.DataFrame],
+    raw_monthly: MonthFrames,
     io_manager: dg.ResourceParam[ParquetIOManager],
     revision_policy: RevisionPolicy,
     source: HouseTSSource,
-) -> dict[str, pd.DataFrame]:
+) -> MonthFrames:
     """Model-ready rows of one month: canonical metro names, one row per zip, NaN for not-reported, outliers removed."""
     total = CleaningReport()
-    out = {}
+    spill, prints = MonthSpill(), {}
     keys = list(context.partition_keys)
     delivered_by = source.describe()
-    for done, month in enumerate(keys, 1):
+    for done, month in enumerate(keys, 1):  # one month in memory at a time
         try:
-            out[month], report = clean_month(raw_monthly[month])
+            cleaned, report = clean_month(raw_monthly[month])
         except c.ContractError as exc:
             raise c.ContractError(f"partition {month}: {exc}") from exc
         total.add(report)
+        prints[month] = frame_fingerprint(cleaned)
         month_metadata(
             context,
             month,
-            out[month],
+            cleaned,
+            fingerprint=prints[month],
             **report.as_metadata(),
             outlier_cells_by_column=dg.MetadataValue.json(report.outlier_cells),
             **{SOURCE: delivered_by},
-            **_revision_of(context.instance, io_manager, month, out[month], delivered_by,
+            **_revision_of(context.instance, io_manager, month, cleaned, delivered_by,
                            revision_policy),
         )  # fmt: skip
+        spill.put(month, cleaned)
         progress.report("cleaning", done, len(keys), unit="months", note=month)
     context.log.info(
-        f"cleaned {len(out)} month(s): {total.rows_in:,} rows in, {total.rows_out:,} out"
+        f"cleaned {len(keys)} month(s): {total.rows_in:,} rows in, {total.rows_out:,} out"
     )
     metadata = {f"run_{name}": value for name, value in total.as_metadata().items()}
-    metadata["run_months"] = len(out)
-    metadata["content_fingerprints"] = fingerprints(out)
+    metadata["run_months"] = len(keys)
+    metadata["content_fingerprints"] = dg.MetadataValue.json(prints)
     context.add_output_metadata(metadata)
-    return out
+    return spill.frames()
 
 
 SOURCE = "source"  # on each cleaned month: the source that delivered its accepted version
@@ -174,14 +186,18 @@ def revised(accepted: pd.DataFrame | None, new: pd.DataFrame, policy: RevisionPo
 
 
 def month_metadata(
-    context: dg.AssetExecutionContext, month: str, frame: pd.DataFrame, **extra
+    context: dg.AssetExecutionContext,
+    month: str,
+    frame: pd.DataFrame,
+    fingerprint: str | None = None,
+    **extra,
 ) -> None:
     """What describes one month, on that month's materialization only: its own row count (not
-    the run's), its content fingerprint and `extra`."""
+    the run's), its content fingerprint (`fingerprint` when already computed) and `extra`."""
     context.add_asset_metadata(
         {
             "dagster/row_count": len(frame),
-            "content_fingerprint": frame_fingerprint(frame),
+            "content_fingerprint": fingerprint or frame_fingerprint(frame),
             **extra,
         },
         partition_key=month,
@@ -191,13 +207,6 @@ def month_metadata(
 def _union(lists) -> list[str]:
     """Column names from several months, each once, in first-seen order."""
     return list(dict.fromkeys(col for names in lists for col in names))
-
-
-def fingerprints(frames: dict[str, pd.DataFrame]) -> dg.JsonMetadataValue:
-    """Month -> a hash of its rows and schema, on every materialization: the same content shows
-    the same fingerprint whichever run, range or process wrote it. (Dagster's own data version
-    is one value per output, so a range run cannot carry one per month.)"""
-    return dg.MetadataValue.json({month: frame_fingerprint(f) for month, f in frames.items()})
 
 
 def frame_fingerprint(frame: pd.DataFrame) -> str:

@@ -20,6 +20,7 @@ from housing_assets.lib.expectations import (
     validate_reported,
 )
 from housing_assets.resources.io_manager import ParquetIOManager
+from housing_assets.resources.month_frames import MonthFrames
 from housing_assets.resources.revisions import ACCEPT_TAG, RevisionPolicy
 from housing_assets.resources.source import HouseTSSource
 
@@ -95,7 +96,7 @@ def _failure_summary(outcome: Outcome, failed: list[str], detailed: int = 3) -> 
 @dg.asset_check(asset=raw_monthly, partitions_def=months, blocking=True)
 def raw_contract(
     context: dg.AssetCheckExecutionContext,
-    raw_monthly: dict[str, pd.DataFrame],
+    raw_monthly: MonthFrames,
     io_manager: dg.ResourceParam[ParquetIOManager],
 ) -> dg.AssetCheckResult:
     """Contract columns and dtypes (plus only the kept extras), non-null valid keys, dates inside their month, prices plausible next to the month before (blocks cleaning)."""
@@ -112,7 +113,7 @@ def raw_contract(
 @dg.asset_check(asset=raw_monthly, partitions_def=months, blocking=True)
 def raw_revisions(
     context: dg.AssetCheckExecutionContext,
-    raw_monthly: dict[str, pd.DataFrame],
+    raw_monthly: MonthFrames,
     io_manager: dg.ResourceParam[ParquetIOManager],
     revision_policy: RevisionPolicy,
     source: HouseTSSource,
@@ -122,7 +123,8 @@ def raw_revisions(
     accepted_by_operator = accepted_months(context.op_execution_context.run.tags)
     delivered_by = source.describe()
     recorded, held, replaced = {}, [], {}
-    for month, raw in sorted(raw_monthly.items()):
+    for month in sorted(raw_monthly):  # one month in memory at a time
+        raw = raw_monthly[month]
         accepted = io_manager.stored("cleaned_monthly", month)
         if accepted is None or not len(raw) or c.schema_problems(raw):
             continue  # a new month, or one the contract check fails anyway
@@ -165,7 +167,7 @@ def accepted_months(tags: Mapping[str, str]) -> set[str]:
 
 @dg.asset_check(asset=raw_monthly, partitions_def=months)
 def raw_columns_reported(
-    context: dg.AssetCheckExecutionContext, raw_monthly: dict[str, pd.DataFrame]
+    context: dg.AssetCheckExecutionContext, raw_monthly: MonthFrames
 ) -> dg.AssetCheckResult:
     """Names, per month, the optional contract columns the source did not report (all missing; warns)."""
     return _result(context, validate_reported(raw_monthly), dg.AssetCheckSeverity.WARN)
@@ -174,7 +176,7 @@ def raw_columns_reported(
 @dg.asset_check(asset=raw_monthly, partitions_def=months)
 def raw_plausible_values(
     context: dg.AssetCheckExecutionContext,
-    raw_monthly: dict[str, pd.DataFrame],
+    raw_monthly: MonthFrames,
     source: HouseTSSource,
 ) -> dg.AssetCheckResult:
     """Prices, ratios, counts and ages within the contract's ranges; row count near the zips expected (warns)."""
@@ -186,7 +188,7 @@ def raw_plausible_values(
 
 @dg.asset_check(asset=cleaned_monthly, partitions_def=months, blocking=True)
 def cleaned_expectations(
-    context: dg.AssetCheckExecutionContext, cleaned_monthly: dict[str, pd.DataFrame]
+    context: dg.AssetCheckExecutionContext, cleaned_monthly: MonthFrames
 ) -> dg.AssetCheckResult:
     """Unique (zipcode, date), no value outside the plausible ranges, target and metro present."""
     return _result(context, validate_cleaned(cleaned_monthly), dg.AssetCheckSeverity.ERROR)

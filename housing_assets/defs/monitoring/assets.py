@@ -12,6 +12,7 @@ from housing_assets.lib import drift, drift_reports, refresh
 from housing_assets.lib import features as F
 from housing_assets.lib.published import PublishedModel
 from housing_assets.resources.automation import DriftPolicy
+from housing_assets.resources.month_frames import MonthFrames
 from housing_assets.resources.serving_store import ServingStore
 
 GROUP = "monitoring"
@@ -42,7 +43,7 @@ def drift_features(champion: PublishedModel) -> list[str]:
 @dg.asset(**{**MONTHLY, "code_version": "2"}, kinds={"json", "html"})
 def drift_report(
     context: dg.AssetExecutionContext,
-    cleaned_monthly: dict[str, pd.DataFrame],
+    cleaned_monthly: MonthFrames,
     serving_store: ServingStore,
     drift_policy: DriftPolicy,
 ) -> dict:
@@ -56,7 +57,8 @@ def drift_report(
     reference = champion.reference
     features = drift_features(champion)
     out = {}
-    for month, frame in sorted(cleaned_monthly.items()):
+    for month in sorted(cleaned_monthly):  # one month in memory at a time
+        frame = cleaned_monthly[month]
         if frame.empty:
             raise dg.Failure(f"drift_report {month}: the cleaned month has no rows")
         prediction = champion.predictor.predict(frame)["prediction"].to_numpy()
@@ -118,13 +120,14 @@ def _drift_metadata(month: str, report: dict, html_path: str) -> dict:
 @dg.asset(**MONTHLY, kinds={"pandas", "parquet"})
 def batch_predictions(
     context: dg.AssetExecutionContext,
-    cleaned_monthly: dict[str, pd.DataFrame],
+    cleaned_monthly: MonthFrames,
     serving_store: ServingStore,
 ) -> dict:
     """Every zip of month M scored by the champion, with 80/95% intervals and flags (Parquet)."""
     champion = champion_or_fail(serving_store)
     out = {}
-    for month, frame in sorted(cleaned_monthly.items()):
+    for month in sorted(cleaned_monthly):  # one month in memory at a time
+        frame = cleaned_monthly[month]
         scored = frame[[c.ZIPCODE, c.DATE, c.CITY, c.CITY_FULL, c.TARGET]].reset_index(drop=True)
         scored = scored.join(champion.predictor.predict(frame).reset_index(drop=True))
         scored["model_version"] = champion.version
@@ -141,7 +144,7 @@ def batch_predictions(
 @dg.asset(**MONTHLY, kinds={"parquet"})
 def served_history(
     context: dg.AssetExecutionContext,
-    cleaned_monthly: dict[str, pd.DataFrame],
+    cleaned_monthly: MonthFrames,
     serving_store: ServingStore,
 ) -> dict:
     """The champion's zip history advanced with month M and republished (same model, new version): predictions anchor on the freshest price without a retrain."""

@@ -29,6 +29,8 @@ import threading
 import time
 from pathlib import Path
 
+from tests.harness.cli_output import holdout_mape
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = Path(
     os.environ.get("HOUSETS_SAMPLE", REPO.parent / "shared" / "data" / "housets_sample.csv")
@@ -78,14 +80,7 @@ def run_case(extra: list[str], threads: str | None, busy: bool, timeout: float) 
     timed_out = stopped.is_set()
     if code != 0 and not timed_out:
         raise SystemExit(f"housing run {' '.join(extra)} failed (exit {code}):\n{output[-3000:]}")
-    mape = next(
-        (
-            line.split("MAPE ")[1].split("%")[0]
-            for line in output.splitlines()
-            if line.strip().startswith("holdout (")
-        ),
-        "-",
-    )
+    mape = holdout_mape(output) or "-"
     return {
         "wall_s": round(wall, 1),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),

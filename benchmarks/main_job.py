@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.harness.cli_output import holdout_mape
+
 REPO = Path(__file__).resolve().parents[1]
 CASES = {  # in growing peak memory: children's ru_maxrss only ever grows
     "ingest-default": ["--no-train"],
@@ -60,14 +62,7 @@ def run_case(name: str, extra: list[str], keep: Path | None = None) -> dict:
         if proc.returncode != 0:
             raise SystemExit(f"{name} run failed:\n{proc.stdout}\n{proc.stderr}")
         months = sum(1 for _ in Path(home, "data", "cleaned_monthly").glob("*.parquet"))
-    mape = next(
-        (
-            line.split("MAPE ")[1].split("%")[0]
-            for line in proc.stdout.splitlines()
-            if line.strip().startswith("holdout (")
-        ),
-        "-",
-    )
+    mape = holdout_mape(proc.stdout) or "-"
     # ru_maxrss of children is the max over all children so far: cases run in growing size.
     return {
         "case": name,

@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.harness.cli_output import holdout_mape
+
 REPO = Path(__file__).resolve().parents[1]
 MONTHS = 142  # 2012-03 .. 2023-12
 STAGES = ("ingest", "training", "main")
@@ -67,14 +69,7 @@ def stage(name: str, command: list[str], home: Path, scale: float) -> dict:
     held = code == 1 and "NOT PUBLISHED" in text
     if code != 0 and not held:
         raise SystemExit(f"{name} failed (exit {code}):\n{text[-4000:]}")
-    mape = next(
-        (
-            line.split("MAPE ")[1].split("%")[0]
-            for line in text.splitlines()
-            if line.strip().startswith("holdout (")
-        ),
-        None,
-    )
+    mape = holdout_mape(text)
     return {
         "stage": name,
         "wall_s": round(wall, 1),

@@ -134,7 +134,9 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                         f"(nothing at {self._where(self._key(asset_key, partition, '.*'))})"
                     )
                 found[partition] = key
-            if any(not k.endswith(".parquet") for k in found.values()):
+            if _wants_dict(context) or any(not k.endswith(".parquet") for k in found.values()):
+                # A consumer that declares a dict gets one (Dagster checks the type): every
+                # partition decoded now, as before months were read on access.
                 return {p: _decode(k, store.read(k)) for p, k in found.items()}
             # Tables: read on access, one at a time (a range run's months are the whole panel).
             months = Available if tolerate else MonthFrames
@@ -146,6 +148,12 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 f"({self._where(self._key(asset_key, None, '.*'))})"
             )
         return _decode(key, store.read(key))
+
+
+def _wants_dict(context: dg.InputContext) -> bool:
+    """Does the consumer declare a plain `dict` (or `dict[...]`), which Dagster type-checks?"""
+    typing_type = context.dagster_type.typing_type
+    return typing_type is dict or getattr(typing_type, "__origin__", None) is dict
 
 
 def _declared(context: dg.InputContext) -> type | None:

@@ -100,7 +100,9 @@ def resources_for(settings: Settings) -> dict:
         **policies(settings.policies),
         "alerts": AlertNotifier(webhook_url=_secret(settings.alert_webhook_url, ALERT_VARIABLE)),
         "threads": ThreadBudgetResource(
-            concurrent_runs=settings.concurrent_runs, override=settings.threads
+            concurrent_runs=settings.concurrent_runs,
+            override=settings.threads,
+            slots_dir=str(settings.fit_slots_dir) if settings.fit_slots_dir else None,
         ),
     }
 

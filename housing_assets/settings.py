@@ -147,6 +147,12 @@ class Settings(BaseSettings):
         return 1 if self.env == "prod" else LOCAL_CONCURRENT_RUNS
 
     @property
+    def fit_slots_dir(self) -> Path | None:
+        """Where local runs register while they fit, so the thread budget divides the CPUs among
+        the runs actually fitting (lib/threads.FitSlots); prod runs have their own CPUs."""
+        return None if self.env == "prod" else self.home / "fit-slots"
+
+    @property
     def data_dir(self) -> Path:
         return self.home / "data"
 

@@ -1,9 +1,12 @@
 """How many threads a run's fits may take: the environment's side of lib/threads.py's budget."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import dagster as dg
 from pydantic import Field
 
-from housing_assets.lib.threads import ThreadBudget
+from housing_assets.lib.threads import FitSlots, ThreadBudget
 
 
 class ThreadBudgetResource(dg.ConfigurableResource):
@@ -16,6 +19,21 @@ class ThreadBudgetResource(dg.ConfigurableResource):
     override: int | None = Field(
         default=None, ge=1, description="Threads for every fit (HOUSING_THREADS)."
     )
+    slots_dir: str | None = Field(
+        default=None,
+        description="Where runs fitting on this machine register (lib/threads.FitSlots); "
+        "None: assume all `concurrent_runs` are fitting.",
+    )
 
     def budget(self) -> ThreadBudget:
-        return ThreadBudget.detect(self.concurrent_runs, self.override)
+        running = FitSlots(self.slots_dir).active if self.slots_dir else None
+        return ThreadBudget.detect(self.concurrent_runs, self.override, running=running)
+
+    @contextmanager
+    def fitting(self) -> Iterator[ThreadBudget]:
+        """The budget of a step that fits, counted among the runs fitting while it does."""
+        if not self.slots_dir:
+            yield self.budget()
+            return
+        with FitSlots(self.slots_dir).held():
+            yield self.budget()

@@ -52,6 +52,54 @@ def test_usable_cpus_are_the_affinity_capped_by_the_quota(tmp_path):
     assert threads.usable_cpus(tmp_path, affinity={3}) == 1  # pinned to one core: 1, quota or not
 
 
+def test_a_run_fitting_alone_takes_every_cpu_and_runs_fitting_together_share(tmp_path):
+    slots = threads.FitSlots(tmp_path / "slots")
+    budget = ThreadBudget(cpus=2, concurrent=2, running=slots.active)
+    assert budget.for_rows(LARGE) == 2  # nobody fitting yet counts as one run
+    with slots.held():
+        assert slots.active() == 1 and budget.for_rows(LARGE) == 2
+        with slots.held():  # a second run starts fitting
+            assert slots.active() == 2 and budget.for_rows(LARGE) == 1
+        assert budget.for_rows(LARGE) == 2
+    assert slots.active() == 0 and not list((tmp_path / "slots").iterdir())
+    # Never more runs than may run at once, and small inputs still take one thread.
+    crowded = ThreadBudget(cpus=8, concurrent=2, running=lambda: 5)
+    assert crowded.for_rows(LARGE) == 4 and crowded.for_rows(10) == 1
+
+
+def test_a_run_killed_while_fitting_no_longer_counts(tmp_path):
+    import subprocess
+    import sys
+
+    directory = tmp_path / "slots"
+    code = (
+        "import sys, time; from housing_assets.lib.threads import FitSlots\n"
+        f"with FitSlots({str(directory)!r}).held():\n"
+        "    print('holding', flush=True); time.sleep(60)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "holding"
+        slots = threads.FitSlots(directory)
+        assert slots.active() == 1
+        child.kill()
+        child.wait(timeout=10)
+        assert slots.active() == 0  # the kernel dropped its lock: the stale file is removed
+        assert not list(directory.glob("*.slot"))
+    finally:
+        child.kill()
+
+
+def test_openmp_waits_passively_unless_the_environment_chose():
+    env: dict[str, str] = {}
+    threads.configure_openmp(env)
+    assert env == {"OMP_WAIT_POLICY": "PASSIVE"}
+    chosen = {"OMP_WAIT_POLICY": "ACTIVE"}
+    threads.configure_openmp(chosen)
+    assert chosen == {"OMP_WAIT_POLICY": "ACTIVE"}
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"  # set when housing_assets was imported
+
+
 def test_detect_reads_this_process_affinity(tmp_path):
     budget = ThreadBudget.detect(root=tmp_path)  # no quota files under tmp_path
     assert budget.cpus == len(os.sched_getaffinity(0))
@@ -98,9 +146,16 @@ def test_without_the_override_runs_share_the_cpus_by_the_run_queue_limit(tmp_pat
     monkeypatch.delenv("HOUSING_THREADS", raising=False)
     config = yaml.safe_load((project_root() / "dagster.yaml").read_text())
     assert config["concurrency"]["runs"]["max_concurrent_runs"] == LOCAL_CONCURRENT_RUNS
-    budget = resources_for(Settings(home=tmp_path))["threads"].budget()
+    resource = resources_for(Settings(home=tmp_path))["threads"]
+    budget = resource.budget()
     assert budget.override is None and budget.concurrent == LOCAL_CONCURRENT_RUNS
     assert budget.cpus == threads.usable_cpus()
+    # Runs register while they fit, under the home: the CPUs go to the runs fitting now.
+    with resource.fitting() as fitting:
+        assert list((tmp_path / "fit-slots").glob("*.slot"))
+        assert fitting.running is not None and fitting.running() == 1
+        assert fitting.share == max(1, int(threads.usable_cpus()))
+    assert not list((tmp_path / "fit-slots").glob("*.slot"))
     prod = Settings(
         home=tmp_path,
         env="prod",
@@ -110,6 +165,7 @@ def test_without_the_override_runs_share_the_cpus_by_the_run_queue_limit(tmp_pat
         optuna_url="postgresql://db/optuna",
     )
     assert prod.concurrent_runs == 1  # each prod run is its own task with its own CPUs
+    assert prod.fit_slots_dir is None
 
 
 def _data(seed: int, rows: int = 400) -> xgb.DMatrix:

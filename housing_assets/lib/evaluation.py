@@ -15,8 +15,9 @@ import pandas as pd
 from housing_assets.lib import contract as c
 from housing_assets.lib import features as F
 from housing_assets.lib import horizons, metrics, reference
+from housing_assets.lib import splits as S
 from housing_assets.lib.predictor import Predictor
-from housing_assets.lib.splits import HOLDOUT, SPLIT, TRAIN
+from housing_assets.lib.splits import EVAL, HOLDOUT, SPLIT, TRAIN
 from housing_assets.lib.threads import ThreadBudget
 
 BASELINES = {
@@ -33,7 +34,7 @@ def predictions(
     holdout = splits[splits[SPLIT] == HOLDOUT].reset_index(drop=True)
     if holdout.empty:
         raise ValueError("the holdout split is empty: nothing to evaluate")
-    history = splits[splits[SPLIT] != HOLDOUT]
+    history, (n_train, _) = S.stacked(splits, (TRAIN, EVAL))  # a view, when in month order
     served = predictor.with_anchors(F.anchor_table(history, predictor.state))
     out = holdout[[c.ZIPCODE, c.DATE, c.CITY, c.CITY_FULL, c.TARGET]].copy()
     out = out.join(served.predict(holdout))
@@ -41,7 +42,7 @@ def predictions(
     out["baseline_persistence"] = out["anchor_price"].to_numpy()
     out["baseline_list_price"] = holdout["median_list_price"].to_numpy()
     out["baseline_reference"] = reference.predict(
-        splits[splits[SPLIT] == TRAIN], holdout, predictor.state, threads=threads
+        S.part(history, 0, n_train), holdout, predictor.state, threads=threads
     )
     return out
 

@@ -21,7 +21,8 @@ from housing_assets.lib import anchors as A
 from housing_assets.lib import contract as c
 from housing_assets.lib import features as F
 from housing_assets.lib import horizons, metrics, tuning
-from housing_assets.lib.splits import EVAL, HOLDOUT, SPLIT, TRAIN
+from housing_assets.lib import splits as S
+from housing_assets.lib.splits import EVAL, HOLDOUT, TRAIN
 from housing_assets.lib.threads import ThreadBudget
 from housing_assets.lib.tuning import TuningSettings  # a field below is named `tuning`
 
@@ -212,22 +213,28 @@ def train(
     threads: ThreadBudget | None = None,
 ) -> TrainedModel:
     """`threads`: the run's thread budget (default: this process's CPUs, one run)."""
-    train_rows = splits[splits[SPLIT] == TRAIN].reset_index(drop=True)
-    eval_rows = splits[splits[SPLIT] == EVAL].reset_index(drop=True)
-    known_rows = pd.concat([train_rows, eval_rows], ignore_index=True)
+    known_rows, (n_train, n_eval) = S.stacked(splits, (TRAIN, EVAL))
+    train_rows = S.part(known_rows, 0, n_train)
+    eval_rows = S.part(known_rows, n_train, n_train + n_eval)
     train_history = F.anchor_table(train_rows, state)  # what is known when eval starts
     oof = F.out_of_fold_metro_encoding(train_rows, state, settings.seed)
     train_ex = training_examples(train_rows, state, train_history, settings.seed, oof)
     eval_ex = served_examples(eval_rows, state, train_history)
-    sample = tuning.sample_rows(len(train_ex.y), settings.sample_fraction, settings.seed)
+    sample = tuning.sample_rows(
+        len(train_ex.y), settings.sample_fraction, settings.seed, settings.max_tuning_examples
+    )
+    # Every boosting round of every trial scores the early-stopping rows: past the cap they
+    # cost more than the tuning rows themselves (5x scale: 0.75 M eval rows) and tell no more.
+    stopping = tuning.sample_rows(len(eval_ex.y), 1.0, settings.seed, settings.max_tuning_examples)
     say(
         f"tuning on {len(sample):,} anchored train examples ({draws_for(len(train_rows))} per "
-        f"row), early stopping on {len(eval_rows):,} eval rows served from the train history"
+        f"row), early stopping on {len(stopping):,} of {len(eval_rows):,} eval rows served from "
+        "the train history"
     )
     d_eval = eval_ex.dmatrix(state)
     result = tuning.tune(
         train_ex.fit_matrix(state, settings, sample),
-        d_eval,
+        d_eval if len(stopping) == len(eval_ex.y) else eval_ex.dmatrix(state, stopping),
         settings,
         storage=storage,
         study_name=study_name,
@@ -245,6 +252,8 @@ def train(
         train_only = tuning.fit(
             result.best_params, rounds, train_ex.fit_matrix(state, settings), settings, threads
         )
+    train_examples = len(train_ex.y)
+    del train_ex, train_history, sample  # what the refit below no longer needs: memory
     eval_log_price = np.log(eval_rows[c.TARGET].to_numpy())
     eval_pred = train_only.predict(d_eval) + (eval_log_price - eval_ex.y)  # + the anchor level
     known_history = F.anchor_table(known_rows, state)
@@ -256,8 +265,11 @@ def train(
     eval_encoding = eval_rows[c.CITY].map(state.metro_encoding).fillna(state.global_mean)
     oof_all = np.concatenate([oof, eval_encoding.to_numpy(dtype="float64")])
     all_ex = training_examples(known_rows, state, known_history, settings.seed + 1, oof_all)
+    eval_metrics = metrics.regression(eval_rows[c.TARGET], np.exp(eval_pred))
+    # Memory: the fit below holds the examples and their matrix; the rows are no longer needed.
+    del known_history, calib, known_rows, train_rows, eval_rows
     # More data supports proportionally more rounds at the same learning rate.
-    refit_rounds = round(rounds * len(all_ex.y) / len(train_ex.y))
+    refit_rounds = round(rounds * len(all_ex.y) / train_examples)
     say(f"refitting on train + eval ({len(all_ex.y):,} examples, {refit_rounds} rounds)")
     final = tuning.fit(
         result.best_params, refit_rounds, all_ex.fit_matrix(state, settings), settings, threads
@@ -270,7 +282,7 @@ def train(
         refit_rounds,
         result,
         conformal,
-        metrics.regression(eval_rows[c.TARGET], np.exp(eval_pred)),
+        eval_metrics,
         importance,
         settings,
     )
@@ -312,20 +324,21 @@ def final_refit(
     The encoders stay the train-fitted `state` (the one `encoders_fit_on_train_only` checks and
     the bundle ships): train rows keep their out-of-fold metro encoding, eval and holdout rows
     get the train-fitted one, exactly as `train`'s refit encodes its eval rows and as served."""
-    parts = [splits[splits[SPLIT] == name] for name in (TRAIN, EVAL, HOLDOUT)]
-    if any(part.empty for part in parts):
+    rows, counts = S.stacked(splits, (TRAIN, EVAL, HOLDOUT))
+    if not all(counts):
         raise ValueError("final refit needs train, eval and holdout rows")
-    rows = pd.concat(parts, ignore_index=True)
-    later = rows[c.CITY].iloc[len(parts[0]) :]
+    n_train = counts[0]
+    later = rows[c.CITY].iloc[n_train:]
     encoding = np.concatenate(
         [
-            F.out_of_fold_metro_encoding(parts[0].reset_index(drop=True), state, settings.seed),
+            F.out_of_fold_metro_encoding(S.part(rows, 0, n_train), state, settings.seed),
             later.map(state.metro_encoding).fillna(state.global_mean).to_numpy(dtype="float64"),
         ]
     )
     history = F.anchor_table(rows, state)  # every price known through the newest month
     examples = training_examples(rows, state, history, settings.seed + 2, encoding)
-    fitted_on = _example_count(len(parts[0]) + len(parts[1]))
+    del history  # memory: the fit below holds the examples' matrix as well
+    fitted_on = _example_count(n_train + counts[1])
     rounds = max(1, round(evaluated_rounds * len(examples.y) / fitted_on))
     booster = tuning.fit(params, rounds, examples.fit_matrix(state, settings), settings, threads)
     return FinalRefit(

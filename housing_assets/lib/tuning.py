@@ -32,6 +32,10 @@ class TuningSettings:
     timeout_s: float | None = None
     seed: int = 42
     sample_fraction: float = 1.0  # share of train rows used while tuning (the refit uses all)
+    # At most this many examples tune (None: no cap): past it a trial learns no better
+    # parameters, only slower -- at 5x scale, 35% of the train examples was 0.9 M per trial.
+    # Full scale tunes on 205k (35% of 585k), below it: the cap changes nothing up to ~1.2x.
+    max_tuning_examples: int | None = 250_000
     max_rounds: int = 2000
     early_stopping_rounds: int = 50
     # None: the thread budget (lib/threads.py) decides per fit from its rows; an int pins it.
@@ -231,10 +235,15 @@ def fit(
     )
 
 
-def sample_rows(n: int, fraction: float, seed: int) -> np.ndarray:
+def sample_rows(n: int, fraction: float, seed: int, cap: int | None = None) -> np.ndarray:
+    """Sorted positions of the tuning sample: `fraction` of `n`, at most `cap`."""
     if not 0 < fraction <= 1:
         raise ValueError(f"sample fraction must be in (0, 1], got {fraction}")
-    if fraction == 1:
+    if cap is not None and cap < 1:
+        raise ValueError(f"tuning example cap must be at least 1, got {cap}")
+    size = n if fraction == 1 else max(1, int(n * fraction))
+    size = size if cap is None else min(size, cap)
+    if size >= n:
         return np.arange(n)
     rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(n, size=max(1, int(n * fraction)), replace=False))
+    return np.sort(rng.choice(n, size=size, replace=False))

@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -119,3 +120,25 @@ def test_uncovered_names_the_splits_a_month_selection_leaves_empty():
         "train (before 2020-01)",
         "eval (2020-01..2021-12)",
     ]
+
+
+def test_stacked_parts_equal_concatenating_each_part_in_any_row_order():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            S.SPLIT: rng.choice([S.TRAIN, S.EVAL, S.HOLDOUT], size=200),
+            "x": rng.normal(size=200),
+            "name": [f"z{i}" for i in range(200)],
+        },
+        index=rng.permutation(200) + 1000,  # neither ordered nor from 0
+    )
+    names = (S.TRAIN, S.EVAL)
+    rows, counts = S.stacked(frame, names)
+    expected = pd.concat([frame[frame[S.SPLIT] == n] for n in names], ignore_index=True)
+    pd.testing.assert_frame_equal(rows, expected)
+    assert counts == [int((frame[S.SPLIT] == n).sum()) for n in names]
+    evals = S.part(rows, counts[0], counts[0] + counts[1])
+    pd.testing.assert_frame_equal(
+        evals, frame[frame[S.SPLIT] == S.EVAL].reset_index(drop=True)
+    )
+    assert np.shares_memory(evals["x"].to_numpy(), rows["x"].to_numpy())  # a view, no copy

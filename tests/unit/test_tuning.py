@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import xgboost as xgb
 
 from housing_assets.lib import tuning
@@ -55,3 +56,14 @@ def test_sampling_keeps_order_and_size():
     rows = tuning.sample_rows(1000, 0.25, seed=3)
     assert len(rows) == 250 and (np.diff(rows) > 0).all()
     assert (tuning.sample_rows(10, 1.0, 0) == np.arange(10)).all()
+
+
+def test_the_tuning_cap_bounds_the_sample_and_changes_nothing_below_it():
+    # Below the cap the sample is the one the fraction alone draws (full scale is, byte for byte).
+    assert (tuning.sample_rows(1000, 0.25, 3, cap=250) == tuning.sample_rows(1000, 0.25, 3)).all()
+    capped = tuning.sample_rows(1000, 0.25, 3, cap=100)
+    assert len(capped) == 100 and (np.diff(capped) > 0).all() and capped.max() < 1000
+    assert len(tuning.sample_rows(1000, 1.0, 3, cap=300)) == 300  # all rows, capped
+    assert (tuning.sample_rows(50, 1.0, 3, cap=300) == np.arange(50)).all()
+    with pytest.raises(ValueError, match="at least 1"):
+        tuning.sample_rows(10, 1.0, 0, cap=0)

@@ -39,6 +39,11 @@ class TuningConfig(dg.Config):
     sample_fraction: float = Field(
         default=_TUNING.sample_fraction, gt=0, le=1, description="Share of train rows for tuning."
     )
+    max_tuning_examples: int | None = Field(
+        default=_TUNING.max_tuning_examples,
+        ge=1,
+        description="At most this many train examples tune (None: the sample fraction alone).",
+    )
     seed: int = Field(default=_TUNING.seed, description="TPE sampler and XGBoost seed.")
     early_stopping_rounds: int = Field(default=_TUNING.early_stopping_rounds, ge=5)
     max_rounds: int = Field(
@@ -52,7 +57,11 @@ class TuningConfig(dg.Config):
 def _study_name(config: TuningConfig, vintage: str, rows) -> str:
     # One study per vintage, data and tuning setup: re-running an interrupted run resumes it,
     # while new data (or another seed/sample) starts a fresh study.
-    return f"vintage-{vintage}-data{S.fingerprint(rows)}-seed{config.seed}-sample{config.sample_fraction}"
+    cap = config.max_tuning_examples
+    return (
+        f"vintage-{vintage}-data{S.fingerprint(rows)}-seed{config.seed}"
+        f"-sample{config.sample_fraction}" + (f"-cap{cap}" if cap else "")
+    )
 
 
 @dg.asset(
@@ -98,16 +107,17 @@ def tuned_model(
                 f"trial {trial.number}: {trial.state} eval log-MAE {trial.value} ({trial.seconds:.1f}s)"
             )
 
-        model = training.train(
-            rows,
-            state,
-            settings,
-            storage=storage,
-            study_name=study,
-            on_trial=log_trial,
-            say=context.log.info,
-            threads=threads.budget(),
-        )
+        with threads.fitting() as budget:
+            model = training.train(
+                rows,
+                state,
+                settings,
+                storage=storage,
+                study_name=study,
+                on_trial=log_trial,
+                say=context.log.info,
+                threads=budget,
+            )
         eval_metrics = {f"eval_{k}": v for k, v in model.eval_metrics.items()}
         mlflow.log_params({f"best_{k}": v for k, v in model.tuning.best_params.items()})
         mlflow.log_metrics(
@@ -184,10 +194,11 @@ def holdout_predictions(
     threads: ThreadBudgetResource,
 ) -> pd.DataFrame:
     """Every holdout row served from the history before the holdout: prediction, 80/95% intervals, anchor month and horizon, flags, and the baselines (persistence, list price, the reference way)."""
-    history = splits[splits[S.SPLIT] != S.HOLDOUT]
-    preds = evaluation.predictions(
-        splits, predictor_of(tuned_model, feature_state, history), threads=threads.budget()
-    )
+    history, _ = S.stacked(splits, (S.TRAIN, S.EVAL))  # a view of the rows before the holdout
+    with threads.fitting() as budget:  # the reference way's baseline is fitted here
+        preds = evaluation.predictions(
+            splits, predictor_of(tuned_model, feature_state, history), threads=budget
+        )
     context.add_output_metadata(
         {
             "rows": len(preds),

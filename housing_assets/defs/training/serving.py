@@ -29,9 +29,10 @@ def final_refit(
 ) -> training.FinalRefit:
     """The evaluated parameters refit on every month (runs only once the gate passed), logged to
     the vintage's MLflow run next to the registered (evaluated) model it was derived from."""
-    refit = training.final_refit(
-        rows, state, model.best_params, model.rounds, model.tuning_settings(), threads.budget()
-    )
+    with threads.fitting() as budget:
+        refit = training.final_refit(
+            rows, state, model.best_params, model.rounds, model.tuning_settings(), budget
+        )
     context.log.info(
         f"final refit through {refit.last_month}: {refit.rows:,} rows, {refit.examples:,} "
         f"examples, {refit.rounds} rounds (evaluated model: {refit.evaluated_rounds})"

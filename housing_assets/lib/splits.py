@@ -74,8 +74,12 @@ def assign(panel: pd.DataFrame, windows: Windows) -> pd.DataFrame:
     split[date >= windows.holdout_start] = HOLDOUT
     if windows.holdout_end is not None:
         split[date >= windows.holdout_end] = pd.NA
-    out = panel.assign(**{SPLIT: split})
-    return out[out[SPLIT].notna()].reset_index(drop=True)
+    out = panel.copy(deep=False)  # shares the columns: at 5x a copy of the panel is ~2 GB
+    out[SPLIT] = split
+    kept = split.notna().to_numpy()
+    if kept.all() and out.index.equals(pd.RangeIndex(len(out))):
+        return out  # every row in a window (the default windows): nothing to copy
+    return out[kept].reset_index(drop=True)
 
 
 def stacked(splits: pd.DataFrame, names: tuple[str, ...]) -> tuple[pd.DataFrame, list[int]]:

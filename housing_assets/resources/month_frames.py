@@ -27,11 +27,24 @@ def to_parquet(frame: pd.DataFrame) -> bytes:
     """The stored form of a table (its attrs travel in Parquet's pandas metadata)."""
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
+    release_arrow_memory()
     return buffer.getvalue()
 
 
 def from_parquet(data: bytes) -> pd.DataFrame:
-    return pd.read_parquet(io.BytesIO(data))
+    frame = pd.read_parquet(io.BytesIO(data))
+    release_arrow_memory()
+    return frame
+
+
+def release_arrow_memory() -> None:
+    """Arrow's allocator (mimalloc) keeps what an encode or decode freed, for reuse, for the life
+    of the process: reading the 2x splits (0.84 GB as a frame) left 1.37 GB resident, 0.68 GB of
+    it Arrow's free memory; handed back, 0.69 GB. In a run that reads the splits in every step,
+    that is what grew 5x training past 9 GB before it fitted anything."""
+    import pyarrow as pa  # loaded by the Parquet call before this
+
+    pa.default_memory_pool().release_unused()
 
 
 class MonthFrames(Mapping[str, pd.DataFrame]):

@@ -187,6 +187,9 @@ def _run(args, settings: Settings, console) -> int:
                 say(f"[4/{steps}] not training: {lost} month(s) quarantined or failed (see below)")
             else:
                 say(f"[4/{steps}] model lineage for vintage {args.vintage}")
+                from housing_assets.lib.sources import release_source_caches
+
+                release_source_caches()  # training reads cleaned months, never the source
                 trained = _train(args, settings, defs, resources, instance, say)
     elapsed = time.perf_counter() - started
     skipped = f", {len(unchanged)} unchanged (skipped)" if unchanged else ""

@@ -212,7 +212,8 @@ class AnchorTable:
         pos_ok = np.maximum(pos, 0)
         found = (pos >= 0) & (self.keys[pos_ok] // MONTH_SPAN == zips)
         month = np.where(found, self.keys[pos_ok] % MONTH_SPAN, -1)
-        values = np.where(found[:, None], self.values[pos_ok], np.nan)
+        values = self.values[pos_ok]  # a new array: blanked in place, not copied once more
+        values[~found] = np.nan
         return Match(month.astype("int64"), values, self.names)
 
     def first_month(self, zips: np.ndarray) -> np.ndarray:

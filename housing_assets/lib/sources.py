@@ -350,6 +350,14 @@ def _synthetic_months(spec: SyntheticSpec) -> SyntheticMonths:
     return generate_months(spec)
 
 
+def release_source_caches() -> None:
+    """Forget the panels this process keeps for its next read (the synthetic arrays, ~1.2 GB at
+    5x scale; a single-file source's months): `housing run` calls it once ingest is done, so
+    training does not carry them."""
+    _synthetic_months.cache_clear()
+    _single_table_by_month.cache_clear()
+
+
 def _pick(by_month: dict[str, pd.DataFrame], month: str, source: str) -> pd.DataFrame:
     if month not in by_month:
         raise c.ContractError(f"{source}: no data for month {month}")

@@ -2,17 +2,21 @@
 
     uv run python benchmarks/thread_crossover.py            # ~1 min on 2 idle cores
     uv run python benchmarks/thread_crossover.py --busy     # with one CPU-bound neighbour
+    uv run python benchmarks/thread_crossover.py --busy --wait active   # OpenMP's default
 
 The platform's model setting (hist, depth 6, 40 float features, 100 rounds) on random rows;
 each (rows, threads) fit runs `--repeats` times, interleaved, and the fastest counts (the
 machine is shared: the minimum is the least disturbed). lib/threads.py's SMALL_INPUT_ROWS is
-the row count below which 2 threads were no faster than 1 here.
+the row count below which 2 threads were no faster than 1 here. `--wait` is OpenMP's wait
+policy: passive (the platform's, lib/threads.configure_openmp) or active (OpenMP's default:
+waiting threads spin).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -38,8 +42,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--busy", action="store_true", help="one CPU-bound neighbour process")
+    parser.add_argument("--wait", choices=("passive", "active"), default="passive")
     parser.add_argument("--json", help="write the rows here")
     args = parser.parse_args()
+    os.environ["OMP_WAIT_POLICY"] = args.wait.upper()  # read when XGBoost (libgomp) loads
+    print(f"OMP_WAIT_POLICY={args.wait.upper()}{', one busy neighbour' if args.busy else ''}")
     rng = np.random.default_rng(0)
     neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy else None
     out = []

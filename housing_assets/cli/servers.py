@@ -59,9 +59,32 @@ def supervise(command: list[str], env: dict[str, str], *, grace_s: float = 10.0)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    code = proc.wait()
+    code = _wait(proc, stopped, grace_s)
     _stop_leftovers(grace_s)
     return 0 if stopped else code  # asked to stop, and stopped: whatever `dg dev` exits with
+
+
+def _wait(proc, stopped: list[int], grace_s: float) -> int:
+    """`proc`'s exit code. Once asked to stop, it has 2 x `grace_s` to exit on its own (`dg dev`
+    takes seconds; once, in a test run, it was still up 60 s after Ctrl-C), then it is sent
+    SIGTERM, and SIGKILL `grace_s` later: a stop never waits on it for ever."""
+    import subprocess
+    import time
+
+    asked: float | None = None
+    while True:
+        try:
+            return proc.wait(timeout=0.25)
+        except subprocess.TimeoutExpired:
+            pass
+        if not stopped:
+            continue
+        asked = asked if asked is not None else time.monotonic()
+        waited = time.monotonic() - asked
+        if waited > 3 * grace_s:
+            proc.kill()
+        elif waited > 2 * grace_s:
+            proc.terminate()
 
 
 def _become_subreaper() -> None:

@@ -79,6 +79,9 @@ HOW: list[tuple[str, Rule]] = [  # first match wins
         "the cases")),
     (r"uv run python benchmarks/loop_latency\.py( --quick)?", Rule("not-here", "a real daemon, "
         "API and sensor-started retraining on a temporary home: ~5 min quick, ~10 min default")),
+    (r"HOUSING_HOME=\$\(mktemp -d\) HOUSING_POLICIES=benchmarks/cost_only_policies\.yaml uv run python "
+     r"benchmarks/memory_trace\.py -- uv run housing run --scale 5", Rule("not-here",
+        "the main job at 5x scale: 4.4 M rows, ~13 min and ~11 GB")),
     (r"uv run python docs/screenshots\.py", Rule("not-here", "Chromium over every dashboard page; "
         "the browser test (tests/ui/test_browser.py) drives the same pages")),
     (r"P=.*", Rule("not-here", AWS)),

@@ -138,7 +138,5 @@ def test_stacked_parts_equal_concatenating_each_part_in_any_row_order():
     pd.testing.assert_frame_equal(rows, expected)
     assert counts == [int((frame[S.SPLIT] == n).sum()) for n in names]
     evals = S.part(rows, counts[0], counts[0] + counts[1])
-    pd.testing.assert_frame_equal(
-        evals, frame[frame[S.SPLIT] == S.EVAL].reset_index(drop=True)
-    )
+    pd.testing.assert_frame_equal(evals, frame[frame[S.SPLIT] == S.EVAL].reset_index(drop=True))
     assert np.shares_memory(evals["x"].to_numpy(), rows["x"].to_numpy())  # a view, no copy

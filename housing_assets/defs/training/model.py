@@ -194,11 +194,11 @@ def holdout_predictions(
     threads: ThreadBudgetResource,
 ) -> pd.DataFrame:
     """Every holdout row served from the history before the holdout: prediction, 80/95% intervals, anchor month and horizon, flags, and the baselines (persistence, list price, the reference way)."""
-    history, _ = S.stacked(splits, (S.TRAIN, S.EVAL))  # a view of the rows before the holdout
+    # `evaluation.predictions` anchors the model on the history before the holdout itself: the
+    # predictor is built with no history rather than an anchor table that would be replaced.
+    predictor = predictor_of(tuned_model, feature_state, splits.iloc[:0])
     with threads.fitting() as budget:  # the reference way's baseline is fitted here
-        preds = evaluation.predictions(
-            splits, predictor_of(tuned_model, feature_state, history), threads=budget
-        )
+        preds = evaluation.predictions(splits, predictor, threads=budget)
     context.add_output_metadata(
         {
             "rows": len(preds),

@@ -268,6 +268,8 @@ def scaling(scales: str | None, from_results: bool, readme: bool) -> int:
 
     record = RESULTS / "scaling.json"
     command = [sys.executable, str(REPO / "benchmarks" / "scaling.py"), "--plot", str(SCALING_PLOT)]
+    # Costs to the publish step at every scale; the default gate's verdict is reported beside them.
+    command += ["--policies", str(REPO / "benchmarks" / "cost_only_policies.yaml")]
     if from_results:
         if not record.exists():
             raise SystemExit(f"--from-results: {record} does not exist (run --scaling first)")

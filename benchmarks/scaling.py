@@ -16,6 +16,11 @@ children it waited for). The machine is shared: the 1-minute load average is rec
 after every stage. Cost per row is wall seconds per million panel rows, relative to scale 1.
 Targets at 5x (~4.4 M rows) on 2 cores: main job <= 20 min, peak RSS <= 12 GB, cost per row
 <= 1.5x scale 1's.
+
+With --policies FILE (run_all.py --scaling passes benchmarks/cost_only_policies.yaml) every stage
+runs under that HOUSING_POLICIES, so a model the default gate would hold back still reaches its
+publish step (the final refit, the largest) and the API; the default policy's verdict on each
+published model is then computed from its bundle's holdout metrics and reported beside it.
 """
 
 from __future__ import annotations
@@ -49,10 +54,14 @@ def rows_at(scale: float) -> int:
     return n_zips(scale) * MONTHS
 
 
-def stage(name: str, command: list[str], home: Path, scale: float) -> dict:
+def stage(
+    name: str, command: list[str], home: Path, scale: float, policies: Path | None = None
+) -> dict:
     """Run one stage as a fresh process on `home`; wall time, peak RSS, load around it.
     HOUSING_SCALE: `housing train` takes the scale (and so its tuning budget) from settings."""
     env = {**os.environ, "HOUSING_HOME": str(home), "HOUSING_SCALE": str(scale)}
+    if policies is not None:
+        env["HOUSING_POLICIES"] = str(policies)
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("DAGSTER_HOME", None)
     load_before = load_average()
@@ -70,6 +79,7 @@ def stage(name: str, command: list[str], home: Path, scale: float) -> dict:
     if code != 0 and not held:
         raise SystemExit(f"{name} failed (exit {code}):\n{text[-4000:]}")
     mape = holdout_mape(text)
+    published = code == 0 and name != "ingest"
     return {
         "stage": name,
         "wall_s": round(wall, 1),
@@ -79,7 +89,24 @@ def stage(name: str, command: list[str], home: Path, scale: float) -> dict:
         "load_after": load_average(),
         **({"holdout_mape": float(mape)} if mape else {}),
         **({"published": False} if held else {}),
+        **({"default_gate": default_gate(home)} if published and policies is not None else {}),
     }
+
+
+def default_gate(home: Path) -> dict:
+    """The default promotion policy's verdict on the model `home` published (first model of a
+    fresh home: no champion to compare with), from its bundle's holdout metrics."""
+    sys.path.insert(0, str(REPO))
+    from housing_assets.lib import bundle, gate
+    from housing_assets.lib.storage import store_for
+
+    store = store_for(home / "serving")
+    version = bundle.current_version(store)
+    if version is None:
+        raise SystemExit(f"{home}: the stage exited 0 but published no bundle")
+    (metrics,) = bundle.read_verified(store, version, ("metrics.json",)).values()
+    verdict = gate.decide(json.loads(metrics), gate.GatePolicy(), None, None)
+    return {"passed": verdict.passed, "reasons": verdict.reasons}
 
 
 def housing(*args: str) -> list[str]:
@@ -112,7 +139,9 @@ def api(home: Path, seconds: float) -> dict:
     }
 
 
-def measure(scale: float, stages: list[str], api_seconds: float | None) -> dict:
+def measure(
+    scale: float, stages: list[str], api_seconds: float | None, policies: Path | None = None
+) -> dict:
     rows = rows_at(scale)
     print(f"scale {scale:g}: {rows:,} rows", flush=True)
     record: dict = {"scale": scale, "rows": rows, "stages": {}}
@@ -124,7 +153,7 @@ def measure(scale: float, stages: list[str], api_seconds: float | None) -> dict:
             "training": housing("train"),
         }
         for name in [s for s in ("ingest", "training") if s in stages]:
-            record["stages"][name] = stage(name, commands[name], home, scale)
+            record["stages"][name] = stage(name, commands[name], home, scale, policies)
             print(f"  {name}: {record['stages'][name]}", flush=True)
         trained = record["stages"].get("training", {})
         if "training" in stages and api_seconds and trained.get("published", True):
@@ -133,7 +162,7 @@ def measure(scale: float, stages: list[str], api_seconds: float | None) -> dict:
         if "main" in stages:
             fresh = Path(tmp) / "main"
             fresh.mkdir()
-            main = stage("main", housing("run", "--scale", str(scale)), fresh, scale)
+            main = stage("main", housing("run", "--scale", str(scale)), fresh, scale, policies)
             record["stages"]["main"] = main
             print(f"  main: {main}", flush=True)
     return record
@@ -169,6 +198,8 @@ def markdown(report: dict) -> str:
             mape = f", MAPE {s['holdout_mape']:.2f}%" if "holdout_mape" in s else ""
             if s.get("published") is False:
                 mape += " (gate held it back)"
+            elif s.get("default_gate", {}).get("passed") is False:
+                mape += " (the default gate would hold it back)"
             cpu = f"{s['cpu_s']:.0f}" if "cpu_s" in s else "-"
             peak = _gb(s["peak_rss_mb"]) + (f" ({s['peak_note']})" if "peak_note" in s else "")
             lines.append(
@@ -176,6 +207,15 @@ def markdown(report: dict) -> str:
                 f"{peak} | {cost:.0f}{relative} | {cpu} | "
                 f"{s['load_before']} → {s['load_after']} |"
             )
+    if "policies" in report:
+        lines += ["", f"Every stage ran with `HOUSING_POLICIES={report['policies']}`. "
+                  "The default promotion policy's verdict on each published model:", ""]  # fmt: skip
+        for r in records:
+            for name in STAGES:
+                verdict = r["stages"].get(name, {}).get("default_gate")
+                if verdict is not None:
+                    said = "promote" if verdict["passed"] else "; ".join(verdict["reasons"])
+                    lines.append(f"- scale {r['scale']:g}, {name}: {said}")
     lines += ["", "| scale | API single-row p50 / p99 | 10,000-row batch | server peak RSS |"]
     lines.append("|---|---|---|---|")
     for r in records:
@@ -239,6 +279,10 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--plot", type=Path, help="write the PNG plot here")
     parser.add_argument(
+        "--policies", type=Path,
+        help="HOUSING_POLICIES for every stage (e.g. benchmarks/cost_only_policies.yaml)",
+    )  # fmt: skip
+    parser.add_argument(
         "--from", dest="sources", type=Path, nargs="+",
         help="measure nothing: table and plot from these earlier --json results, merged by scale",
     )  # fmt: skip
@@ -249,9 +293,13 @@ def main() -> int:
     if args.sources:
         report = merged([json.loads(p.read_text()) for p in args.sources])
     else:
+        policies = args.policies.resolve() if args.policies else None
         report = {"machine": machine(), "scales": []}
+        if policies is not None:
+            inside = policies.is_relative_to(REPO)
+            report["policies"] = str(policies.relative_to(REPO) if inside else policies)
         for scale in sorted(float(s) for s in args.scales.split(",")):
-            report["scales"].append(measure(scale, stages, args.api_seconds))
+            report["scales"].append(measure(scale, stages, args.api_seconds, policies))
             if args.json:  # kept as it goes: a run cut short keeps its finished scales
                 args.json.write_text(json.dumps(report, indent=1))
     if args.json:
@@ -283,7 +331,13 @@ def merged(reports: list[dict]) -> dict:
             into["stages"].update(r["stages"])
             if "api" in r:
                 into["api"] = r["api"]
-    return {"machine": reports[-1]["machine"], "scales": [by_scale[k] for k in sorted(by_scale)]}
+    merged = {"machine": reports[-1]["machine"], "scales": [by_scale[k] for k in sorted(by_scale)]}
+    policies = {r.get("policies") for r in reports}  # None: the default policies
+    if len(policies) > 1:
+        raise SystemExit(f"--from: these runs used different HOUSING_POLICIES ({policies})")
+    if (used := policies.pop()) is not None:
+        merged["policies"] = used
+    return merged
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 import busy_machine  # noqa: E402  (its table's wording, shared)
+import host  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 README = REPO / "README.md"
@@ -108,14 +109,6 @@ def run(name: str, command: list[str], out: Path) -> dict:
 
 
 def machine() -> dict:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor() or platform.machine(),
-    )
     mem_kb = next(
         int(line.split()[1])
         for line in Path("/proc/meminfo").read_text().splitlines()
@@ -125,7 +118,7 @@ def machine() -> dict:
         ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True
     ).stdout.strip()
     return {
-        "cpu": cpu,
+        "cpu": host.cpu_model(),
         "cores": os.cpu_count(),
         "memory_gb": round(mem_kb / 1024**2, 1),
         "os": f"{platform.system()} {platform.release()}",
@@ -282,7 +275,7 @@ def scaling(scales: str | None, from_results: bool, readme: bool) -> int:
     report = json.loads(record.read_text())
     m = report["machine"]
     table = (
-        f"Measured {m['date']} on {m['cores']} cores, Python {m['python']}: "
+        f"Measured {m['date']} on {curve.host_line(m)}, Python {m['python']}: "
         f"`uv run python benchmarks/run_all.py --scaling`; plot: `docs/scaling.png`.\n\n"
         + curve.markdown(report)
     )

@@ -35,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import host
+
 from tests.harness.cli_output import holdout_mape
 
 REPO = Path(__file__).resolve().parents[1]
@@ -260,9 +262,7 @@ def plot(report: dict, path: Path) -> None:
                         xytext=(0, 2), textcoords="offset points")  # fmt: skip
     wall.legend()
     m = report["machine"]
-    fig.suptitle(
-        f"Scaling on {m['cores']} cores ({m['date']}): each stage a fresh process", size=10
-    )
+    fig.suptitle(f"Scaling on {host_line(m)} ({m['date']}): each stage a fresh process", size=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.png")
@@ -313,10 +313,17 @@ def main() -> int:
 
 def machine() -> dict:
     return {
+        "cpu": host.cpu_model(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
+
+
+def host_line(machine: dict) -> str:
+    """'AMD EPYC, 2 cores'; records from before the CPU was recorded say so."""
+    cpu = machine.get("cpu", "a CPU the record does not name")
+    return f"{cpu}, {machine['cores']} cores"
 
 
 def merged(reports: list[dict]) -> dict:

@@ -33,7 +33,17 @@ def cmd_dev(args) -> int:
     return supervise(command, {**os.environ, **child})
 
 
-def supervise(command: list[str], env: dict[str, str], *, grace_s: float = 10.0) -> int:
+GRACE_S = 10.0  # how long `dg dev`, then what it leaves behind, may take to stop on its own
+
+
+def stop_bound_s(grace_s: float = GRACE_S) -> float:
+    """The longest a stop can take once asked: `dg dev` gets `grace_s` to exit on its own (it
+    takes a few seconds), SIGTERM, SIGKILL half a grace later; then its leftovers get SIGTERM
+    and, `grace_s` later, SIGKILL."""
+    return 2.5 * grace_s
+
+
+def supervise(command: list[str], env: dict[str, str], *, grace_s: float = GRACE_S) -> int:
     """Run `command` and see to it that everything it started stops with it.
 
     `dg dev` exits within seconds of Ctrl-C or SIGTERM, but the code servers it started wait for
@@ -65,9 +75,10 @@ def supervise(command: list[str], env: dict[str, str], *, grace_s: float = 10.0)
 
 
 def _wait(proc, stopped: list[int], grace_s: float) -> int:
-    """`proc`'s exit code. Once asked to stop, it has 2 x `grace_s` to exit on its own (`dg dev`
-    takes seconds; once, in a test run, it was still up 60 s after Ctrl-C), then it is sent
-    SIGTERM, and SIGKILL `grace_s` later: a stop never waits on it for ever."""
+    """`proc`'s exit code. Once asked to stop, it has `grace_s` to exit on its own (`dg dev`
+    takes ~3 s; in test runs it was still up 60 s after Ctrl-C once, and 20 s with a run in
+    flight on a slower host), then it is sent SIGTERM, and SIGKILL half a grace later: a stop
+    never waits on it for ever (`stop_bound_s`)."""
     import subprocess
     import time
 
@@ -81,9 +92,9 @@ def _wait(proc, stopped: list[int], grace_s: float) -> int:
             continue
         asked = asked if asked is not None else time.monotonic()
         waited = time.monotonic() - asked
-        if waited > 3 * grace_s:
+        if waited > 1.5 * grace_s:
             proc.kill()
-        elif waited > 2 * grace_s:
+        elif waited > grace_s:
             proc.terminate()
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from housing_assets.cli.servers import stop_bound_s
 from tests.conftest import ALL_ASSETS
 from tests.harness.loopback import free_port
 
@@ -282,4 +283,6 @@ def test_ctrl_c_stops_housing_dev_and_its_run_at_once(tmp_path):
     else:
         pytest.fail("processes of housing dev's group outlived it")
     print(f"housing dev stopped {took:.1f} s after Ctrl-C, with a run in flight")
-    assert took < 30
+    # `dg dev` exits within ~3 s; when it hangs (seen with a run in flight) the supervisor's
+    # SIGTERM and SIGKILL bound the stop, not its heartbeat timeouts.
+    assert took < stop_bound_s() + 5

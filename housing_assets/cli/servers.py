@@ -34,13 +34,14 @@ def cmd_dev(args) -> int:
 
 
 GRACE_S = 10.0  # how long `dg dev`, then what it leaves behind, may take to stop on its own
+TERM_AFTER = 1.0  # graces after the stop request: `dg dev` is sent SIGTERM
+KILL_AFTER = 1.5  # ... and SIGKILL
 
 
 def stop_bound_s(grace_s: float = GRACE_S) -> float:
-    """The longest a stop can take once asked: `dg dev` gets `grace_s` to exit on its own (it
-    takes a few seconds), SIGTERM, SIGKILL half a grace later; then its leftovers get SIGTERM
-    and, `grace_s` later, SIGKILL."""
-    return 2.5 * grace_s
+    """The longest a stop can take once asked: `dg dev` is killed `KILL_AFTER` graces in at the
+    latest, then its leftovers get SIGTERM and, one grace later, SIGKILL."""
+    return (KILL_AFTER + 1) * grace_s
 
 
 def supervise(command: list[str], env: dict[str, str], *, grace_s: float = GRACE_S) -> int:
@@ -92,9 +93,9 @@ def _wait(proc, stopped: list[int], grace_s: float) -> int:
             continue
         asked = asked if asked is not None else time.monotonic()
         waited = time.monotonic() - asked
-        if waited > 1.5 * grace_s:
+        if waited > KILL_AFTER * grace_s:
             proc.kill()
-        elif waited > grace_s:
+        elif waited > TERM_AFTER * grace_s:
             proc.terminate()
 
 

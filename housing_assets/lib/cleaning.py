@@ -116,15 +116,22 @@ def _zero_to_nan(column: np.ndarray) -> int:
     return int(zero.sum())
 
 
+_CELL_RULES = [col for col in c.RANGES if col != c.TARGET]  # outlier cells become NaN
+
+
 def outliers_to_missing(df: pd.DataFrame, report: CleaningReport) -> pd.DataFrame:
+    """Cells outside their column's range -> NaN; rows whose target is outside its range dropped.
+    One comparison over the matrix of ranged columns (all float64 by the contract): per column,
+    three Series operations cost ~16 ms a month whatever its size."""
     out = df.copy()
-    for col, rule in c.RANGES.items():
-        if col == c.TARGET:
-            continue
-        bad = (out[col] < rule.low) | (out[col] > rule.high)
-        if bad.any():
-            report.outlier_cells[col] = report.outlier_cells.get(col, 0) + int(bad.sum())
-            out.loc[bad, col] = np.nan
+    values = out[_CELL_RULES].to_numpy(dtype="float64")
+    low = np.array([c.RANGES[col].low for col in _CELL_RULES])
+    high = np.array([c.RANGES[col].high for col in _CELL_RULES])
+    bad = (values < low) | (values > high)  # NaN is never bad
+    for j in np.flatnonzero(bad.any(axis=0)):
+        col = _CELL_RULES[j]
+        report.outlier_cells[col] = report.outlier_cells.get(col, 0) + int(bad[:, j].sum())
+        out.loc[bad[:, j], col] = np.nan
     target_rule = c.RANGES[c.TARGET]
     bad_target = ~out[c.TARGET].between(target_rule.low, target_rule.high)
     report.target_outlier_rows_dropped += int(bad_target.sum())

@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 
 from housing_assets.definitions import build_definitions
+from housing_assets.defs.monitoring.run_history import check_evaluations
 from housing_assets.settings import Settings
 from tests.automation.daemon import InProcessDaemon
 from tests.conftest import frames_by_month
@@ -133,9 +134,9 @@ def test_a_corrupt_month_fails_its_check_alone_while_the_others_proceed(tmp_path
         assert instance.get_materialized_partitions(cleaned) == set()
         named = {
             e.partition: e.description or ""
-            for e in batch.get_asset_check_evaluations()
+            for e in check_evaluations(instance, batch.run_id)
             if e.check_name == "raw_contract" and not e.passed and e.partition is not None
-        }  # ...naming each bad month and why, partition by partition
+        }  # ...naming each bad month and why, partition by partition, in the run's event log
         assert set(named) == {"2019-11", "2020-01"}, named
         assert "2019-11.csv: truncated" in named["2019-11"] and "ends mid-row" in named["2019-11"]
         assert "2020-01.parquet: cannot be read as .parquet" in named["2020-01"]

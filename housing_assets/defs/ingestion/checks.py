@@ -4,6 +4,12 @@ from collections.abc import Mapping
 
 import dagster as dg
 import pandas as pd
+from dagster._core.events import (
+    DagsterEvent,
+    DagsterEventBatchMetadata,
+    DagsterEventType,
+    generate_event_batch_id,
+)
 
 from housing_assets.defs.ingestion.assets import accepted_source, cleaned_monthly, raw_monthly
 from housing_assets.defs.ingestion.partitions import months
@@ -41,9 +47,9 @@ def _result(
     keys = list(context.partition_keys)
     check_key = context.check_specs[0].key
     if len(keys) > 1:
-        for month in keys:
-            findings = outcome.month_findings(month)
-            context.op_execution_context.log_event(
+        _log_month_evaluations(
+            context,
+            [
                 dg.AssetCheckEvaluation(
                     asset_key=check_key.asset_key,
                     check_name=check_key.name,
@@ -57,7 +63,10 @@ def _result(
                         )
                     },
                 )
-            )
+                for month in keys
+                for findings in [outcome.month_findings(month)]
+            ],
+        )
     return dg.AssetCheckResult(
         passed=not failed,
         severity=severity,
@@ -79,6 +88,35 @@ def _result(
             **extra,
         },
     )
+
+
+def _log_month_evaluations(
+    context: dg.AssetCheckExecutionContext, evaluations: list[dg.AssetCheckEvaluation]
+) -> None:
+    """Log the per-month evaluations as one batch of events: the instance stores a batch in one
+    transaction (instance.py) where `log_event` costs one per month, ~10 ms each -- 7 s of a
+    first ingest of the HouseTS sample, five checks x 142 months. The same events, in the run's
+    event log the UI, the sensors and `run_history` read; unlike `log_event`'s, they are not
+    repeated in an in-process result's own event list (`get_asset_check_evaluations()` there
+    holds the run-level results).
+
+    Dagster batches only the materializations it emits itself; this builds the same event
+    `log_event` would, through the step context Dagster hands to framework code."""
+    step = context.op_execution_context.get_step_execution_context()
+    batch = generate_event_batch_id()
+    for i, evaluation in enumerate(evaluations):
+        verdict = "passed" if evaluation.passed else "did not pass"
+        DagsterEvent.from_step(
+            DagsterEventType.ASSET_CHECK_EVALUATION,
+            step,
+            evaluation,
+            message=(
+                f"Asset check '{evaluation.check_name}' on "
+                f"'{evaluation.asset_key.to_user_string()}' partition {evaluation.partition} "
+                f"{verdict}. Description: '{evaluation.description}'"
+            ),
+            batch_metadata=DagsterEventBatchMetadata(batch, i == len(evaluations) - 1),
+        )
 
 
 def _failure_summary(outcome: Outcome, failed: list[str], detailed: int = 3) -> str:

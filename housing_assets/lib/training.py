@@ -206,7 +206,7 @@ def train(
     state: F.FeatureState,
     settings: tuning.TuningSettings,
     *,
-    storage: str | None = None,
+    storage: str | None = None,  # tuning.open_storage
     study_name: str = "housing",
     on_trial: Callable[[tuning.TrialResult], None] | None = None,
     say: Callable[[str], None] = lambda _m: None,

@@ -192,10 +192,12 @@ class OptunaStorage(dg.ConfigurableResource):
     """Where Optuna studies persist, so an interrupted tuning run resumes instead of restarting."""
 
     storage_url: str = Field(
-        description="An Optuna storage URL, e.g. sqlite:////path/to/studies.db."
+        description="journal:///<path> (Optuna's file journal, the local default) or an Optuna "
+        "storage URL, e.g. postgresql://... or sqlite:////path/to/studies.db."
     )
 
     def prepared_url(self) -> str:
+        """The URL, its local directory made (a journal's is made when it is opened)."""
         if self.storage_url.startswith("sqlite:///"):
             from pathlib import Path
 

@@ -1,8 +1,11 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import xgboost as xgb
 
 from housing_assets.lib import tuning
+from housing_assets.settings import Settings
 
 
 def _data(seed: int, n: int = 600):
@@ -26,8 +29,15 @@ def test_tuning_is_seeded_and_reports_every_trial():
     assert 0 < a.best_iteration < 200
 
 
-def test_an_interrupted_study_resumes_from_storage(tmp_path):
-    storage = f"sqlite:///{tmp_path / 'studies.db'}"
+STORAGES = {  # the local default (settings.py), and an RDB URL as production's Postgres
+    "journal": "journal:///{tmp}/optuna/studies.journal",
+    "sqlite": "sqlite:///{tmp}/studies.db",
+}
+
+
+@pytest.mark.parametrize("kind", STORAGES)
+def test_an_interrupted_study_resumes_from_storage(tmp_path, kind):
+    storage = STORAGES[kind].format(tmp=tmp_path)
     first = tuning.tune(_data(0), _data(1), SETTINGS, storage=storage, study_name="s")
     more = tuning.TuningSettings(**{**SETTINGS.__dict__, "n_trials": 5})
     second = tuning.tune(_data(0), _data(1), more, storage=storage, study_name="s")
@@ -36,20 +46,35 @@ def test_an_interrupted_study_resumes_from_storage(tmp_path):
     assert second.best_value <= first.best_value
 
 
-def test_trials_a_killed_run_left_running_are_failed_and_do_not_count(tmp_path):
+@pytest.mark.parametrize("kind", STORAGES)
+def test_trials_a_killed_run_left_running_are_failed_and_do_not_count(tmp_path, kind):
     """A run killed mid-trial leaves that trial RUNNING in the stored study forever: on resume
     it is marked FAIL, reported, and the budget still buys `n_trials` real trials."""
     import optuna
 
-    storage = f"sqlite:///{tmp_path / 'studies.db'}"
+    url = STORAGES[kind].format(tmp=tmp_path)
+    storage = tuning.open_storage(url)
     study = optuna.create_study(study_name="s", storage=storage, direction="minimize")
     study.ask()  # a trial begun by a process that was then killed
-    result = tuning.tune(_data(0), _data(1), SETTINGS, storage=storage, study_name="s")
+    result = tuning.tune(_data(0), _data(1), SETTINGS, storage=url, study_name="s")
     assert result.orphaned_trials == 1 and result.resumed_trials == 0
     assert len(result.trials) == 3
-    states = [t.state for t in optuna.load_study(study_name="s", storage=storage).trials]
+    reopened = tuning.open_storage(url)  # what the next process reads
+    states = [t.state for t in optuna.load_study(study_name="s", storage=reopened).trials]
     assert states.count(optuna.trial.TrialState.FAIL) == 1
     assert optuna.trial.TrialState.RUNNING not in states
+
+
+def test_studies_persist_in_a_file_journal_by_default(tmp_path):
+    import optuna
+
+    url = Settings(home=tmp_path / "home").optuna_storage_url
+    assert url.startswith(tuning.JOURNAL) and url.endswith("studies.journal")
+    storage = tuning.open_storage(url)
+    assert isinstance(storage, optuna.storages.JournalStorage)
+    assert Path(url.removeprefix(tuning.JOURNAL)).parent.is_dir()  # made for the journal
+    assert tuning.open_storage("postgresql://db/optuna") == "postgresql://db/optuna"
+    assert tuning.open_storage(None) is None
 
 
 def test_sampling_keeps_order_and_size():

@@ -117,6 +117,8 @@ def _zero_to_nan(column: np.ndarray) -> int:
 
 
 _CELL_RULES = [col for col in c.RANGES if col != c.TARGET]  # outlier cells become NaN
+_CELL_LOW = np.array([c.RANGES[col].low for col in _CELL_RULES])
+_CELL_HIGH = np.array([c.RANGES[col].high for col in _CELL_RULES])
 
 
 def outliers_to_missing(df: pd.DataFrame, report: CleaningReport) -> pd.DataFrame:
@@ -125,9 +127,7 @@ def outliers_to_missing(df: pd.DataFrame, report: CleaningReport) -> pd.DataFram
     three Series operations cost ~16 ms a month whatever its size."""
     out = df.copy()
     values = out[_CELL_RULES].to_numpy(dtype="float64")
-    low = np.array([c.RANGES[col].low for col in _CELL_RULES])
-    high = np.array([c.RANGES[col].high for col in _CELL_RULES])
-    bad = (values < low) | (values > high)  # NaN is never bad
+    bad = (values < _CELL_LOW) | (values > _CELL_HIGH)  # NaN is never bad
     for j in np.flatnonzero(bad.any(axis=0)):
         col = _CELL_RULES[j]
         report.outlier_cells[col] = report.outlier_cells.get(col, 0) + int(bad[:, j].sum())

@@ -195,13 +195,3 @@ class OptunaStorage(dg.ConfigurableResource):
         description="journal:///<path> (Optuna's file journal, the local default) or an Optuna "
         "storage URL, e.g. postgresql://... or sqlite:////path/to/studies.db."
     )
-
-    def prepared_url(self) -> str:
-        """The URL, its local directory made (a journal's is made when it is opened)."""
-        if self.storage_url.startswith("sqlite:///"):
-            from pathlib import Path
-
-            Path(self.storage_url.removeprefix("sqlite:///")).parent.mkdir(
-                parents=True, exist_ok=True
-            )
-        return self.storage_url

@@ -83,7 +83,8 @@ def tuned_model(
     """XGBoost tuned by Optuna on train/eval, refit on train+eval, registered in MLflow as a pyfunc that prices HouseTS rows (model JSON inside)."""
     vintage, rows, state = context.partition_key, splits, feature_state
     settings = config.settings()
-    storage, study = optuna_storage.prepared_url(), _study_name(config, vintage, rows)
+    # The study's storage is opened, a local file's directory made, by tuning.open_storage.
+    storage, study = optuna_storage.storage_url, _study_name(config, vintage, rows)
     tags = {
         "vintage": vintage,
         "dagster_partition": vintage,

@@ -72,6 +72,8 @@ HOW: list[tuple[str, Rule]] = [  # first match wins
     (r"uv run python benchmarks/calibrate_synthetic\.py .*", Rule("not-here",
         "full-scale panel and real data from ../shared against the synthetic one: minutes")),
     (r"uv run python benchmarks/real_data\.py", Rule("not-here", "trains on the real files in ../shared: minutes")),
+    (r"uv run python benchmarks/forecast_protocol\.py", Rule("elsewhere",
+        "tests/unit/test_forecast_protocol.py", marker='"benchmarks/forecast_protocol.py"')),
     (r"uv run python benchmarks/refit_value\.py( \[--seed N\])?", Rule("not-here",
         "ten retrains on the real DC panel in ../shared: ~4 min")),
     (r"uv run python benchmarks/hostile_requests\.py", Rule("not-here", "a load benchmark: minutes")),

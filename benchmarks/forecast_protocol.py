@@ -149,12 +149,13 @@ def table(result: dict, panel: Panel) -> str:
         "",
         "Rolling backtest by origin year (h = 1..12, refit each January), MAPE %:",
         "",
-        "| year | origins | ours | persistence | drift |",
-        "|---|---|---|---|---|",
+        "| year | origins | ours | persistence | drift | bands cover 80 / 95 |",
+        "|---|---|---|---|---|---|",
     ]
     for r in result["rolling_by_year"]:
         lines.append(
-            f"| {r['year']} | {r['origins']} | {r['model']:.2f} | {r['persistence']:.2f} | {r['drift']:.2f} |"
+            f"| {r['year']} | {r['origins']} | {r['model']:.2f} | {r['persistence']:.2f} | "
+            f"{r['drift']:.2f} | {r['coverage_80']:.0f} / {r['coverage_95']:.0f} |"
         )
     return "\n".join(lines)
 

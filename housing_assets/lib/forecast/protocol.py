@@ -21,7 +21,7 @@ from housing_assets.lib.forecast import signals as S
 from housing_assets.lib.forecast import tuning
 from housing_assets.lib.forecast.panel import Panel
 
-CALIBRATION_FOLDS = 2  # years of out-of-sample residuals the bands start from
+CALIBRATION_FOLDS = 3  # years of out-of-sample residuals the bands start from
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ def forecast_points(
             if o + h >= panel.n_months:
                 break
             centre = anchor + change[:, h - 1]
+            unit = I.scale(change[:, h - 1], h)
             frames.append(
                 pd.DataFrame(
                     {
@@ -95,10 +96,10 @@ def forecast_points(
                         "model": np.exp(centre),
                         "persistence": np.exp(anchor),
                         "drift": np.exp(anchor + h * trend),
-                        "lower_80": np.exp(centre - half["80"][h - 1]),
-                        "upper_80": np.exp(centre + half["80"][h - 1]),
-                        "lower_95": np.exp(centre - half["95"][h - 1]),
-                        "upper_95": np.exp(centre + half["95"][h - 1]),
+                        "lower_80": np.exp(centre - half["80"][h - 1] * unit),
+                        "upper_80": np.exp(centre + half["80"][h - 1] * unit),
+                        "lower_95": np.exp(centre - half["95"][h - 1] * unit),
+                        "upper_95": np.exp(centre + half["95"][h - 1] * unit),
                     }
                 )[ok]
             )
@@ -184,9 +185,12 @@ def rolling_by_year(
         params, _ = tuning.tune(examples, start - 12, start, trials, seed)
         model = M.fit(examples, start - 1, params)
         origins = list(range(start, min(start + 12, panel.n_months - 1)))
-        points = forecast_points(examples, model, origins, steps, None).dropna(subset=["actual"])
+        pool = I.calibration_pool(examples, model, start, CALIBRATION_FOLDS)
+        points = forecast_points(examples, model, origins, steps, pool).dropna(subset=["actual"])
         row = {"year": year, "origins": len(origins), "points": len(points)}
         for column in ("model", "persistence", "drift"):
             row[column] = scores(points, column)["mape"]
+        cover = coverage(points)["overall"]
+        row["coverage_80"], row["coverage_95"] = cover["80"], cover["95"]
         rows.append(row)
     return pd.DataFrame(rows)

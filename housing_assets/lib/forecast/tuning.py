@@ -53,6 +53,7 @@ def search_space(trial: optuna.Trial) -> M.Params:
         alpha=trial.suggest_float("alpha", 0.01, 300.0, log=True),
         half_life=float(trial.suggest_categorical("half_life", [0, 24, 48, 96])),
         shrink=trial.suggest_float("shrink", 0.5, 1.0),
+        damping=trial.suggest_float("damping", 0.7, 0.97),
     )
 
 
@@ -74,7 +75,7 @@ def tune(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
     # The default settings are the first trial, so tuning can only improve on them.
-    study.enqueue_trial({"alpha": 10.0, "half_life": 0, "shrink": 1.0})
+    study.enqueue_trial({"alpha": 10.0, "half_life": 0, "shrink": 1.0, "damping": 0.9})
 
     def objective(trial: optuna.Trial) -> float:
         value = validation_error(examples, search_space(trial), cuts, test_start)
@@ -84,7 +85,8 @@ def tune(
 
     study.optimize(objective, n_trials=trials)
     best = study.best_params
-    return M.Params(best["alpha"], float(best["half_life"]), best["shrink"]), study
+    params = M.Params(best["alpha"], float(best["half_life"]), best["shrink"], best["damping"])
+    return params, study
 
 
 def _best(study: optuna.Study, fallback: float) -> float:

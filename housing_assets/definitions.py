@@ -9,6 +9,8 @@ import dagster as dg
 from pydantic import SecretStr
 
 from housing_assets.defs import jobs, loggers
+from housing_assets.defs.forecasting import assets as forecasting
+from housing_assets.defs.forecasting import checks as forecasting_checks
 from housing_assets.defs.ingestion import assets as ingestion
 from housing_assets.defs.ingestion import checks as ingestion_checks
 from housing_assets.defs.monitoring import alerts as monitoring_alerts
@@ -121,6 +123,9 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> dg.D
             training_model.holdout_predictions,
             training_model.holdout_metrics,
             training_serving.serving_bundle,
+            forecasting.forecaster,
+            forecasting.forecast_backtest,
+            forecasting.published_forecast,
             monitoring.drift_report,
             monitoring.batch_predictions,
             monitoring.served_history,
@@ -135,12 +140,14 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> dg.D
             training_checks.encoders_fit_on_train_only,
             training_checks.holdout_served_from_the_past,
             training_checks.promotion_gate,
+            forecasting_checks.forecast_beats_persistence,
             monitoring_checks.drift_within_thresholds,
         ],
         jobs=[
             jobs.ingest_job,
             jobs.check_and_clean_job,
             jobs.train_job,
+            jobs.forecast_job,
             jobs.ingest_and_monitor_job,
             jobs.drift_report_job,
         ],

@@ -168,6 +168,21 @@ def _collect_warnings(result, outcome: IngestOutcome) -> None:
 
 
 @dataclass
+class ForecastOutcome:
+    """One vintage's forecasting run: the backtest and what its gate decided."""
+
+    vintage: str
+    run_id: str
+    gate: str  # "publish" or the gate's reasons
+    backtest: dict | None
+    published: dict | None  # the publication's provenance; None: held back
+
+    @property
+    def version(self) -> str | None:
+        return self.published["version"] if self.published else None
+
+
+@dataclass
 class TrainOutcome:
     """One vintage's lineage run, read back as the assets' own typed values (not metadata)."""
 
@@ -179,6 +194,7 @@ class TrainOutcome:
     publication: Publication | None  # None: the gate blocked it
     trials: dict = field(default_factory=dict)  # new, resumed, pruned, best: what tuning did
     warnings: list[str] = field(default_factory=list)  # the gate's warnings (it passed anyway)
+    forecast: ForecastOutcome | None = None  # the vintage's forecaster, when it was run
 
     @property
     def published(self) -> bool:
@@ -255,4 +271,45 @@ def train(
         report=written("holdout_metrics", dict),
         model=written("tuned_model", ModelArtifact),
         publication=written("serving_bundle", Publication),
+    )
+
+
+def forecast(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    vintage: str,
+    trials: int,
+    say: Callable[[str], None] = print,
+) -> ForecastOutcome:
+    """Materialize one vintage's forecaster, backtest and (if its gate passes) publication; the
+    vintage's splits must exist (`train` wrote them). A held-back forecaster is an outcome, any
+    other failure raises."""
+    say(f"  one run: forecaster ({trials} trials) -> backtest -> gate -> published forecasts")
+    config = {
+        "ops": {"forecaster": {"config": {"trials": trials}}},
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+    }
+    result = _run(
+        defs, "forecast", instance, {}, partition_key=vintage, run_config=config,
+        title=f"forecast {vintage}",
+    )  # fmt: skip
+    gate = checks.run_level(result.get_asset_check_evaluations(), "forecast_beats_persistence")
+    blocked = gate is not None and not gate.passed
+    if not result.success and not blocked:
+        raise RuntimeError(f"forecast run {result.run_id} failed:\n{_step_errors(result)}")
+
+    def written(asset: str):
+        event = instance.get_latest_materialization_event(dg.AssetKey(asset))
+        if event is None or event.run_id != result.run_id:
+            return None
+        return defs.load_asset_value(
+            asset, python_type=dict, partition_key=vintage, instance=instance
+        )
+
+    return ForecastOutcome(
+        vintage,
+        result.run_id,
+        (gate.description or "") if gate is not None else "not evaluated",
+        written("forecast_backtest"),
+        written("published_forecast"),
     )

@@ -32,8 +32,9 @@ LINEAGE_ASSETS = (
     "holdout_metrics",
     "serving_bundle",
 )
+FORECASTING_ASSETS = ("forecaster", "forecast_backtest", "published_forecast")
 MONITORING_ASSETS = ("drift_report", "batch_predictions", "served_history")
-ALL_ASSETS = {*INGESTION_ASSETS, *LINEAGE_ASSETS, *MONITORING_ASSETS}
+ALL_ASSETS = {*INGESTION_ASSETS, *LINEAGE_ASSETS, *FORECASTING_ASSETS, *MONITORING_ASSETS}
 
 
 @pytest.fixture(scope="session")

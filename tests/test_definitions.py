@@ -5,7 +5,7 @@ import pytest
 
 from housing_assets.definitions import build_definitions, resources_for
 from housing_assets.settings import Settings
-from tests.conftest import ALL_ASSETS, LINEAGE_ASSETS
+from tests.conftest import ALL_ASSETS, FORECASTING_ASSETS, LINEAGE_ASSETS
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +40,14 @@ def test_asset_check_job_sensor_snapshot(defs):
         ("feature_state", "encoders_fit_on_train_only"),
         ("holdout_predictions", "holdout_served_from_the_past"),
         ("holdout_metrics", "promotion_gate"),
+        ("forecast_backtest", "forecast_beats_persistence"),
         ("drift_report", "drift_within_thresholds"),
     }
     assert {j.name for j in defs.jobs} == {
         "ingest",
         "check_and_clean",
         "train",
+        "forecast",
         "ingest_and_monitor",
         "recompute_drift",
     }
@@ -70,6 +72,7 @@ def test_blocking_flags(defs):
         "encoders_fit_on_train_only": True,
         "holdout_served_from_the_past": True,
         "promotion_gate": True,
+        "forecast_beats_persistence": True,
         "drift_within_thresholds": False,
     }
 
@@ -200,13 +203,17 @@ def test_every_asset_has_an_owner_and_a_code_version(defs):
         "team:ml",
     }
     for node in graph.asset_nodes:
-        if node.group_name == "training":
+        if node.group_name in ("training", "forecasting"):
             assert node.code_version, node.key
             assert node.owners == ["team:ml"], node.key
         if node.group_name == "ingestion":
             assert node.owners == ["team:data-platform"], node.key
     training = {n.key.to_user_string() for n in graph.asset_nodes if n.group_name == "training"}
     assert training == set(LINEAGE_ASSETS)
+    forecasting = {
+        n.key.to_user_string() for n in graph.asset_nodes if n.group_name == "forecasting"
+    }
+    assert forecasting == set(FORECASTING_ASSETS)
 
 
 def test_every_sensor_and_job_says_what_it_does(defs):

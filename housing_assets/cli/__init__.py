@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
             help="share of train rows used for tuning (default 0.5; 0.35 with --full)",
         )
         p.add_argument(
+            "--no-forecast",
+            action="store_true",
+            help="train the price model only: no forecaster, backtest or published forecasts",
+        )
+        p.add_argument(
             "--no-wait",
             action="store_true",
             help="refuse (exit 2) instead of waiting when another `housing run` uses this home",

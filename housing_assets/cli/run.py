@@ -27,6 +27,7 @@ class HomeBusy(RuntimeError):
 
 
 WAIT_NOTE_EVERY_S = 60.0
+FORECAST_TRIALS = 24  # the forecaster's Optuna budget: seconds at the default scale
 
 
 @contextmanager
@@ -242,7 +243,12 @@ def _train(args, settings: Settings, defs, resources, instance, say):
     repaired = resources["mlflow_tracking"].reconcile_champion(resources["serving_store"].store())
     if repaired:  # a publish that crashed between `current` and the alias
         say(f"  {repaired}")
-    return train(defs, instance, args.vintage, _tuning_config(args, settings), say=say)
+    trained = train(defs, instance, args.vintage, _tuning_config(args, settings), say=say)
+    if not args.no_forecast:
+        from housing_assets.runner import forecast
+
+        trained.forecast = forecast(defs, instance, args.vintage, FORECAST_TRIALS, say=say)
+    return trained
 
 
 def _span(months: list[str]) -> str:
@@ -350,6 +356,38 @@ def _model_summary(settings: Settings, trained, say) -> None:
         say(f"  NOT PUBLISHED: the promotion gate blocked it: {trained.gate}")
     for warning in trained.warnings:
         say(f"  gate {warning}")
+    if trained.forecast is not None:
+        _forecast_summary(settings, trained.forecast, say)
+
+
+def _forecast_summary(settings: Settings, outcome, say) -> None:
+    rep = outcome.backtest
+    if rep is not None:
+        from housing_assets.lib.forecast.backtest import ordered
+
+        rep = ordered(rep)
+        o = rep["overall"]
+        say(
+            f"  forecast backtest ({outcome.vintage} on, 1-24 months ahead, {rep['points']:,} "
+            f"points): MAPE {o['model']:.2f}%  persistence {o['persistence']:.2f}%  "
+            f"drift {o['drift']:.2f}%"
+        )
+        for label, part in rep["by_bucket"].items():
+            cover = rep["coverage"].get(label, {})
+            say(
+                f"      {label:>5s}: MAPE {part['model']:5.2f}%  persistence "
+                f"{part['persistence']:5.2f}%  ({part['points']:,} points, 80% band covers "
+                f"{cover.get('80', float('nan')):.0f}%)"
+            )
+    if outcome.published:
+        p = outcome.published
+        say(
+            f"  forecasts: {settings.serving_dir}/forecasts/{p['version']} (current; from "
+            f"{p['origin']}; MLflow {p['registered_model']} v{p['registered_version']}, alias "
+            "forecast-champion)"
+        )
+    else:
+        say(f"  FORECASTS NOT PUBLISHED: the backtest gate held them back: {outcome.gate}")
 
 
 def _horizon_lines(m: dict) -> list[str]:

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from housing_assets.defs.forecasting import assets as forecasting
 from housing_assets.defs.ingestion import assets as ingestion
 from housing_assets.defs.ingestion.partitions import months
 from housing_assets.defs.monitoring import assets as monitoring
@@ -39,6 +40,16 @@ train_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups(training.GROUP),
     partitions_def=vintages,
     description="One vintage: splits -> encoders -> tuned model -> holdout metrics -> gated serving bundle.",
+)
+
+# Its own job, not part of `train`: the forecaster's gate and the nowcast model's are separate,
+# and a vintage's forecaster reads the same splits the train run wrote.
+forecast_job = dg.define_asset_job(
+    "forecast",
+    executor_def=IN_PROCESS,
+    selection=dg.AssetSelection.groups(forecasting.GROUP),
+    partitions_def=vintages,
+    description="One vintage: the forecaster (1-24 months ahead) -> its holdout backtest -> gated published forecasts.",
 )
 
 # What the new-data sensor runs once a champion exists: the month's ingest, then its drift

@@ -17,6 +17,9 @@ Layout in a serving store (a local directory today, an S3 prefix with the cloud 
                                           (model.json): what the gate compares a challenger with
     bundles/<version>/MANIFEST.json       sha256 of every file above -- written LAST
     current                               the live version -- flipped only after the manifest
+    forecasts/<version>/...               the forecaster's own publication (`FORECAST`): its
+                                          JSON, bands, every zip's forecasts, its backtest
+    forecasts/current                     the live forecaster, flipped the same way
 
 A reader follows `current`, and refuses a bundle whose manifest is missing (half-written), lists
 a file outside the names above (`../x`, `model.pkl`) or whose files do not match their
@@ -57,6 +60,30 @@ KNOWN_FILES = (*FILES, *EXPLORER_FILES, *DRIFT_FILES, EVALUATED_MODEL)
 VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
+@dataclass(frozen=True)
+class Kind:
+    """What is published under one folder of the store, with its own `current` pointer."""
+
+    folder: str
+    pointer: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+
+    @property
+    def known(self) -> tuple[str, ...]:
+        return (*self.required, *self.optional)
+
+
+NOWCAST = Kind("bundles", POINTER, FILES, (*EXPLORER_FILES, *DRIFT_FILES, EVALUATED_MODEL))
+# The forecaster's publication (lib/forecast/publishing.py): published apart from the nowcast
+# model, so a forecaster its backtest holds back never stops a nowcast model (nor the reverse).
+FORECAST = Kind(
+    "forecasts",
+    "forecasts/current",
+    ("forecaster.json", "bands.json", "forecasts.parquet", "backtest.json", "provenance.json"),
+)
+
+
 class BundleError(RuntimeError):
     """A bundle that must not be served: missing, incomplete or not matching its manifest."""
 
@@ -72,38 +99,42 @@ def check_version(version: str) -> str:
 
 
 def publish(
-    store: Store, version: str, files: dict[str, bytes], *, replaces: str | None = None
+    store: Store,
+    version: str,
+    files: dict[str, bytes],
+    *,
+    replaces: str | None = None,
+    kind: Kind = NOWCAST,
 ) -> dict:
     """Write a complete bundle, then its manifest, then flip `current`. Returns the manifest.
 
     With `replaces`, `current` is flipped only if it still names that version (a history refresh
     must not put back an older model that a retrain replaced while it was writing)."""
     check_version(version)
-    missing = [name for name in FILES if name not in files]
+    missing = [name for name in kind.required if name not in files]
     if missing:
         raise BundleError(f"bundle {version} lacks {missing}")
-    optional = (*EXPLORER_FILES, *DRIFT_FILES, EVALUATED_MODEL)
-    unknown = sorted(set(files) - set(KNOWN_FILES))
+    unknown = sorted(set(files) - set(kind.known))
     if unknown:
         raise BundleError(f"bundle {version}: unknown files {unknown}")
-    names = [*FILES, *(name for name in optional if name in files)]
+    names = [*kind.required, *(name for name in kind.optional if name in files)]
     for name in names:
-        store.write(f"bundles/{version}/{name}", files[name])
+        store.write(f"{kind.folder}/{version}/{name}", files[name])
     manifest = {"version": version, "files": {name: sha256(files[name]) for name in names}}
-    store.write(f"bundles/{version}/{MANIFEST}", json.dumps(manifest, indent=1).encode())
-    if replaces is not None and current_version(store) != replaces:
+    store.write(f"{kind.folder}/{version}/{MANIFEST}", json.dumps(manifest, indent=1).encode())
+    if replaces is not None and current_version(store, kind) != replaces:
         raise BundleError(
-            f"bundle {version} written but not made current: {current_version(store)} replaced "
-            f"{replaces} meanwhile"
+            f"bundle {version} written but not made current: {current_version(store, kind)} "
+            f"replaced {replaces} meanwhile"
         )
-    store.write(POINTER, version.encode())
+    store.write(kind.pointer, version.encode())
     return manifest
 
 
-def current_version(store: Store) -> str | None:
-    if not store.exists(POINTER):
+def current_version(store: Store, kind: Kind = NOWCAST) -> str | None:
+    if not store.exists(kind.pointer):
         return None
-    return store.read(POINTER).decode().strip() or None
+    return store.read(kind.pointer).decode().strip() or None
 
 
 @dataclass
@@ -115,29 +146,30 @@ class Bundle:
         return json.loads(self.files[name])
 
 
-def versions(store: Store) -> list[str]:
+def versions(store: Store, kind: Kind = NOWCAST) -> list[str]:
     """Every complete bundle (its manifest written), by name."""
-    return sorted(k.split("/")[1] for k in store.list("bundles") if k.endswith(f"/{MANIFEST}"))
+    keys = store.list(kind.folder)
+    return sorted(k.split("/")[1] for k in keys if k.endswith(f"/{MANIFEST}"))
 
 
-def load(store: Store, version: str | None = None) -> Bundle:
+def load(store: Store, version: str | None = None, kind: Kind = NOWCAST) -> Bundle:
     """Load and verify a bundle (the current one by default)."""
-    version = version or current_version(store)
+    version = version or current_version(store, kind)
     if version is None:
         raise BundleError(f"no bundle has been published to {store.describe()}")
-    listed = _manifest(store, version)
+    listed = _manifest(store, version, kind)
     # Only the known file names are ever read: a manifest cannot point outside the bundle
     # (`../`, absolute paths) nor make a reader open anything else (`model.pkl`).
-    unknown = sorted(set(listed) - set(KNOWN_FILES))
+    unknown = sorted(set(listed) - set(kind.known))
     if unknown:
         raise BundleError(f"bundle {version}: manifest lists unknown files {unknown}, refusing it")
-    missing = [name for name in FILES if name not in listed]
+    missing = [name for name in kind.required if name not in listed]
     if missing:
         raise BundleError(f"bundle {version}: manifest lacks {missing}, refusing it")
     files = {}
     for name, digest in listed.items():
         try:
-            data = store.read(f"bundles/{version}/{name}")
+            data = store.read(f"{kind.folder}/{version}/{name}")
         except FileNotFoundError as exc:
             raise BundleError(f"bundle {version} is missing {name}") from exc
         if sha256(data) != digest:
@@ -146,26 +178,28 @@ def load(store: Store, version: str | None = None) -> Bundle:
     return Bundle(version, files)
 
 
-def read_verified(store: Store, version: str, names: tuple[str, ...]) -> dict[str, bytes]:
+def read_verified(
+    store: Store, version: str, names: tuple[str, ...], kind: Kind = NOWCAST
+) -> dict[str, bytes]:
     """Some of a bundle's files, each checked against its manifest (a listing that must not read
     every model): `BundleError` if the manifest is missing or a file does not match."""
-    listed = _manifest(store, version)
+    listed = _manifest(store, version, kind)
     out = {}
     for name in names:
         if name not in listed:
             raise BundleError(f"bundle {version}: manifest lacks {name}")
-        data = store.read(f"bundles/{version}/{name}")
+        data = store.read(f"{kind.folder}/{version}/{name}")
         if sha256(data) != listed[name]:
             raise BundleError(f"bundle {version}: {name} does not match its manifest checksum")
         out[name] = data
     return out
 
 
-def _manifest(store: Store, version: str) -> dict:
+def _manifest(store: Store, version: str, kind: Kind = NOWCAST) -> dict:
     """The manifest's {file: sha256}, or `BundleError` (missing: incomplete; not a manifest)."""
     check_version(version)
     try:
-        manifest = json.loads(store.read(f"bundles/{version}/{MANIFEST}"))
+        manifest = json.loads(store.read(f"{kind.folder}/{version}/{MANIFEST}"))
     except FileNotFoundError as exc:
         raise BundleError(f"bundle {version} has no manifest: incomplete, refusing it") from exc
     except ValueError as exc:

@@ -119,3 +119,18 @@ def horizon_mape(by_horizon: dict) -> bytes:
 def _baseline_mape(entry: dict, name: str) -> float:
     b = entry["baselines"].get(name)
     return b["baseline"]["mape"] if b and b["rows"] else np.nan
+
+
+def forecast_steps(by_step: dict[str, dict]) -> bytes:
+    """MAPE by months ahead: the forecaster against persistence and drift (its backtest)."""
+    colors = {"model": "#3b6ea8", "persistence": "#9aa5b1", "drift": "#d9a441"}
+    names = {"model": "forecaster", "persistence": "persistence", "drift": "drift"}
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    for key, series in by_step.items():
+        steps = sorted(int(h) for h in series)
+        ax.plot(steps, [series[h] for h in steps], marker="o", markersize=3,
+                label=names.get(key, key), color=colors.get(key))  # fmt: skip
+    ax.set_xlabel("months ahead")
+    ax.set_ylabel("backtest MAPE (%)")
+    ax.legend(fontsize=8, frameon=False)
+    return _png(fig)

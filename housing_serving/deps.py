@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 
 from housing_assets.lib.published import PublishedModel
+from housing_serving.forecasts import ForecastHolder, LiveForecast
 from housing_serving.metrics import ApiMetrics
 from housing_serving.model_holder import ModelHolder
 from housing_serving.settings import ServingSettings
@@ -24,6 +25,7 @@ class Runtime:
     holder: ModelHolder
     settings: ServingSettings
     metrics: ApiMetrics
+    forecasts: ForecastHolder | None = None  # the published forecaster, when the store has one
     heavy: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -47,7 +49,9 @@ class Runtime:
             self.heavy.release()
 
     def refresh(self) -> bool:
-        """Follow the store's `current`; True when a new model went live."""
+        """Follow the store's pointers; True when a new price model went live."""
+        if self.forecasts is not None:
+            self.forecasts.refresh()  # its own pointer; a refused one is logged, never fatal
         swapped = self.holder.refresh()
         current = self.holder.current
         if swapped and current is not None:
@@ -75,6 +79,21 @@ async def live_model(rt: RuntimeDep) -> PublishedModel:
 
 
 Live = Annotated[PublishedModel, Depends(live_model)]
+
+
+async def live_forecast(rt: RuntimeDep) -> LiveForecast:
+    current = rt.forecasts.current if rt.forecasts is not None else None
+    if current is None:
+        reason = (rt.forecasts.last_error if rt.forecasts else None) or (
+            "nothing published: a forecaster is published only when its backtest beats "
+            "persistence (housing run prints the verdict)"
+        )
+        # 404, not 503: no forecaster is a normal state (its gate held it back), not an outage.
+        raise HTTPException(404, detail=f"no forecasts loaded from {rt.settings.store} ({reason})")
+    return current  # type: ignore[return-value]
+
+
+LiveForecasts = Annotated[LiveForecast, Depends(live_forecast)]
 
 
 async def admin_key(rt: RuntimeDep, x_api_key: Annotated[str | None, Header()] = None) -> None:

@@ -32,6 +32,8 @@ REFUSED: tuple[type[Exception], ...] = (bundle.BundleError, OSError, ValueError,
 
 
 class ModelHolder:
+    what = "model"
+
     def __init__(self, store: bundle.Store):
         self.store = store
         self._current: PublishedModel | None = None
@@ -47,11 +49,18 @@ class ModelHolder:
         _ = loaded.explorer  # built before the swap: no request pays for the dashboard's indices
         return loaded
 
+    def target(self) -> str | None:
+        """The version the store's pointer names."""
+        return bundle.current_version(self.store)
+
+    def describe(self, loaded) -> str:
+        return f"vintage {loaded.provenance['vintage']}, holdout MAPE {loaded.holdout_mape:.2f}%"
+
     def refresh(self) -> bool:
         """Follow `current`; returns True when a new model went live."""
         with self._lock:
             try:
-                target = bundle.current_version(self.store)
+                target = self.target()
                 if target is None or (
                     self._current is not None and self._current.version == target
                 ):
@@ -61,7 +70,8 @@ class ModelHolder:
                 self.last_error = str(exc)
                 kept = self._current.version if self._current else "none"
                 log.error(
-                    "refusing bundle from %s: %s (still serving %s)",
+                    "refusing %s from %s: %s (still serving %s)",
+                    self.what,
                     self.store.describe(),
                     exc,
                     kept,
@@ -71,11 +81,11 @@ class ModelHolder:
             self._current = loaded  # a single reference assignment: atomic for readers
             self.last_error = None
             log.info(
-                "model swapped: %s -> %s (vintage %s, holdout MAPE %.2f%%) from %s",
+                "%s swapped: %s -> %s (%s) from %s",
+                self.what,
                 previous.version if previous else "none",
                 loaded.version,
-                loaded.provenance["vintage"],
-                loaded.holdout_mape,
+                self.describe(loaded),
                 self.store.describe(),
             )
             return True

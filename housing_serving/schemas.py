@@ -286,3 +286,49 @@ class ErrorDetail(BaseModel):
 
 class ErrorResponse(BaseModel):
     detail: list[ErrorDetail]
+
+
+class ForecastPoint(BaseModel):
+    month: str = Field(description="The month forecast, YYYY-MM.")
+    step: int = Field(description="Months after the origin.")
+    forecast: float
+    lower_80: float
+    upper_80: float
+    lower_95: float
+    upper_95: float
+
+
+class ZipForecast(BaseModel):
+    zipcode: str
+    metro: str
+    origin: str = Field(description="The last month with a known price: the forecast's start.")
+    last_price: float
+    model_version: str = Field(description="The published forecaster's version.")
+    vintage: str
+    points: list[ForecastPoint]
+
+
+class MetroForecastPoint(ForecastPoint):
+    zips: int
+    last_price: float
+
+
+class MetroForecast(BaseModel):
+    metro: str
+    origin: str
+    model_version: str
+    vintage: str
+    summary: str = Field(description="What the line is: the metro's average zip.")
+    points: list[MetroForecastPoint]
+
+
+class ForecastRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    zipcodes: list[int] = Field(min_length=1, max_length=1000, description="Up to 1,000 zips.")
+    months: int = Field(default=12, ge=1, description="Months ahead, 1..the served horizon.")
+
+
+class ForecastBatch(BaseModel):
+    model_version: str
+    origin: str
+    forecasts: list[ZipForecast]

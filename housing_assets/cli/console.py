@@ -131,6 +131,10 @@ class Console:
                 self.interrupted = True
             return  # other events (and failures: the summary names them) are the UI's business
         message = str(meta.get("orig_message", record.getMessage())).strip()
+        if message.startswith(f"Dependencies for step {step} failed"):
+            # A step a failed blocking check held back (a gate): the summary says why.
+            self.say(f"    {step} skipped: {message.split(': ', 1)[-1]}")
+            return
         if record.levelno >= logging.WARNING:
             level = "error" if record.levelno >= logging.ERROR else "warning"
             self.say(f"    {level} in {step or 'run'}: {message}")

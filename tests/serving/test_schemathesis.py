@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from housing_serving.app import create_app
 from housing_serving.settings import ServingSettings
 from tests.serving.conftest import API_KEY
+from tests.serving.test_forecast_api import publish_forecast
 
 # A few thousand generated requests in all (~20 operations); HOUSING_SCHEMATHESIS_EXAMPLES
 # raises it for a longer hunt.
@@ -15,6 +16,7 @@ EXAMPLES_PER_ROUTE = int(os.environ.get("HOUSING_SCHEMATHESIS_EXAMPLES", "400"))
 
 
 def test_no_generated_request_gets_a_server_error(store):
+    publish_forecast(store)  # the forecast routes answer from data, not only "not published"
     app = create_app(
         ServingSettings(store=str(store), poll_seconds=0, api_key=API_KEY, max_rows=50)
     )
@@ -41,6 +43,7 @@ def test_no_generated_request_gets_a_server_error(store):
 
         no_server_error()
     assert "POST /v1/predict" in routes and "POST /v1/predict/csv" in routes
+    assert "GET /v1/forecast/{zipcode}" in routes and "POST /v1/forecast" in routes
     # Hypothesis stops early on operations with few distinct inputs; the total still counts.
     assert len(calls) >= 5 * EXAMPLES_PER_ROUTE, (len(calls), len(routes))
     print(

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from housing_assets.defs.owners import ML
 from housing_assets.defs.training.partitions import vintages
-from housing_assets.lib import bundle, plots
+from housing_assets.lib import bundle, plots, progress
 from housing_assets.lib import splits as S
 from housing_assets.lib.forecast import backtest, publishing, pyfunc, tuning
 from housing_assets.lib.forecast import intervals as I
@@ -81,6 +81,10 @@ def forecaster(
                 f"forecast trial {number}/{config.trials}: validation MAPE {value:.3f}% "
                 f"(best {best:.3f}%)"
             )
+            progress.report(
+                "forecast tuning", number, config.trials, unit="trials",
+                note=f"best validation MAPE {best:.2f}%",
+            )  # fmt: skip
 
         params, study = tuning.tune(
             examples, panel.index(eval_start), panel.n_months, config.trials, config.seed, log_trial

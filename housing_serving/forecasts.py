@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from housing_assets.lib import bundle
@@ -22,6 +21,8 @@ class LiveForecast:
     published: PublishedForecast
     by_zip: dict[int, pd.DataFrame]
     metros: dict[str, pd.DataFrame]
+    past_by_zip: dict[int, pd.DataFrame]
+    past_by_metro: dict[str, pd.DataFrame]
 
     @property
     def version(self) -> str:
@@ -55,7 +56,26 @@ class LiveForecast:
             )
             for m, part in table.groupby("metro")
         }
-        return cls(published, by_zip, metros)
+        past = published.history.dropna(subset=["price"]).sort_values(["zipcode", "month"])
+        past_by_zip = {int(z): part[["month", "price"]] for z, part in past.groupby("zipcode")}
+        past_by_metro = {
+            str(m): part.groupby("month", as_index=False)["price"].mean()
+            for m, part in past.groupby("metro")
+        }
+        return cls(published, by_zip, metros, past_by_zip, past_by_metro)
+
+    def catalog(self) -> dict:
+        """Metros and their zips with a forecast, the origin, horizon and the backtest."""
+        table = self.published.forecasts
+        metros = table.groupby("metro")["zipcode"].unique()
+        return {
+            "model_version": self.version,
+            "vintage": str(self.provenance["vintage"]),
+            "origin": self.origin,
+            "horizon": self.horizon,
+            "metros": {str(m): sorted(int(z) for z in zips) for m, zips in metros.items()},
+            "backtest": self.published.backtest,
+        }
 
 
 class ForecastHolder(ModelHolder):
@@ -87,5 +107,9 @@ def points(part: pd.DataFrame, months: int) -> list[dict]:
     ]
 
 
-def finite(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
+def past(frame: pd.DataFrame | None, months: int) -> list[dict]:
+    if frame is None or months == 0:
+        return []
+    return [
+        {"month": str(m), "price": float(p)} for m, p in frame.tail(months).itertuples(index=False)
+    ]

@@ -298,6 +298,11 @@ class ForecastPoint(BaseModel):
     upper_95: float
 
 
+class PastPrice(BaseModel):
+    month: str
+    price: float
+
+
 class ZipForecast(BaseModel):
     zipcode: str
     metro: str
@@ -306,6 +311,9 @@ class ZipForecast(BaseModel):
     model_version: str = Field(description="The published forecaster's version.")
     vintage: str
     points: list[ForecastPoint]
+    history: list[PastPrice] = Field(
+        default_factory=list, description="The zip's actual prices before the origin (?history=N)."
+    )
 
 
 class MetroForecastPoint(ForecastPoint):
@@ -320,6 +328,16 @@ class MetroForecast(BaseModel):
     vintage: str
     summary: str = Field(description="What the line is: the metro's average zip.")
     points: list[MetroForecastPoint]
+    history: list[PastPrice] = Field(default_factory=list)
+
+
+class ForecastCatalog(BaseModel):
+    model_version: str
+    vintage: str
+    origin: str
+    horizon: int
+    metros: dict[str, list[int]]
+    backtest: dict = Field(description="The holdout backtest the forecaster's gate judged.")
 
 
 class ForecastRequest(BaseModel):

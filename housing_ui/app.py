@@ -1,7 +1,7 @@
 """The dashboard: `housing ui` (streamlit run housing_ui/app.py). Talks only to the API over HTTP.
 
-Pages (sidebar, or `?page=` in the URL): overview (the model card), map, explorer, what-if, errors,
-drift. API answers are cached per model version, so a page revisit costs no request and a new
+Pages (sidebar, or `?page=` in the URL): overview (the model card), map, explorer, forecast,
+what-if, errors, drift. API answers are cached per model version, so a page revisit costs no request and a new
 champion invalidates everything at once.
 """
 
@@ -9,12 +9,13 @@ import streamlit as st
 
 from housing_ui.client import Api, ApiRefused, ApiUnavailable
 from housing_ui.common import banner, live_model
-from housing_ui.views import drift, errors, explorer, overview, what_if, zip_map
+from housing_ui.views import drift, errors, explorer, forecast, overview, what_if, zip_map
 
 VIEWS = {
     "Overview": overview.page,
     "Map": zip_map.page,
     "Explorer": explorer.page,
+    "Forecast": forecast.page,
     "What-if": what_if.page,
     "Errors": errors.page,
     "Drift": drift.page,

@@ -278,3 +278,69 @@ def retrain_chart(models: pd.DataFrame) -> alt.Chart:
         )
         .properties(height=220)
     )
+
+
+def fan_chart(history: pd.DataFrame, forecast: pd.DataFrame, title: str) -> alt.LayerChart:
+    """A fan chart: actual prices up to the origin, then the forecast with its 80% and 95% bands
+    (joined at the last actual price, where the forecast starts)."""
+    past = history.assign(date=pd.to_datetime(history["month"]))
+    ahead = forecast.assign(date=pd.to_datetime(forecast["month"]))
+    if not past.empty:  # the fan opens from the last known price
+        last = past.iloc[-1]
+        start = {"date": last["date"], "month": last["month"], "forecast": last["price"]}
+        start |= {b: last["price"] for b in ("lower_80", "upper_80", "lower_95", "upper_95")}
+        ahead = pd.concat([pd.DataFrame([start]), ahead], ignore_index=True)
+    y = alt.Y("price:Q", axis=MONEY_AXIS, scale=alt.Scale(zero=False))
+    tooltip = [
+        alt.Tooltip("month:N", title="month"),
+        alt.Tooltip("forecast:Q", format="$,.0f"),
+        alt.Tooltip("lower_80:Q", format="$,.0f", title="80% low"),
+        alt.Tooltip("upper_80:Q", format="$,.0f", title="80% high"),
+        alt.Tooltip("lower_95:Q", format="$,.0f", title="95% low"),
+        alt.Tooltip("upper_95:Q", format="$,.0f", title="95% high"),
+    ]
+    actual = (
+        alt.Chart(past)
+        .mark_line(color=ACTUAL, strokeWidth=2)
+        .encode(
+            x=alt.X("date:T", title=None),
+            y=y,
+            tooltip=["month:N", alt.Tooltip("price:Q", format="$,.0f")],
+        )
+    )
+    base = alt.Chart(ahead).encode(x=alt.X("date:T", title=None))
+    band95 = base.mark_area(color=PREDICTED, opacity=0.15).encode(
+        y=alt.Y("lower_95:Q", axis=MONEY_AXIS, scale=alt.Scale(zero=False)), y2="upper_95:Q"
+    )
+    band80 = base.mark_area(color=PREDICTED, opacity=0.3).encode(y="lower_80:Q", y2="upper_80:Q")
+    line = base.mark_line(color=PREDICTED, strokeDash=[5, 3], strokeWidth=2).encode(
+        y="forecast:Q", tooltip=tooltip
+    )
+    hover = base.mark_point(opacity=0, size=60).encode(y="forecast:Q", tooltip=tooltip)
+    return alt.layer(band95, band80, actual, line, hover).properties(title=title, height=360)
+
+
+def backtest_chart(by_step: dict[str, dict]) -> alt.Chart:
+    """Backtest MAPE by months ahead: the forecaster against persistence and drift."""
+    names = {"model": "forecaster", "persistence": "persistence", "drift": "drift"}
+    long = pd.DataFrame(
+        [
+            {"months ahead": int(h), "predictor": names.get(k, k), "mape": v}
+            for k, series in by_step.items()
+            for h, v in series.items()
+        ]
+    )
+    colors = alt.Scale(
+        domain=["forecaster", "persistence", "drift"], range=[PREDICTED, "#9aa5b1", "#1f4e79"]
+    )
+    return (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("months ahead:Q"),
+            y=alt.Y("mape:Q", title="backtest MAPE (%)"),
+            color=alt.Color("predictor:N", scale=colors, title=None),
+            tooltip=["months ahead:Q", "predictor:N", alt.Tooltip("mape:Q", format=".2f")],
+        )
+        .properties(height=240)
+    )

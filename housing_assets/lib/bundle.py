@@ -81,6 +81,7 @@ FORECAST = Kind(
     "forecasts",
     "forecasts/current",
     ("forecaster.json", "bands.json", "forecasts.parquet", "backtest.json", "provenance.json"),
+    ("history.parquet",),
 )
 
 

@@ -10,11 +10,18 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from housing_assets.lib import contract as c
 from housing_serving.deps import LiveForecasts
 from housing_serving.errors import ERRORS
-from housing_serving.forecasts import LiveForecast, points
-from housing_serving.schemas import ForecastBatch, ForecastRequest, MetroForecast, ZipForecast
+from housing_serving.forecasts import LiveForecast, past, points
+from housing_serving.schemas import (
+    ForecastBatch,
+    ForecastCatalog,
+    ForecastRequest,
+    MetroForecast,
+    ZipForecast,
+)
 
 router = APIRouter(prefix="/v1/forecast", tags=["forecast"], responses=ERRORS)
 MONTHS = Query(ge=1, description="Months ahead, 1..the served horizon (24).")
+HISTORY = Query(ge=0, le=60, description="Months of actual prices before the origin to include.")
 
 
 def _months(live: LiveForecast, months: int) -> int:
@@ -27,7 +34,7 @@ def _months(live: LiveForecast, months: int) -> int:
     return months
 
 
-def _zip(live: LiveForecast, zipcode: int, months: int) -> dict:
+def _zip(live: LiveForecast, zipcode: int, months: int, history: int = 0) -> dict:
     part = live.by_zip[zipcode]
     return {
         "zipcode": c.format_zip(zipcode),
@@ -37,7 +44,14 @@ def _zip(live: LiveForecast, zipcode: int, months: int) -> dict:
         "model_version": live.version,
         "vintage": str(live.provenance["vintage"]),
         "points": points(part, months),
+        "history": past(live.past_by_zip.get(zipcode), history),
     }
+
+
+@router.get("", response_model=ForecastCatalog)
+def catalog(live: LiveForecasts) -> dict:
+    """What is forecast: the metros and their zips, the origin month, the horizon, the backtest."""
+    return live.catalog()
 
 
 @router.get("/metro/{metro}", response_model=MetroForecast)
@@ -45,6 +59,7 @@ def metro_forecast(
     live: LiveForecasts,
     metro: Annotated[str, Path(min_length=1, max_length=64)],
     months: Annotated[int, MONTHS] = 12,
+    history: Annotated[int, HISTORY] = 0,
 ) -> dict:
     """A metro's average zip: the mean of its zips' forecasts and bands, month by month."""
     _months(live, months)
@@ -62,6 +77,7 @@ def metro_forecast(
         "vintage": str(live.provenance["vintage"]),
         "summary": f"the mean over the metro's {int(rows['zips'].max())} zips' forecasts and bands",
         "points": rows.to_dict(orient="records"),
+        "history": past(live.past_by_metro.get(metro), history),
     }
 
 
@@ -70,6 +86,7 @@ def zip_forecast(
     live: LiveForecasts,
     zipcode: Annotated[int, Path(ge=501, le=99_950)],
     months: Annotated[int, MONTHS] = 12,
+    history: Annotated[int, HISTORY] = 0,
 ) -> dict:
     """One zip's price for each of the next `months` months after its last known price."""
     months = _months(live, months)
@@ -79,7 +96,7 @@ def zip_forecast(
             detail=f"zip {c.format_zip(zipcode)} has no forecast in {live.version} "
             f"(no price in {live.origin})",
         )
-    return _zip(live, zipcode, months)
+    return _zip(live, zipcode, months, history)
 
 
 @router.post("", response_model=ForecastBatch)

@@ -29,7 +29,8 @@ def publish_forecast(
     )
     backtest = {"overall": {"model": 1.0, "persistence": 2.0, "drift": 1.5}}
     provenance = {"version": version, "vintage": "2022-01", "origin": panel.months[-1]}
-    files = publishing.files(artifact, bands, table, backtest, provenance)
+    past = publishing.history(panel)
+    files = publishing.files(artifact, bands, table, backtest, provenance, past)
     bundle.publish(bundle.LocalStore(root), version, files, kind=bundle.FORECAST)
     return publishing.PublishedForecast.load(bundle.LocalStore(root), version)
 
@@ -61,6 +62,19 @@ def test_a_zip_forecast_is_its_published_rows(store, published):
         < first["upper_80"]
         < first["upper_95"]
     )
+
+
+def test_the_catalog_and_a_zip_history(store, published):
+    with make_client(store) as client:
+        catalog = client.get("/v1/forecast").json()
+        r = client.get("/v1/forecast/20002", params={"months": 1, "history": 12})
+    assert catalog["metros"] == {"Austin": [20000, 20002, 20004], "DC": [20001, 20003, 20005]}
+    assert catalog["horizon"] == 24 and catalog["origin"] == published.provenance["origin"]
+    history = r.json()["history"]
+    assert len(history) == 12 and history[-1]["month"] == published.provenance["origin"]
+    past = published.history[published.history.zipcode == 20002]
+    assert history[-1]["price"] == pytest.approx(float(past["price"].iloc[-1]))
+    assert r.json()["points"][0]["month"] > history[-1]["month"]
 
 
 def test_many_zips_and_a_metro(store, published):

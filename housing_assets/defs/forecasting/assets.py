@@ -214,7 +214,8 @@ def published_forecast(
         "dagster_run_id": context.run_id,
         "params": final.params.as_dict(),
     }
-    files = publishing.files(refit, bands, table, forecast_backtest, provenance)
+    past = publishing.history(panel)
+    files = publishing.files(refit, bands, table, forecast_backtest, provenance, past)
     bundle.publish(store, version, files, kind=bundle.FORECAST)
     mlflow_tracking.set_forecast_champion(str(info.registered_model_version))
     context.add_output_metadata(

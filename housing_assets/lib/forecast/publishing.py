@@ -14,8 +14,10 @@ import pandas as pd
 from housing_assets.lib import bundle
 from housing_assets.lib.forecast import intervals as I
 from housing_assets.lib.forecast import model as M
+from housing_assets.lib.forecast.panel import Panel
 
 LEVELS = ("80", "95")
+HISTORY_MONTHS = 60  # of actual prices published beside the forecasts, for the fan charts
 FORECAST_COLUMNS = [
     "zipcode", "metro", "origin", "month", "step", "last_price", "forecast",
     "lower_80", "upper_80", "lower_95", "upper_95",
@@ -99,22 +101,39 @@ def forecasts(
     return pd.concat(frames, ignore_index=True)[FORECAST_COLUMNS]
 
 
+def history(panel: Panel, months: int = HISTORY_MONTHS) -> pd.DataFrame:
+    """The last `months` months of every zip's actual price (zipcode, metro, month, price)."""
+    start = max(panel.n_months - months, 0)
+    wide = pd.DataFrame(panel.price[start:], index=panel.months[start:], columns=panel.zips)
+    long = wide.rename_axis(index="month", columns="zipcode").stack().rename("price").reset_index()
+    metro = dict(zip(panel.zips, panel.metros, strict=True))
+    return long.assign(metro=long["zipcode"].map(metro))[["zipcode", "metro", "month", "price"]]
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
 def files(
     artifact: ForecasterArtifact,
     bands: Bands,
     table: pd.DataFrame,
     backtest: dict,
     provenance: dict,
+    past: pd.DataFrame | None = None,
 ) -> dict[str, bytes]:
-    buffer = io.BytesIO()
-    table.to_parquet(buffer, index=False)
-    return {
+    out = {
         "forecaster.json": artifact.to_json().encode(),
         "bands.json": json.dumps(asdict(bands), indent=1).encode(),
-        "forecasts.parquet": buffer.getvalue(),
+        "forecasts.parquet": _parquet(table),
         "backtest.json": json.dumps(backtest, indent=1, default=float).encode(),
         "provenance.json": json.dumps(provenance, indent=1).encode(),
     }
+    if past is not None:
+        out["history.parquet"] = _parquet(past)
+    return out
 
 
 @dataclass
@@ -124,6 +143,7 @@ class PublishedForecast:
     bands: Bands
     backtest: dict
     provenance: dict
+    history: pd.DataFrame  # empty when the publication carries none
 
     @classmethod
     def load(cls, store: bundle.Store, version: str | None = None) -> PublishedForecast:
@@ -135,4 +155,7 @@ class PublishedForecast:
             Bands(bands["as_of"], bands["half"], bands["floor"]),
             json.loads(found.files["backtest.json"]),
             json.loads(found.files["provenance.json"]),
+            pd.read_parquet(io.BytesIO(found.files["history.parquet"]))
+            if "history.parquet" in found.files
+            else pd.DataFrame(columns=["zipcode", "metro", "month", "price"]),
         )

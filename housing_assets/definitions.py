@@ -16,13 +16,19 @@ from housing_assets.defs.ingestion import checks as ingestion_checks
 from housing_assets.defs.monitoring import alerts as monitoring_alerts
 from housing_assets.defs.monitoring import assets as monitoring
 from housing_assets.defs.monitoring import checks as monitoring_checks
+from housing_assets.defs.monitoring import forecasts as monitoring_forecasts
 from housing_assets.defs.monitoring import sensors as monitoring_sensors
 from housing_assets.defs.training import assets as training
 from housing_assets.defs.training import checks as training_checks
 from housing_assets.defs.training import model as training_model
 from housing_assets.defs.training import serving as training_serving
 from housing_assets.resources.alerts import AlertNotifier
-from housing_assets.resources.automation import DriftPolicy, RetrainPolicy, SensorIntervals
+from housing_assets.resources.automation import (
+    DriftPolicy,
+    ForecastPolicy,
+    RetrainPolicy,
+    SensorIntervals,
+)
 from housing_assets.resources.io_manager import ParquetIOManager
 from housing_assets.resources.mlflow_tracking import MlflowTracking, OptunaStorage
 from housing_assets.resources.revisions import RevisionPolicy
@@ -48,6 +54,7 @@ POLICIES = {  # section of the policies file -> its resource
     "drift": ("drift_policy", DriftPolicy),
     "revisions": ("revision_policy", RevisionPolicy),
     "sensors": ("sensor_intervals", SensorIntervals),
+    "forecast": ("forecast_policy", ForecastPolicy),
 }
 
 
@@ -129,6 +136,8 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> dg.D
             monitoring.drift_report,
             monitoring.batch_predictions,
             monitoring.served_history,
+            monitoring_forecasts.zip_forecasts,
+            monitoring_forecasts.forecast_scorecard,
         ],
         asset_checks=[
             ingestion_checks.raw_contract,
@@ -142,6 +151,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> dg.D
             training_checks.promotion_gate,
             forecasting_checks.forecast_beats_persistence,
             monitoring_checks.drift_within_thresholds,
+            monitoring_checks.live_forecast_error,
         ],
         jobs=[
             jobs.ingest_job,

@@ -33,7 +33,13 @@ LINEAGE_ASSETS = (
     "serving_bundle",
 )
 FORECASTING_ASSETS = ("forecaster", "forecast_backtest", "published_forecast")
-MONITORING_ASSETS = ("drift_report", "batch_predictions", "served_history")
+MONITORING_ASSETS = (
+    "drift_report",
+    "batch_predictions",
+    "served_history",
+    "zip_forecasts",
+    "forecast_scorecard",
+)
 ALL_ASSETS = {*INGESTION_ASSETS, *LINEAGE_ASSETS, *FORECASTING_ASSETS, *MONITORING_ASSETS}
 
 

@@ -42,6 +42,7 @@ def test_asset_check_job_sensor_snapshot(defs):
         ("holdout_metrics", "promotion_gate"),
         ("forecast_backtest", "forecast_beats_persistence"),
         ("drift_report", "drift_within_thresholds"),
+        ("forecast_scorecard", "live_forecast_error"),
     }
     assert {j.name for j in defs.jobs} == {
         "ingest",
@@ -74,6 +75,7 @@ def test_blocking_flags(defs):
         "promotion_gate": True,
         "forecast_beats_persistence": True,
         "drift_within_thresholds": False,
+        "live_forecast_error": False,
     }
 
 
@@ -105,6 +107,7 @@ def test_source_setting_picks_the_implementation(tmp_path, source, resource):
         "promotion_policy",
         "retrain_policy",
         "drift_policy",
+        "forecast_policy",
         "revision_policy",
         "sensor_intervals",
         "alerts",

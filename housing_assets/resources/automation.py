@@ -125,3 +125,16 @@ class SensorIntervals(dg.ConfigurableResource):
     alert_seconds: int = Field(
         default=30, ge=1, description="alert_on_failure: how often failed runs are alerted."
     )
+
+
+class ForecastPolicy(dg.ConfigurableResource):
+    """When published forecasts are losing: live error against the backtest they passed on."""
+
+    live_error_factor: float = Field(
+        default=1.5,
+        gt=1,
+        description="Warn when a horizon bucket's live MAPE exceeds the backtest's by this factor.",
+    )
+    min_points: int = Field(
+        default=30, ge=1, description="A bucket is judged once it holds this many scored points."
+    )

@@ -1,7 +1,6 @@
 """The forecasting group of a vintage, materialized in process: tuned and fit on the months before
 the holdout, backtested on it, gated, published atomically and registered in MLflow."""
 
-
 import dagster as dg
 import mlflow
 import pandas as pd

@@ -19,7 +19,7 @@ from housing_assets.lib.automation import RetrainRules
 from housing_assets.lib.cleaning import clean_month
 from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
 from housing_assets.resources.automation import RetrainPolicy
-from housing_assets.runner import ingest, register_months, train
+from housing_assets.runner import forecast, ingest, register_months, train
 from housing_assets.settings import Settings
 from housing_serving.app import create_app
 from housing_serving.settings import ServingSettings
@@ -63,6 +63,10 @@ def expected_decision(
     return decay or drift or len(new) >= RULES.every_months
 
 
+def forecast_origin(api: str) -> str | None:
+    return httpx.get(f"{api}/v1/forecast").json().get("origin")
+
+
 def history_served(api: str) -> str | None:
     return httpx.get(f"{api}/v1/model").json().get("history_until")
 
@@ -104,6 +108,8 @@ def test_new_months_flow_to_drift_reports_retraining_and_the_api(tmp_path):
         ingest(defs, instance, history, say=lambda _: None)
         first = train(defs, instance, "2021-01", TUNING, say=lambda _: None)
         assert first.published, first.gate
+        forecaster = forecast(defs, instance, "2021-01", 4, say=lambda _: None)
+        assert forecaster.published, forecaster.gate
         daemon = InProcessDaemon(defs, instance)
         assert "adopted" in daemon.tick("new_source_months").skipped
         api = stack.enter_context(
@@ -135,6 +141,12 @@ def test_new_months_flow_to_drift_reports_retraining_and_the_api(tmp_path):
             assert answer.status_code == 200, answer.text
             row = answer.json()["predictions"][0]
             assert (row["anchor_month"], row["horizon"]) == (month, 1)
+            # The month also advanced the published forecasts (the API serves them from it),
+            # and the forecasts issued earlier for it were scored.
+            assert wait_until(lambda m=month: forecast_origin(api) == m), month
+            card = defs.resources["io_manager"].stored("forecast_scorecard", month)
+            assert card["points"] > 0 and card["by_bucket"]["1-3"]["points"] > 0, month
+            assert card["forecaster"].startswith(forecaster.version), card["forecaster"]
             cleaned = sorted(instance.get_materialized_partitions(dg.AssetKey("cleaned_monthly")))
             reports = {  # only the live model's view counts
                 m: json.loads(raw)
@@ -168,6 +180,9 @@ def test_new_months_flow_to_drift_reports_retraining_and_the_api(tmp_path):
         assert instance.get_materialized_partitions(dg.AssetKey("batch_predictions")) == set(
             arriving
         )
+        # A year of scored forecasts: by December, forecasts issued up to 12 months before.
+        last = defs.resources["io_manager"].stored("forecast_scorecard", "2022-12")
+        assert last["origins"] == 12 and set(last["by_bucket"]) == {"1-3", "4-6", "7-12"}
         assert decisions, "a year of new data never retrained"
         assert any(d[2] for d in decisions), f"no retrained model passed the gate: {decisions}"
 

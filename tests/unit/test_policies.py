@@ -37,7 +37,7 @@ def test_an_environment_file_changes_only_what_it_sets(tmp_path):
         ("retrain:\n  cooldown_month: 6\n", "unknown retrain setting(s) ['cooldown_month']"),
         (
             "retraining:\n  cooldown_months: 6\n",
-            "sections must be ['drift', 'gate', 'retrain', 'revisions', 'sensors']",
+            "sections must be ['drift', 'forecast', 'gate', 'retrain', 'revisions', 'sensors']",
         ),
     ],
 )

@@ -12,7 +12,7 @@ from housing_assets.defs.owners import ML
 from housing_assets.defs.training.partitions import vintages
 from housing_assets.lib import bundle, plots, progress
 from housing_assets.lib import splits as S
-from housing_assets.lib.forecast import backtest, publishing, pyfunc, tuning
+from housing_assets.lib.forecast import backtest, live, publishing, pyfunc, tuning
 from housing_assets.lib.forecast import intervals as I
 from housing_assets.lib.forecast import model as M
 from housing_assets.lib.forecast import protocol as P
@@ -217,6 +217,7 @@ def published_forecast(
     past = publishing.history(panel)
     files = publishing.files(refit, bands, table, forecast_backtest, provenance, past)
     bundle.publish(store, version, files, kind=bundle.FORECAST)
+    live.record_issued(store, table)  # scored against each of its months as they land
     mlflow_tracking.set_forecast_champion(str(info.registered_model_version))
     context.add_output_metadata(
         {

@@ -4,6 +4,9 @@ import dagster as dg
 
 from housing_assets.defs.ingestion.partitions import months
 from housing_assets.defs.monitoring.assets import drift_report
+from housing_assets.defs.monitoring.forecasts import forecast_scorecard
+from housing_assets.lib.forecast import live
+from housing_assets.resources.automation import ForecastPolicy
 
 
 @dg.asset_check(asset=drift_report, partitions_def=months)
@@ -44,4 +47,32 @@ def drift_within_thresholds(
             "months": len(drift_report),
             "statuses": dg.MetadataValue.json({m: r["status"] for m, r in drift_report.items()}),
         },
+    )
+
+
+@dg.asset_check(asset=forecast_scorecard, partitions_def=months)
+def live_forecast_error(
+    context: dg.AssetCheckExecutionContext,
+    forecast_scorecard: dict,
+    forecast_policy: ForecastPolicy,
+) -> dg.AssetCheckResult:
+    """Live forecast error per horizon bucket within the policy's factor of the backtest's (a warning: the operator decides whether to retrain)."""
+    reasons = {
+        month: live.verdict(
+            card,
+            {"by_bucket": card["backtest"]},
+            forecast_policy.live_error_factor,
+            forecast_policy.min_points,
+        )
+        for month, card in sorted(forecast_scorecard.items())
+    }
+    bad = {m: r for m, r in reasons.items() if r}
+    scored = sum(card["points"] for card in forecast_scorecard.values())
+    return dg.AssetCheckResult(
+        passed=not bad,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(f"{m}: {'; '.join(r)}" for m, r in bad.items())[:2000]
+        or f"{scored:,} forecast(s) scored, every judged bucket within "
+        f"{forecast_policy.live_error_factor:g}x the backtest",
+        metadata={"points": scored, "reasons": dg.MetadataValue.json(bad)},
     )

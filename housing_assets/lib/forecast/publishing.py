@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from housing_assets.lib import bundle
+from housing_assets.lib import contract as c
 from housing_assets.lib.forecast import intervals as I
 from housing_assets.lib.forecast import model as M
 from housing_assets.lib.forecast.panel import Panel
@@ -102,12 +103,29 @@ def forecasts(
 
 
 def history(panel: Panel, months: int = HISTORY_MONTHS) -> pd.DataFrame:
-    """The last `months` months of every zip's actual price (zipcode, metro, month, price)."""
+    """The last `months` months of every zip: its price and the Redfin stats the signals read
+    (zipcode, metro, month, price, stats...): what a landed month extends to forecast again."""
     start = max(panel.n_months - months, 0)
-    wide = pd.DataFrame(panel.price[start:], index=panel.months[start:], columns=panel.zips)
-    long = wide.rename_axis(index="month", columns="zipcode").stack().rename("price").reset_index()
+    grids = {"price": panel.price, **panel.stats}
+    frames = []
+    for name, grid in grids.items():
+        wide = pd.DataFrame(grid[start:], index=panel.months[start:], columns=panel.zips)
+        frames.append(
+            wide.rename_axis(index="month", columns="zipcode").stack(future_stack=True).rename(name)
+        )
+    long = pd.concat(frames, axis=1).reset_index().dropna(subset=["price"])
     metro = dict(zip(panel.zips, panel.metros, strict=True))
-    return long.assign(metro=long["zipcode"].map(metro))[["zipcode", "metro", "month", "price"]]
+    return long.assign(metro=long["zipcode"].map(metro))[
+        ["zipcode", "metro", "month", *grids]
+    ].reset_index(drop=True)
+
+
+def panel_of(past: pd.DataFrame) -> Panel:
+    """A published history back as a panel (months as their first days, metro as city_full)."""
+    rows = past.rename(columns={"metro": c.CITY_FULL}).assign(
+        **{c.DATE: pd.to_datetime(past["month"])}
+    )
+    return Panel.from_rows(rows.drop(columns="month"))
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:

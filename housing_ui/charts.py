@@ -280,7 +280,9 @@ def retrain_chart(models: pd.DataFrame) -> alt.Chart:
     )
 
 
-def fan_chart(history: pd.DataFrame, forecast: pd.DataFrame, title: str) -> alt.LayerChart:
+def fan_chart(
+    history: pd.DataFrame, forecast: pd.DataFrame, title: str
+) -> alt.LayerChart | alt.FacetChart:
     """A fan chart: actual prices up to the origin, then the forecast with its 80% and 95% bands
     (joined at the last actual price, where the forecast starts)."""
     past = history.assign(date=pd.to_datetime(history["month"]))

@@ -4,7 +4,10 @@
     uv run python docs/screenshots.py       # starts the API and the dashboard, saves docs/*.png
 
 The drift page in the README was taken on the README's "watch it happen" home after five months
-had arrived: HOUSING_HOME=.housing-demo uv run python docs/screenshots.py --pages drift
+had arrived: HOUSING_HOME=.housing-demo uv run python docs/screenshots.py --pages drift. The
+forecast page needs a published forecaster (the synthetic default's gate holds it back): it was
+taken on the DC panel's home (`housing run --source ../shared/data/housets_dc_panel_2012_2021.csv
+--vintage 2020-01`) with --pages forecast.
 
 Needs Chromium and its driver (Debian: `apt-get install chromium chromium-driver`). Prints how
 long each page took to show its data and draw its charts.
@@ -27,6 +30,7 @@ PAGES = {
     "overview": "Model card",
     "map": "zip codes:",
     "explorer": "Holdout months shown",
+    "forecast": "Scorecard",
     "what-if": "Why this price",
     "errors": "Worst zip codes",
     "drift": "Models published",

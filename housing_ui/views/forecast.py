@@ -52,7 +52,8 @@ def page(api: Api, model: dict) -> None:
         months = st.slider("Months ahead", 1, catalog["horizon"], 12, key="forecast_months")
     path = f"/v1/forecast/metro/{metro}" if where == METRO_MEAN else f"/v1/forecast/{where}"
     answer = forecast_of(api.base_url, catalog["model_version"], path, months)
-    ahead, past = pd.DataFrame(answer["points"]), pd.DataFrame(answer["history"])
+    ahead = pd.DataFrame(answer["points"])
+    past = pd.DataFrame(answer["history"], columns=["month", "price"])  # may be empty
     title = (
         f"{metro}: {answer['summary']}" if where == METRO_MEAN else f"Zip code {where} ({metro})"
     )

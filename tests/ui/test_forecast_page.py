@@ -48,3 +48,18 @@ def test_without_a_published_forecaster_the_page_says_why(monkeypatch, api_url):
     at = open_page(monkeypatch, api_url, "forecast")
     assert any("No forecasts are published" in i.value for i in at.info)
     assert not at.error
+
+
+def test_a_publication_without_past_prices_still_draws_its_fan(tmp_path, monkeypatch, tiny):
+    """Publications made before they carried history: the fan starts at the first forecast."""
+    from housing_assets.lib import bundle
+
+    store = tiny.publish(tmp_path / "serving")
+    published = publish_forecast(store)
+    local = bundle.LocalStore(store)
+    files = dict(bundle.load(local, published.version, kind=bundle.FORECAST).files)
+    del files["history.parquet"]
+    bundle.publish(local, "2022-01-f2", files, kind=bundle.FORECAST)
+    with running_api(store) as url:
+        at = open_page(monkeypatch, url, "forecast")
+    assert [s for s in chart_specs(at) if "layer" in s and len(s["layer"]) == 5]

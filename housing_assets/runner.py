@@ -227,26 +227,10 @@ def train(
         "ops": {"tuned_model": {"config": tuning}},
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
     }
-    result = _run(
-        defs, "train", instance, {}, partition_key=vintage, run_config=config,
-        title=f"train {vintage}",
-    )  # fmt: skip
-    gate = checks.run_level(result.get_asset_check_evaluations(), "promotion_gate")
-    blocked_by_gate = gate is not None and not gate.passed
-    if not result.success and not blocked_by_gate:
-        raise RuntimeError(f"train run {result.run_id} failed:\n{_step_errors(result)}")
+    result, gate = _gated_run(defs, instance, "train", vintage, config, "promotion_gate")
 
     def written(asset: str, kind: type):
-        """The asset's value if this run materialized it (a blocked gate stops the bundle)."""
-        event = instance.get_latest_materialization_event(dg.AssetKey(asset))
-        if event is None or event.run_id != result.run_id:
-            return None
-        value = defs.load_asset_value(
-            asset, python_type=kind, partition_key=vintage, instance=instance
-        )
-        if not isinstance(value, kind):
-            raise TypeError(f"{asset} {vintage}: expected {kind.__name__}, got {type(value)}")
-        return value
+        return _written(defs, instance, result.run_id, asset, kind, vintage)
 
     tuned = instance.get_latest_materialization_event(dg.AssetKey("tuned_model"))
     trials = {}
@@ -289,27 +273,38 @@ def forecast(
         "ops": {"forecaster": {"config": {"trials": trials}}},
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
     }
-    result = _run(
-        defs, "forecast", instance, {}, partition_key=vintage, run_config=config,
-        title=f"forecast {vintage}",
-    )  # fmt: skip
-    gate = checks.run_level(result.get_asset_check_evaluations(), "forecast_beats_persistence")
-    blocked = gate is not None and not gate.passed
-    if not result.success and not blocked:
-        raise RuntimeError(f"forecast run {result.run_id} failed:\n{_step_errors(result)}")
-
-    def written(asset: str):
-        event = instance.get_latest_materialization_event(dg.AssetKey(asset))
-        if event is None or event.run_id != result.run_id:
-            return None
-        return defs.load_asset_value(
-            asset, python_type=dict, partition_key=vintage, instance=instance
-        )
-
+    result, gate = _gated_run(
+        defs, instance, "forecast", vintage, config, "forecast_beats_persistence"
+    )
     return ForecastOutcome(
         vintage,
         result.run_id,
         (gate.description or "") if gate is not None else "not evaluated",
-        written("forecast_backtest"),
-        written("published_forecast"),
+        _written(defs, instance, result.run_id, "forecast_backtest", dict, vintage),
+        _written(defs, instance, result.run_id, "published_forecast", dict, vintage),
     )
+
+
+def _gated_run(defs, instance, job: str, vintage: str, config: dict, gate_check: str):
+    """Run one vintage of `job`; its gate failing is an outcome (the steps behind it skipped),
+    any other failure raises. Returns the result and the gate's evaluation (None: not run)."""
+    result = _run(
+        defs, job, instance, {}, partition_key=vintage, run_config=config,
+        title=f"{job} {vintage}",
+    )  # fmt: skip
+    gate = checks.run_level(result.get_asset_check_evaluations(), gate_check)
+    blocked = gate is not None and not gate.passed
+    if not result.success and not blocked:
+        raise RuntimeError(f"{job} run {result.run_id} failed:\n{_step_errors(result)}")
+    return result, gate
+
+
+def _written(defs, instance, run_id: str, asset: str, kind: type, vintage: str):
+    """The asset's value if run `run_id` materialized it (a blocked gate stops what follows)."""
+    event = instance.get_latest_materialization_event(dg.AssetKey(asset))
+    if event is None or event.run_id != run_id:
+        return None
+    value = defs.load_asset_value(asset, python_type=kind, partition_key=vintage, instance=instance)
+    if not isinstance(value, kind):
+        raise TypeError(f"{asset} {vintage}: expected {kind.__name__}, got {type(value)}")
+    return value

@@ -94,17 +94,40 @@ def log_model(
     writes them, `example_rows` a few contract rows (the input example)."""
     predictor = Predictor.from_bundle(bundle.Bundle("mlflow", files))
     example = requests(example_rows)
+    return log_from_code(
+        "model",
+        CODE,
+        {name: files[name] for name in FILES},
+        example,
+        signature(example, predict(predictor, example)),
+        registered_model_name=registered_model_name,
+        pip_requirements=pip_requirements,
+    )
+
+
+def log_from_code(
+    name: str,
+    code: Path,
+    artifacts: dict[str, bytes],
+    example: pd.DataFrame,
+    model_signature: mlflow.models.ModelSignature,
+    *,
+    registered_model_name: str | None,
+    pip_requirements: list[str],
+) -> mlflow.models.model.ModelInfo:
+    """Log a model from code (`code` sets the model; nothing pickled) with its `artifacts`, each
+    written to a file for MLflow to copy, in the active run; registered when a name is given."""
     with tempfile.TemporaryDirectory() as folder:
-        artifacts = {}
-        for name in FILES:
-            (Path(folder) / name).write_bytes(files[name])
-            artifacts[name] = str(Path(folder) / name)
+        paths = {}
+        for artifact, data in artifacts.items():
+            (Path(folder) / artifact).write_bytes(data)
+            paths[artifact] = str(Path(folder) / artifact)
         return mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(CODE),
-            artifacts=artifacts,
+            name=name,
+            python_model=str(code),
+            artifacts=paths,
             input_example=example,
-            signature=signature(example, predict(predictor, example)),
+            signature=model_signature,
             pip_requirements=pip_requirements,
             registered_model_name=registered_model_name,
         )

@@ -8,7 +8,6 @@ forecasts instead (lib/forecast/publishing.py).
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import mlflow
@@ -20,6 +19,7 @@ from housing_assets.lib.forecast import model as M
 from housing_assets.lib.forecast import publishing
 from housing_assets.lib.forecast import signals as S
 from housing_assets.lib.forecast.panel import STATS, Panel
+from housing_assets.lib.pyfunc import log_from_code
 
 FILES = ("forecaster.json", "bands.json")
 CODE = Path(__file__).with_name("pyfunc_code.py")
@@ -64,17 +64,12 @@ def log_model(
     ]
     example = example_rows[columns].assign(**{c.DATE: example_rows[c.DATE].dt.strftime("%Y-%m-%d")})
     answer = forecast_rows(art.model(), bands, example)
-    with tempfile.TemporaryDirectory() as folder:
-        artifacts = {}
-        for name in FILES:
-            (Path(folder) / name).write_bytes(files[name])
-            artifacts[name] = str(Path(folder) / name)
-        return mlflow.pyfunc.log_model(
-            name="forecaster",
-            python_model=str(CODE),
-            artifacts=artifacts,
-            input_example=example,
-            signature=mlflow.models.infer_signature(example, answer),
-            pip_requirements=pip_requirements,
-            registered_model_name=registered_model_name,
-        )
+    return log_from_code(
+        "forecaster",
+        CODE,
+        {name: files[name] for name in FILES},
+        example,
+        mlflow.models.infer_signature(example, answer),
+        registered_model_name=registered_model_name,
+        pip_requirements=pip_requirements,
+    )

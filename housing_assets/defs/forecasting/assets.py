@@ -196,9 +196,8 @@ def published_forecast(
     vintage = context.partition_key
     version = f"{vintage}-f{len([v for v in bundle.versions(store, bundle.FORECAST) if v.startswith(vintage)]) + 1}"
     with mlflow_tracking.resume_run(forecaster.mlflow_run_id):
-        files = publishing.files(refit, bands, table, forecast_backtest, {})
         info = pyfunc.log_model(
-            files,
+            publishing.model_files(refit, bands),
             _example(splits, panel),
             registered_model_name=mlflow_tracking.forecast_model,
             pip_requirements=PIP_REQUIREMENTS,

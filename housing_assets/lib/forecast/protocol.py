@@ -54,7 +54,6 @@ class Split:
 class Run:
     forecaster: M.Forecaster
     points: pd.DataFrame  # zip x origin x step: actual, model, persistence, drift, bands
-    trials: int
 
 
 def forecast_points(
@@ -129,7 +128,7 @@ def run(
     model = M.fit(examples, split.test_start - 1, params)
     pool = I.calibration_pool(examples, model, split.test_start, CALIBRATION_FOLDS)
     points = forecast_points(examples, model, origins, steps, pool)
-    return Run(model, points.dropna(subset=["actual"]), trials if params is None else 0)
+    return Run(model, points.dropna(subset=["actual"]))
 
 
 def scores(points: pd.DataFrame, column: str) -> dict:

@@ -134,6 +134,14 @@ def _parquet(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+def model_files(artifact: ForecasterArtifact, bands: Bands) -> dict[str, bytes]:
+    """What the forecaster is: its fit and its bands (the registered model carries just these)."""
+    return {
+        "forecaster.json": artifact.to_json().encode(),
+        "bands.json": json.dumps(asdict(bands), indent=1).encode(),
+    }
+
+
 def files(
     artifact: ForecasterArtifact,
     bands: Bands,
@@ -143,8 +151,7 @@ def files(
     past: pd.DataFrame | None = None,
 ) -> dict[str, bytes]:
     out = {
-        "forecaster.json": artifact.to_json().encode(),
-        "bands.json": json.dumps(asdict(bands), indent=1).encode(),
+        **model_files(artifact, bands),
         "forecasts.parquet": _parquet(table),
         "backtest.json": json.dumps(backtest, indent=1, default=float).encode(),
         "provenance.json": json.dumps(provenance, indent=1).encode(),

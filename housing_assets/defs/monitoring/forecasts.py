@@ -1,6 +1,8 @@
 """Published forecasts as months land: every zip forecast again from the newest month, and the
 forecasts issued earlier for that month scored against what happened."""
 
+import json
+
 import dagster as dg
 import pandas as pd
 
@@ -52,7 +54,16 @@ def forecast_scorecard(
     """Month M's live forecast error: every forecast issued 1-24 months before M for M, against M's prices and against persistence, per horizon bucket, with band coverage; beside the backtest the forecaster was published on."""
     store = serving_store.store()
     current = bundle.current_version(store, bundle.FORECAST)
-    backtest = live.publishing.PublishedForecast.load(store, current).backtest if current else {}
+    # Only its backtest is read: the forecasts and history are neither fetched nor decoded.
+    backtest = (
+        json.loads(
+            bundle.read_verified(store, current, ("backtest.json",), bundle.FORECAST)[
+                "backtest.json"
+            ]
+        )
+        if current
+        else {}
+    )
     out = {}
     for month in sorted(cleaned_monthly):
         card = live.scorecard(live.score(store, cleaned_monthly[month], month))

@@ -58,18 +58,15 @@ def advance(store: bundle.Store, rows: pd.DataFrame) -> Advanced:
     if current is None:
         raise bundle.BundleError(f"no forecaster published to {store.describe()}")
     found = bundle.load(store, current, kind=bundle.FORECAST)
-    live = publishing.PublishedForecast.load(store, current)
+    live = publishing.PublishedForecast.of(found)
     new = history_rows(rows)
     merged = pd.concat([live.history[~live.history["month"].isin(set(new["month"]))], new])
     months = sorted(merged["month"].unique())[-publishing.HISTORY_MONTHS :]
     merged = merged[merged["month"].isin(months)].sort_values(["month", "zipcode"])
     origin = months[-1]
-    if origin <= live.provenance["origin"] and set(new["month"]) <= set(live.history["month"]):
-        same = merged.reset_index(drop=True).equals(
-            live.history.sort_values(["month", "zipcode"]).reset_index(drop=True)
-        )
-        if same:
-            return Advanced(current, live.provenance["origin"], live.forecasts, published=False)
+    before = live.history.sort_values(["month", "zipcode"]).reset_index(drop=True)
+    if merged.reset_index(drop=True).equals(before):  # these months were forecast from already
+        return Advanced(current, live.provenance["origin"], live.forecasts, published=False)
     art = publishing.ForecasterArtifact.from_json(found.files["forecaster.json"].decode())
     model = art.model()
     panel = publishing.panel_of(merged)

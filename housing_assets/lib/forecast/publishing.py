@@ -172,7 +172,11 @@ class PublishedForecast:
 
     @classmethod
     def load(cls, store: bundle.Store, version: str | None = None) -> PublishedForecast:
-        found = bundle.load(store, version, kind=bundle.FORECAST)
+        return cls.of(bundle.load(store, version, kind=bundle.FORECAST))
+
+    @classmethod
+    def of(cls, found: bundle.Bundle) -> PublishedForecast:
+        """A verified publication's files, decoded."""
         bands = json.loads(found.files["bands.json"])
         return cls(
             found.version,

@@ -55,6 +55,7 @@ def test_asset_check_job_sensor_snapshot(defs):
     assert [s.name for s in defs.sensors] == [
         "new_source_months",
         "retrain_on_drift_or_new_data",
+        "forecast_after_retrain",
         "drift_for_live_champion",
         "alert_on_failure",
     ]

@@ -50,6 +50,9 @@ class RetrainPolicy(dg.ConfigurableResource):
     sample_fraction: float = Field(
         default=1.0, gt=0, le=1, description="Share of train rows a sensor-started run tunes on."
     )
+    forecast_trials: int = Field(
+        default=24, ge=1, description="Forecaster tuning trials after a sensor-started retraining."
+    )
 
     def rules(self) -> RetrainRules:
         return RetrainRules(**{f.name: getattr(self, f.name) for f in fields(RetrainRules)})
@@ -57,6 +60,9 @@ class RetrainPolicy(dg.ConfigurableResource):
     def run_config(self) -> dict:
         tuning = {"n_trials": self.n_trials, "sample_fraction": self.sample_fraction}
         return {"ops": {"tuned_model": {"config": tuning}}}
+
+    def forecast_run_config(self) -> dict:
+        return {"ops": {"forecaster": {"config": {"trials": self.forecast_trials}}}}
 
 
 _DRIFT = Thresholds()

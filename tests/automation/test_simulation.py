@@ -31,7 +31,12 @@ from tests.harness.loopback import serve_in_thread
 pytestmark = pytest.mark.slow
 
 POLICY = RetrainPolicy(
-    n_trials=2, every_months=6, mape_ratio=1.5, holdout_months=12, cooldown_months=3
+    n_trials=2,
+    forecast_trials=4,
+    every_months=6,
+    mape_ratio=1.5,
+    holdout_months=12,
+    cooldown_months=3,
 )
 RULES = RetrainRules(
     every_months=6, on_drift_status="error", mape_ratio=1.5, holdout_months=12, cooldown_months=3
@@ -117,7 +122,7 @@ def test_new_months_flow_to_drift_reports_retraining_and_the_api(tmp_path):
         )
         assert history_served(api) == "2021-12"
 
-        decisions, last_attempt = [], None
+        decisions, last_attempt, forecaster_version = [], None, forecaster.version
         for month in arriving:
             by_month[month].to_parquet(landing / f"{month}.parquet", index=False)
             tick = daemon.tick("new_source_months")
@@ -146,7 +151,7 @@ def test_new_months_flow_to_drift_reports_retraining_and_the_api(tmp_path):
             assert wait_until(lambda m=month: forecast_origin(api) == m), month
             card = defs.resources["io_manager"].stored("forecast_scorecard", month)
             assert card["points"] > 0 and card["by_bucket"]["1-3"]["points"] > 0, month
-            assert card["forecaster"].startswith(forecaster.version), card["forecaster"]
+            assert card["forecaster"].startswith(forecaster_version), card["forecaster"]
             cleaned = sorted(instance.get_materialized_partitions(dg.AssetKey("cleaned_monthly")))
             reports = {  # only the live model's view counts
                 m: json.loads(raw)
@@ -171,6 +176,21 @@ def test_new_months_flow_to_drift_reports_retraining_and_the_api(tmp_path):
                 decisions.append(
                     (month, request.tags["housing/trigger"], gate[0].passed, published)
                 )
+                # The retrained vintage's forecaster follows, under its own gate.
+                follow = daemon.tick("forecast_after_retrain")
+                assert [(r.partition_key, r.job_name) for r in follow.run_requests] == [
+                    (request.partition_key, "forecast")
+                ], follow.skipped
+                forecast_gate = [
+                    e
+                    for e in follow.results[0].get_asset_check_evaluations()
+                    if e.check_name == "forecast_beats_persistence"
+                ]
+                assert forecast_gate, f"{month}: the forecaster's gate was not applied"
+                live_forecaster = bundle.current_version(store, bundle.FORECAST)
+                assert live_forecaster.startswith(request.partition_key) == forecast_gate[0].passed
+                forecaster_version = live_forecaster.split(".m")[0]  # before any month advanced it
+                assert daemon.tick("forecast_after_retrain").run_requests == []  # once
             else:
                 assert retrain.skipped
 

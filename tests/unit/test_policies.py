@@ -60,6 +60,7 @@ def test_each_sensor_ticks_at_the_interval_its_environment_sets(tmp_path):
         for name in (
             "new_source_months",
             "retrain_on_drift_or_new_data",
+            "forecast_after_retrain",
             "drift_for_live_champion",
             "alert_on_failure",
         )
@@ -67,6 +68,7 @@ def test_each_sensor_ticks_at_the_interval_its_environment_sets(tmp_path):
     assert seconds == {
         "new_source_months": 5,
         "retrain_on_drift_or_new_data": 60,  # the default
+        "forecast_after_retrain": 60,  # the retraining sensor's
         "drift_for_live_champion": 60,
         "alert_on_failure": 7,
     }

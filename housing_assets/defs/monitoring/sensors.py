@@ -1,5 +1,5 @@
 """Sensors: new months in the source -> ingest (+ monitoring); a new champion -> its drift
-reports; drift or new data -> retrain.
+reports; drift or new data -> retrain, and the retrained vintage's forecaster after it.
 
 Every tick says what it decided and why (SkipReason or run tags), visible in the Dagster UI.
 """
@@ -25,6 +25,9 @@ INGEST_JOB, MONITORED_JOB, TRAIN_JOB, DRIFT_JOB = (
     jobs.train_job.name,
     jobs.drift_report_job.name,
 )
+FORECAST_JOB = jobs.forecast_job.name
+SPLITS = dg.AssetKey("splits")
+FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]
 INGESTING = (INGEST_JOB, MONITORED_JOB, jobs.check_and_clean_job.name)  # jobs that clean months
 RAW = dg.AssetKey("raw_monthly")
 RANGE_START, RANGE_END = automation.RANGE_START, automation.RANGE_END
@@ -254,6 +257,43 @@ def retrain_on_drift_or_new_data(
     )
 
 
+def forecast_after_retrain(context: dg.SensorEvaluationContext, retrain_policy: RetrainPolicy):
+    """A finished sensor-started retraining that wrote its vintage's splits -> that vintage's
+    forecaster, backtest and gated publication. Promoted or not: the forecaster has its own gate,
+    and a nowcast model held back says nothing about the forecaster."""
+    runs = context.instance.get_runs(
+        filters=dg.RunsFilter(
+            job_name=TRAIN_JOB, tags={"housing/sensor": "retrain"}, statuses=FINISHED
+        ),
+        limit=5,
+    )
+    split = context.instance.get_materialized_partitions(SPLITS)
+    ready = {
+        run.tags["dagster/partition"]: run
+        for run in reversed(runs)  # oldest first: the newest run of a vintage names it
+        if run.tags.get("dagster/partition") in split
+    }
+    if not ready:
+        return dg.SkipReason(
+            "no finished retraining wrote its splits yet: nothing to fit a forecaster on"
+        )
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=f"forecast-{vintage}",  # once per vintage, retries of its training included
+                job_name=FORECAST_JOB,
+                partition_key=vintage,
+                run_config=retrain_policy.forecast_run_config(),
+                tags={
+                    "housing/sensor": "forecast-after-retrain",
+                    "housing/trigger": f"retraining {run.run_id[:8]} wrote the splits",
+                },
+            )
+            for vintage, run in ready.items()
+        ]
+    )
+
+
 def live_model_version(provenance: dict) -> str:
     """The served model's MLflow version (bundles from before history refreshes: the bundle's)."""
     return str(provenance.get("model_version", provenance["version"]))
@@ -318,7 +358,7 @@ def _months_in_flight(instance: dg.DagsterInstance) -> set[str]:
 
 
 def sensors(intervals: SensorIntervals) -> list[dg.SensorDefinition]:
-    """The three sensors, each evaluated at the environment's interval (policies: `sensors`)."""
+    """The four sensors, each evaluated at the environment's interval (policies: `sensors`)."""
     running = dg.DefaultSensorStatus.RUNNING
     return [
         dg.sensor(
@@ -346,6 +386,17 @@ def sensors(intervals: SensorIntervals) -> list[dg.SensorDefinition]:
                 "The promotion gate decides whether the new model serves."
             ),
         )(retrain_on_drift_or_new_data),
+        dg.sensor(
+            name="forecast_after_retrain",
+            jobs=[jobs.forecast_job],
+            minimum_interval_seconds=intervals.retrain_seconds,
+            default_status=running,
+            description=(
+                "Requests the forecast job for a vintage once a sensor-started retraining of "
+                "it finished with its splits written (promoted or not: the forecaster has its "
+                "own backtest gate); once per vintage."
+            ),
+        )(forecast_after_retrain),
         dg.sensor(
             name="drift_for_live_champion",
             jobs=[jobs.drift_report_job],

@@ -1,10 +1,10 @@
-"""Every benchmark in one run: a JSON result and a markdown table (the README's Performance table).
+"""Every benchmark in one run: a JSON result and a markdown table (the docs' Performance table).
 
     uv run python benchmarks/run_all.py                  # all of it (~25 min on 2 cores)
     uv run python benchmarks/run_all.py --quick          # smaller inputs, shorter loads (~6 min)
     uv run python benchmarks/run_all.py --only api-latency,hot-swap
-    uv run python benchmarks/run_all.py --update-readme  # also put the table into README.md
-    uv run python benchmarks/run_all.py --scaling --update-readme   # the scaling curve (> 1 h)
+    uv run python benchmarks/run_all.py --update-docs  # also put the table into docs/performance.md
+    uv run python benchmarks/run_all.py --scaling --update-docs   # the scaling curve (> 1 h)
 
 Benchmarks, in order (later ones use the bundle the first one publishes, in a fresh home):
   main-default  `housing run` end to end at the default scale (main_job.py)
@@ -20,13 +20,13 @@ Not in the suite: loop_latency.py (a landed month through a real daemon and API 
 model: ~10 min, most of it waiting on sensor intervals and run start-ups; run it on its own), and
 the scaling curve (scaling.py: ingest, training, main job and API at synthetic scales 0.25, 1, 2
 and 5; over an hour), opt-in with --scaling: it writes benchmarks/results/scaling.json|md and
-docs/scaling.png, and with --update-readme the README's scaling table. `--scaling --scales 0.25,1`
+docs/scaling.png, and with --update-docs the scaling table of docs/performance.md. `--scaling --scales 0.25,1`
 measures fewer scales; `--scaling --from-results` redraws table and plot from scaling.json (a
 record assembled from separate scaling.py runs with its --from).
 
 Each runs as its own process; its wall time and peak memory (the largest process it ran,
 from the kernel's rusage) are recorded beside its own figures. A full run's results go to
-benchmarks/results/latest.json and latest.md (tracked: the README quotes them); a --quick or
+benchmarks/results/latest.json and latest.md (tracked: docs/performance.md quotes them); a --quick or
 --only run's to benchmarks/results/local/ (ignored), so it never overwrites the record. A failing
 benchmark is recorded as failed with its output's tail, and the others still run.
 """
@@ -51,7 +51,7 @@ import busy_machine  # noqa: E402  (its table's wording, shared)
 import host  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
-README = REPO / "README.md"
+PERFORMANCE_PAGE = REPO / "docs" / "performance.md"
 START, END = "<!-- performance:start -->", "<!-- performance:end -->"
 SCALING = ("<!-- scaling:start -->", "<!-- scaling:end -->")
 SCALING_PLOT = REPO / "docs" / "scaling.png"
@@ -244,19 +244,19 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(table: str, markers: tuple[str, str] = (START, END)) -> None:
+def update_docs(table: str, markers: tuple[str, str] = (START, END)) -> None:
     start, end = markers
-    text = README.read_text()
+    text = PERFORMANCE_PAGE.read_text()
     if start not in text or end not in text:
-        raise SystemExit(f"README.md lacks the {start} ... {end} markers")
+        raise SystemExit(f"docs/performance.md lacks the {start} ... {end} markers")
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
-    README.write_text(f"{head}{start}\n{table}{end}{tail}")
+    PERFORMANCE_PAGE.write_text(f"{head}{start}\n{table}{end}{tail}")
 
 
-def scaling(scales: str | None, from_results: bool, readme: bool) -> int:
+def scaling(scales: str | None, from_results: bool, docs: bool) -> int:
     """The opt-in scaling curve: scaling.py measured (or redrawn from its record), its table in
-    results/scaling.md and, with `readme`, in the README; its plot in docs/scaling.png."""
+    results/scaling.md and, with `docs`, in docs/performance.md; its plot in docs/scaling.png."""
     import scaling as curve
 
     record = RESULTS / "scaling.json"
@@ -281,9 +281,9 @@ def scaling(scales: str | None, from_results: bool, readme: bool) -> int:
     )
     (RESULTS / "scaling.md").write_text(table)
     print(f"written: {record}, {RESULTS / 'scaling.md'}, {SCALING_PLOT}")
-    if readme:
-        update_readme(table, SCALING)
-        print("README.md scaling table updated")
+    if docs:
+        update_docs(table, SCALING)
+        print("docs/performance.md scaling table updated")
     return 0
 
 
@@ -291,7 +291,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller inputs, shorter loads")
     parser.add_argument("--only", help="comma-separated benchmark names")
-    parser.add_argument("--update-readme", action="store_true")
+    parser.add_argument("--update-docs", action="store_true")
     parser.add_argument("--scaling", action="store_true", help="the scaling curve alone (> 1 h)")
     parser.add_argument("--scales", help="with --scaling: comma-separated scales (0.25,1,2,5)")
     parser.add_argument(
@@ -301,15 +301,15 @@ def main() -> int:
     if args.scaling:
         if args.quick or args.only:
             parser.error("--scaling runs alone (no --quick, no --only)")
-        return scaling(args.scales, args.from_results, args.update_readme)
+        return scaling(args.scales, args.from_results, args.update_docs)
     if args.scales or args.from_results:
         parser.error("--scales and --from-results go with --scaling")
     command = "uv run python benchmarks/run_all.py" + (" --quick" if args.quick else "")
-    # Only a full run of every benchmark is the record (tracked, quoted in the README); a quick or
-    # partial run writes beside it, into an ignored folder, and never touches the README.
+    # Only a full run of every benchmark is the record (tracked, quoted in docs/performance.md); a quick or
+    # partial run writes beside it, into an ignored folder, and never touches the docs.
     partial = args.quick or bool(args.only)
-    if partial and args.update_readme:
-        parser.error("--update-readme needs a full run (no --quick, no --only)")
+    if partial and args.update_docs:
+        parser.error("--update-docs needs a full run (no --quick, no --only)")
     results = RESULTS / "local" if partial else RESULTS
     results.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="housing-benchmarks-") as tmp:
@@ -329,9 +329,9 @@ def main() -> int:
     (results / "latest.md").write_text(table)
     print("\n" + table)
     print(f"written: {results / 'latest.json'}, {results / 'latest.md'}")
-    if args.update_readme:
-        update_readme(table)
-        print("README.md Performance table updated")
+    if args.update_docs:
+        update_docs(table)
+        print("docs/performance.md Performance table updated")
     return 0 if all(r["ok"] for r in report["benchmarks"]) else 1
 
 

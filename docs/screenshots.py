@@ -1,9 +1,9 @@
-"""Screenshots of every dashboard page for the README, from a real browser.
+"""Screenshots of every dashboard page for the docs, from a real browser.
 
     uv run housing run                      # publish a bundle (default home)
     uv run python docs/screenshots.py       # starts the API and the dashboard, saves docs/*.png
 
-The drift page in the README was taken on the README's "watch it happen" home after five months
+The drift page in the docs was taken on the Automation page's "watch it happen" home after five months
 had arrived: HOUSING_HOME=.housing-demo uv run python docs/screenshots.py --pages drift. The
 forecast page needs a published forecaster (the synthetic default's gate holds it back): it was
 taken on the DC panel's home (`housing run --source ../shared/data/housets_dc_panel_2012_2021.csv

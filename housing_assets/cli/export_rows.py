@@ -1,6 +1,6 @@
 """`housing export-rows`: ingested HouseTS rows as a CSV that `POST /v1/predict/csv` takes.
 
-The README's CSV example needs a file in the request's layout; this writes one from the cleaned
+The API docs' CSV example needs a file in the request's layout; this writes one from the cleaned
 months of HOUSING_HOME (local or, in prod, HOUSING_DATA_URI): the contract's columns in the
 published order, an `id` per row (`<zipcode>-<YYYY-MM>`), dates as YYYY-MM-DD and a missing
 value as an empty cell (null)."""

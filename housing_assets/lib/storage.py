@@ -8,7 +8,7 @@ manifest, then the `current` pointer) is built on top of that in `bundle.py`.
 S3 clients come from boto3, which honours AWS_ENDPOINT_URL_S3 (a local S3 server in tests) and
 retries transient errors (throttling, 5xx, connection resets) with exponential backoff.
 Why this is not fsspec / universal-pathlib (and the IO manager not Dagster's UPathIOManager):
-README, "Why the store is our own".
+docs/decisions/store.md.
 """
 
 from __future__ import annotations

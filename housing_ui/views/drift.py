@@ -29,8 +29,8 @@ def page(api: Api, model: dict) -> None:
         st.info(
             f"No drift reports of model v{scored_by} yet. They are written for every month that "
             f"arrives after a champion is published (the live bundle is {model['version']}), and "
-            "recomputed for the recent months when a new champion goes live; see the README's "
-            "Automation section to watch it happen."
+            "recomputed for the recent months when a new champion goes live; see the docs' "
+            "Automation page (docs/automation.md) to watch it happen."
         )
     else:
         chosen = st.selectbox("Report month", list(months["month"])[::-1], key="drift_month")

@@ -1,6 +1,7 @@
-"""Every command the README shows is run as written, or is listed here with why it cannot be.
+"""Every command the README and the docs show is run as written, or is listed here with why it
+cannot be.
 
-The README is parsed (tests/docs/readme.py): each ```bash block's commands and the commands
+The pages are parsed (tests/docs/readme.py): each ```bash block's commands and the commands
 written inline (`uv run …`, `curl …`). Each must match one rule of HOW; a command that matches
 none fails `test_every_readme_command_is_classified` (fast tier), so a command added to the README
 is either run by `test_the_readme_commands_work_as_written` (slow tier) or listed with a reason.
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docs.readme import Command, block_commands, inline_commands
+from tests.docs.readme import Command, all_commands, block_commands, inline_commands
 from tests.harness.loopback import free_port, http_ok, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,8 +67,9 @@ HOW: list[tuple[str, Rule]] = [  # first match wins
     (r"uv run dagster definitions validate", Rule("elsewhere", "tests/integration/test_dagster_cli.py")),
     (r"uv run (dg|dagster) dev", Rule("not-here", "the webserver and daemon `housing dev` starts "
         "here (it execs `dg dev`); loading the code location from the root is test_dagster_cli.py")),
-    (r"uv run python benchmarks/run_all\.py( --update-readme)?", Rule("not-here", "the benchmark suite: ~25 min")),
-    (r"uv run python benchmarks/run_all\.py --scaling( --update-readme)?", Rule("not-here",
+    (r"uv run mkdocs serve", Rule("elsewhere", "tests/docs/test_site.py", marker='"mkdocs", "build"')),
+    (r"uv run python benchmarks/run_all\.py( --update-docs)?", Rule("not-here", "the benchmark suite: ~25 min")),
+    (r"uv run python benchmarks/run_all\.py --scaling( --update-docs)?", Rule("not-here",
         "the scaling curve: four scales up to 4.4 M rows, over an hour")),
     (r"uv run python benchmarks/calibrate_synthetic\.py .*", Rule("not-here",
         "full-scale panel and real data from ../shared against the synthetic one: minutes")),
@@ -109,16 +111,14 @@ def classify(command: Command) -> Rule | None:
 
 
 def readme_commands() -> list[Command]:
-    blocks = block_commands()
-    written = {c.foreground_text for c in blocks}
     # An inline command that a block also shows is run there (`uv run housing dev` in the demo).
-    return blocks + [c for c in inline_commands() if c.text not in written]
+    return all_commands()
 
 
 def test_every_readme_command_is_classified():
     commands = readme_commands()
     assert len(commands) > 30, "the README parser lost the commands"
-    unknown = [f"README line {c.line}: {c.text[:120]}" for c in commands if classify(c) is None]
+    unknown = [f"{c.where}: {c.text[:120]}" for c in commands if classify(c) is None]
     assert not unknown, "add each to tests/docs/test_readme.py HOW (run it, or say why not):\n" + (
         "\n".join(unknown)
     )
@@ -206,7 +206,7 @@ class Shell:
             timeout=900,
         )
         said = done.stdout + done.stderr
-        where = f"README line {command.line}: {text[:200]}\n{said[-3000:]}"
+        where = f"{command.where}: {text[:200]}\n{said[-3000:]}"
         assert done.returncode == 0, where
         if text.startswith("curl"):  # curl -s exits 0 on a 4xx: the body says it
             assert done.stdout.strip() and '"detail"' not in done.stdout, where
@@ -262,12 +262,12 @@ def test_the_readme_commands_work_as_written(tmp_path):
     runnable = [c for c in commands if rules[c] and rules[c].kind in ("run", "server", "env")]
     # A block that exports its own HOUSING_HOME (the demo) is a session of its own; everything
     # else runs after the quick start, on its home, with `housing serve` up for the curls.
-    own_home = {c.block for c in runnable if rules[c].kind == "env" and "HOUSING_HOME=" in c.text}
+    own_home = {c.session for c in runnable if rules[c].kind == "env" and "HOUSING_HOME=" in c.text}
     main = Shell(checkout(tmp_path / "checkout"))
     demo = Shell(main.root)
     ran: list[Command] = []
     try:
-        first, *rest = [c for c in runnable if c.block not in own_home]
+        first, *rest = [c for c in runnable if c.session not in own_home]
         assert first.text == "uv run housing run", "the quick start comes first"
         main.run(first)
         ran.append(first)
@@ -288,7 +288,7 @@ def test_the_readme_commands_work_as_written(tmp_path):
         assert model["vintage"] == "2022-01"
         main.stop()
 
-        for command in [c for c in runnable if c.block in own_home]:
+        for command in [c for c in runnable if c.session in own_home]:
             if rules[command].kind == "server":
                 assert command.background, command
                 demo.start(command)

@@ -1,6 +1,6 @@
 """Headless Chromium (Selenium + Debian's chromium-driver) against a running dashboard.
 
-Used by the browser test, by `docs/screenshots.py` (the README's pictures) and by the dashboard
+Used by the browser test, by `docs/screenshots.py` (the docs' pictures) and by the dashboard
 benchmark. Selenium is a development dependency: imported only when a browser is wanted.
 """
 

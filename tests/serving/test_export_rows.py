@@ -1,4 +1,4 @@
-"""`housing export-rows` writes the CSV that the README's `/v1/predict/csv` example uploads: the
+"""`housing export-rows` writes the CSV that the API docs' `/v1/predict/csv` example uploads: the
 API scores every row of it (the example needed a `rows.csv` nobody said how to make)."""
 
 import io

@@ -85,7 +85,7 @@ def serving_bundle(
         trigger_reason=context.run.tags.get("housing/reason", "started by hand"),
         final_refit=refit.describe(),
     )
-    # Intervals: the evaluated model's eval-calibrated quantiles (README, "Model lineage").
+    # Intervals: the evaluated model's eval-calibrated quantiles (docs/architecture.md, "Model lineage").
     files = publishing.bundle_files(
         rows,
         state,

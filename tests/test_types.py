@@ -3,9 +3,12 @@
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 
+@pytest.mark.slow
 def test_mypy_finds_no_error_in_the_library_and_the_api():
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--no-incremental"],

@@ -115,6 +115,7 @@ def _landing_with_broken_month(tmp_path, small_panel, broken: str) -> Path:
     return landing
 
 
+@pytest.mark.slow
 def test_broken_partition_is_blocked_and_the_other_months_proceed(tmp_path, instance, small_panel):
     landing = _landing_with_broken_month(tmp_path, small_panel, broken="2020-01")
     defs = _defs(tmp_path / "home", source=str(landing))
@@ -171,6 +172,7 @@ def test_a_month_the_source_lacks_fails_loudly_naming_it(tmp_path, instance):
     assert any("each month runs alone" in line for line in said), said
 
 
+@pytest.mark.slow
 def test_real_sample_ingests_through_the_file_source_and_passes_every_check(
     tmp_path, instance, sample_path
 ):
@@ -293,6 +295,7 @@ def _revisions(instance, run_id: str) -> dict:
     return evaluation.metadata["revisions"].value
 
 
+@pytest.mark.slow
 def test_a_past_month_redelivered_with_other_prices_is_held_until_accepted(
     tmp_path, instance, small_panel
 ):

@@ -5,6 +5,7 @@ import json
 
 import dagster as dg
 import pandas as pd
+import pytest
 
 from housing_assets.definitions import build_definitions
 from housing_assets.lib.automation import RANGE_END, RANGE_START
@@ -21,6 +22,7 @@ def _latest(instance, asset: str, month: str) -> dict:
     return {k: v.value for k, v in record.asset_materialization.metadata.items()}
 
 
+@pytest.mark.slow
 def test_a_range_run_reports_drift_and_row_counts_per_month(tmp_path, tiny):
     home = tmp_path / "home"
     tiny.publish(home / "serving")

@@ -31,6 +31,7 @@ def daemon(tmp_path, landing):
         yield InProcessDaemon(defs, instance)
 
 
+@pytest.mark.slow
 def test_each_month_is_ingested_once_whatever_the_ticks_and_restarts(daemon, landing):
     path, by_month = landing
     first = daemon.tick(SENSOR)
@@ -108,6 +109,7 @@ def test_an_empty_landing_area_is_a_skip_with_a_reason(tmp_path):
     assert tick.run_requests == [] and "no monthly files yet" in tick.skipped
 
 
+@pytest.mark.slow
 def test_a_corrupt_month_fails_its_check_alone_while_the_others_proceed(tmp_path, small_panel):
     """A truncated CSV and a cut-short Parquet file in a batch: the batch run fails, its blocking
     contract check names the two bad months and the file; the sensor applies the platform's one

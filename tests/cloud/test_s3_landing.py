@@ -2,6 +2,7 @@
 
 import boto3
 import dagster as dg
+import pytest
 
 from housing_assets.definitions import build_definitions
 from housing_assets.settings import Settings
@@ -9,6 +10,7 @@ from tests.automation.daemon import InProcessDaemon
 from tests.conftest import frames_by_month
 
 
+@pytest.mark.slow
 def test_the_sensor_ingests_new_and_changed_objects_once(bucket, tmp_path, small_panel):
     s3 = boto3.client("s3")
     months = frames_by_month(small_panel)

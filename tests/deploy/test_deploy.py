@@ -111,6 +111,7 @@ def test_the_api_image_runs_the_apis_one_entry_command():
     assert dockerfile_commands()["api"] == uvicorn_command("0.0.0.0", 8000)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["api", "ui", "dagster"])
 def test_each_image_command_starts_and_answers_its_health_check(target, tiny, tmp_path):
     command = dockerfile_commands()[target]

@@ -480,6 +480,7 @@ def test_each_container_health_check_probes_what_that_container_runs(compose):
             assert (BIN / program).exists(), (name, program)
 
 
+@pytest.mark.slow
 def test_the_compose_mlflow_server_answers_its_health_check_and_the_runs(compose, tmp_path):
     """The mlflow service's exact command and environment (its backend on SQLite here), its
     health check, and a request as the runs send it (Host: mlflow:5000)."""

@@ -132,6 +132,7 @@ def test_housing_run_on_monthly_files_with_broken_months_exits_nonzero_and_names
     assert cleaned.isdisjoint({"2016-05", "2016-08", "2016-10"}) and len(cleaned) == 9
 
 
+@pytest.mark.slow
 def test_months_that_cannot_train_the_vintage_are_refused_before_any_work(tmp_path):
     """`--months 2019` alone trained nothing: it failed after ingest with a traceback."""
     proc = _housing(["run", "--scale", "0.01", "--months", "2019"], tmp_path)
@@ -158,6 +159,7 @@ MISTAKES = {  # a user mistake -> its exit code and the one line that names the 
 }  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mistake", list(MISTAKES))
 def test_a_user_mistake_is_one_line_naming_the_fix_with_its_own_exit_code(mistake, tmp_path):
     """They were tracebacks: `--source nope.csv` 19 lines, `--vintage 22-01` a pandas error."""
@@ -171,6 +173,7 @@ def test_a_user_mistake_is_one_line_naming_the_fix_with_its_own_exit_code(mistak
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_with_one_line_and_the_next_run_resumes(tmp_path):
     """Ctrl-C during ingest printed 79 lines and 3 tracebacks, then re-ran every month alone
     and exited 0."""

@@ -58,6 +58,7 @@ def start_worker(home, which: str) -> subprocess.Popen:
     return proc
 
 
+@pytest.mark.slow
 def test_a_killed_in_process_run_is_failed_and_a_live_one_is_not(home):
     killed, alive = start_worker(home, "killed"), start_worker(home, "alive")
     try:

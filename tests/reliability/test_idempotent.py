@@ -74,6 +74,7 @@ def _values(defs: dg.Definitions, instance, months: list[str]) -> dict[str, pd.D
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("first", "last"),
     [("2020-01", "2020-01"), (MONTHS[0], MONTHS[-1])],
@@ -129,6 +130,7 @@ def _recorded_fingerprints(result) -> dict[str, str]:
     return out
 
 
+@pytest.mark.slow
 def test_the_fingerprint_follows_the_content_not_the_run(tmp_path):
     """The same month written by a one-month run and by a range run records one fingerprint;
     another seed (other content) records another."""

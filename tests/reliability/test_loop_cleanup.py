@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.harness.loop import LoopHome, LoopProcesses, carrying_home
 
 # A child that starts a grandchild in a new session (out of reach of a process-group signal),
@@ -27,6 +29,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 def test_stop_ends_the_group_and_whatever_escaped_it(tmp_path):
     loop = LoopHome(tmp_path / "home", scale=0.01)
     pid_file = tmp_path / "grandchild.pid"

@@ -14,6 +14,7 @@ MAX_PROBE_S = 0.5  # "never delays a concurrent health probe by more than a frac
 MAX_GROWTH_MB = 120  # the server's peak memory over its resident size before the request
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(HOSTILE) + list(CSV_HOSTILE))
 def test_a_hostile_body_is_refused_cheaply_while_the_server_keeps_answering(name, store, holdout):
     make_body, status, errors, first = {**HOSTILE, **CSV_HOSTILE}[name]

@@ -2,6 +2,7 @@
 
 import os
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
@@ -15,6 +16,7 @@ from tests.serving.test_forecast_api import publish_forecast
 EXAMPLES_PER_ROUTE = int(os.environ.get("HOUSING_SCHEMATHESIS_EXAMPLES", "400"))
 
 
+@pytest.mark.slow
 def test_no_generated_request_gets_a_server_error(store):
     publish_forecast(store)  # the forecast routes answer from data, not only "not published"
     app = create_app(

@@ -11,6 +11,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow
 def test_the_overview_renders_the_live_model_version_in_chromium(api_url, tmp_path):
     pytest.importorskip("selenium")
     version = httpx.get(f"{api_url}/v1/model").json()["version"]
@@ -24,6 +25,7 @@ def test_the_overview_renders_the_live_model_version_in_chromium(api_url, tmp_pa
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
 
 
+@pytest.mark.slow
 def test_a_click_on_the_map_opens_that_zip_in_the_explorer(api_url):
     pytest.importorskip("selenium")
     from selenium.webdriver.common.by import By

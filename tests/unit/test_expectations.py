@@ -152,6 +152,7 @@ def test_cleaned_partial_months_keep_their_extras_and_pass(partial):
     assert all(list(f.columns[-3:]) == ["longitude", "latitude", "state"] for f in cleaned.values())
 
 
+@pytest.mark.slow
 def test_validating_in_chunks_of_months_reports_what_one_batch_does(frames, monkeypatch):
     """Checks stack months in chunks (memory bounded by a chunk, not the panel): a chunk of one
     month must find the same rules, row counts and first examples as one batch of all."""

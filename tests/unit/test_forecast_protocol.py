@@ -13,6 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 @pytest.mark.real_data
 def test_the_protocol_benchmark_beats_persistence_at_every_step_on_the_real_panel(
     tmp_path, dc_panel_path

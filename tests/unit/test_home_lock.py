@@ -13,8 +13,9 @@ from housing_assets.cli import main
 from housing_assets.cli.run import HomeBusy, home_lock
 
 HOLD = """
-import sys, time
+import signal, sys, time
 from pathlib import Path
+signal.signal(signal.SIGTERM, signal.SIG_DFL)  # whatever the test runner's parent ignores
 from housing_assets.cli.run import home_lock
 with home_lock(Path(sys.argv[1])):
     print("held", flush=True)

@@ -20,6 +20,7 @@ SETTINGS = tuning.TuningSettings(
 )
 
 
+@pytest.mark.slow
 def test_tuning_is_seeded_and_reports_every_trial():
     seen = []
     a = tuning.tune(_data(0), _data(1), SETTINGS, on_trial=seen.append)
@@ -35,6 +36,7 @@ STORAGES = {  # the local default (settings.py), and an RDB URL as production's 
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", STORAGES)
 def test_an_interrupted_study_resumes_from_storage(tmp_path, kind):
     storage = STORAGES[kind].format(tmp=tmp_path)

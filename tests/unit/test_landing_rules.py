@@ -108,6 +108,7 @@ def test_an_oversized_file_fails_its_month(landing):
     assert reason(loads["2023-11"]) == ""
 
 
+@pytest.mark.slow
 def test_a_gzip_bomb_is_stopped_at_the_limit(landing):
     limits = LandingLimits(max_file_bytes=8 << 20)
     line = b"2023-10-31," + b"1," * 30 + b"\n"

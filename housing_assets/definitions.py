@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import overload
 
 import dagster as dg
 from pydantic import SecretStr
@@ -38,13 +39,21 @@ from housing_assets.resources.threads import ThreadBudgetResource
 from housing_assets.settings import Settings, redact_url
 
 
-def _secret_url(url: str, variable: str) -> str:
-    """A URL with a password, read from `variable`, goes to its resource as dg.EnvVar: Dagster
-    then shows the variable's name, not the password, in its UI (the resource config of the code
-    location snapshot), and reads the value where the run starts."""
-    if redact_url(url) != url and os.environ.get(variable) == url:
+@overload
+def _from_env(value: str, variable: str) -> str: ...
+@overload
+def _from_env(value: SecretStr | None, variable: str) -> str | None: ...
+def _from_env(value: str | SecretStr | None, variable: str) -> str | None:
+    """A secret read from `variable` (a URL's password, a webhook's token) goes to its resource
+    as dg.EnvVar: Dagster's UI (the code location's resource config) shows the variable's name,
+    never the value, and the run reads the value where it starts. Anything else goes as is."""
+    if value is None:
+        return None
+    plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+    secret = isinstance(value, SecretStr) or redact_url(plain) != plain
+    if secret and os.environ.get(variable) == plain:
         return dg.EnvVar(variable)
-    return url
+    return plain
 
 
 ALERT_VARIABLE = "HOUSING_ALERT_WEBHOOK_URL"
@@ -82,16 +91,6 @@ def policies(path: Path | None) -> dict:
     return out
 
 
-def _secret(value: SecretStr | None, variable: str) -> str | dg.EnvVar | None:
-    """A secret (a webhook URL carries its token) read from `variable` goes to its resource as
-    dg.EnvVar, so Dagster's UI shows the variable's name, never the value."""
-    if value is None:
-        return None
-    if os.environ.get(variable) == value.get_secret_value():
-        return dg.EnvVar(variable)
-    return value.get_secret_value()
-
-
 def resources_for(settings: Settings) -> dict:
     """The same resource classes in every environment; only their locations differ (local
     directories and SQLite under HOUSING_HOME, or S3, an MLflow server and a database in prod)."""
@@ -99,15 +98,15 @@ def resources_for(settings: Settings) -> dict:
         "source": source_from_setting(settings.source, seed=settings.seed, scale=settings.scale),
         "io_manager": ParquetIOManager(base_dir=settings.data_location),
         "mlflow_tracking": MlflowTracking(
-            tracking_uri=_secret_url(settings.mlflow_tracking_uri, "MLFLOW_TRACKING_URI"),
+            tracking_uri=_from_env(settings.mlflow_tracking_uri, "MLFLOW_TRACKING_URI"),
             artifact_location=settings.mlflow_artifact_location,
         ),
         "optuna_storage": OptunaStorage(
-            storage_url=_secret_url(settings.optuna_storage_url, "HOUSING_OPTUNA_URL")
+            storage_url=_from_env(settings.optuna_storage_url, "HOUSING_OPTUNA_URL")
         ),
         "serving_store": ServingStore(root=settings.serving_location),
         **policies(settings.policies),
-        "alerts": AlertNotifier(webhook_url=_secret(settings.alert_webhook_url, ALERT_VARIABLE)),
+        "alerts": AlertNotifier(webhook_url=_from_env(settings.alert_webhook_url, ALERT_VARIABLE)),
         "threads": ThreadBudgetResource(
             concurrent_runs=settings.concurrent_runs,
             override=settings.threads,

@@ -240,3 +240,25 @@ def test_raw_and_cleaned_declare_the_contract_as_column_schema(defs, asset):
     assert {col.name: col.type for col in schema.columns} == c.DTYPES
     required = {col.name for col in schema.columns if not col.constraints.nullable}
     assert required == set(c.REQUIRED)
+
+
+def test_a_secret_read_from_the_environment_reaches_dagster_as_the_variables_name(monkeypatch):
+    """Dagster's UI shows a resource's config: a password or a webhook token must appear there as
+    the variable that holds it, never as its value."""
+    from pydantic import SecretStr
+
+    from housing_assets.definitions import _from_env
+
+    url = "postgresql://optuna:s3cret@db/optuna"
+    monkeypatch.setenv("HOUSING_OPTUNA_URL", url)
+    given = _from_env(url, "HOUSING_OPTUNA_URL")
+    assert isinstance(given, dg.EnvVar) and given.env_var_name == "HOUSING_OPTUNA_URL"
+    assert _from_env("sqlite:///optuna.db", "HOUSING_OPTUNA_URL") == "sqlite:///optuna.db"
+    hook = "https://hooks.example/T0/abc"
+    monkeypatch.setenv("HOUSING_ALERT_WEBHOOK_URL", hook)
+    assert isinstance(_from_env(SecretStr(hook), "HOUSING_ALERT_WEBHOOK_URL"), dg.EnvVar)
+    # A secret set otherwise (a policies file, a test) cannot be named by a variable: as is.
+    assert (
+        _from_env(SecretStr("https://other/T1"), "HOUSING_ALERT_WEBHOOK_URL") == "https://other/T1"
+    )
+    assert _from_env(None, "HOUSING_ALERT_WEBHOOK_URL") is None

@@ -29,10 +29,6 @@ MONTH = re.compile(r"[1-9]\d{3}-(0[1-9]|1[0-2])")
 MODEL_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
-class UnknownChampion(ValueError):
-    """A model version with no drift reports in the store."""
-
-
 def check_model_version(model_version: str) -> str:
     if not MODEL_VERSION.fullmatch(model_version):
         raise ValueError(f"invalid model version {model_version!r}: refusing it")

@@ -15,7 +15,6 @@ from housing_assets.lib import contract as c
 
 TRAIN, EVAL, HOLDOUT = "train", "eval", "holdout"
 SPLIT = "split"
-DEFAULT_VINTAGE = "2022-01"
 
 
 @dataclass(frozen=True)

@@ -43,12 +43,6 @@ class ServingStore(dg.ConfigurableResource):
         self.store().write(key, data)
         return f"{self.store().describe()}/{key}"
 
-    def read_report(self, name: str) -> bytes | None:
-        try:
-            return self.store().read(f"reports/{name}")
-        except FileNotFoundError:
-            return None
-
 
 _GATE = gate.GatePolicy()  # the one source of each default
 

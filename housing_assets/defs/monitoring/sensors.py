@@ -29,7 +29,6 @@ FORECAST_JOB = jobs.forecast_job.name
 SPLITS = dg.AssetKey("splits")
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]
 INGESTING = (INGEST_JOB, MONITORED_JOB, jobs.check_and_clean_job.name)  # jobs that clean months
-RAW = dg.AssetKey("raw_monthly")
 RANGE_START, RANGE_END = automation.RANGE_START, automation.RANGE_END
 CLEANED = dg.AssetKey("cleaned_monthly")
 BATCH_TAG = "housing/batch"  # a run over several months: split into one run per month if it fails

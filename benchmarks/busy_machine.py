@@ -1,4 +1,4 @@
-"""Busy-machine benchmark (issue 15): `housing run` quiet and beside one CPU-bound neighbour,
+"""Busy-machine benchmark: `housing run` quiet and beside one CPU-bound neighbour,
 with the old fixed 2 XGBoost threads and with the thread budget (lib/threads.py).
 
     uv run python benchmarks/busy_machine.py                 # sample + default scale (~25 min)
@@ -7,7 +7,7 @@ with the old fixed 2 XGBoost threads and with the thread budget (lib/threads.py)
 
 Each case is a fresh `housing run` process on an empty HOUSING_HOME: `--source` the real HouseTS
 sample (../shared/data/housets_sample.csv, skipped with a message when absent) or the synthetic
-default. "before" forces HOUSING_THREADS=2 (what every fit used until issue 15); "after" leaves
+default. "before" forces HOUSING_THREADS=2 (a fixed thread count for every fit); "after" leaves
 the budget to decide. "busy" starts one `while True: pass` Python process, pinned nowhere, for
 the case's duration. Per case: wall time, the run's CPU time (user + system, from the kernel's
 rusage), the holdout MAPE (the same before and after: the thread count does not change the

@@ -64,8 +64,8 @@ class EventLogStorage(SqliteEventLogStorage):
     Dagster's own builds an SQLAlchemy engine for every connection and opens a connection, with
     its own transaction, for every statement group: an asset check's evaluation takes three (its
     run's file, then twice the index), a materialization two, and each costs a commit and the WAL
-    checkpoint of a closing connection -- ~13 ms an event on this project's machines, 17 s of a
-    first ingest of the HouseTS sample (1,332 events, 715 of them check evaluations, one per month).
+    checkpoint of a closing connection: on a first ingest, with a check evaluation per month, the
+    event log cost more than the data work (benchmarks record it).
 
     Here each file's engine is built once (the last `ENGINES` files kept), and everything one
     `store_event` -- or one `store_event_batch` -- writes to a file goes through one connection,

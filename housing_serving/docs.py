@@ -1,5 +1,5 @@
 """The interactive API pages, /docs (Swagger UI) and /redoc, served with their assets from this
-process: FastAPI's defaults load them from a CDN, so the pages were blank offline (issue 18).
+process: FastAPI's defaults load them from a CDN, so the pages are blank offline.
 
 The JavaScript and CSS come from the `fastapi-offline` wheel (MIT; it ships Swagger UI 5 and
 ReDoc 2, the major versions FastAPI's defaults name); only its files are used, mounted under

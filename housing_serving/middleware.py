@@ -18,7 +18,7 @@ class _TooLarge(HTTPException):
 class BodyLimit:
     """Answers 413 before reading more than `limit` bytes of a request body, and closes the
     connection: kept open, the server would go on reading (and discarding) the rest of the
-    body to reach a next request -- 5.2 GB in 20 s from one chunked upload."""
+    body to reach a next request, at whatever rate a chunked upload sends it."""
 
     def __init__(self, app, limit: int):
         self.app, self.limit = app, limit

@@ -48,7 +48,7 @@ def supervise(command: list[str], env: dict[str, str], *, grace_s: float = GRACE
     """Run `command` and see to it that everything it started stops with it.
 
     `dg dev` exits within seconds of Ctrl-C or SIGTERM, but the code servers it started wait for
-    their heartbeat to time out (45 s) and may even start a fresh gRPC child meanwhile: ports,
+    their heartbeat to time out and may even start a fresh gRPC child meanwhile: ports,
     sockets and the instance stay in use after the prompt is back. So this process becomes the
     "subreaper" of its descendants (Linux prctl): anything orphaned below it is re-parented
     here, and once `dg dev` is gone every process left below it is sent SIGTERM, then SIGKILL
@@ -77,9 +77,9 @@ def supervise(command: list[str], env: dict[str, str], *, grace_s: float = GRACE
 
 def _wait(proc, stopped: list[int], grace_s: float) -> int:
     """`proc`'s exit code. Once asked to stop, it has `grace_s` to exit on its own (`dg dev`
-    takes ~3 s; in test runs it was still up 60 s after Ctrl-C once, and 20 s with a run in
-    flight on a slower host), then it is sent SIGTERM, and SIGKILL half a grace later: a stop
-    never waits on it for ever (`stop_bound_s`)."""
+    usually exits within seconds, but not always, and not with a run in flight on a slow host),
+    then it is sent SIGTERM, and SIGKILL half a grace later: a stop never waits on it for ever
+    (`stop_bound_s`)."""
     import subprocess
     import time
 

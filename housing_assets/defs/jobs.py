@@ -11,9 +11,8 @@ from housing_assets.defs.training.partitions import vintages
 
 # Every job runs its steps in the run's own process, as `housing run` does. The steps are a
 # chain (load, check, clean, check; splits, encoders, tuning, holdout, gate, bundle) with nothing
-# to run side by side, and a subprocess per step spent ~5-10 s importing the code location each
-# time: most of a month's run, and ~2 of the 3 minutes a sensor-started retraining took at 1%
-# scale (tests/automation/test_operator_scenario.py) against 12 s for the same work in process.
+# to run side by side, and a subprocess per step imports the code location again each time:
+# most of a month's run, and most of a small sensor-started retraining.
 IN_PROCESS = dg.in_process_executor
 
 ingest_job = dg.define_asset_job(

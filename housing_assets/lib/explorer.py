@@ -71,7 +71,7 @@ class Explorer:
     @cached_property
     def map(self) -> dict:
         """Every zip with a position and the measures the map colours by (built on first use:
-        the bundled zip list costs ~0.3 s to read once per process)."""
+        the bundled zip list is read once per process, and not cheaply)."""
         points, unplaced = zip_map.zip_points(self.history, self.holdout)
         return {"zipcodes": points, "unplaced": unplaced}
 

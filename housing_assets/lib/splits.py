@@ -73,7 +73,9 @@ def assign(panel: pd.DataFrame, windows: Windows) -> pd.DataFrame:
     split[date >= windows.holdout_start] = HOLDOUT
     if windows.holdout_end is not None:
         split[date >= windows.holdout_end] = pd.NA
-    out = panel.copy(deep=False)  # shares the columns: at 5x a copy of the panel is ~2 GB
+    out = panel.copy(
+        deep=False
+    )  # shares the columns: a copy of the panel is the run's largest allocation
     out[SPLIT] = split
     kept = split.notna().to_numpy()
     if kept.all() and out.index.equals(pd.RangeIndex(len(out))):
@@ -84,7 +86,7 @@ def assign(panel: pd.DataFrame, windows: Windows) -> pd.DataFrame:
 def stacked(splits: pd.DataFrame, names: tuple[str, ...]) -> tuple[pd.DataFrame, list[int]]:
     """The rows of the `names` splits stacked in that order, index 0..n-1 (what `pd.concat` of
     each part would give), and each part's row count. One copy of the rows, not one per part
-    plus their concatenation (at 5x scale a copy of the known rows is ~1.5 GB), and none at all
+    plus their concatenation (at scale, the largest allocations of training), and none at all
     when those rows already are one block in that order -- the splits asset's rows are in month
     order -- as then this is a view of `splits` (not to be written to). `part` slices one part
     out, also without copying."""

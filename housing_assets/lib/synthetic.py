@@ -122,7 +122,7 @@ def generate_months(
 ) -> SyntheticMonths:
     """The panel of `generate_panel`, byte for byte, kept as one (zips x months) array per
     column: a month's rows are built when asked for, so a reader of one month at a time never
-    holds the panel a second time as rows (at 5x scale, ~2 GB of rows and their sort copies)."""
+    holds the panel a second time as rows (and their sort copies)."""
     say = progress or (lambda _msg: None)
     rng = np.random.default_rng(spec.seed)
     months = pd.period_range(spec.first_month, spec.last_month, freq="M")

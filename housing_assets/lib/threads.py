@@ -2,8 +2,7 @@
 
 OpenMP threads spin at every boosting round's barrier. When the cores are taken -- two runs at
 once on 2 cores, the API, the daemon, a test suite, or a Fargate task's fractional vCPU quota --
-a second thread makes a fit slower, not faster: 945 train rows x 500 rounds took 52.8 s with
-nthread=2 against 5.0 s with nthread=1 on a busy 2-core machine (issue 15). So a fit gets
+a second thread makes a fit slower, not faster, often by an order of magnitude. So a fit gets
 
     HOUSING_THREADS, when set (the one override, read by housing_assets/settings.py); else
     1 for inputs under SMALL_INPUT_ROWS, where a second thread costs more than it gives; else
@@ -11,12 +10,11 @@ nthread=2 against 5.0 s with nthread=1 on a busy 2-core machine (issue 15). So a
     this machine right now (`FitSlots`), never more runs than may run at once (dagster.yaml's
     max_concurrent_runs locally), at least 1.
 
-A run fitting alone takes every CPU: on 2 idle cores a 300k-row fit took 2.85 s with 2 threads
-against 5.72 s with 1. What makes that safe beside a busy neighbour is OpenMP's *passive* wait
+A run fitting alone takes every CPU: on idle cores a large fit runs close to twice as fast on
+two. What makes that safe beside a busy neighbour is OpenMP's *passive* wait
 (`OMP_WAIT_POLICY=PASSIVE`, set by `configure_openmp` before XGBoost loads): a thread waiting
-at a barrier sleeps instead of spinning on a core another process needs. With one CPU-bound
-neighbour the same 300k-row fit took 11.3 s with 2 spinning threads, 5.2 s with 2 passive ones
-and 4.7 s with 1; on the idle machine passive waiting cost 3.17 s against 2.85 s.
+at a barrier sleeps instead of spinning on a core another process needs, for a small cost on
+an idle machine (benchmarks/busy_machine.py and thread_crossover.py measure both).
 
 Scoring (lib/predictor.py: the API, batch scoring, the holdout) always uses SCORING_THREADS:
 a request is far below the small-input size, and throughput comes from workers, not threads.
@@ -34,14 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-# Below this many rows a second thread does not pay. benchmarks/thread_crossover.py (hist,
-# depth 6, 40 features; fastest of 2-3, 1 vs 2 threads interleaved) on this 2-core Xeon,
-# 2026-12-03, while other jobs kept the load average at 2-15: 500 rows 0.65x (load ~2),
-# 1,000 rows 0.19x, 2,000 rows 0.10x, 1,000 rows at load 13: 0.05x -- two threads lost at every
-# size tried, and no idle-machine crossover could be measured that day. At 585k rows two
-# threads gave 1.95x on an idle machine (stack notes). 8,000 keeps every small panel (the
-# HouseTS sample tunes on ~1,900 examples and refits on < 6,000) at one thread whatever the
-# CPUs; re-measure on an idle machine before lowering it.
+# Below this many rows a second thread does not pay (benchmarks/thread_crossover.py: on a busy
+# machine two threads lost at every small size tried). 8,000 keeps every small panel (the HouseTS
+# sample's tuning and refit) at one thread whatever the CPUs; re-measure on an idle machine
+# before lowering it.
 SMALL_INPUT_ROWS = 8_000
 SCORING_THREADS = 1
 OPENMP_WAIT_POLICY = "PASSIVE"

@@ -162,8 +162,8 @@ def log_datasets(rows, vintage: str) -> None:
             name=f"housets-{vintage}-{context}",
             digest=S.fingerprint(part),
         )
-        # MLflow infers a dataset's schema value by value in Python (8 s on the default panel);
-        # our frames are typed, so the dtypes say the same in milliseconds. `schema` is a
+        # MLflow infers a dataset's schema value by value in Python, slow on a whole panel; our
+        # frames are typed, so the dtypes say the same at once. `schema` is a
         # cached property: this fills it before log_input reads it.
         dataset.schema = frame_schema(part)
         mlflow.log_input(dataset, context=context)

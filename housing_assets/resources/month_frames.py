@@ -39,9 +39,9 @@ def from_parquet(data: bytes) -> pd.DataFrame:
 
 def release_arrow_memory() -> None:
     """Arrow's allocator (mimalloc) keeps what an encode or decode freed, for reuse, for the life
-    of the process: reading the 2x splits (0.84 GB as a frame) left 1.37 GB resident, 0.68 GB of
-    it Arrow's free memory; handed back, 0.69 GB. In a run that reads the splits in every step,
-    that is what grew 5x training past 9 GB before it fitted anything."""
+    of the process: after a large decode, close to half of what stays resident is Arrow's free
+    memory. In a run that reads the splits in every step, that grows with every step until the
+    fit itself has no room; handed back, it does not."""
     import pyarrow as pa  # loaded by the Parquet call before this
 
     pa.default_memory_pool().release_unused()

@@ -1,5 +1,5 @@
 """/docs and /redoc work offline: every script, stylesheet and icon they load is served by the
-API itself (they came from a CDN, so the pages were blank without internet: issue 18)."""
+API itself (from a CDN, the pages are blank without internet)."""
 
 import re
 

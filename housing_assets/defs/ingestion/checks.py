@@ -94,8 +94,8 @@ def _log_month_evaluations(
     context: dg.AssetCheckExecutionContext, evaluations: list[dg.AssetCheckEvaluation]
 ) -> None:
     """Log the per-month evaluations as one batch of events: the instance stores a batch in one
-    transaction (instance.py) where `log_event` costs one per month, ~10 ms each -- 7 s of a
-    first ingest of the HouseTS sample, five checks x 142 months. The same events, in the run's
+    transaction (instance.py) where `log_event` costs one per month, for five checks times every
+    month of a first ingest. The same events, in the run's
     event log the UI, the sensors and `run_history` read; unlike `log_event`'s, they are not
     repeated in an in-process result's own event list (`get_asset_check_evaluations()` there
     holds the run-level results).

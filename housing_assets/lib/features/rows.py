@@ -52,8 +52,8 @@ class Rows:
     @classmethod
     def from_frame(cls, df: pd.DataFrame) -> Rows:
         numeric = np.full((len(df), len(c.NUMERIC_COLUMNS)), np.nan)
-        for col in c.NUMERIC_COLUMNS:  # column by column: `df[cols].to_numpy()` made two
-            if col in df.columns:  # transient copies of the block (2.5 GB at 5x scale)
+        for col in c.NUMERIC_COLUMNS:  # column by column: `df[cols].to_numpy()` makes two
+            if col in df.columns:  # transient copies of the whole block
                 numeric[:, NUMERIC_POSITION[col]] = df[col].to_numpy(dtype="float64")
         return cls(numeric, A.month_index(df[c.DATE]), _zip_keys(df), df[c.CITY].tolist())
 

@@ -3,7 +3,8 @@
 import dagster as dg
 import pytest
 
-from housing_assets.definitions import build_definitions, resources_for
+from housing_assets.definitions import build_definitions
+from housing_assets.resources.environment import resources_for
 from housing_assets.settings import Settings
 from tests.conftest import ALL_ASSETS, FORECASTING_ASSETS, LINEAGE_ASSETS
 
@@ -247,18 +248,18 @@ def test_a_secret_read_from_the_environment_reaches_dagster_as_the_variables_nam
     the variable that holds it, never as its value."""
     from pydantic import SecretStr
 
-    from housing_assets.definitions import _from_env
+    from housing_assets.resources.environment import from_env
 
     url = "postgresql://optuna:s3cret@db/optuna"
     monkeypatch.setenv("HOUSING_OPTUNA_URL", url)
-    given = _from_env(url, "HOUSING_OPTUNA_URL")
+    given = from_env(url, "HOUSING_OPTUNA_URL")
     assert isinstance(given, dg.EnvVar) and given.env_var_name == "HOUSING_OPTUNA_URL"
-    assert _from_env("sqlite:///optuna.db", "HOUSING_OPTUNA_URL") == "sqlite:///optuna.db"
+    assert from_env("sqlite:///optuna.db", "HOUSING_OPTUNA_URL") == "sqlite:///optuna.db"
     hook = "https://hooks.example/T0/abc"
     monkeypatch.setenv("HOUSING_ALERT_WEBHOOK_URL", hook)
-    assert isinstance(_from_env(SecretStr(hook), "HOUSING_ALERT_WEBHOOK_URL"), dg.EnvVar)
+    assert isinstance(from_env(SecretStr(hook), "HOUSING_ALERT_WEBHOOK_URL"), dg.EnvVar)
     # A secret set otherwise (a policies file, a test) cannot be named by a variable: as is.
     assert (
-        _from_env(SecretStr("https://other/T1"), "HOUSING_ALERT_WEBHOOK_URL") == "https://other/T1"
+        from_env(SecretStr("https://other/T1"), "HOUSING_ALERT_WEBHOOK_URL") == "https://other/T1"
     )
-    assert _from_env(None, "HOUSING_ALERT_WEBHOOK_URL") is None
+    assert from_env(None, "HOUSING_ALERT_WEBHOOK_URL") is None

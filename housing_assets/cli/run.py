@@ -128,7 +128,8 @@ def _terminal():
 def _platform(settings: Settings) -> tuple:
     """This process's Dagster instance environment, the definitions and their resources."""
     prepare_dagster_env(settings)
-    from housing_assets.definitions import build_definitions, resources_for
+    from housing_assets.definitions import build_definitions
+    from housing_assets.resources.environment import resources_for
 
     return build_definitions(settings), resources_for(settings)
 

@@ -57,7 +57,8 @@ def test_dagster_shows_no_url_password_yet_runs_get_the_real_urls(prod_env):
     from dagster._core.remote_representation.external_data import RepositorySnap
     from dagster._serdes import serialize_value
 
-    from housing_assets.definitions import build_definitions, resources_for
+    from housing_assets.definitions import build_definitions
+    from housing_assets.resources.environment import resources_for
     from housing_assets.resources.mlflow_tracking import MlflowTracking, OptunaStorage
 
     settings = Settings.from_env()

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from housing_assets.definitions import POLICIES, policies, resources_for
+from housing_assets.resources.environment import resources_for
+from housing_assets.resources.policies import POLICIES, policies
 from housing_assets.settings import Settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "policies.example.yaml"

@@ -10,9 +10,9 @@ import pytest
 import xgboost as xgb
 import yaml
 
-from housing_assets.definitions import resources_for
 from housing_assets.lib import threads, training, tuning
 from housing_assets.lib.threads import SMALL_INPUT_ROWS, ThreadBudget
+from housing_assets.resources.environment import resources_for
 from housing_assets.settings import LOCAL_CONCURRENT_RUNS, Settings, project_root
 
 LARGE = SMALL_INPUT_ROWS * 10

@@ -21,6 +21,10 @@ import json
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+# The upstream release the subclasses below were verified on (tests/test_overrides.py;
+# docs/decisions/overrides.md says what each buys and how to re-verify it).
+UPSTREAM_VERSION = ("uvicorn", "0.54.0")
+
 
 @functools.cache
 def _timeouts() -> tuple[float, float]:

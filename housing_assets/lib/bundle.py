@@ -36,22 +36,29 @@ from dataclasses import dataclass
 # The stores live in storage.py; bundle.LocalStore etc. stay importable from here.
 from housing_assets.lib.storage import LocalStore, S3Store, Store, store_for  # noqa: F401
 
+# Every file name a publication holds is named here once; the modules that write and read them
+# use these names.
 MANIFEST = "MANIFEST.json"
 ANCHORS = "anchors.parquet"
 POINTER = "current"
-FILES = (
-    "model.json",
-    "feature_state.json",
-    "schema.json",
-    "conformal.json",
-    "metrics.json",
-    "provenance.json",
-    ANCHORS,
-)
+MODEL = "model.json"
+FEATURE_STATE = "feature_state.json"
+SCHEMA = "schema.json"
+CONFORMAL = "conformal.json"
+METRICS = "metrics.json"
+PROVENANCE = "provenance.json"
+HISTORY = "history.parquet"
+HOLDOUT = "holdout.parquet"
+REFERENCE = "reference.parquet"
+FORECASTER = "forecaster.json"
+BANDS = "bands.json"
+FORECASTS = "forecasts.parquet"
+BACKTEST = "backtest.json"
+FILES = (MODEL, FEATURE_STATE, SCHEMA, CONFORMAL, METRICS, PROVENANCE, ANCHORS)
 # What the dashboard explores (optional: a bundle without them still serves predictions).
-EXPLORER_FILES = ("history.parquet", "holdout.parquet")
+EXPLORER_FILES = (HISTORY, HOLDOUT)
 # What drift reports compare a new month against (optional for the same reason).
-DRIFT_FILES = ("reference.parquet",)
+DRIFT_FILES = (REFERENCE,)
 # The model the holdout judged, when model.json is its final refit (optional: older bundles
 # served the evaluated model itself).
 EVALUATED_MODEL = "evaluated_model.json"
@@ -80,8 +87,8 @@ NOWCAST = Kind("bundles", POINTER, FILES, (*EXPLORER_FILES, *DRIFT_FILES, EVALUA
 FORECAST = Kind(
     "forecasts",
     "forecasts/current",
-    ("forecaster.json", "bands.json", "forecasts.parquet", "backtest.json", "provenance.json"),
-    ("history.parquet",),
+    (FORECASTER, BANDS, FORECASTS, BACKTEST, PROVENANCE),
+    (HISTORY,),
 )
 
 

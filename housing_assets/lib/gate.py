@@ -173,7 +173,7 @@ def champion_on_same_rows(
     this release cannot read (published by an older feature version) is not compared, and the
     note says so."""
     published = bundle.load(store, version)
-    state = json.loads(published.files["feature_state.json"])
+    state = json.loads(published.files[bundle.FEATURE_STATE])
     if state.get("version") != F.STATE_VERSION or bundle.ANCHORS not in published.files:
         return None, (
             f"champion {version} was published by an older release (feature state version "

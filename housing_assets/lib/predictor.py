@@ -11,6 +11,7 @@ import pandas as pd
 import xgboost as xgb
 
 from housing_assets.lib import anchors as A
+from housing_assets.lib import bundle as B
 from housing_assets.lib import features as F
 from housing_assets.lib import horizons
 from housing_assets.lib.bundle import ANCHORS, Bundle
@@ -54,11 +55,11 @@ class Predictor:
 
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> Predictor:
-        state = F.FeatureState.from_json(bundle.files["feature_state.json"].decode())
-        conformal = json.loads(bundle.files["conformal.json"])
+        state = F.FeatureState.from_json(bundle.files[B.FEATURE_STATE].decode())
+        conformal = json.loads(bundle.files[B.CONFORMAL])
         history = pd.read_parquet(io.BytesIO(bundle.files[ANCHORS]))
         return cls.from_model_json(
-            bundle.files["model.json"],
+            bundle.files[B.MODEL],
             state,
             conformal,
             A.AnchorTable(history, state.stats),

@@ -41,9 +41,9 @@ class PublishedModel:
         return cls(
             published=published,
             predictor=Predictor.from_bundle(published),
-            provenance=published.json("provenance.json"),
-            metrics=published.json("metrics.json"),
-            schema=published.json("schema.json"),
+            provenance=published.json(bundle.PROVENANCE),
+            metrics=published.json(bundle.METRICS),
+            schema=published.json(bundle.SCHEMA),
         )
 
     @property
@@ -73,7 +73,7 @@ class PublishedModel:
     @cached_property
     def reference(self) -> pd.DataFrame | None:
         """The drift reference (a sample of the last pre-holdout year); None in an old bundle."""
-        return self._frame("reference.parquet")
+        return self._frame(bundle.REFERENCE)
 
     @cached_property
     def explorer(self) -> Explorer | None:

@@ -72,8 +72,8 @@ def explorer_files(rows: pd.DataFrame, predictions: pd.DataFrame) -> dict[str, b
         raise ValueError("holdout predictions are not row-aligned with the holdout split")
     holdout = pd.concat([holdout, predictions[PREDICTION_COLUMNS]], axis=1)
     return {
-        "history.parquet": history.to_parquet(index=False),
-        "holdout.parquet": holdout.to_parquet(index=False),
+        bundle.HISTORY: history.to_parquet(index=False),
+        bundle.HOLDOUT: holdout.to_parquet(index=False),
     }
 
 
@@ -168,9 +168,9 @@ def predictor_files(
     """The files `Predictor.from_bundle` reads (a bundle's and the MLflow pyfunc's): one writer,
     so the registered model and the published bundle answer the same."""
     return {
-        "model.json": model_json,
-        "feature_state.json": state.to_json().encode(),
-        "conformal.json": json.dumps({**conformal, "scale": "log"}, indent=1).encode(),
+        bundle.MODEL: model_json,
+        bundle.FEATURE_STATE: state.to_json().encode(),
+        bundle.CONFORMAL: json.dumps({**conformal, "scale": "log"}, indent=1).encode(),
         bundle.ANCHORS: history.to_parquet(index=False),
     }
 
@@ -198,11 +198,11 @@ def bundle_files(
     return {
         **predictor_files(state, model_json, conformal, history),
         **evaluated,
-        "schema.json": json.dumps(schema_document(), indent=1).encode(),
-        "metrics.json": json.dumps(metrics, indent=1, default=str).encode(),
-        "provenance.json": json.dumps(provenance, indent=1).encode(),
+        bundle.SCHEMA: json.dumps(schema_document(), indent=1).encode(),
+        bundle.METRICS: json.dumps(metrics, indent=1, default=str).encode(),
+        bundle.PROVENANCE: json.dumps(provenance, indent=1).encode(),
         **explorer_files(rows, holdout_predictions),
-        "reference.parquet": drift_reference(rows, judged).to_parquet(index=False),
+        bundle.REFERENCE: drift_reference(rows, judged).to_parquet(index=False),
     }
 
 

@@ -23,7 +23,7 @@ from housing_assets.lib import contract as c
 from housing_assets.lib import features as F
 from housing_assets.lib.predictor import Predictor
 
-FILES = ("model.json", "feature_state.json", "conformal.json", bundle.ANCHORS)
+FILES = (bundle.MODEL, bundle.FEATURE_STATE, bundle.CONFORMAL, bundle.ANCHORS)
 CODE = Path(__file__).with_name("pyfunc_code.py")
 # What a request may leave out, as in the API's request schema (housing_serving/schemas.py).
 NOT_REQUIRED = {c.TARGET, c.CITY_FULL, c.YEAR}

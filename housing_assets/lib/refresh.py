@@ -52,14 +52,14 @@ def refresh(store: bundle.Store, rows: pd.DataFrame) -> Refresh:
     if current is None:
         raise bundle.BundleError(f"no bundle published to {store.describe()}: nothing to refresh")
     published = bundle.load(store, current)
-    state = F.FeatureState.from_json(published.files["feature_state.json"].decode())
+    state = F.FeatureState.from_json(published.files[bundle.FEATURE_STATE].decode())
     old = history_of(published)
     merged = A.keep_recent(A.merge_inputs(old, A.inputs(rows, state.stats)))
     until = A.month_key(int(merged[A.MONTH].max()))
     if merged.equals(old):
         return Refresh(current, current, until, 0, published=False)
     data = merged.to_parquet(index=False)
-    provenance = published.json("provenance.json")
+    provenance = published.json(bundle.PROVENANCE)
     base = model_version(provenance, current)
     version = refreshed_version(base, merged, data)
     changed = merged.merge(old, how="left", indicator=True)
@@ -75,6 +75,6 @@ def refresh(store: bundle.Store, rows: pd.DataFrame) -> Refresh:
     )
     files = {name: data for name, data in published.files.items() if name != bundle.MANIFEST}
     files[bundle.ANCHORS] = data
-    files["provenance.json"] = json.dumps(provenance, indent=1).encode()
+    files[bundle.PROVENANCE] = json.dumps(provenance, indent=1).encode()
     bundle.publish(store, version, files, replaces=current)
     return Refresh(version, current, until, zips, published=True)

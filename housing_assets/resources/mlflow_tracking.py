@@ -118,7 +118,7 @@ class MlflowTracking(dg.ConfigurableResource):
 
         if bundle.current_version(store) is None:
             return None
-        served = bundle.load(store).json("provenance.json")
+        served = bundle.load(store).json(bundle.PROVENANCE)
         wanted = str(served["mlflow"]["version"])
         alias = self.champion_version()
         if alias == wanted:

@@ -50,8 +50,8 @@ def models(rt: RuntimeDep) -> dict:
     out, unreadable = [], []
     for version in bundle.versions(store):
         try:
-            docs = bundle.read_verified(store, version, ("provenance.json", "metrics.json"))
-            p, m = (json.loads(docs[name]) for name in ("provenance.json", "metrics.json"))
+            docs = bundle.read_verified(store, version, (bundle.PROVENANCE, bundle.METRICS))
+            p, m = (json.loads(docs[name]) for name in (bundle.PROVENANCE, bundle.METRICS))
             entry = {
                 "version": version,
                 "vintage": p.get("vintage"),

@@ -92,7 +92,7 @@ def forecaster(
         model = M.fit(examples, panel.n_months - 1, params)
         mlflow.log_params({f"best_{k}": v for k, v in params.as_dict().items()})
         mlflow.log_metric("validation_mape", study.best_value)
-        mlflow.log_dict(model.to_dict(), "forecaster.json")
+        mlflow.log_dict(model.to_dict(), bundle.FORECASTER)
         run_id = run.info.run_id
     artifact = publishing.ForecasterArtifact(
         model.to_dict(), float(study.best_value), config.trials,

@@ -57,8 +57,8 @@ def forecast_scorecard(
     # Only its backtest is read: the forecasts and history are neither fetched nor decoded.
     backtest = (
         json.loads(
-            bundle.read_verified(store, current, ("backtest.json",), bundle.FORECAST)[
-                "backtest.json"
+            bundle.read_verified(store, current, (bundle.BACKTEST,), bundle.FORECAST)[
+                bundle.BACKTEST
             ]
         )
         if current

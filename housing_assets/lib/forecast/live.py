@@ -67,7 +67,7 @@ def advance(store: bundle.Store, rows: pd.DataFrame) -> Advanced:
     before = live.history.sort_values(["month", "zipcode"]).reset_index(drop=True)
     if merged.reset_index(drop=True).equals(before):  # these months were forecast from already
         return Advanced(current, live.provenance["origin"], live.forecasts, published=False)
-    art = publishing.ForecasterArtifact.from_json(found.files["forecaster.json"].decode())
+    art = publishing.ForecasterArtifact.from_json(found.files[bundle.FORECASTER].decode())
     model = art.model()
     panel = publishing.panel_of(merged)
     examples = M.Examples(panel, S.compute(panel, model.window), model.horizon)

@@ -137,8 +137,8 @@ def _parquet(frame: pd.DataFrame) -> bytes:
 def model_files(artifact: ForecasterArtifact, bands: Bands) -> dict[str, bytes]:
     """What the forecaster is: its fit and its bands (the registered model carries just these)."""
     return {
-        "forecaster.json": artifact.to_json().encode(),
-        "bands.json": json.dumps(asdict(bands), indent=1).encode(),
+        bundle.FORECASTER: artifact.to_json().encode(),
+        bundle.BANDS: json.dumps(asdict(bands), indent=1).encode(),
     }
 
 
@@ -152,12 +152,12 @@ def files(
 ) -> dict[str, bytes]:
     out = {
         **model_files(artifact, bands),
-        "forecasts.parquet": _parquet(table),
-        "backtest.json": json.dumps(backtest, indent=1, default=float).encode(),
-        "provenance.json": json.dumps(provenance, indent=1).encode(),
+        bundle.FORECASTS: _parquet(table),
+        bundle.BACKTEST: json.dumps(backtest, indent=1, default=float).encode(),
+        bundle.PROVENANCE: json.dumps(provenance, indent=1).encode(),
     }
     if past is not None:
-        out["history.parquet"] = _parquet(past)
+        out[bundle.HISTORY] = _parquet(past)
     return out
 
 
@@ -177,14 +177,14 @@ class PublishedForecast:
     @classmethod
     def of(cls, found: bundle.Bundle) -> PublishedForecast:
         """A verified publication's files, decoded."""
-        bands = json.loads(found.files["bands.json"])
+        bands = json.loads(found.files[bundle.BANDS])
         return cls(
             found.version,
-            pd.read_parquet(io.BytesIO(found.files["forecasts.parquet"])),
+            pd.read_parquet(io.BytesIO(found.files[bundle.FORECASTS])),
             Bands(bands["as_of"], bands["half"], bands["floor"]),
-            json.loads(found.files["backtest.json"]),
-            json.loads(found.files["provenance.json"]),
-            pd.read_parquet(io.BytesIO(found.files["history.parquet"]))
-            if "history.parquet" in found.files
+            json.loads(found.files[bundle.BACKTEST]),
+            json.loads(found.files[bundle.PROVENANCE]),
+            pd.read_parquet(io.BytesIO(found.files[bundle.HISTORY]))
+            if bundle.HISTORY in found.files
             else pd.DataFrame(columns=["zipcode", "metro", "month", "price"]),
         )

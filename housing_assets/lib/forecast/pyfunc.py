@@ -14,6 +14,7 @@ import mlflow
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
+from housing_assets.lib import bundle as B
 from housing_assets.lib import contract as c
 from housing_assets.lib.forecast import model as M
 from housing_assets.lib.forecast import publishing
@@ -21,7 +22,7 @@ from housing_assets.lib.forecast import signals as S
 from housing_assets.lib.forecast.panel import STATS, Panel
 from housing_assets.lib.pyfunc import log_from_code
 
-FILES = ("forecaster.json", "bands.json")
+FILES = (B.FORECASTER, B.BANDS)
 CODE = Path(__file__).with_name("pyfunc_code.py")
 
 
@@ -31,10 +32,10 @@ class ForecastModel(PythonModel):
 
     def load_context(self, context) -> None:
         art = publishing.ForecasterArtifact.from_json(
-            Path(context.artifacts["forecaster.json"]).read_text()
+            Path(context.artifacts[B.FORECASTER]).read_text()
         )
         self.model = art.model()
-        bands = json.loads(Path(context.artifacts["bands.json"]).read_text())
+        bands = json.loads(Path(context.artifacts[B.BANDS]).read_text())
         self.bands = publishing.Bands(bands["as_of"], bands["half"], bands["floor"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
@@ -56,8 +57,8 @@ def log_model(
     pip_requirements: list[str],
 ) -> mlflow.models.model.ModelInfo:
     """Log (and register) the forecaster in the active run; `example_rows`: a zip's history."""
-    art = publishing.ForecasterArtifact.from_json(files["forecaster.json"].decode())
-    raw = json.loads(files["bands.json"])
+    art = publishing.ForecasterArtifact.from_json(files[B.FORECASTER].decode())
+    raw = json.loads(files[B.BANDS])
     bands = publishing.Bands(raw["as_of"], raw["half"], raw["floor"])
     columns = [
         col for col in (c.ZIPCODE, c.DATE, c.TARGET, c.CITY_FULL, *STATS) if col in example_rows

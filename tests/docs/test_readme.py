@@ -61,7 +61,7 @@ HOW: list[tuple[str, Rule]] = [  # first match wins
     (r"curl .*localhost:5001/invocations .*dataframe_records.*", Rule("elsewhere",
         "tests/integration/test_mlflow_serve.py", marker='/invocations", json={"dataframe_records"')),
     (r"curl .*", Rule("run")),
-    (r"uv run pytest( -m slow)?", Rule("ci", "the test suite itself: .ci/run runs both tiers")),
+    (r"uv run pytest( -m slow -n auto)?", Rule("ci", "the test suite itself: .ci/run runs both tiers")),
     (r"uv sync --frozen --compile-bytecode", Rule("ci", "CI's install: .ci/run runs it")),
     (r"uv run dg check defs", Rule("elsewhere", "tests/integration/test_dagster_cli.py")),
     (r"uv run dagster definitions validate", Rule("elsewhere", "tests/integration/test_dagster_cli.py")),

@@ -19,14 +19,14 @@ import dagster as dg
 from housing_assets import liveness
 from housing_assets.defs import loggers
 from housing_assets.defs.ingestion import checks
-from housing_assets.defs.ingestion.partitions import months as months_partitions
-from housing_assets.defs.training.partitions import vintages
+from housing_assets.defs.ingestion.partitions import MONTH
+from housing_assets.defs.training.partitions import VINTAGE
 from housing_assets.lib import automation, evaluation
 from housing_assets.lib.publishing import Publication
 from housing_assets.lib.training import ModelArtifact
 from housing_assets.resources.revisions import ACCEPT_TAG
 
-MONTHS, VINTAGES = str(months_partitions.name), str(vintages.name)
+MONTHS, VINTAGES = MONTH, VINTAGE
 LOGGING = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 

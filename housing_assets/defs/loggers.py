@@ -62,7 +62,7 @@ class _ToListener(logging.Handler):
             _listener.record(record)
 
 
-@dg.logger(description="Runs executed by `housing run`: its progress bars and warning lines.")
+@dg.logger(None, description="Runs executed by `housing run`: its progress bars and warning lines.")
 def housing_console(init_context: dg.InitLoggerContext) -> logging.Logger:
     logger = logging.getLogger(LOGGER)
     logger.handlers = [_ToListener()]

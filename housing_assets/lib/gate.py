@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,7 @@ class GatePolicy:
 class Verdict:
     reasons: list[str] = field(default_factory=list)  # why not: empty = promote
     notes: list[str] = field(default_factory=list)  # what was not judged, and why
-    facts: dict[str, object] = field(default_factory=dict)  # the figures compared
+    facts: dict[str, Any] = field(default_factory=dict)  # the figures compared
 
     @property
     def passed(self) -> bool:

@@ -64,7 +64,12 @@ class MlflowTracking(dg.ConfigurableResource):
             },
         )
         tracker = MlFlow(shim)
-        run_id = tracker.mlflow_run_id or mlflow.active_run().info.run_id
+        active = mlflow.active_run()
+        run_id = tracker.mlflow_run_id or (active.info.run_id if active else None)
+        if run_id is None:
+            raise RuntimeError(
+                f"MLflow opened no run for {context.run.job_name} at {self.tracking_uri}"
+            )
         try:
             yield run_id
         except BaseException:
@@ -148,6 +153,7 @@ def log_datasets(rows, vintage: str) -> None:
     on (train + eval, context `training`) and judged on (`holdout`). Only the schema, a profile
     and the digest are stored -- the digest is `splits.fingerprint` of the rows, not the data."""
     import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
 
     from housing_assets.lib import contract as c
     from housing_assets.lib import splits as S
@@ -156,7 +162,7 @@ def log_datasets(rows, vintage: str) -> None:
         ("training", rows[rows[S.SPLIT] != S.HOLDOUT]),
         ("holdout", rows[rows[S.SPLIT] == S.HOLDOUT]),
     ):
-        dataset = mlflow.data.from_pandas(
+        dataset = from_pandas(
             part,
             targets=c.TARGET,
             name=f"housets-{vintage}-{context}",

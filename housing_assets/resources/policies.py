@@ -38,10 +38,11 @@ def policies(path: Path | None) -> dict:
     out = {}
     for section, (name, resource) in POLICIES.items():
         values = given.get(section) or {}
-        unknown = sorted(set(values) - set(resource.model_fields))
+        known = resource.model_fields  # type: ignore[attr-defined]  # pydantic's, on the class
+        unknown = sorted(set(values) - set(known))
         if unknown:
             raise ValueError(
-                f"{path}: unknown {section} setting(s) {unknown}; known: {sorted(resource.model_fields)}"
+                f"{path}: unknown {section} setting(s) {unknown}; known: {sorted(known)}"
             )
         out[name] = resource(**values)
     return out

@@ -195,6 +195,8 @@ def published_forecast(
     store = serving_store.store()
     vintage = context.partition_key
     version = f"{vintage}-f{len([v for v in bundle.versions(store, bundle.FORECAST) if v.startswith(vintage)]) + 1}"
+    if forecaster.mlflow_run_id is None:
+        raise ValueError("the forecaster names no MLflow run to register from: rematerialize it")
     with mlflow_tracking.resume_run(forecaster.mlflow_run_id):
         info = pyfunc.log_model(
             publishing.model_files(refit, bands),

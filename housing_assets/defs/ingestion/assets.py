@@ -1,6 +1,7 @@
 """Raw and cleaned monthly HouseTS data."""
 
 import hashlib
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -38,7 +39,7 @@ def contract_schema() -> dg.TableSchema:
 # run by the queue), so two runs over the same or overlapping months never interleave.
 # A range run materializes every month at once: what describes one month goes on that month's
 # event (`month_metadata`), run-wide figures are named `run_*`.
-MONTHLY = {
+MONTHLY: dict[str, Any] = {
     "pool": MONTHLY_POOL,
     "partitions_def": months,
     "backfill_policy": dg.BackfillPolicy.single_run(),
@@ -133,7 +134,7 @@ def cleaned_monthly(
     context.log.info(
         f"cleaned {len(keys)} month(s): {total.rows_in:,} rows in, {total.rows_out:,} out"
     )
-    metadata = {f"run_{name}": value for name, value in total.as_metadata().items()}
+    metadata: dict[str, Any] = {f"run_{name}": v for name, v in total.as_metadata().items()}
     metadata["run_months"] = len(keys)
     metadata["content_fingerprints"] = dg.MetadataValue.json(prints)
     context.add_output_metadata(metadata)

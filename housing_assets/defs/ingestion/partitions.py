@@ -8,7 +8,8 @@ calendar-based MonthlyPartitionsDefinition would list every month up to today as
 
 import dagster as dg
 
-months = dg.DynamicPartitionsDefinition(name="month")
+MONTH = "month"  # the partitions' name (a str where Dagster's own attribute is Optional)
+months = dg.DynamicPartitionsDefinition(name=MONTH)
 
 
 MONTHLY_POOL = "monthly_data"  # runs writing monthly data queue behind each other (dagster.yaml)

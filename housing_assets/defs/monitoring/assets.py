@@ -1,6 +1,7 @@
 """Monthly monitoring of the champion: a drift report and every zip's prediction, per month."""
 
 import json
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -16,7 +17,7 @@ from housing_assets.resources.month_frames import MonthFrames
 from housing_assets.resources.serving_store import ServingStore
 
 GROUP = "monitoring"
-MONTHLY = {
+MONTHLY: dict[str, Any] = {
     "partitions_def": months,
     "backfill_policy": dg.BackfillPolicy.single_run(),
     "group_name": GROUP,

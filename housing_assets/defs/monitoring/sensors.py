@@ -11,7 +11,7 @@ import dagster as dg
 
 from housing_assets.defs import jobs
 from housing_assets.defs.ingestion import checks
-from housing_assets.defs.ingestion.partitions import ensure_pool_limits, months
+from housing_assets.defs.ingestion.partitions import MONTH, ensure_pool_limits, months
 from housing_assets.defs.monitoring.run_history import check_evaluations, first_error
 from housing_assets.defs.training.partitions import vintages
 from housing_assets.lib import automation, drift_reports
@@ -59,7 +59,7 @@ def new_source_months(
     plan = automation.plan_ingest(
         fingerprints,
         cursor,
-        set(instance.get_dynamic_partitions(months.name)),
+        set(instance.get_dynamic_partitions(MONTH)),
         materialized,
     )
     if not source.is_landing_area():
@@ -76,7 +76,7 @@ def new_source_months(
         )
     ensure_pool_limits(instance)
     job = MONITORED_JOB if serving_store.has_champion() else INGEST_JOB
-    order = sorted(set(fingerprints) | set(instance.get_dynamic_partitions(months.name)))
+    order = sorted(set(fingerprints) | set(instance.get_dynamic_partitions(MONTH)))
     already = automation.read_split(context.cursor)
     failed = [
         automation.FailedBatch(
@@ -235,6 +235,8 @@ def retrain_on_drift_or_new_data(
     )
     if not decision.retrain:
         return dg.SkipReason(decision.reason)
+    if decision.vintage is None:
+        raise ValueError(f"a retraining decided without a vintage: {decision}")
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
@@ -338,7 +340,7 @@ def drift_for_live_champion(
 
 
 def instance_months(instance: dg.DagsterInstance) -> list[str]:
-    return list(instance.get_dynamic_partitions(months.name))
+    return list(instance.get_dynamic_partitions(MONTH))
 
 
 def _months_in_flight(instance: dg.DagsterInstance) -> set[str]:

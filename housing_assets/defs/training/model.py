@@ -101,8 +101,10 @@ def tuned_model(
             ):
                 mlflow.log_params(trial.params)
                 if trial.value is not None:
+                    best = trial.best_iteration
                     mlflow.log_metrics(
-                        {"eval_log_mae": trial.value, "best_iteration": trial.best_iteration}
+                        {"eval_log_mae": trial.value}
+                        | ({"best_iteration": float(best)} if best is not None else {})
                     )
             context.log.info(
                 f"trial {trial.number}: {trial.state} eval log-MAE {trial.value} ({trial.seconds:.1f}s)"

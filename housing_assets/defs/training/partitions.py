@@ -8,5 +8,6 @@ panel asset, which would rewrite the full 884k-row table on disk for every new m
 
 import dagster as dg
 
-vintages = dg.DynamicPartitionsDefinition(name="vintage")
+VINTAGE = "vintage"
+vintages = dg.DynamicPartitionsDefinition(name=VINTAGE)
 all_months = dg.AllPartitionMapping()

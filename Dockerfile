@@ -37,6 +37,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 # --- the prediction API --------------------------------------------------------------------------
 FROM base AS api
 RUN uv sync --frozen --no-default-groups --no-install-project
+COPY housing_core ./housing_core
 COPY housing_assets ./housing_assets
 COPY housing_serving ./housing_serving
 COPY housing_ui ./housing_ui
@@ -53,6 +54,7 @@ CMD ["uvicorn", "housing_serving.main:app", "--host", "0.0.0.0", "--port", "8000
 # --- the dashboard -------------------------------------------------------------------------------
 FROM base AS ui
 RUN uv sync --frozen --no-default-groups --group ui --no-install-project
+COPY housing_core ./housing_core
 COPY housing_assets ./housing_assets
 COPY housing_serving ./housing_serving
 COPY housing_ui ./housing_ui
@@ -67,6 +69,7 @@ CMD ["streamlit", "run", "housing_ui/app.py", "--server.port", "8501", "--server
 # --- Dagster: code location (default command), webserver and daemon (commands in the task defs) ---
 FROM base AS dagster
 RUN uv sync --frozen --no-default-groups --group pipeline --no-install-project
+COPY housing_core ./housing_core
 COPY housing_assets ./housing_assets
 COPY housing_serving ./housing_serving
 COPY housing_ui ./housing_ui

@@ -1,5 +1,5 @@
 """Busy-machine benchmark: `housing run` quiet and beside one CPU-bound neighbour,
-with the old fixed 2 XGBoost threads and with the thread budget (lib/threads.py).
+with the old fixed 2 XGBoost threads and with the thread budget (housing_core/threads.py).
 
     uv run python benchmarks/busy_machine.py                 # sample + default scale (~25 min)
     uv run python benchmarks/busy_machine.py --quick         # sample + scale 0.05

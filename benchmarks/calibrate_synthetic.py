@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from housing_assets.lib import contract as c
-from housing_assets.lib.sources import read_housets_csv
-from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
+from housing_core import contract as c
+from housing_core.sources import read_housets_csv
+from housing_core.synthetic import SyntheticSpec, generate_panel
 
 CORR_COLUMNS = ["median_list_price", "median_sale_price", "Median Home Value"]
 DEFAULT_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "housets_sample.csv"
@@ -37,7 +37,7 @@ def _by_bucket(rows, trials: int) -> dict[str, tuple[float, float]]:
     """Bucket -> (persistence MAPE, model MAPE / persistence MAPE) on the vintage's holdout."""
     import real_data
 
-    from housing_assets.lib import evaluation
+    from housing_core import evaluation
 
     rep = evaluation.report(evaluation.predictions(rows, real_data.fit(rows, trials, seed=42)))
     out = {}
@@ -55,8 +55,8 @@ def dynamics(dc_path: Path, scale: float, seed: int, trials: int) -> int:
     import pandas as pd
     import real_data
 
-    from housing_assets.lib import splits as S
-    from housing_assets.lib.cleaning import clean_month
+    from housing_core import splits as S
+    from housing_core.cleaning import clean_month
 
     if not dc_path.exists():
         print(f"real DC panel not found at {dc_path}; nothing to compare against")

@@ -1,5 +1,5 @@
 """Drift statistics for count features, before and after: decile PSI on every feature (before)
-against the Wasserstein-1 distance in reference IQRs on the count features (after, lib/drift.py).
+against the Wasserstein-1 distance in reference IQRs on the count features (after, housing_core/drift.py).
 
     uv run python benchmarks/drift_statistics.py [--json out.json]   # ~1 min
 
@@ -9,7 +9,7 @@ Predictions are left out (the reference's own values on both sides: prediction P
 verdict is the feature rules alone -- one feature far off, and the share of drifting features.
 
 Cases:
-  * synthetic panel (lib/synthetic.py, cleaned per month as ingestion does): reference = 2021
+  * synthetic panel (housing_core/synthetic.py, cleaned per month as ingestion does): reference = 2021
     (sampled as a champion's, at most drift.REFERENCE_ROWS rows), months 2022-01..2023-12. Nothing
     is injected; the generator's own 2022-23 rate shock (from ~2022-07) is real drift of the
     market columns, the POI counts only grow a little each year. Scale 0.05 (seeds 7 and 1) and
@@ -53,11 +53,11 @@ import numpy as np
 import pandas as pd
 from real_data import CASES, load
 
-from housing_assets.lib import contract as c
-from housing_assets.lib import drift
-from housing_assets.lib.cleaning import clean_month
-from housing_assets.lib.features import base_columns
-from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
+from housing_core import contract as c
+from housing_core import drift
+from housing_core.cleaning import clean_month
+from housing_core.features import base_columns
+from housing_core.synthetic import SyntheticSpec, generate_panel
 
 BEFORE: frozenset[str] = frozenset()  # every feature judged by decile PSI
 

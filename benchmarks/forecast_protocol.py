@@ -5,7 +5,7 @@ published models, on any HouseTS-layout panel file.
 
 Default source: ../shared/data/housets_dc_panel_2012_2021.csv (the 40-zip DC development panel,
 2012-03..2021-12). The file goes through the platform's own loader and cleaning, then
-lib/forecast/protocol.py: train = the first round(0.7 T) months, validation to round(0.8 T),
+housing_core/forecast/protocol.py: train = the first round(0.7 T) months, validation to round(0.8 T),
 test the rest; origins from round(0.8 T) - 1 while o + H stays in the test months; the forecaster
 is tuned (Optuna, rolling-origin folds inside train + validation) and fit on target months before
 the test start only. "model" sees a 12-month input window as the benchmark's models do,
@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from housing_assets.lib.cleaning import clean_month
-from housing_assets.lib.forecast import protocol as P
-from housing_assets.lib.forecast.panel import Panel
-from housing_assets.lib.sources import FilePanelSource
+from housing_core.cleaning import clean_month
+from housing_core.forecast import protocol as P
+from housing_core.forecast.panel import Panel
+from housing_core.sources import FilePanelSource
 
 DEFAULT_SOURCE = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "housets_dc_panel_2012_2021.csv"

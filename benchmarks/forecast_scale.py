@@ -3,7 +3,7 @@ synthetic panel, with the process's peak memory.
 
     uv run python benchmarks/forecast_scale.py [--scale 1.0] [--trials 24]
 
-What the `forecast` job does for vintage 2022-01 (lib/forecast: tune on rolling-origin folds of
+What the `forecast` job does for vintage 2022-01 (housing_core/forecast: tune on rolling-origin folds of
 the months before it, fit, backtest every holdout origin and step 1-24 with calibrated bands),
 timed step by step on `--scale` of the full ~6,226 zips (1.0: 884k rows).
 """
@@ -16,14 +16,14 @@ import time
 
 import pandas as pd
 
-from housing_assets.lib.cleaning import clean_month
-from housing_assets.lib.forecast import backtest, tuning
-from housing_assets.lib.forecast import intervals as I
-from housing_assets.lib.forecast import model as M
-from housing_assets.lib.forecast import protocol as P
-from housing_assets.lib.forecast import signals as S
-from housing_assets.lib.forecast.panel import Panel
-from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
+from housing_core.cleaning import clean_month
+from housing_core.forecast import backtest, tuning
+from housing_core.forecast import intervals as I
+from housing_core.forecast import model as M
+from housing_core.forecast import protocol as P
+from housing_core.forecast import signals as S
+from housing_core.forecast.panel import Panel
+from housing_core.synthetic import SyntheticSpec, generate_panel
 
 VINTAGE, EVAL_START = "2022-01", "2020-01"
 

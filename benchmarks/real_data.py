@@ -5,8 +5,8 @@
 Data (skipped, said so, when absent): ../shared/data/housets_dc_panel_2012_2021.csv (a real panel,
 40 DC-metro zips, publisher's layout, vintage 2020-01) and ../shared/data/housets_sample.csv
 (random real rows: the cold-start case, reference split 2022-01). Each runs the platform's own
-code path: the file source's column mapping, cleaning, the vintage's splits, lib/training.py with
-`housing run`'s default tuning budget (12 trials on half the train rows), lib/evaluation.py.
+code path: the file source's column mapping, cleaning, the vintage's splits, housing_core/training.py with
+`housing run`'s default tuning budget (12 trials on half the train rows), housing_core/evaluation.py.
 
 Rows printed:
   * holdout as a vintage is judged (every row anchored on the history before the holdout);
@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from housing_assets.lib import evaluation, horizons, metrics, training, tuning
-from housing_assets.lib import features as F
-from housing_assets.lib import splits as S
-from housing_assets.lib.cleaning import clean_month
-from housing_assets.lib.predictor import Predictor
-from housing_assets.lib.sources import FilePanelSource
+from housing_core import evaluation, horizons, metrics, training, tuning
+from housing_core import features as F
+from housing_core import splits as S
+from housing_core.cleaning import clean_month
+from housing_core.predictor import Predictor
+from housing_core.sources import FilePanelSource
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CASES = {

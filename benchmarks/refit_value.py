@@ -29,10 +29,10 @@ import numpy as np
 import pandas as pd
 from real_data import CASES, load
 
-from housing_assets.lib import features as F
-from housing_assets.lib import metrics, training, tuning
-from housing_assets.lib import splits as S
-from housing_assets.lib.predictor import Predictor
+from housing_core import features as F
+from housing_core import metrics, training, tuning
+from housing_core import splits as S
+from housing_core.predictor import Predictor
 
 AHEAD = 6  # months a model serves before the next retrain (the sensor's 6-new-months rule)
 ORIGINS = [str(p) for p in pd.period_range("2019-03", "2021-06", freq="3M")]

@@ -51,7 +51,7 @@ def load_average() -> float:
 
 def rows_at(scale: float) -> int:
     sys.path.insert(0, str(REPO))
-    from housing_assets.lib.synthetic import n_zips
+    from housing_core.synthetic import n_zips
 
     return n_zips(scale) * MONTHS
 
@@ -99,8 +99,8 @@ def default_gate(home: Path) -> dict:
     """The default promotion policy's verdict on the model `home` published (first model of a
     fresh home: no champion to compare with), from its bundle's holdout metrics."""
     sys.path.insert(0, str(REPO))
-    from housing_assets.lib import bundle, gate
-    from housing_assets.lib.storage import store_for
+    from housing_core import bundle, gate
+    from housing_core.storage import store_for
 
     store = store_for(home / "serving")
     version = bundle.current_version(store)

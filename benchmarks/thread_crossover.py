@@ -6,9 +6,9 @@
 
 The platform's model setting (hist, depth 6, 40 float features, 100 rounds) on random rows;
 each (rows, threads) fit runs `--repeats` times, interleaved, and the fastest counts (the
-machine is shared: the minimum is the least disturbed). lib/threads.py's SMALL_INPUT_ROWS is
+machine is shared: the minimum is the least disturbed). housing_core/threads.py's SMALL_INPUT_ROWS is
 the row count below which 2 threads were no faster than 1 here. `--wait` is OpenMP's wait
-policy: passive (the platform's, lib/threads.configure_openmp) or active (OpenMP's default:
+policy: passive (the platform's, housing_core/threads.configure_openmp) or active (OpenMP's default:
 waiting threads spin).
 """
 

@@ -7,7 +7,7 @@ reference: raw-price target, its features (date parts, zip frequency, smoothed m
            encoding, median_sale_price dropped), Optuna 15 trials over n_estimators 200-800,
            max_depth 3-10, learning_rate, subsample, colsample, gamma, alpha, lambda; picked on
            eval; no early stopping, no pruning; the picked model scored on the holdout.
-ours:      lib/training.py as the platform runs it (change from the zip's anchor price,
+ours:      housing_core/training.py as the platform runs it (change from the zip's anchor price,
            horizons sampled as served, early stopping, pruning, tuning on a sample, one refit on
            train + eval); its time includes the calibration examples and the refit.
 Each method runs in its own process so peak RSS is its own. Vintage 2022-01 throughout.
@@ -32,10 +32,10 @@ SAMPLE = REPO.parent / "shared" / "data" / "housets_sample.csv"
 
 
 def load_splits(data: str) -> pd.DataFrame:
-    from housing_assets.lib import splits as S
-    from housing_assets.lib.cleaning import clean_month
-    from housing_assets.lib.sources import read_housets_csv
-    from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
+    from housing_core import splits as S
+    from housing_core.cleaning import clean_month
+    from housing_core.sources import read_housets_csv
+    from housing_core.synthetic import SyntheticSpec, generate_panel
 
     raw = (
         read_housets_csv(os.environ.get("HOUSETS_SAMPLE", SAMPLE))
@@ -51,8 +51,8 @@ def run_reference(splits: pd.DataFrame, trials: int, threads) -> dict:
     import optuna
     import xgboost as xgb
 
-    from housing_assets.lib import features as F
-    from housing_assets.lib import metrics, reference
+    from housing_core import features as F
+    from housing_core import metrics, reference
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     parts = {
@@ -91,9 +91,9 @@ def run_reference(splits: pd.DataFrame, trials: int, threads) -> dict:
 
 
 def run_ours(splits: pd.DataFrame, trials: int, sample: float, threads) -> dict:
-    from housing_assets.lib import evaluation, training, tuning
-    from housing_assets.lib import features as F
-    from housing_assets.lib.predictor import Predictor
+    from housing_core import evaluation, training, tuning
+    from housing_core import features as F
+    from housing_core.predictor import Predictor
 
     started = time.perf_counter()
     train_rows = splits[splits["split"] == "train"]
@@ -121,7 +121,7 @@ def run_ours(splits: pd.DataFrame, trials: int, sample: float, threads) -> dict:
 
 
 def child(args) -> int:
-    from housing_assets.lib.threads import ThreadBudget
+    from housing_core.threads import ThreadBudget
 
     started = time.perf_counter()
     # This process alone on the machine; --nthread pins every fit as HOUSING_THREADS would.
@@ -157,7 +157,10 @@ def main() -> int:
     parser.add_argument("--reference-trials", type=int, default=15)
     parser.add_argument("--sample", type=float, default=0.35, help="our tuning sample (full data)")
     parser.add_argument(
-        "--nthread", type=int, default=None, help="threads per fit (default: lib/threads.py)"
+        "--nthread",
+        type=int,
+        default=None,
+        help="threads per fit (default: housing_core/threads.py)",
     )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()

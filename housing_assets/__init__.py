@@ -1,5 +1,5 @@
 """The Dagster code location of the housing price platform (definitions in definitions.py)."""
 
-from housing_assets.lib.threads import configure_openmp
+from housing_core.threads import configure_openmp
 
-configure_openmp()  # before any module here imports XGBoost (lib/threads.py says why)
+configure_openmp()  # before any module here imports XGBoost (housing_core/threads.py says why)

@@ -14,7 +14,7 @@ from housing_assets.defs import loggers
 from housing_assets.defs.monitoring import alerts as monitoring_alerts
 from housing_assets.defs.monitoring import sensors as monitoring_sensors
 from housing_assets.resources.environment import resources_for
-from housing_assets.settings import Settings
+from housing_core.settings import Settings
 
 
 @functools.cache

@@ -38,7 +38,7 @@ from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from sqlalchemy.pool import NullPool
 
-from housing_assets.settings import Settings
+from housing_core.settings import Settings
 
 # The upstream release the subclasses below were verified on (tests/test_overrides.py;
 # docs/decisions/overrides.md says what each buys and how to re-verify it).
@@ -47,7 +47,7 @@ UPSTREAM_VERSION = ("dagster", "1.13.27")
 _BASE_DIR = dg.Field(
     dg.StringSource,
     is_required=False,
-    description="Default: <HOUSING_HOME>/dagster (housing_assets/settings.py).",
+    description="Default: <HOUSING_HOME>/dagster (housing_core/settings.py).",
 )
 
 

@@ -21,10 +21,10 @@ from housing_assets.defs import loggers
 from housing_assets.defs.ingestion import checks
 from housing_assets.defs.ingestion.partitions import MONTH
 from housing_assets.defs.training.partitions import VINTAGE
-from housing_assets.lib import automation, evaluation
-from housing_assets.lib.publishing import Publication
-from housing_assets.lib.training import ModelArtifact
 from housing_assets.resources.revisions import ACCEPT_TAG
+from housing_core import automation, evaluation
+from housing_core.publishing import Publication
+from housing_core.training import ModelArtifact
 
 MONTHS, VINTAGES = MONTH, VINTAGE
 LOGGING = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

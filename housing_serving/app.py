@@ -9,7 +9,7 @@ import logging
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from housing_assets.lib import bundle
+from housing_core import bundle
 from housing_serving import docs, errors
 from housing_serving.deps import Runtime
 from housing_serving.forecasts import ForecastHolder

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
-from housing_assets.lib.published import PublishedModel
+from housing_core.published import PublishedModel
 from housing_serving.forecasts import ForecastHolder, LiveForecast
 from housing_serving.metrics import ApiMetrics
 from housing_serving.model_holder import ModelHolder

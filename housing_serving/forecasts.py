@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from housing_assets.lib import bundle
-from housing_assets.lib.forecast.publishing import PublishedForecast
+from housing_core import bundle
+from housing_core.forecast.publishing import PublishedForecast
 from housing_serving.model_holder import ModelHolder
 
 BOUNDS = ("lower_80", "upper_80", "lower_95", "upper_95")

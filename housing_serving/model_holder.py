@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from housing_assets.lib import bundle
-from housing_assets.lib.published import PublishedModel
+from housing_core import bundle
+from housing_core.published import PublishedModel
 
 log = logging.getLogger("housing_serving")
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, NotRequired, Required
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, FailFast, Field
 from typing_extensions import TypedDict
 
-from housing_assets.lib import contract as c
+from housing_core import contract as c
 
 OPTIONAL = {c.TARGET, c.CITY_FULL, c.YEAR}
 # Months the service can reason about (and that fit a nanosecond timestamp).

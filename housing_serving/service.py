@@ -3,15 +3,15 @@ shaped as the API returns it; the scoring itself is `Predictor.predict_raw`."""
 
 from __future__ import annotations
 
-from housing_assets.lib import anchors as A
-from housing_assets.lib import contract as c
-from housing_assets.lib import features as F
-from housing_assets.lib.published import PublishedModel
+from housing_core import anchors as A
+from housing_core import contract as c
+from housing_core import features as F
+from housing_core.published import PublishedModel
 
 # The range rule lives below the API (the registered MLflow model applies it too), re-exported
 # where the routes, the CSV intake and the error handlers take it from.
-from housing_assets.lib.ranges import InputError as InputError
-from housing_assets.lib.ranges import check_ranges as check_ranges
+from housing_core.ranges import InputError as InputError
+from housing_core.ranges import check_ranges as check_ranges
 
 
 def score(model: PublishedModel, raw: F.Rows, ids: list, explain: bool) -> list[dict]:

@@ -7,7 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def _default_store() -> str:
-    from housing_assets.settings import Settings
+    from housing_core.settings import Settings
 
     return Settings.from_env().serving_location
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from housing_assets.lib import contract as c
+from housing_core import contract as c
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = Path(
@@ -89,7 +89,7 @@ def tiny():
 
 @pytest.fixture(scope="session")
 def small_panel():
-    from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
+    from housing_core.synthetic import SyntheticSpec, generate_panel
 
     return generate_panel(SyntheticSpec(seed=3, scale=0.01))
 
@@ -110,7 +110,7 @@ def build_lineage(home: Path, source: str = "synthetic"):
 
     from housing_assets.definitions import build_definitions
     from housing_assets.runner import ingest, register_months
-    from housing_assets.settings import Settings
+    from housing_core.settings import Settings
 
     settings = Settings(home=home, source=source, scale=0.01, seed=3)
     defs = build_definitions(settings)

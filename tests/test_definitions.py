@@ -5,7 +5,7 @@ import pytest
 
 from housing_assets.definitions import build_definitions
 from housing_assets.resources.environment import resources_for
-from housing_assets.settings import Settings
+from housing_core.settings import Settings
 from tests.conftest import ALL_ASSETS, FORECASTING_ASSETS, LINEAGE_ASSETS
 
 
@@ -230,7 +230,7 @@ def test_every_sensor_and_job_says_what_it_does(defs):
 
 @pytest.mark.parametrize("asset", ["raw_monthly", "cleaned_monthly"])
 def test_raw_and_cleaned_declare_the_contract_as_column_schema(defs, asset):
-    from housing_assets.lib import contract as c
+    from housing_core import contract as c
 
     node = defs.resolve_asset_graph().get(dg.AssetKey(asset))
     schema = node.metadata["dagster/column_schema"]
@@ -250,7 +250,7 @@ def test_a_secret_read_from_the_environment_reaches_dagster_as_the_variables_nam
 
     from housing_assets.resources.environment import from_env
 
-    url = "postgresql://optuna:s3cret@db/optuna"
+    url = "postgresql://optuna:<password>@db/optuna"
     monkeypatch.setenv("HOUSING_OPTUNA_URL", url)
     given = from_env(url, "HOUSING_OPTUNA_URL")
     assert isinstance(given, dg.EnvVar) and given.env_var_name == "HOUSING_OPTUNA_URL"

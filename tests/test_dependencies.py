@@ -29,10 +29,29 @@ def test_the_api_and_the_shared_lib_import_no_dagster_ge_or_mlflow():
     import sys
 
     code = (
-        "import sys; import housing_assets.lib.contract, housing_assets.lib.cleaning, "
-        "housing_assets.lib.sources, housing_serving.main; "
-        "bad = [m for m in ('dagster', 'great_expectations', 'mlflow', 'optuna') if m in sys.modules]; "
+        "import sys; import housing_core.contract, housing_core.cleaning, "
+        "housing_core.sources, housing_serving.main; "
+        "bad = [m for m in ('dagster', 'great_expectations', 'mlflow', 'optuna', 'housing_assets') "
+        "if m in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_importing_the_domain_library_changes_nothing_in_the_process():
+    """housing_core is a library: importing every module of it leaves the environment as it was
+    (process settings belong to the entry points: the code location, the CLI, the servers)."""
+    import subprocess
+    import sys
+
+    code = (
+        # scikit-learn sets two OpenMP variables of its own on import: taken before the snapshot.
+        "import os, sys, pkgutil, importlib, sklearn, housing_core; before = dict(os.environ); "
+        "names = [m.name for m in pkgutil.walk_packages(housing_core.__path__, 'housing_core.')]; "
+        "[importlib.import_module(n) for n in names]; "
+        "changed = sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k)); "
+        "print(len(names), changed); sys.exit(1 if changed or len(names) < 30 else 0)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from housing_assets.lib import bundle, evaluation, publishing, training, tuning
-from housing_assets.lib import features as F
-from housing_assets.lib import splits as S
-from housing_assets.lib.cleaning import clean_month
-from housing_assets.lib.predictor import Predictor
-from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
+from housing_core import bundle, evaluation, publishing, training, tuning
+from housing_core import features as F
+from housing_core import splits as S
+from housing_core.cleaning import clean_month
+from housing_core.predictor import Predictor
+from housing_core.synthetic import SyntheticSpec, generate_panel
 
 VINTAGE = "2022-01"
 VERSION = f"{VINTAGE}-v1"

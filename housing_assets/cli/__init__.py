@@ -29,7 +29,7 @@ from housing_assets.cli.export_rows import cmd_export_rows
 from housing_assets.cli.generate import cmd_generate
 from housing_assets.cli.run import cmd_run, cmd_train
 from housing_assets.cli.servers import cmd_dev, cmd_mlflow, cmd_serve, cmd_ui
-from housing_assets.settings import DEFAULT_SCALE, DEFAULT_SEED
+from housing_core.settings import DEFAULT_SCALE, DEFAULT_SEED
 
 
 class _Parser(argparse.ArgumentParser):
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"\ninterrupted:{run} what finished is kept, `housing {args.command}` again resumes")
         return EXIT_INTERRUPTED
     except Exception as exc:
-        from housing_assets.lib.contract import ContractError  # pandas: only when needed
+        from housing_core.contract import ContractError  # pandas: only when needed
 
         if not isinstance(exc, ContractError):
             raise  # a bug: its traceback is what a report needs

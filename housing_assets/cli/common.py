@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import warnings
 
-from housing_assets.settings import Settings, project_root
+from housing_core.settings import Settings, project_root
 
 DAGSTER_PORT = 3000
 MLFLOW_PORT = 5000

@@ -25,7 +25,7 @@ from typing import TextIO
 from tqdm import tqdm
 
 from housing_assets.defs.loggers import interrupt_error
-from housing_assets.lib import progress
+from housing_core import progress
 
 
 class Console:

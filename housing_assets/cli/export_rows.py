@@ -18,8 +18,8 @@ CLEANED = "cleaned_monthly"
 def cmd_export_rows(args) -> int:
     import pandas as pd
 
-    from housing_assets.lib import contract as c
-    from housing_assets.lib.storage import store_for
+    from housing_core import contract as c
+    from housing_core.storage import store_for
 
     settings = settings_for(args)
     store = store_for(settings.data_location)

@@ -9,7 +9,7 @@ from housing_assets.cli.run import select_months
 
 
 def cmd_generate(args) -> int:
-    from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
+    from housing_core.synthetic import SyntheticSpec, generate_panel
 
     spec = SyntheticSpec(seed=args.seed, scale=1.0 if args.full else args.scale)
     panel = generate_panel(spec, progress=say)

@@ -19,7 +19,7 @@ from housing_assets.cli.common import (
     say,
     settings_for,
 )
-from housing_assets.settings import Settings
+from housing_core.settings import Settings
 
 
 class HomeBusy(RuntimeError):
@@ -189,7 +189,7 @@ def _run(args, settings: Settings, console) -> int:
                 say(f"[4/{steps}] not training: {lost} month(s) quarantined or failed (see below)")
             else:
                 say(f"[4/{steps}] model lineage for vintage {args.vintage}")
-                from housing_assets.lib.sources import release_source_caches
+                from housing_core.sources import release_source_caches
 
                 release_source_caches()  # training reads cleaned months, never the source
                 trained = _train(args, settings, defs, resources, instance, say)
@@ -223,7 +223,7 @@ def _train_only(args, settings: Settings, console) -> int:
 
 def _require_splits(args, months: list[str], fix: str, *, ingested: bool = False) -> None:
     """Refuse, before any work, a vintage whose train, eval or holdout window has no month."""
-    from housing_assets.lib import splits as S
+    from housing_core import splits as S
 
     empty = S.uncovered(months, S.Windows(args.vintage))
     if not empty:
@@ -364,7 +364,7 @@ def _model_summary(settings: Settings, trained, say) -> None:
 def _forecast_summary(settings: Settings, outcome, say) -> None:
     rep = outcome.backtest
     if rep is not None:
-        from housing_assets.lib.forecast.backtest import ordered
+        from housing_core.forecast.backtest import ordered
 
         rep = ordered(rep)
         o = rep["overall"]
@@ -394,7 +394,7 @@ def _forecast_summary(settings: Settings, outcome, say) -> None:
 def _horizon_lines(m: dict) -> list[str]:
     """MAPE by months since the zip's last known price, next to persistence (holdout metadata)."""
     lines = []
-    from housing_assets.lib import horizons
+    from housing_core import horizons
 
     for label in horizons.LABELS:
         key = horizons.key(label)

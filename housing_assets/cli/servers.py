@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from housing_assets.cli.common import launch, prepare_dagster_env, say, settings_for
-from housing_assets.settings import project_root
+from housing_core.settings import project_root
 
 
 def cmd_dev(args) -> int:

@@ -3,7 +3,7 @@
 import dagster as dg
 from pydantic import Field
 
-from housing_assets.lib.alerts import Notifier, WebhookNotifier
+from housing_core.alerts import Notifier, WebhookNotifier
 
 
 class AlertNotifier(dg.ConfigurableResource):

@@ -6,8 +6,8 @@ from dataclasses import fields
 import dagster as dg
 from pydantic import Field
 
-from housing_assets.lib.automation import RetrainRules
-from housing_assets.lib.drift import Thresholds
+from housing_core.automation import RetrainRules
+from housing_core.drift import Thresholds
 
 _RULES = RetrainRules()  # the one source of each rule's default
 
@@ -69,7 +69,7 @@ _DRIFT = Thresholds()
 
 
 class DriftPolicy(dg.ConfigurableResource):
-    """When a month's drift report is WARN or ERROR (lib/drift.py)."""
+    """When a month's drift report is WARN or ERROR (housing_core/drift.py)."""
 
     feature_psi: float = Field(
         default=_DRIFT.feature_psi, gt=0, description="A feature drifts above this PSI."

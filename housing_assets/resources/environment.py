@@ -17,7 +17,7 @@ from housing_assets.resources.policies import policies
 from housing_assets.resources.serving_store import ServingStore
 from housing_assets.resources.source import source_from_setting
 from housing_assets.resources.threads import ThreadBudgetResource
-from housing_assets.settings import Settings, redact_url
+from housing_core.settings import Settings, redact_url
 
 ALERT_VARIABLE = "HOUSING_ALERT_WEBHOOK_URL"
 

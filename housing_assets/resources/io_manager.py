@@ -25,8 +25,8 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from housing_assets.lib.storage import store_for
 from housing_assets.resources.month_frames import MonthFrames, from_parquet, to_parquet
+from housing_core.storage import store_for
 
 SUFFIXES = (".parquet", ".json")
 

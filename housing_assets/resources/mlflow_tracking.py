@@ -119,7 +119,7 @@ class MlflowTracking(dg.ConfigurableResource):
         `champion` follows it. A crash between the two writes (publish moves `current`, then
         the alias) leaves them apart: move the alias to the served bundle's registered version.
         A message when something was repaired, else None."""
-        from housing_assets.lib import bundle
+        from housing_core import bundle
 
         if bundle.current_version(store) is None:
             return None
@@ -155,8 +155,8 @@ def log_datasets(rows, vintage: str) -> None:
     import mlflow
     from mlflow.data.pandas_dataset import from_pandas
 
-    from housing_assets.lib import contract as c
-    from housing_assets.lib import splits as S
+    from housing_core import contract as c
+    from housing_core import splits as S
 
     for context, part in (
         ("training", rows[rows[S.SPLIT] != S.HOLDOUT]),

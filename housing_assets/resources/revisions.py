@@ -5,7 +5,7 @@ from dataclasses import fields
 import dagster as dg
 from pydantic import Field
 
-from housing_assets.lib.revisions import RevisionRules
+from housing_core.revisions import RevisionRules
 
 _RULES = RevisionRules()  # the one source of each default
 

@@ -7,8 +7,8 @@ import json
 import dagster as dg
 from pydantic import Field
 
-from housing_assets.lib import bundle, gate
-from housing_assets.lib.published import PublishedModel
+from housing_core import bundle, gate
+from housing_core.published import PublishedModel
 
 
 class ServingStore(dg.ConfigurableResource):
@@ -48,7 +48,7 @@ _GATE = gate.GatePolicy()  # the one source of each default
 
 
 class PromotionPolicy(dg.ConfigurableResource):
-    """When a newly trained model may replace the champion (lib/gate.py decides)."""
+    """When a newly trained model may replace the champion (housing_core/gate.py decides)."""
 
     max_mape_regression: float = Field(
         default=_GATE.max_mape_regression,

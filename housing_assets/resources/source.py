@@ -7,8 +7,8 @@ from collections.abc import Iterable, Iterator
 import dagster as dg
 from pydantic import Field
 
-from housing_assets.lib import contract as c
-from housing_assets.lib.sources import (
+from housing_core import contract as c
+from housing_core.sources import (
     FilePanelSource,
     LandingLimits,
     MonthLoad,
@@ -16,7 +16,7 @@ from housing_assets.lib.sources import (
     S3PanelSource,
     SyntheticPanelSource,
 )
-from housing_assets.lib.synthetic import MAX_SCALE, SyntheticSpec, n_zips
+from housing_core.synthetic import MAX_SCALE, SyntheticSpec, n_zips
 
 
 class HouseTSSource(dg.ConfigurableResource):

@@ -1,4 +1,4 @@
-"""How many threads a run's fits may take: the environment's side of lib/threads.py's budget."""
+"""How many threads a run's fits may take: the environment's side of housing_core/threads.py's budget."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -6,7 +6,7 @@ from contextlib import contextmanager
 import dagster as dg
 from pydantic import Field
 
-from housing_assets.lib.threads import FitSlots, ThreadBudget
+from housing_core.threads import FitSlots, ThreadBudget
 
 
 class ThreadBudgetResource(dg.ConfigurableResource):
@@ -21,7 +21,7 @@ class ThreadBudgetResource(dg.ConfigurableResource):
     )
     slots_dir: str | None = Field(
         default=None,
-        description="Where runs fitting on this machine register (lib/threads.FitSlots); "
+        description="Where runs fitting on this machine register (housing_core/threads.FitSlots); "
         "None: assume all `concurrent_runs` are fitting.",
     )
 

@@ -7,9 +7,9 @@ from typing import Annotated
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Query
 
-from housing_assets.lib import contract as c
-from housing_assets.lib.explorer import Explorer
-from housing_assets.lib.published import PublishedModel
+from housing_core import contract as c
+from housing_core.explorer import Explorer
+from housing_core.published import PublishedModel
 from housing_serving.deps import Live
 from housing_serving.errors import ERRORS
 from housing_serving.schemas import Catalog, ErrorReport, Series, ZipMap

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from housing_assets.lib import contract as c
+from housing_core import contract as c
 from housing_serving.deps import LiveForecasts
 from housing_serving.errors import ERRORS
 from housing_serving.forecasts import LiveForecast, past, points

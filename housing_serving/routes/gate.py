@@ -6,7 +6,7 @@ import json
 
 from fastapi import APIRouter
 
-from housing_assets.lib import verdicts
+from housing_core import verdicts
 from housing_serving.deps import RuntimeDep
 from housing_serving.routes.monitoring import UNREADABLE, _why
 

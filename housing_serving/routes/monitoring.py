@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import HTMLResponse
 
-from housing_assets.lib import bundle, drift_reports
+from housing_core import bundle, drift_reports
 from housing_serving.deps import RuntimeDep
 from housing_serving.errors import ERRORS
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from housing_assets.lib import horizons
+from housing_core import horizons
 from housing_serving.deps import Live, RuntimeDep
 from housing_serving.errors import ERRORS
 from housing_serving.schemas import ModelInfo

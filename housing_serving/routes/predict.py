@@ -11,9 +11,9 @@ import pydantic_core
 from fastapi import APIRouter, File, HTTPException, Request, UploadFile
 from fastapi.responses import Response
 
-from housing_assets.lib import contract as c
-from housing_assets.lib import features as F
-from housing_assets.lib.published import PublishedModel
+from housing_core import contract as c
+from housing_core import features as F
+from housing_core.published import PublishedModel
 from housing_serving import intake, service
 from housing_serving.deps import Live, Runtime, RuntimeDep
 from housing_serving.errors import ERRORS

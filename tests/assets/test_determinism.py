@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from housing_assets.lib import bundle
 from housing_assets.runner import train
+from housing_core import bundle
 from tests.conftest import build_lineage
 
 pytestmark = pytest.mark.slow

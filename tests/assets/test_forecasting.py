@@ -6,9 +6,9 @@ import mlflow
 import pandas as pd
 import pytest
 
-from housing_assets.lib import bundle
-from housing_assets.lib.forecast import backtest, publishing
 from housing_assets.runner import forecast, train
+from housing_core import bundle
+from housing_core.forecast import backtest, publishing
 from tests.conftest import FORECASTING_ASSETS, TUNING, build_lineage
 
 pytestmark = pytest.mark.slow

@@ -9,9 +9,9 @@ import pytest
 from housing_assets.definitions import build_definitions
 from housing_assets.defs.ingestion.checks import run_level
 from housing_assets.defs.monitoring.run_history import check_evaluations
-from housing_assets.lib.automation import RANGE_END, RANGE_START, stretches
 from housing_assets.runner import ingest, register_months
-from housing_assets.settings import Settings
+from housing_core.automation import RANGE_END, RANGE_START, stretches
+from housing_core.settings import Settings
 from tests.conftest import PUBLISHER_LACKS, frames_by_month, publisher_layout
 
 MONTHS = ["2019-11", "2019-12", "2020-01", "2020-02"]

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from housing_assets.definitions import build_definitions
-from housing_assets.lib.automation import RANGE_END, RANGE_START
 from housing_assets.runner import register_months
-from housing_assets.settings import Settings
+from housing_core.automation import RANGE_END, RANGE_START
+from housing_core.settings import Settings
 
 MONTHS = ["2022-02", "2022-03", "2022-04"]
 

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from housing_assets.lib import bundle, metrics, publishing, training
-from housing_assets.lib import features as F
-from housing_assets.lib.predictor import Predictor
-from housing_assets.lib.splits import HOLDOUT, SPLIT
 from housing_assets.runner import train
+from housing_core import bundle, metrics, publishing, training
+from housing_core import features as F
+from housing_core.predictor import Predictor
+from housing_core.splits import HOLDOUT, SPLIT
 from tests.conftest import LINEAGE_ASSETS, TUNING, build_lineage
 
 # Dagster training runs (the session's `trained` lineage and two real-data lineages): the

@@ -7,8 +7,8 @@ import dagster as dg
 import pytest
 
 from housing_assets.defs.monitoring.alerts import alert_sensor
-from housing_assets.lib.alerts import AlertNotDelivered
 from housing_assets.resources.alerts import AlertNotifier
+from housing_core.alerts import AlertNotDelivered
 from tests.harness.failed_runs import FAILING, GATE_VERDICT, crashing_train
 from tests.harness.webhook import webhook_receiver
 

@@ -9,9 +9,9 @@ import pandas as pd
 
 from housing_assets.defs.ingestion.partitions import months
 from housing_assets.defs.monitoring import sensors
-from housing_assets.lib import bundle, drift_reports
 from housing_assets.resources.automation import DriftPolicy, RetrainPolicy, SensorIntervals
 from housing_assets.resources.serving_store import ServingStore
+from housing_core import bundle, drift_reports
 
 SENSORS = {s.name: s for s in sensors.sensors(SensorIntervals())}
 

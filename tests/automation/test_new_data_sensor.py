@@ -7,7 +7,7 @@ import pytest
 
 from housing_assets.definitions import build_definitions
 from housing_assets.defs.monitoring.run_history import check_evaluations
-from housing_assets.settings import Settings
+from housing_core.settings import Settings
 from tests.automation.daemon import InProcessDaemon
 from tests.conftest import frames_by_month
 

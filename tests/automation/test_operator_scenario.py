@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from housing_assets.lib import bundle, drift_reports
+from housing_core import bundle, drift_reports
 from tests.harness.loop import LoopHome, LoopProcesses, steady_load
 from tests.harness.soak import holdout_records
 from tests.harness.webhook import webhook_receiver

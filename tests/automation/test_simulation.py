@@ -14,13 +14,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from housing_assets.definitions import build_definitions
-from housing_assets.lib import bundle, drift_reports
-from housing_assets.lib.automation import RetrainRules
-from housing_assets.lib.cleaning import clean_month
-from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
 from housing_assets.resources.automation import RetrainPolicy
 from housing_assets.runner import forecast, ingest, register_months, train
-from housing_assets.settings import Settings
+from housing_core import bundle, drift_reports
+from housing_core.automation import RetrainRules
+from housing_core.cleaning import clean_month
+from housing_core.settings import Settings
+from housing_core.synthetic import SyntheticSpec, generate_panel
 from housing_serving.app import create_app
 from housing_serving.settings import ServingSettings
 from tests.automation.daemon import InProcessDaemon
@@ -51,7 +51,7 @@ def months_between(a: str, b: str) -> int:
 def expected_decision(
     champion: dict, cleaned: list[str], reports: dict, last_attempt: str | None
 ) -> bool:
-    """The rules, restated independently of lib/automation.py: should this tick retrain?"""
+    """The rules, restated independently of housing_core/automation.py: should this tick retrain?"""
     until = champion["windows"]["holdout"]["last"]
     new = [m for m in cleaned if m > until]
     if not new or any(m not in reports for m in new):

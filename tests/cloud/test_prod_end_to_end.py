@@ -13,10 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from housing_assets.definitions import build_definitions
-from housing_assets.lib import bundle
-from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
 from housing_assets.runner import ingest, register_months, train
-from housing_assets.settings import Settings
+from housing_core import bundle
+from housing_core.settings import Settings
+from housing_core.synthetic import SyntheticSpec, generate_panel
 from housing_serving.app import create_app
 from housing_serving.settings import ServingSettings
 from tests.cloud.conftest import keys

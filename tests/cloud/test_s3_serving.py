@@ -4,7 +4,7 @@ import json
 
 from fastapi.testclient import TestClient
 
-from housing_assets.lib import bundle
+from housing_core import bundle
 from housing_serving.app import create_app
 from housing_serving.settings import ServingSettings
 from tests.serving.conftest import API_KEY, records

@@ -5,8 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from housing_assets.lib import bundle
-from housing_assets.lib.storage import S3Store, store_for
+from housing_core import bundle
+from housing_core.storage import S3Store, store_for
 from tests.cloud.conftest import keys
 
 

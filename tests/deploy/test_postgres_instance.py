@@ -13,7 +13,7 @@ import yaml
 
 from housing_assets.definitions import build_definitions
 from housing_assets.runner import register_months
-from housing_assets.settings import Settings
+from housing_core.settings import Settings
 from tests.harness.loopback import free_port
 
 REPO = Path(__file__).resolve().parents[2]

@@ -160,7 +160,7 @@ def republish(store: str | Path, version: str) -> None:
     that exercises the whole swap (publish, pointer flip, verify, load) without training."""
     import json
 
-    from housing_assets.lib import bundle
+    from housing_core import bundle
 
     local = bundle.store_for(str(store))
     files = dict(bundle.load(local).files)

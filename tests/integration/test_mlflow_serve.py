@@ -10,10 +10,10 @@ import httpx
 import numpy as np
 import pytest
 
-from housing_assets.lib import bundle, pyfunc
-from housing_assets.lib import splits as S
-from housing_assets.lib.predictor import Predictor
-from housing_assets.lib.splits import HOLDOUT, SPLIT
+from housing_core import bundle, pyfunc
+from housing_core import splits as S
+from housing_core.predictor import Predictor
+from housing_core.splits import HOLDOUT, SPLIT
 from tests.conftest import PUBLISHED
 from tests.harness.loopback import HOST, free_port, http_ok, stop, wait_for
 

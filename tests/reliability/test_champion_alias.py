@@ -4,8 +4,8 @@ MLflow tracking store (SQLite) and a real serving store."""
 
 import pytest
 
-from housing_assets.lib import bundle
 from housing_assets.resources.mlflow_tracking import MlflowTracking
+from housing_core import bundle
 
 MODEL = "housing-price-xgb"
 

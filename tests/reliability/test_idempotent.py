@@ -17,9 +17,9 @@ import pytest
 
 from housing_assets.definitions import build_definitions
 from housing_assets.defs.ingestion.assets import frame_fingerprint
-from housing_assets.lib.automation import RANGE_END, RANGE_START
 from housing_assets.runner import register_months
-from housing_assets.settings import Settings
+from housing_core.automation import RANGE_END, RANGE_START
+from housing_core.settings import Settings
 from tests.conftest import INGESTION_ASSETS, REPO
 
 MONTHS = ["2019-11", "2019-12", "2020-01"]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from housing_assets.lib import bundle
+from housing_core import bundle
 from tests.cloud.conftest import bucket, s3_env, s3_server  # noqa: F401  (fixtures)
 from tests.conftest import REPO
 from tests.serving.conftest import API_KEY, make_client, records
@@ -33,7 +33,7 @@ ADMIN = {"X-API-Key": API_KEY}
 CHILD = r"""
 import os, sys, time
 from pathlib import Path
-from housing_assets.lib import bundle
+from housing_core import bundle
 
 location, version, source, marker, mode, k = sys.argv[1:7]
 k = int(k)

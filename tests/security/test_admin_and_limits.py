@@ -6,7 +6,7 @@ import json
 
 from fastapi.testclient import TestClient
 
-from housing_assets.lib.splits import SPLIT
+from housing_core.splits import SPLIT
 from housing_serving.app import create_app
 from housing_serving.settings import ServingSettings
 from tests.security.sources import _dotted, api_sources

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from housing_assets.lib import bundle
 from housing_assets.resources.serving_store import ServingStore
+from housing_core import bundle
 from housing_serving.model_holder import ModelHolder
 from tests.conftest import REPO
 from tests.security.sources import api_sources, unsafe_deserialization
@@ -46,7 +46,7 @@ def test_nothing_on_the_bundle_load_path_can_unpickle():
     sources = api_sources()
     loaded = {p.relative_to(REPO).as_posix() for p in sources}
     # The API reads bundles: the loader, the model and its history are among what it imports.
-    assert {"housing_assets/lib/bundle.py", "housing_assets/lib/predictor.py"} <= loaded
+    assert {"housing_core/bundle.py", "housing_core/predictor.py"} <= loaded
     found = {
         str(p.relative_to(REPO)): hits
         for p in sources

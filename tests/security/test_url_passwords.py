@@ -2,7 +2,7 @@
 
 import pytest
 
-from housing_assets.settings import Settings, redact_url
+from housing_core.settings import Settings, redact_url
 
 # --- c. passwords in URLs are never shown -------------------------------------------------------
 

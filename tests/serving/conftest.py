@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from housing_assets.lib.splits import HOLDOUT, SPLIT
+from housing_core.splits import HOLDOUT, SPLIT
 from housing_serving.app import create_app
 from housing_serving.settings import ServingSettings
 from tests.harness.soak import republish  # noqa: F401  (re-exported: the tests publish with it)
@@ -33,9 +33,9 @@ def holdout_predictions(tiny) -> pd.DataFrame:
 def publish_with_history(store: Path, history: pd.DataFrame, version: str) -> None:
     """Republish the served model with the zip history of `history` (cleaned rows) only: with
     the pre-holdout rows, the API must answer exactly what the lineage judged."""
-    from housing_assets.lib import anchors as A
-    from housing_assets.lib import bundle
-    from housing_assets.lib import features as F
+    from housing_core import anchors as A
+    from housing_core import bundle
+    from housing_core import features as F
 
     local = bundle.LocalStore(store)
     files = dict(bundle.load(local).files)

@@ -6,8 +6,8 @@ import json
 import pandas as pd
 import pytest
 
-from housing_assets.lib import bundle
-from housing_assets.lib import contract as c
+from housing_core import bundle
+from housing_core import contract as c
 from tests.serving.conftest import API_KEY, assert_close, make_client, records, republish
 
 
@@ -58,8 +58,8 @@ def test_holdout_through_the_api_equals_the_lineage_predictions(
 
 
 def test_the_published_model_serves_from_the_freshest_history(client, holdout, store):
-    from housing_assets.lib import bundle
-    from housing_assets.lib.predictor import Predictor
+    from housing_core import bundle
+    from housing_core.predictor import Predictor
 
     body = client.post("/v1/predict", json={"rows": records(holdout)}).json()
     got = pd.DataFrame(body["predictions"])

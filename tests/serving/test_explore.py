@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from housing_assets.lib import bundle
+from housing_core import bundle
 from tests.serving.conftest import assert_close, make_client
 
 

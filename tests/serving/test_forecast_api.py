@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from housing_assets.lib import bundle
-from housing_assets.lib.forecast import intervals as I
-from housing_assets.lib.forecast import model as M
-from housing_assets.lib.forecast import publishing
-from housing_assets.lib.forecast import signals as S
-from housing_assets.lib.forecast.panel import Panel
+from housing_core import bundle
+from housing_core.forecast import intervals as I
+from housing_core.forecast import model as M
+from housing_core.forecast import publishing
+from housing_core.forecast import signals as S
+from housing_core.forecast.panel import Panel
 from tests.serving.conftest import make_client
 from tests.unit.test_forecast import rows as momentum_rows
 

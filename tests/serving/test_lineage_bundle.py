@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from housing_assets.lib import bundle
-from housing_assets.lib import features as F
-from housing_assets.lib.predictor import Predictor
-from housing_assets.lib.splits import HOLDOUT, SPLIT
+from housing_core import bundle
+from housing_core import features as F
+from housing_core.predictor import Predictor
+from housing_core.splits import HOLDOUT, SPLIT
 from tests.conftest import PUBLISHED
 from tests.serving.conftest import assert_close, make_client, publish_with_history, records
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from housing_assets.lib import bundle, drift
+from housing_core import bundle, drift
 from tests.serving.conftest import make_client, republish
 
 LIVE = "2022-01-v1"  # the test bundle carries no MLflow version: its model version is its own
@@ -145,7 +145,7 @@ def test_unknown_paths_and_methods_answer_in_the_error_envelope(store):
 
 
 def record_verdict(store, version: str, passed: bool, reasons: list[str], at: str) -> None:
-    from housing_assets.lib import verdicts
+    from housing_core import verdicts
 
     doc = verdicts.document(
         vintage="2022-01",

@@ -1,9 +1,9 @@
-"""The API scores with one XGBoost thread per worker process (lib/threads.py SCORING_THREADS):
+"""The API scores with one XGBoost thread per worker process (housing_core/threads.py SCORING_THREADS):
 throughput comes from workers, and one request never spins threads against the others."""
 
 import json
 
-from housing_assets.lib.threads import SCORING_THREADS
+from housing_core.threads import SCORING_THREADS
 from tests.serving.conftest import make_client, records
 
 

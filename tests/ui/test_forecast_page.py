@@ -52,7 +52,7 @@ def test_without_a_published_forecaster_the_page_says_why(monkeypatch, api_url):
 
 def test_a_publication_without_past_prices_still_draws_its_fan(tmp_path, monkeypatch, tiny):
     """Publications made before they carried history: the fan starts at the first forecast."""
-    from housing_assets.lib import bundle
+    from housing_core import bundle
 
     store = tiny.publish(tmp_path / "serving")
     published = publish_forecast(store)

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from housing_assets.lib import anchors as A
+from housing_core import anchors as A
 
 
 def _history(rows):

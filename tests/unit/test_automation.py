@@ -1,6 +1,6 @@
 """The sensors' decisions as plain functions."""
 
-from housing_assets.lib.automation import (
+from housing_core.automation import (
     Attempt,
     FailedBatch,
     IngestRequest,
@@ -143,7 +143,7 @@ def test_a_crash_does_not_count_toward_the_cooldown_and_is_retried_with_backoff(
 
 
 def test_the_cooldown_counts_only_attempts_that_reached_the_gate():
-    from housing_assets.lib.automation import gated
+    from housing_core.automation import gated
 
     assert gated([crash(1, 0.0), GATED]) is GATED  # the crash is skipped
     assert gated([crash(1, 0.0)]) is None

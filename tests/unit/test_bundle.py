@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from housing_assets.lib import bundle
+from housing_core import bundle
 
 
 def _files(tag: str) -> dict[str, bytes]:

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from housing_assets.lib import contract as c
-from housing_assets.lib.cleaning import (
+from housing_core import contract as c
+from housing_core.cleaning import (
     CleaningReport,
     clean_month,
     drop_duplicate_keys,

@@ -9,7 +9,7 @@ import pytest
 from housing_assets import runner
 from housing_assets.cli.console import Console
 from housing_assets.defs import loggers
-from housing_assets.lib import progress
+from housing_core import progress
 
 
 @dg.asset

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from housing_assets.lib import contract as c
+from housing_core import contract as c
 from tests.conftest import PUBLISHER_LACKS, publisher_layout
 
 

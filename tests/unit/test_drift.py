@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from housing_assets.lib import drift
+from housing_core import drift
 
 
 def rng():
@@ -99,10 +99,10 @@ def test_empty_inputs_are_refused():
 
 
 def test_the_synthetic_2022_regime_change_is_drift_the_report_sees():
-    from housing_assets.lib import contract as c
-    from housing_assets.lib.cleaning import CleaningReport, not_reported_to_missing
-    from housing_assets.lib.features import base_columns
-    from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
+    from housing_core import contract as c
+    from housing_core.cleaning import CleaningReport, not_reported_to_missing
+    from housing_core.features import base_columns
+    from housing_core.synthetic import SyntheticSpec, generate_panel
 
     panel = not_reported_to_missing(
         generate_panel(SyntheticSpec(seed=7, scale=0.05)), CleaningReport()
@@ -126,7 +126,7 @@ def test_the_synthetic_2022_regime_change_is_drift_the_report_sees():
 
 
 def _restaurant_like(r: np.random.Generator, n: int) -> np.ndarray:
-    """A POI-count shape (as lib/synthetic.py draws restaurants): many zips with 0-3, a long tail
+    """A POI-count shape (as housing_core/synthetic.py draws restaurants): many zips with 0-3, a long tail
     in the hundreds."""
     return r.poisson(11 * np.exp(2.0 * r.normal(0, 1, n))).astype(float)
 

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from housing_assets.lib import drift_reports as dr
-from housing_assets.lib.automation import RetrainRules, plan_retrain
-from housing_assets.lib.storage import LocalStore
+from housing_core import drift_reports as dr
+from housing_core.automation import RetrainRules, plan_retrain
+from housing_core.storage import LocalStore
 
 
 def put(store, key, champion, status="ok"):

@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
 
-from housing_assets.lib import contract as c
-from housing_assets.lib.cleaning import clean_month
-from housing_assets.lib.expectations import (
+from housing_core import contract as c
+from housing_core.cleaning import clean_month
+from housing_core.expectations import (
     ERROR,
     WARN,
     validate_cleaned,
@@ -94,7 +94,7 @@ def test_cleaned_data_passes_and_duplicates_fail(frames):
 
 
 def test_real_sample_passes_every_suite(sample_path):
-    from housing_assets.lib.sources import FilePanelSource
+    from housing_core.sources import FilePanelSource
 
     source = FilePanelSource(sample_path)
     raw = {m: load.frame for m, load in source.load_months(source.months()).items()}
@@ -156,7 +156,7 @@ def test_cleaned_partial_months_keep_their_extras_and_pass(partial):
 def test_validating_in_chunks_of_months_reports_what_one_batch_does(frames, monkeypatch):
     """Checks stack months in chunks (memory bounded by a chunk, not the panel): a chunk of one
     month must find the same rules, row counts and first examples as one batch of all."""
-    from housing_assets.lib import expectations
+    from housing_core import expectations
 
     months = sorted(frames)
     frames[months[1]].loc[0, "median_list_price"] = 9e9

@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from housing_assets.lib import contract as c
-from housing_assets.lib import features as F
-from housing_assets.lib import splits as S
-from housing_assets.lib.cleaning import clean_month
+from housing_core import contract as c
+from housing_core import features as F
+from housing_core import splits as S
+from housing_core.cleaning import clean_month
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The final refit (lib/training.py): the evaluated parameters refit on every month, holdout
+"""The final refit (housing_core/training.py): the evaluated parameters refit on every month, holdout
 included -- what a bundle serves once the gate passed. On the tiny model (about a second)."""
 
 import json
@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from housing_assets.lib import splits as S
-from housing_assets.lib import training
+from housing_core import splits as S
+from housing_core import training
 from tests.tiny import SETTINGS
 
 

@@ -1,4 +1,4 @@
-"""lib/forecast: the panel grid, leak-free signals and fits, the protocol's split, bands."""
+"""housing_core/forecast: the panel grid, leak-free signals and fits, the protocol's split, bands."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from housing_assets.lib.forecast import intervals as I
-from housing_assets.lib.forecast import model as M
-from housing_assets.lib.forecast import protocol as P
-from housing_assets.lib.forecast import signals as S
-from housing_assets.lib.forecast.panel import Panel
+from housing_core.forecast import intervals as I
+from housing_core.forecast import model as M
+from housing_core.forecast import protocol as P
+from housing_core.forecast import signals as S
+from housing_core.forecast.panel import Panel
 
 
 def rows(n_months: int = 72, n_zips: int = 6, seed: int = 0, momentum: float = 0.9) -> pd.DataFrame:

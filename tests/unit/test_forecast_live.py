@@ -1,12 +1,12 @@
-"""lib/forecast/live.py: a landed month advances the published forecasts and scores the ones
+"""housing_core/forecast/live.py: a landed month advances the published forecasts and scores the ones
 issued for it, against a real local serving store."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from housing_assets.lib import bundle
-from housing_assets.lib.forecast import live, publishing
+from housing_core import bundle
+from housing_core.forecast import live, publishing
 from tests.serving.test_forecast_api import publish_forecast
 from tests.unit.test_forecast import rows as momentum_rows
 

@@ -1,11 +1,11 @@
-"""The promotion gate's decision (lib/gate.py), on hand-made holdout reports."""
+"""The promotion gate's decision (housing_core/gate.py), on hand-made holdout reports."""
 
 import json
 
 import pytest
 
-from housing_assets.lib import bundle, metrics, publishing, training
-from housing_assets.lib.gate import (
+from housing_core import bundle, metrics, publishing, training
+from housing_core.gate import (
     GatePolicy,
     bucket_verdicts,
     champion_on_same_rows,
@@ -173,7 +173,7 @@ def test_a_rejected_run_is_tagged_in_dagster_and_a_crash_is_not():
     import dagster as dg
 
     from housing_assets.defs.training.checks import mark_run
-    from housing_assets.lib import verdicts
+    from housing_core import verdicts
 
     @dg.op
     def fails():
@@ -204,7 +204,7 @@ def test_a_rejected_run_is_tagged_in_dagster_and_a_crash_is_not():
 
 
 def test_a_long_reason_is_shortened_on_the_tag_only():
-    from housing_assets.lib import verdicts
+    from housing_core import verdicts
 
     tags = verdicts.run_tags(False, "x" * 5000)
     assert tags[verdicts.GATE_TAG] == "rejected"

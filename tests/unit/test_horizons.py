@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from housing_assets.lib import horizons, metrics
+from housing_core import horizons, metrics
 
 
 def test_buckets_by_months_since_the_anchor():

@@ -10,8 +10,8 @@ import tracemalloc
 import pandas as pd
 import pytest
 
-from housing_assets.lib import contract as c
-from housing_assets.lib.sources import FilePanelSource, Landing, LandingLimits, S3PanelSource
+from housing_core import contract as c
+from housing_core.sources import FilePanelSource, Landing, LandingLimits, S3PanelSource
 from tests.conftest import frames_by_month
 
 TODAY = dt.date(2026, 12, 2)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from housing_assets.lib import metrics
+from housing_core import metrics
 
 
 def test_regression_metrics_on_known_values():
@@ -20,7 +20,7 @@ def test_non_finite_rows_are_ignored_not_zero_filled():
 
 
 def hand_written(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """The formulas lib/metrics.py used before it called scikit-learn, kept as the reference."""
+    """The formulas housing_core/metrics.py used before it called scikit-learn, kept as the reference."""
     ok = np.isfinite(y) & np.isfinite(p)
     y, p = y[ok], p[ok]
     err = p - y

@@ -1,12 +1,12 @@
-"""Month-over-month price plausibility (lib/plausibility.py): a delivery whose prices jumped
+"""Month-over-month price plausibility (housing_core/plausibility.py): a delivery whose prices jumped
 passes every per-row range check, so it is judged against the month before."""
 
 import numpy as np
 import pandas as pd
 
-from housing_assets.lib import contract as c
-from housing_assets.lib.expectations import validate_contract
-from housing_assets.lib.plausibility import JumpRules, price_jumps
+from housing_core import contract as c
+from housing_core.expectations import validate_contract
+from housing_core.plausibility import JumpRules, price_jumps
 from tests.conftest import frames_by_month
 
 

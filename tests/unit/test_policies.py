@@ -8,7 +8,7 @@ import yaml
 
 from housing_assets.resources.environment import resources_for
 from housing_assets.resources.policies import POLICIES, policies
-from housing_assets.settings import Settings
+from housing_core.settings import Settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "policies.example.yaml"
 

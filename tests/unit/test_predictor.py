@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from housing_assets.lib import bundle, evaluation
-from housing_assets.lib import contract as c
-from housing_assets.lib import features as F
-from housing_assets.lib.predictor import TOP_CONTRIBUTIONS, Predictor
+from housing_core import bundle, evaluation
+from housing_core import contract as c
+from housing_core import features as F
+from housing_core.predictor import TOP_CONTRIBUTIONS, Predictor
 
 
 @pytest.fixture(scope="module")

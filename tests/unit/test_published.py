@@ -5,8 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from housing_assets.lib import bundle
-from housing_assets.lib.published import PublishedModel
+from housing_core import bundle
+from housing_core.published import PublishedModel
 
 
 @pytest.fixture

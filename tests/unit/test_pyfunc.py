@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from housing_assets.lib import pyfunc
+from housing_core import pyfunc
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
-from housing_assets.lib import anchors as A
-from housing_assets.lib import bundle, horizons, refresh
-from housing_assets.lib import features as F
-from housing_assets.lib.cleaning import clean_month
-from housing_assets.lib.predictor import Predictor
+from housing_core import anchors as A
+from housing_core import bundle, horizons, refresh
+from housing_core import features as F
+from housing_core.cleaning import clean_month
+from housing_core.predictor import Predictor
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from housing_assets.lib.revisions import RevisionRules, beyond_bounds, diff
-from housing_assets.lib.synthetic import SyntheticSpec, generate_panel
+from housing_core.revisions import RevisionRules, beyond_bounds, diff
+from housing_core.synthetic import SyntheticSpec, generate_panel
 
 RULES = RevisionRules()
 

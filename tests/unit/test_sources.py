@@ -3,14 +3,14 @@ import io
 import pandas as pd
 import pytest
 
-from housing_assets.lib import contract as c
-from housing_assets.lib.contract import unreadable_reason
-from housing_assets.lib.sources import (
+from housing_core import contract as c
+from housing_core.contract import unreadable_reason
+from housing_core.sources import (
     FilePanelSource,
     S3PanelSource,
     SyntheticPanelSource,
 )
-from housing_assets.lib.synthetic import SyntheticSpec
+from housing_core.synthetic import SyntheticSpec
 from tests.conftest import PUBLISHER_LACKS, frames_by_month, publisher_layout
 
 

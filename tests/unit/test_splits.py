@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from housing_assets.lib import contract as c
-from housing_assets.lib import splits as S
+from housing_core import contract as c
+from housing_core import splits as S
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from housing_assets.lib.storage import LocalStore, S3Store, store_for
+from housing_core.storage import LocalStore, S3Store, store_for
 
 
 def contract(store) -> None:

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from housing_assets.lib import contract as c
-from housing_assets.lib.synthetic import OLD_NAMES, SyntheticSpec, generate_panel, n_zips
+from housing_core import contract as c
+from housing_core.synthetic import OLD_NAMES, SyntheticSpec, generate_panel, n_zips
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_price_is_smooth_per_zip(panel):
 
 
 def test_months_one_at_a_time_are_the_panel_row_for_row():
-    from housing_assets.lib.synthetic import generate_months
+    from housing_core.synthetic import generate_months
 
     spec = SyntheticSpec(seed=5, scale=0.01)
     months = generate_months(spec)
@@ -102,7 +102,7 @@ def test_months_one_at_a_time_are_the_panel_row_for_row():
 
 def test_beyond_full_scale_zips_stay_unique_and_valid():
     # 5x needs more codes than the metros' own prefixes hold: spare prefixes are borrowed
-    from housing_assets.lib.synthetic import _zips
+    from housing_core.synthetic import _zips
 
     zips = _zips(np.random.default_rng(7), n_zips(5.0))
     assert len(zips) == n_zips(5.0) == 31_130
@@ -116,8 +116,8 @@ def test_beyond_full_scale_zips_stay_unique_and_valid():
 def test_settings_allow_exactly_the_scales_the_generator_can_make():
     from pydantic import ValidationError
 
-    from housing_assets.lib.synthetic import MAX_SCALE
-    from housing_assets.settings import Settings
+    from housing_core.settings import Settings
+    from housing_core.synthetic import MAX_SCALE
 
     assert Settings().with_(scale=MAX_SCALE).scale == MAX_SCALE
     with pytest.raises(ValidationError, match="less than or equal to 8"):

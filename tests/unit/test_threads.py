@@ -1,4 +1,4 @@
-"""The thread budget (lib/threads.py): CPUs from affinity and cgroup quota, shared by concurrent
+"""The thread budget (housing_core/threads.py): CPUs from affinity and cgroup quota, shared by concurrent
 runs, 1 for small inputs, HOUSING_THREADS over all of it -- and the fits that obey it."""
 
 import json
@@ -10,10 +10,10 @@ import pytest
 import xgboost as xgb
 import yaml
 
-from housing_assets.lib import threads, training, tuning
-from housing_assets.lib.threads import SMALL_INPUT_ROWS, ThreadBudget
 from housing_assets.resources.environment import resources_for
-from housing_assets.settings import LOCAL_CONCURRENT_RUNS, Settings, project_root
+from housing_core import threads, training, tuning
+from housing_core.settings import LOCAL_CONCURRENT_RUNS, Settings, project_root
+from housing_core.threads import SMALL_INPUT_ROWS, ThreadBudget
 
 LARGE = SMALL_INPUT_ROWS * 10
 
@@ -73,7 +73,7 @@ def test_a_run_killed_while_fitting_no_longer_counts(tmp_path):
 
     directory = tmp_path / "slots"
     code = (
-        "import sys, time; from housing_assets.lib.threads import FitSlots\n"
+        "import sys, time; from housing_core.threads import FitSlots\n"
         f"with FitSlots({str(directory)!r}).held():\n"
         "    print('holding', flush=True); time.sleep(60)\n"
     )

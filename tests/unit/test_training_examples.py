@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from housing_assets.lib import anchors as A
-from housing_assets.lib import features as F
-from housing_assets.lib import splits as S
-from housing_assets.lib import training
-from housing_assets.lib.cleaning import clean_month
+from housing_core import anchors as A
+from housing_core import features as F
+from housing_core import splits as S
+from housing_core import training
+from housing_core.cleaning import clean_month
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_fitting_on_the_quantile_matrix_gives_the_dmatrix_model_byte_for_byte(pa
     """Training fits on a QuantileDMatrix to spare memory; it must not change the model."""
     from dataclasses import replace
 
-    from housing_assets.lib import tuning
+    from housing_core import tuning
 
     train, _, _, state = parts
     ex = training.training_examples(train, state, F.anchor_table(train, state), seed=0)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from housing_assets.lib import tuning
-from housing_assets.settings import Settings
+from housing_core import tuning
+from housing_core.settings import Settings
 
 
 def _data(seed: int, n: int = 600):

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import zipcodes
 
-from housing_assets.lib import publishing, zip_map
-from housing_assets.lib.explorer import Explorer
+from housing_core import publishing, zip_map
+from housing_core.explorer import Explorer
 
 
 def usps(zipcode: str) -> tuple[float, float]:

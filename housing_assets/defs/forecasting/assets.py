@@ -10,16 +10,16 @@ from pydantic import Field
 
 from housing_assets.defs.owners import ML
 from housing_assets.defs.training.partitions import vintages
-from housing_assets.lib import bundle, plots, progress
-from housing_assets.lib import splits as S
-from housing_assets.lib.forecast import backtest, live, publishing, pyfunc, tuning
-from housing_assets.lib.forecast import intervals as I
-from housing_assets.lib.forecast import model as M
-from housing_assets.lib.forecast import protocol as P
-from housing_assets.lib.forecast import signals as SG
-from housing_assets.lib.forecast.panel import Panel
 from housing_assets.resources.mlflow_tracking import PIP_REQUIREMENTS, MlflowTracking
 from housing_assets.resources.serving_store import ServingStore
+from housing_core import bundle, plots, progress
+from housing_core import splits as S
+from housing_core.forecast import backtest, live, publishing, pyfunc, tuning
+from housing_core.forecast import intervals as I
+from housing_core.forecast import model as M
+from housing_core.forecast import protocol as P
+from housing_core.forecast import signals as SG
+from housing_core.forecast.panel import Panel
 
 GROUP = "forecasting"
 

@@ -4,7 +4,7 @@ import dagster as dg
 
 from housing_assets.defs.forecasting.assets import forecast_backtest
 from housing_assets.defs.training.partitions import vintages
-from housing_assets.lib.forecast import backtest
+from housing_core.forecast import backtest
 
 
 @dg.asset_check(asset=forecast_backtest, partitions_def=vintages, blocking=True)

@@ -8,19 +8,19 @@ import pandas as pd
 
 from housing_assets.defs.ingestion.partitions import MONTHLY_POOL, months
 from housing_assets.defs.owners import DATA_PLATFORM
-from housing_assets.lib import contract as c
-from housing_assets.lib import progress, revisions
-from housing_assets.lib.cleaning import CleaningReport, clean_month
 from housing_assets.resources.io_manager import ParquetIOManager
 from housing_assets.resources.month_frames import MonthFrames, MonthSpill
 from housing_assets.resources.revisions import RevisionPolicy
 from housing_assets.resources.source import HouseTSSource
+from housing_core import contract as c
+from housing_core import progress, revisions
+from housing_core.cleaning import CleaningReport, clean_month
 
 GROUP = "ingestion"
 
 
 def contract_schema() -> dg.TableSchema:
-    """The data contract's 39 columns in order, with their dtypes (lib/contract.py); the keys and
+    """The data contract's 39 columns in order, with their dtypes (housing_core/contract.py); the keys and
     the target may not be missing. A source's kept extras (longitude, latitude, state) may follow."""
     return dg.TableSchema(
         columns=[

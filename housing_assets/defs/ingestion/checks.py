@@ -1,4 +1,4 @@
-"""Great-expectations checks on every monthly partition (suites in lib/expectations.py)."""
+"""Great-expectations checks on every monthly partition (suites in housing_core/expectations.py)."""
 
 from collections.abc import Mapping
 
@@ -13,10 +13,14 @@ from dagster._core.events import (
 
 from housing_assets.defs.ingestion.assets import accepted_source, cleaned_monthly, raw_monthly
 from housing_assets.defs.ingestion.partitions import months
-from housing_assets.lib import contract as c
-from housing_assets.lib import revisions
-from housing_assets.lib.cleaning import clean_month
-from housing_assets.lib.expectations import (
+from housing_assets.resources.io_manager import ParquetIOManager
+from housing_assets.resources.month_frames import MonthFrames
+from housing_assets.resources.revisions import ACCEPT_TAG, RevisionPolicy
+from housing_assets.resources.source import HouseTSSource
+from housing_core import contract as c
+from housing_core import revisions
+from housing_core.cleaning import clean_month
+from housing_core.expectations import (
     ERROR,
     Finding,
     Outcome,
@@ -25,10 +29,6 @@ from housing_assets.lib.expectations import (
     validate_ranges,
     validate_reported,
 )
-from housing_assets.resources.io_manager import ParquetIOManager
-from housing_assets.resources.month_frames import MonthFrames
-from housing_assets.resources.revisions import ACCEPT_TAG, RevisionPolicy
-from housing_assets.resources.source import HouseTSSource
 
 
 def _result(

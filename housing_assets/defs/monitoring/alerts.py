@@ -5,9 +5,9 @@ import dagster as dg
 
 from housing_assets.defs.ingestion import checks
 from housing_assets.defs.monitoring.run_history import check_evaluations, first_error
-from housing_assets.lib.alerts import Alert
-from housing_assets.lib.automation import RANGE_END, RANGE_START
 from housing_assets.resources.alerts import AlertNotifier
+from housing_core.alerts import Alert
+from housing_core.automation import RANGE_END, RANGE_START
 
 
 def classify(instance: dg.DagsterInstance, run: dg.DagsterRun) -> Alert:

@@ -8,13 +8,13 @@ import pandas as pd
 
 from housing_assets.defs.ingestion.partitions import months
 from housing_assets.defs.owners import ML
-from housing_assets.lib import contract as c
-from housing_assets.lib import drift, drift_reports, refresh
-from housing_assets.lib import features as F
-from housing_assets.lib.published import PublishedModel
 from housing_assets.resources.automation import DriftPolicy
 from housing_assets.resources.month_frames import MonthFrames
 from housing_assets.resources.serving_store import ServingStore
+from housing_core import contract as c
+from housing_core import drift, drift_reports, refresh
+from housing_core import features as F
+from housing_core.published import PublishedModel
 
 GROUP = "monitoring"
 MONTHLY: dict[str, Any] = {

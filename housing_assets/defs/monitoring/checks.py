@@ -5,8 +5,8 @@ import dagster as dg
 from housing_assets.defs.ingestion.partitions import months
 from housing_assets.defs.monitoring.assets import drift_report
 from housing_assets.defs.monitoring.forecasts import forecast_scorecard
-from housing_assets.lib.forecast import live
 from housing_assets.resources.automation import ForecastPolicy
+from housing_core.forecast import live
 
 
 @dg.asset_check(asset=drift_report, partitions_def=months)

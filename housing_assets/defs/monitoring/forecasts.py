@@ -7,10 +7,10 @@ import dagster as dg
 import pandas as pd
 
 from housing_assets.defs.monitoring.assets import MONTHLY
-from housing_assets.lib import bundle
-from housing_assets.lib.forecast import live
 from housing_assets.resources.month_frames import MonthFrames
 from housing_assets.resources.serving_store import ServingStore
+from housing_core import bundle
+from housing_core.forecast import live
 
 NOT_PUBLISHED = "no forecaster published: nothing to forecast from (its backtest gate decides)"
 

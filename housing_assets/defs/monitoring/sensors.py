@@ -14,10 +14,10 @@ from housing_assets.defs.ingestion import checks
 from housing_assets.defs.ingestion.partitions import MONTH, ensure_pool_limits, months
 from housing_assets.defs.monitoring.run_history import check_evaluations, first_error
 from housing_assets.defs.training.partitions import vintages
-from housing_assets.lib import automation, drift_reports
 from housing_assets.resources.automation import DriftPolicy, RetrainPolicy, SensorIntervals
 from housing_assets.resources.serving_store import ServingStore
 from housing_assets.resources.source import HouseTSSource
+from housing_core import automation, drift_reports
 
 INGEST_JOB, MONITORED_JOB, TRAIN_JOB, DRIFT_JOB = (
     jobs.ingest_job.name,

@@ -6,9 +6,9 @@ from pydantic import Field
 
 from housing_assets.defs.owners import ML
 from housing_assets.defs.training.partitions import all_months, vintages
-from housing_assets.lib import features as F
-from housing_assets.lib import splits as S
 from housing_assets.resources.io_manager import Available
+from housing_core import features as F
+from housing_core import splits as S
 
 GROUP = "training"
 # Each lineage asset carries `owners=ML` and a `code_version`: bump an asset's when its logic (or

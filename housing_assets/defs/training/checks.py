@@ -8,11 +8,11 @@ import pandas as pd
 from housing_assets.defs.training.assets import feature_state, splits
 from housing_assets.defs.training.model import holdout_metrics, holdout_predictions
 from housing_assets.defs.training.partitions import vintages
-from housing_assets.lib import bundle, gate, training, verdicts
-from housing_assets.lib import features as F
-from housing_assets.lib import splits as S
 from housing_assets.resources.mlflow_tracking import MlflowTracking
 from housing_assets.resources.serving_store import PromotionPolicy, ServingStore
+from housing_core import bundle, gate, training, verdicts
+from housing_core import features as F
+from housing_core import splits as S
 
 
 @dg.asset_check(asset=splits, partitions_def=vintages, blocking=True)

@@ -12,11 +12,6 @@ from pydantic import Field
 from housing_assets.defs.owners import ML
 from housing_assets.defs.training.assets import GROUP
 from housing_assets.defs.training.partitions import vintages
-from housing_assets.lib import anchors as A
-from housing_assets.lib import evaluation, plots, publishing, pyfunc, training, tuning
-from housing_assets.lib import features as F
-from housing_assets.lib import splits as S
-from housing_assets.lib.predictor import Predictor
 from housing_assets.resources.mlflow_tracking import (
     PIP_REQUIREMENTS,
     MlflowTracking,
@@ -25,6 +20,11 @@ from housing_assets.resources.mlflow_tracking import (
     log_png,
 )
 from housing_assets.resources.threads import ThreadBudgetResource
+from housing_core import anchors as A
+from housing_core import evaluation, plots, publishing, pyfunc, training, tuning
+from housing_core import features as F
+from housing_core import splits as S
+from housing_core.predictor import Predictor
 
 _TUNING = tuning.TuningSettings()  # the one source of each default
 

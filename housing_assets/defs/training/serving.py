@@ -9,12 +9,12 @@ import pandas as pd
 from housing_assets.defs.owners import ML
 from housing_assets.defs.training.assets import GROUP
 from housing_assets.defs.training.partitions import vintages
-from housing_assets.lib import anchors as A
-from housing_assets.lib import bundle, publishing, training
-from housing_assets.lib import features as F
 from housing_assets.resources.mlflow_tracking import MlflowTracking
 from housing_assets.resources.serving_store import ServingStore
 from housing_assets.resources.threads import ThreadBudgetResource
+from housing_core import anchors as A
+from housing_core import bundle, publishing, training
+from housing_core import features as F
 
 REFIT_ARTIFACT = "published_model/model.json"
 

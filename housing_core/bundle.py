@@ -1,0 +1,218 @@
+"""The serving bundle: everything the API needs to predict, published atomically.
+
+Layout in a serving store (a local directory today, an S3 prefix with the cloud work):
+
+    bundles/<version>/model.json          XGBoost's own JSON model format
+    bundles/<version>/feature_state.json  fitted encoders (housing_core/features.py)
+    bundles/<version>/schema.json         input contract: columns, dtypes, ranges
+    bundles/<version>/conformal.json      interval quantiles on the log scale, per horizon bucket
+    bundles/<version>/anchors.parquet     each zip's recent history (housing_core/anchors.py): what a
+                                          prediction is anchored on; refreshed every month
+    bundles/<version>/metrics.json        holdout metrics and baselines
+    bundles/<version>/provenance.json     vintage, MLflow run/version, data fingerprint, code version
+    bundles/<version>/history.parquet     zip x month actual prices of every split (for the dashboard)
+    bundles/<version>/holdout.parquet     holdout rows as sent to the model, with its predictions
+    bundles/<version>/reference.parquet   drift reference: a sample of the last pre-holdout year
+    bundles/<version>/evaluated_model.json  the model the holdout judged, before its final refit
+                                          (model.json): what the gate compares a challenger with
+    bundles/<version>/MANIFEST.json       sha256 of every file above -- written LAST
+    current                               the live version -- flipped only after the manifest
+    forecasts/<version>/...               the forecaster's own publication (`FORECAST`): its
+                                          JSON, bands, every zip's forecasts, its backtest
+    forecasts/current                     the live forecaster, flipped the same way
+
+A reader follows `current`, and refuses a bundle whose manifest is missing (half-written), lists
+a file outside the names above (`../x`, `model.pkl`) or whose files do not match their
+checksums (tampered). Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+# The stores live in storage.py; bundle.LocalStore etc. stay importable from here.
+from housing_core.storage import LocalStore, S3Store, Store, store_for  # noqa: F401
+
+# Every file name a publication holds is named here once; the modules that write and read them
+# use these names.
+MANIFEST = "MANIFEST.json"
+ANCHORS = "anchors.parquet"
+POINTER = "current"
+MODEL = "model.json"
+FEATURE_STATE = "feature_state.json"
+SCHEMA = "schema.json"
+CONFORMAL = "conformal.json"
+METRICS = "metrics.json"
+PROVENANCE = "provenance.json"
+HISTORY = "history.parquet"
+HOLDOUT = "holdout.parquet"
+REFERENCE = "reference.parquet"
+FORECASTER = "forecaster.json"
+BANDS = "bands.json"
+FORECASTS = "forecasts.parquet"
+BACKTEST = "backtest.json"
+FILES = (MODEL, FEATURE_STATE, SCHEMA, CONFORMAL, METRICS, PROVENANCE, ANCHORS)
+# What the dashboard explores (optional: a bundle without them still serves predictions).
+EXPLORER_FILES = (HISTORY, HOLDOUT)
+# What drift reports compare a new month against (optional for the same reason).
+DRIFT_FILES = (REFERENCE,)
+# The model the holdout judged, when model.json is its final refit (optional: older bundles
+# served the evaluated model itself).
+EVALUATED_MODEL = "evaluated_model.json"
+KNOWN_FILES = (*FILES, *EXPLORER_FILES, *DRIFT_FILES, EVALUATED_MODEL)
+# A version is one folder name under bundles/: no separators, no leading dot (so no `..`).
+VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What is published under one folder of the store, with its own `current` pointer."""
+
+    folder: str
+    pointer: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+
+    @property
+    def known(self) -> tuple[str, ...]:
+        return (*self.required, *self.optional)
+
+
+NOWCAST = Kind("bundles", POINTER, FILES, (*EXPLORER_FILES, *DRIFT_FILES, EVALUATED_MODEL))
+# The forecaster's publication (housing_core/forecast/publishing.py): published apart from the nowcast
+# model, so a forecaster its backtest holds back never stops a nowcast model (nor the reverse).
+FORECAST = Kind(
+    "forecasts",
+    "forecasts/current",
+    (FORECASTER, BANDS, FORECASTS, BACKTEST, PROVENANCE),
+    (HISTORY,),
+)
+
+
+class BundleError(RuntimeError):
+    """A bundle that must not be served: missing, incomplete or not matching its manifest."""
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def check_version(version: str) -> str:
+    if not VERSION.fullmatch(version):
+        raise BundleError(f"invalid bundle version {version!r}: refusing it")
+    return version
+
+
+def publish(
+    store: Store,
+    version: str,
+    files: dict[str, bytes],
+    *,
+    replaces: str | None = None,
+    kind: Kind = NOWCAST,
+) -> dict:
+    """Write a complete bundle, then its manifest, then flip `current`. Returns the manifest.
+
+    With `replaces`, `current` is flipped only if it still names that version (a history refresh
+    must not put back an older model that a retrain replaced while it was writing)."""
+    check_version(version)
+    missing = [name for name in kind.required if name not in files]
+    if missing:
+        raise BundleError(f"bundle {version} lacks {missing}")
+    unknown = sorted(set(files) - set(kind.known))
+    if unknown:
+        raise BundleError(f"bundle {version}: unknown files {unknown}")
+    names = [*kind.required, *(name for name in kind.optional if name in files)]
+    for name in names:
+        store.write(f"{kind.folder}/{version}/{name}", files[name])
+    manifest = {"version": version, "files": {name: sha256(files[name]) for name in names}}
+    store.write(f"{kind.folder}/{version}/{MANIFEST}", json.dumps(manifest, indent=1).encode())
+    if replaces is not None and current_version(store, kind) != replaces:
+        raise BundleError(
+            f"bundle {version} written but not made current: {current_version(store, kind)} "
+            f"replaced {replaces} meanwhile"
+        )
+    store.write(kind.pointer, version.encode())
+    return manifest
+
+
+def current_version(store: Store, kind: Kind = NOWCAST) -> str | None:
+    if not store.exists(kind.pointer):
+        return None
+    return store.read(kind.pointer).decode().strip() or None
+
+
+@dataclass
+class Bundle:
+    version: str
+    files: dict[str, bytes]
+
+    def json(self, name: str) -> dict:
+        return json.loads(self.files[name])
+
+
+def versions(store: Store, kind: Kind = NOWCAST) -> list[str]:
+    """Every complete bundle (its manifest written), by name."""
+    keys = store.list(kind.folder)
+    return sorted(k.split("/")[1] for k in keys if k.endswith(f"/{MANIFEST}"))
+
+
+def load(store: Store, version: str | None = None, kind: Kind = NOWCAST) -> Bundle:
+    """Load and verify a bundle (the current one by default)."""
+    version = version or current_version(store, kind)
+    if version is None:
+        raise BundleError(f"no bundle has been published to {store.describe()}")
+    listed = _manifest(store, version, kind)
+    # Only the known file names are ever read: a manifest cannot point outside the bundle
+    # (`../`, absolute paths) nor make a reader open anything else (`model.pkl`).
+    unknown = sorted(set(listed) - set(kind.known))
+    if unknown:
+        raise BundleError(f"bundle {version}: manifest lists unknown files {unknown}, refusing it")
+    missing = [name for name in kind.required if name not in listed]
+    if missing:
+        raise BundleError(f"bundle {version}: manifest lacks {missing}, refusing it")
+    files = {}
+    for name, digest in listed.items():
+        try:
+            data = store.read(f"{kind.folder}/{version}/{name}")
+        except FileNotFoundError as exc:
+            raise BundleError(f"bundle {version} is missing {name}") from exc
+        if sha256(data) != digest:
+            raise BundleError(f"bundle {version}: {name} does not match its manifest checksum")
+        files[name] = data
+    return Bundle(version, files)
+
+
+def read_verified(
+    store: Store, version: str, names: tuple[str, ...], kind: Kind = NOWCAST
+) -> dict[str, bytes]:
+    """Some of a bundle's files, each checked against its manifest (a listing that must not read
+    every model): `BundleError` if the manifest is missing or a file does not match."""
+    listed = _manifest(store, version, kind)
+    out = {}
+    for name in names:
+        if name not in listed:
+            raise BundleError(f"bundle {version}: manifest lacks {name}")
+        data = store.read(f"{kind.folder}/{version}/{name}")
+        if sha256(data) != listed[name]:
+            raise BundleError(f"bundle {version}: {name} does not match its manifest checksum")
+        out[name] = data
+    return out
+
+
+def _manifest(store: Store, version: str, kind: Kind = NOWCAST) -> dict:
+    """The manifest's {file: sha256}, or `BundleError` (missing: incomplete; not a manifest)."""
+    check_version(version)
+    try:
+        manifest = json.loads(store.read(f"{kind.folder}/{version}/{MANIFEST}"))
+    except FileNotFoundError as exc:
+        raise BundleError(f"bundle {version} has no manifest: incomplete, refusing it") from exc
+    except ValueError as exc:
+        raise BundleError(f"bundle {version}: malformed manifest, refusing it") from exc
+    listed = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(listed, dict):
+        raise BundleError(f"bundle {version}: malformed manifest, refusing it")
+    return listed

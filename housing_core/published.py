@@ -1,0 +1,82 @@
+"""A published model, loaded: the one type everything that reads a bundle works with.
+
+The API serves it, the Dagster side compares against it (drift reports, batch scoring) and the
+dashboard explores it. It owns what a bundle's files mean; how they are stored and verified is
+`bundle.py`'s business. Parts only some readers need (the drift reference, the explorer's
+indices) are parsed on first use: the API warms the explorer before a swap so no request pays
+for it, a drift run never builds it.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import pandas as pd
+
+from housing_core import bundle
+from housing_core.explorer import Explorer
+from housing_core.predictor import Predictor
+
+
+@dataclass(frozen=True, eq=False)
+class PublishedModel:
+    published: bundle.Bundle  # the verified files
+    predictor: Predictor
+    provenance: dict
+    metrics: dict
+    schema: dict
+    loaded_at: float = field(default_factory=time.time)
+
+    @classmethod
+    def load(cls, store: bundle.Store, version: str | None = None) -> PublishedModel:
+        """Load and verify a bundle (the current one by default); `bundle.BundleError` if it
+        must not be served."""
+        return cls.from_bundle(bundle.load(store, version))
+
+    @classmethod
+    def from_bundle(cls, published: bundle.Bundle) -> PublishedModel:
+        return cls(
+            published=published,
+            predictor=Predictor.from_bundle(published),
+            provenance=published.json(bundle.PROVENANCE),
+            metrics=published.json(bundle.METRICS),
+            schema=published.json(bundle.SCHEMA),
+        )
+
+    @property
+    def version(self) -> str:
+        """The bundle's version (what `current` names)."""
+        return self.published.version
+
+    @property
+    def model_version(self) -> str:
+        """The trained model's version: monthly history refreshes republish it under new bundle
+        versions (`<model version>.h<month>-<hash>`), the model stays the same."""
+        return self.provenance.get("model_version", self.version)
+
+    @property
+    def holdout_mape(self) -> float:
+        return float(self.metrics["model"]["mape"])
+
+    @property
+    def data_until(self) -> str:
+        """The last month of data the model saw (its holdout's end), YYYY-MM."""
+        return self.provenance["windows"]["holdout"]["last"]
+
+    def _frame(self, name: str) -> pd.DataFrame | None:
+        data = self.published.files.get(name)
+        return None if data is None else pd.read_parquet(io.BytesIO(data))
+
+    @cached_property
+    def reference(self) -> pd.DataFrame | None:
+        """The drift reference (a sample of the last pre-holdout year); None in an old bundle."""
+        return self._frame(bundle.REFERENCE)
+
+    @cached_property
+    def explorer(self) -> Explorer | None:
+        """The dashboard's data; None for a bundle published without it (it still serves)."""
+        history, holdout = (self._frame(name) for name in bundle.EXPLORER_FILES)
+        return None if history is None or holdout is None else Explorer(history, holdout)

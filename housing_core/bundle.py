@@ -62,7 +62,11 @@ DRIFT_FILES = (REFERENCE,)
 # The model the holdout judged, when model.json is its final refit (optional: older bundles
 # served the evaluated model itself).
 EVALUATED_MODEL = "evaluated_model.json"
-KNOWN_FILES = (*FILES, *EXPLORER_FILES, *DRIFT_FILES, EVALUATED_MODEL)
+# A few rows of the newest month and what the published model answered for them: a loaded
+# bundle must answer the same before it serves (optional: older bundles were published without).
+SMOKE = "smoke.parquet"
+SMOKE_OUTPUTS = ("prediction", "lower_80", "upper_80", "lower_95", "upper_95")
+KNOWN_FILES = (*FILES, *EXPLORER_FILES, *DRIFT_FILES, EVALUATED_MODEL, SMOKE)
 # A version is one folder name under bundles/: no separators, no leading dot (so no `..`).
 VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -81,7 +85,7 @@ class Kind:
         return (*self.required, *self.optional)
 
 
-NOWCAST = Kind("bundles", POINTER, FILES, (*EXPLORER_FILES, *DRIFT_FILES, EVALUATED_MODEL))
+NOWCAST = Kind("bundles", POINTER, FILES, (*EXPLORER_FILES, *DRIFT_FILES, EVALUATED_MODEL, SMOKE))
 # The forecaster's publication (housing_core/forecast/publishing.py): published apart from the nowcast
 # model, so a forecaster its backtest holds back never stops a nowcast model (nor the reverse).
 FORECAST = Kind(

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import numpy as np
 import pandas as pd
 
 from housing_core import bundle
@@ -69,6 +70,33 @@ class PublishedModel:
     def _frame(self, name: str) -> pd.DataFrame | None:
         data = self.published.files.get(name)
         return None if data is None else pd.read_parquet(io.BytesIO(data))
+
+    def smoke(self) -> None:
+        """Score the example rows shipped in the bundle and compare with what it answered when it
+        was published: `bundle.BundleError`, naming what differs, if it cannot score or scores
+        otherwise (a bundle whose files were edited and re-manifested, a truncated interval
+        table). A bundle published without them is served on its checksums alone."""
+        frame = self._frame(bundle.SMOKE)
+        if frame is None:
+            return
+        expected = [f"expected_{output}" for output in bundle.SMOKE_OUTPUTS]
+        try:
+            got = self.predictor.predict(frame.drop(columns=expected))
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise bundle.BundleError(
+                f"bundle {self.version} cannot score its example rows: {type(exc).__name__}: {exc}"
+            ) from exc
+        for output in bundle.SMOKE_OUTPUTS:
+            if not np.allclose(
+                got[output].to_numpy(dtype=float),
+                frame[f"expected_{output}"].to_numpy(dtype=float),
+                rtol=1e-6,
+                equal_nan=True,
+            ):
+                raise bundle.BundleError(
+                    f"bundle {self.version} answers its example rows otherwise than when it was "
+                    f"published ({output}): its files changed after publication"
+                )
 
     @cached_property
     def reference(self) -> pd.DataFrame | None:

@@ -5,6 +5,7 @@ read. Dagster-free: the `serving_bundle` asset and the tests' in-process model b
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 from dataclasses import asdict, dataclass
@@ -195,15 +196,44 @@ def bundle_files(
     evaluated = (
         {} if evaluated_model_json is None else {bundle.EVALUATED_MODEL: evaluated_model_json}
     )
+    served = predictor_files(state, model_json, conformal, history)
     return {
-        **predictor_files(state, model_json, conformal, history),
+        **served,
         **evaluated,
+        bundle.SMOKE: smoke_rows(rows, Predictor.from_bundle(bundle.Bundle("unpublished", served))),
         bundle.SCHEMA: json.dumps(schema_document(), indent=1).encode(),
         bundle.METRICS: json.dumps(metrics, indent=1, default=str).encode(),
         bundle.PROVENANCE: json.dumps(provenance, indent=1).encode(),
         **explorer_files(rows, holdout_predictions),
         bundle.REFERENCE: drift_reference(rows, judged).to_parquet(index=False),
     }
+
+
+SMOKE_ROWS = 8
+
+
+def smoke_rows(rows: pd.DataFrame, served: Predictor) -> bytes:
+    """The first rows of the newest month in the contract's columns, with what the served
+    predictor answers for each (`expected_<output>`): `PublishedModel.smoke` scores them again
+    before the bundle may serve."""
+    newest = rows[rows[c.DATE] == rows[c.DATE].max()].head(SMOKE_ROWS)
+    frame = newest[[col for col in c.COLUMNS if col in newest]].reset_index(drop=True)
+    answer = served.predict(frame)
+    for output in bundle.SMOKE_OUTPUTS:
+        frame[f"expected_{output}"] = answer[output].to_numpy()
+    return frame.to_parquet(index=False)
+
+
+def with_anchors(files: dict[str, bytes], anchors: bytes) -> dict[str, bytes]:
+    """The bundle's files serving another zip history (`anchors`, Parquet): the history replaced
+    and the example rows' answers recorded again with it, as a publisher records them (the
+    anchor a row is priced from is the history's)."""
+    out = {**files, bundle.ANCHORS: anchors}
+    if bundle.SMOKE in files:
+        frame = pd.read_parquet(io.BytesIO(files[bundle.SMOKE]))
+        rows = frame.drop(columns=[f"expected_{o}" for o in bundle.SMOKE_OUTPUTS])
+        out[bundle.SMOKE] = smoke_rows(rows, Predictor.from_bundle(bundle.Bundle("refreshed", out)))
+    return out
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from housing_core import anchors as A
-from housing_core import bundle
+from housing_core import bundle, publishing
 from housing_core import features as F
 
 
@@ -73,8 +73,9 @@ def refresh(store: bundle.Store, rows: pd.DataFrame) -> Refresh:
             "history_refreshed_at": pd.Timestamp.now(tz="UTC").isoformat(),
         }
     )
-    files = {name: data for name, data in published.files.items() if name != bundle.MANIFEST}
-    files[bundle.ANCHORS] = data
+    files = publishing.with_anchors(
+        {name: data for name, data in published.files.items() if name != bundle.MANIFEST}, data
+    )
     files[bundle.PROVENANCE] = json.dumps(provenance, indent=1).encode()
     bundle.publish(store, version, files, replaces=current)
     return Refresh(version, current, until, zips, published=True)

@@ -13,6 +13,7 @@ import threading
 
 from housing_core import bundle
 from housing_core.published import PublishedModel
+from housing_serving.cards import model_card
 
 log = logging.getLogger("housing_serving")
 
@@ -45,7 +46,18 @@ class ModelHolder:
         return self._current
 
     def load(self, version: str | None = None) -> PublishedModel:
+        """Load, verify and prove a bundle before it may serve: its checksums (bundle.load), its
+        example rows scored as at publication (`smoke`) and its model card; any failure is a
+        `bundle.BundleError` naming it, and the current model keeps serving."""
         loaded = PublishedModel.load(self.store, version)
+        loaded.smoke()
+        try:
+            model_card(loaded)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise bundle.BundleError(
+                f"bundle {loaded.version} cannot describe itself (/v1/model): "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
         _ = loaded.explorer  # built before the swap: no request pays for the dashboard's indices
         return loaded
 

@@ -34,14 +34,14 @@ def publish_with_history(store: Path, history: pd.DataFrame, version: str) -> No
     """Republish the served model with the zip history of `history` (cleaned rows) only: with
     the pre-holdout rows, the API must answer exactly what the lineage judged."""
     from housing_core import anchors as A
-    from housing_core import bundle
+    from housing_core import bundle, publishing
     from housing_core import features as F
 
     local = bundle.LocalStore(store)
     files = dict(bundle.load(local).files)
     state = F.FeatureState.from_json(files["feature_state.json"].decode())
-    files[bundle.ANCHORS] = A.keep_recent(A.inputs(history, state.stats)).to_parquet(index=False)
-    bundle.publish(local, version, files)
+    history_table = A.keep_recent(A.inputs(history, state.stats)).to_parquet(index=False)
+    bundle.publish(local, version, publishing.with_anchors(files, history_table))
 
 
 @pytest.fixture

@@ -1,0 +1,87 @@
+"""A bundle scores before it serves: one whose files were edited after publication with its
+manifest recomputed (so every checksum matches) is refused when it cannot score its example rows
+as it did when published, or cannot describe itself; the previous model keeps answering."""
+
+import json
+
+import pytest
+
+from housing_core import bundle, publishing
+from tests.serving.conftest import API_KEY, make_client, records
+
+
+def _republish(store, version: str, edit) -> None:
+    """The current bundle's files, edited by `edit`, published as `version` with a fresh
+    manifest (what a hand edit plus a recomputed manifest, or a broken publisher, leaves)."""
+    local = bundle.LocalStore(store)
+    files = {k: v for k, v in bundle.load(local).files.items() if k != bundle.MANIFEST}
+    edit(files)
+    bundle.publish(local, version, files)
+
+
+def _narrow_bands(files):
+    conformal = json.loads(files[bundle.CONFORMAL])
+    for levels in conformal["quantiles"].values():
+        for level, (lo, hi) in levels.items():
+            levels[level] = [lo / 2, hi / 2]
+    files[bundle.CONFORMAL] = json.dumps(conformal).encode()
+
+
+def _empty_bands(files):
+    files[bundle.CONFORMAL] = b"{}"
+
+
+def _provenance_without_windows(files):
+    provenance = json.loads(files[bundle.PROVENANCE])
+    del provenance["windows"]
+    files[bundle.PROVENANCE] = json.dumps(provenance).encode()
+
+
+def _other_model(files):
+    model = json.loads(files[bundle.MODEL])
+    model["learner"]["learner_model_param"]["base_score"] = "[5E-2]"
+    files[bundle.MODEL] = json.dumps(model).encode()
+
+
+@pytest.mark.parametrize(
+    "edit, said",
+    [
+        (_empty_bands, "cannot score its example rows"),
+        (_narrow_bands, "answers its example rows otherwise"),
+        (_other_model, "answers its example rows otherwise"),  # a booster of another base score
+        (_provenance_without_windows, "cannot describe itself"),
+    ],
+    ids=["empty interval table", "altered interval table", "another booster", "provenance key"],
+)
+def test_a_bundle_that_cannot_score_as_published_is_refused_and_the_old_model_serves(
+    store, holdout, edit, said
+):
+    with make_client(store) as client:
+        assert client.get("/v1/ready").json()["model_version"] == "2022-01-v1"
+        _republish(store, "2022-01-v2", edit)
+        answer = client.post("/v1/admin/reload", headers={"X-API-Key": API_KEY}).json()
+        assert answer["swapped"] is False and answer["model_version"] == "2022-01-v1"
+        assert said in answer["error"] and "2022-01-v2" in answer["error"], answer["error"]
+        predicted = client.post("/v1/predict", json={"rows": records(holdout.head(1))})
+        assert predicted.status_code == 200 and predicted.json()["model_version"] == "2022-01-v1"
+        assert client.get("/v1/model").status_code == 200
+
+
+def test_a_bundle_republished_with_another_history_records_its_answers_again(store, tiny):
+    """A history refresh changes the anchor a row is priced from: the republished bundle's
+    example answers follow, so it is served (refresh and the tests publish through the same
+    `publishing.with_anchors`)."""
+    local = bundle.LocalStore(store)
+    files = {k: v for k, v in bundle.load(local).files.items() if k != bundle.MANIFEST}
+    assert bundle.SMOKE in files
+    before = files[bundle.ANCHORS]
+    older = tiny.splits[tiny.splits["date"] < tiny.splits["date"].max()]
+    from housing_core import anchors as A
+    from housing_core import features as F
+
+    state = F.FeatureState.from_json(files[bundle.FEATURE_STATE].decode())
+    history = A.keep_recent(A.inputs(older, state.stats)).to_parquet(index=False)
+    assert history != before
+    bundle.publish(local, "2022-01-v1.h", publishing.with_anchors(files, history))
+    with make_client(store) as client:
+        assert client.get("/v1/ready").json()["model_version"] == "2022-01-v1.h"

@@ -60,7 +60,8 @@ def test_an_asset_scaffolded_with_dg_is_loaded_with_the_rest(tmp_path):
     project.mkdir()
     for name in ("pyproject.toml", "dagster.yaml", "workspace.yaml"):
         (project / name).write_bytes((REPO / name).read_bytes())
-    subprocess.run(["cp", "-r", str(REPO / "housing_assets"), str(project)], check=True)
+    for package in ("housing_core", "housing_assets"):
+        subprocess.run(["cp", "-r", str(REPO / package), str(project)], check=True)
     env = {**_clean_env(), "PYTHONPATH": str(project), "HOUSING_HOME": str(tmp_path / "home")}
 
     def dg_cli(*args: str) -> str:

@@ -20,7 +20,7 @@ def api_sources() -> list[Path]:
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO
     ).stdout.split()
-    ours = {"housing_assets", "housing_serving", "housing_ui"}
+    ours = {"housing_core", "housing_assets", "housing_serving", "housing_ui"}
     return sorted(
         {
             Path(f)

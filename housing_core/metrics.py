@@ -13,7 +13,7 @@ def regression(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 
     scikit-learn computes all but the median APE, which it lacks. Its MAPE is a fraction: x 100
     here. Where the old hand-written formulas were defined they agree to the last bit
-    (tests/unit/test_metrics.py). They differ only for a zero actual, which the target's range
+    (tests/core/test_metrics.py). They differ only for a zero actual, which the target's range
     ($10k-$20M, housing_core/contract.py) never lets through: scikit-learn divides by machine epsilon.
     """
     # Imported here: the API imports this module (through housing_core/horizons.py) without scikit-learn.

@@ -79,7 +79,7 @@ class Settings(BaseSettings):
         description="Where everything the platform writes goes.",
     )
     source: str = Field(default="synthetic", description="synthetic | a path | s3://...")
-    # le: housing_core/synthetic.MAX_SCALE (tests/unit/test_synthetic.py keeps them equal)
+    # le: housing_core/synthetic.MAX_SCALE (tests/core/test_synthetic.py keeps them equal)
     scale: float = Field(
         default=DEFAULT_SCALE, gt=0, le=8.0, description="Synthetic zips as a multiple of 6,226."
     )

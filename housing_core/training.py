@@ -118,7 +118,7 @@ class Examples:
         """A matrix to fit on (hist): a QuantileDMatrix holds each value as a one-byte bin, where
         a DMatrix holds its own 8-byte copy of every value *and*, once fitting starts, the same
         bins: about 8 bytes less per value, the refit's largest saving at scale. Same cuts,
-        same model bytes (XGBoost 3.x on CPU; tests/unit/test_training_examples.py)."""
+        same model bytes (XGBoost 3.x on CPU; tests/core/test_training_examples.py)."""
         pick = slice(None) if rows is None else rows
         return xgb.QuantileDMatrix(
             self.X[pick],

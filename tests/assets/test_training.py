@@ -17,7 +17,7 @@ from housing_core.splits import HOLDOUT, SPLIT
 from tests.conftest import LINEAGE_ASSETS, TUNING, build_lineage
 
 # Dagster training runs (the session's `trained` lineage and two real-data lineages): the
-# end-to-end tier. The library they run is unit-tested fast (tests/unit, tests/tiny.py).
+# end-to-end tier. The library they run is unit-tested fast (tests/core, tests/tiny.py).
 pytestmark = pytest.mark.slow
 
 
@@ -124,7 +124,7 @@ def test_the_bundle_serves_the_evaluated_params_refit_on_every_month(trained, tm
     )
     assert refit["estimate"] == publishing.ESTIMATE
     # Another booster, with as many rounds as provenance says (the tuned parameters are not in
-    # XGBoost's model JSON: tests/unit/test_final_refit.py checks them); the evaluated one ships
+    # XGBoost's model JSON: tests/core/test_final_refit.py checks them); the evaluated one ships
     # beside it for the next gate.
     assert published.files["model.json"] != tuned.model_json.encode()
     assert published.files[bundle.EVALUATED_MODEL] == tuned.model_json.encode()

@@ -108,8 +108,8 @@ def test_partitioned_assets_round_trip_through_the_io_manager_with_readable_keys
 
 
 def test_s3_keeps_the_store_contract(bucket):
-    """The same contract as a directory (tests/unit/test_storage.py), over HTTP to moto."""
-    from tests.unit.test_storage import contract
+    """The same contract as a directory (tests/core/test_storage.py), over HTTP to moto."""
+    from tests.core.test_storage import contract
 
     contract(store_for(f"s3://{bucket}/prefix"))
     contract(store_for(f"s3://{bucket}"))  # at the bucket's root

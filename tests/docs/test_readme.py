@@ -77,12 +77,12 @@ HOW: list[tuple[str, Rule]] = [  # first match wins
     (r"uv run python benchmarks/forecast_scale\.py", Rule("not-here",
         "the forecaster on the full-scale synthetic panel: ~1 min, 2.3 GB")),
     (r"uv run python benchmarks/forecast_protocol\.py", Rule("elsewhere",
-        "tests/unit/test_forecast_protocol.py", marker='"benchmarks/forecast_protocol.py"')),
+        "tests/core/test_forecast_protocol.py", marker='"benchmarks/forecast_protocol.py"')),
     (r"uv run python benchmarks/refit_value\.py( \[--seed N\])?", Rule("not-here",
         "ten retrains on the real DC panel in ../shared: ~4 min")),
     (r"uv run python benchmarks/hostile_requests\.py", Rule("not-here", "a load benchmark: minutes")),
     (r"uv run python benchmarks/drift_statistics\.py", Rule("not-here", "generates three synthetic "
-        "panels and reads the real DC panel in ../shared: ~1 min; tests/unit/test_drift.py has "
+        "panels and reads the real DC panel in ../shared: ~1 min; tests/core/test_drift.py has "
         "the cases")),
     (r"uv run python benchmarks/loop_latency\.py( --quick)?", Rule("not-here", "a real daemon, "
         "API and sensor-started retraining on a temporary home: ~5 min quick, ~10 min default")),

@@ -12,7 +12,7 @@ from housing_core.forecast import publishing
 from housing_core.forecast import signals as S
 from housing_core.forecast.panel import Panel
 from tests.serving.conftest import make_client
-from tests.unit.test_forecast import rows as momentum_rows
+from tests.core.test_forecast import rows as momentum_rows
 
 
 def publish_forecast(

@@ -8,7 +8,7 @@ import pytest
 from housing_core import bundle
 from housing_core.forecast import live, publishing
 from tests.serving.test_forecast_api import publish_forecast
-from tests.unit.test_forecast import rows as momentum_rows
+from tests.core.test_forecast import rows as momentum_rows
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from housing_serving import docs, errors
 from housing_serving.deps import Runtime
 from housing_serving.forecasts import ForecastHolder
 from housing_serving.metrics import ApiMetrics
-from housing_serving.middleware import BodyLimit, Observe
+from housing_serving.middleware import BodyLimit, HttpConventions, Observe
 from housing_serving.model_holder import ModelHolder
 from housing_serving.routes import admin, explore, forecast, gate, monitoring, ops, predict
 from housing_serving.schemas import PredictRequest
@@ -70,6 +70,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     app.state.runtime = rt
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(Observe, metrics=rt.metrics)
+    app.add_middleware(HttpConventions)  # outermost: a HEAD is a GET to everything inside
     errors.install(app)
     docs.install(app)
     for router in ROUTERS:

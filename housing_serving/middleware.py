@@ -1,4 +1,5 @@
-"""ASGI middleware: the request-body limit and request metrics (plain ASGI, no per-request task)."""
+"""ASGI middleware: HTTP conventions, the request-body limit and request metrics (plain ASGI, no
+per-request task)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,39 @@ from housing_serving.metrics import ApiMetrics
 class _TooLarge(HTTPException):
     """Raised while the body streams in. An HTTPException: FastAPI's body parsing (forms, file
     uploads) passes those through, where any other error becomes a 400."""
+
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),  # a JSON or CSV answer is never sniffed as HTML
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),  # no page of the API is meant to be framed
+]
+
+
+class HttpConventions:
+    """HEAD wherever GET is served (load balancers and uptime checkers send HEAD): answered as
+    the GET, headers and all, without the body. And the security headers on every answer."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
+
+        async def conventional(message):
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        return await self.app(scope, receive, conventional)
 
 
 class BodyLimit:

@@ -11,8 +11,8 @@ from housing_core.forecast import model as M
 from housing_core.forecast import publishing
 from housing_core.forecast import signals as S
 from housing_core.forecast.panel import Panel
-from tests.serving.conftest import make_client
 from tests.core.test_forecast import rows as momentum_rows
+from tests.serving.conftest import make_client
 
 
 def publish_forecast(

@@ -93,13 +93,26 @@ async def predict_csv(
         return await asyncio.to_thread(_score_csv, rt, model, body)
 
 
+# A cell a spreadsheet would run as a formula (the OWASP "CSV injection" class) starts with one
+# of these; the caller's free text is the only such cell an answer echoes.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """The caller's id as a spreadsheet shows it and never runs it: prefixed with a quote when it
+    could start a formula (documented in docs/api.md)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _score_csv(rt: Runtime, model: PublishedModel, body: bytes) -> Response:
     parsed, ids = intake.parse_csv(body, rt.settings.max_rows)
     rows: Sequence[Mapping] = parsed.rows  # validated rows: plain dicts keyed by contract names
     scored = pd.DataFrame(score(rt, model, rows, ids, explain=False))
     out = pd.DataFrame(
         {
-            "id": scored["id"],
+            "id": [spreadsheet_safe(i) for i in scored["id"]],
             "zipcode": [c.format_zip(r[c.ZIPCODE]) for r in rows],
             "date": _month_ends([r[c.DATE] for r in rows]),
             "prediction": scored["prediction"],

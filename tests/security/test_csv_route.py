@@ -172,3 +172,20 @@ def test_no_damage_to_an_upload_makes_a_500(client, valid_csv):
         assert response.json()["detail"][0]["message"] if response.status_code != 200 else True
         statuses.add(response.status_code)
     assert statuses == {200, 422}  # some damage is harmless (e.g. a digit changed), most is not
+
+
+@pytest.mark.parametrize("hostile", ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tx"])
+def test_an_id_a_spreadsheet_would_run_comes_back_as_text(client, valid_csv, hostile):
+    lines = valid_csv.splitlines()
+    assert "id" not in lines[0].split(",")
+    with_ids = "\n".join([lines[0] + ",id", *(f"{line},r{i}" for i, line in enumerate(lines[1:]))])
+    upload = edit(with_ids + "\n", 0, "id", hostile)
+    answer = client.post("/v1/predict/csv", files={"file": ("rows.csv", upload, "text/csv")})
+    assert answer.status_code == 200, answer.text
+    first = next(csv.DictReader(io.StringIO(answer.text)))
+    assert first["id"] == "'" + hostile
+    assert not any(
+        cell.startswith(("=", "+", "@"))
+        for row in csv.reader(io.StringIO(answer.text))
+        for cell in row
+    )

@@ -52,6 +52,17 @@ def score_parsed(rt: Runtime, model: PublishedModel, parsed: PredictRequest) -> 
     return score(rt, model, parsed.rows, [r.get("id") for r in parsed.rows], parsed.explain)
 
 
+def require_json(request: Request) -> None:
+    """A JSON route reads only a body declared as JSON (`application/json` or a `+json` type): a
+    form or a text body is refused, 415, instead of being parsed as JSON whatever it claims."""
+    declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if declared != "application/json" and not declared.endswith("+json"):
+        raise HTTPException(
+            415,
+            f"send the rows as JSON (Content-Type: application/json), not {declared or 'no type'}",
+        )
+
+
 def parse_and_score(rt: Runtime, model: PublishedModel, body: bytes) -> list[dict]:
     return score_parsed(rt, model, intake.parse(body, rt.settings.max_rows))
 
@@ -65,6 +76,7 @@ async def predict(request: Request, model: Live, rt: RuntimeDep) -> Response:
     answer serialized by pydantic-core. A body over 64 KB is parsed and scored in a worker
     thread, at most `heavy_requests` at a time, so no request stalls the others.
     """
+    require_json(request)
     body = await request.body()
     if len(body) > INLINE_BYTES:
         async with rt.heavy_slot():

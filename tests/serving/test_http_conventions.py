@@ -28,3 +28,20 @@ def test_every_answer_carries_the_security_headers(client, method, path):
     assert answer.headers["x-content-type-options"] == "nosniff", (method, path)
     assert answer.headers["referrer-policy"] == "no-referrer"
     assert answer.headers["x-frame-options"] == "DENY"
+
+
+@pytest.mark.parametrize("declared", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_json_route_reads_only_a_body_declared_as_json(client, holdout, declared):
+    import json
+
+    from tests.serving.conftest import records
+
+    body = json.dumps({"rows": records(holdout.head(1))})
+    headers = {"content-type": declared} if declared else {}
+    answer = client.post("/v1/predict", content=body, headers=headers)
+    assert answer.status_code == 415, answer.text
+    assert "application/json" in answer.json()["detail"][0]["message"]
+    ok = client.post(
+        "/v1/predict", content=body, headers={"content-type": "application/json; charset=utf-8"}
+    )
+    assert ok.status_code == 200, ok.text

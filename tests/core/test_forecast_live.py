@@ -7,8 +7,8 @@ import pytest
 
 from housing_core import bundle
 from housing_core.forecast import live, publishing
-from tests.serving.test_forecast_api import publish_forecast
 from tests.core.test_forecast import rows as momentum_rows
+from tests.serving.test_forecast_api import publish_forecast
 
 
 @pytest.fixture

@@ -25,7 +25,10 @@ SECURITY_HEADERS = [
 
 class HttpConventions:
     """HEAD wherever GET is served (load balancers and uptime checkers send HEAD): answered as
-    the GET, headers and all, without the body. And the security headers on every answer."""
+    the GET, headers and all, without the body. The security headers on every answer. And an
+    answer given before the request's body was read (404, 405, 401, 415, a refused upload)
+    closes the connection: kept open, the server would read and discard the rest of that body,
+    however long, to reach a next request."""
 
     def __init__(self, app):
         self.app = app
@@ -36,17 +39,27 @@ class HttpConventions:
         head = scope["method"] == "HEAD"
         if head:
             scope = {**scope, "method": "GET"}
+        declared = dict(scope.get("headers") or [])
+        unread = [b"transfer-encoding" in declared or declared.get(b"content-length", b"0") != b"0"]
+
+        async def reading():
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                unread[0] = False
+            return message
 
         async def conventional(message):
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                if unread[0] and b"connection" not in present:
+                    extra.append((b"connection", b"close"))
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             elif head and message["type"] == "http.response.body":
                 message = {**message, "body": b""}
             await send(message)
 
-        return await self.app(scope, receive, conventional)
+        return await self.app(scope, reading, conventional)
 
 
 class BodyLimit:

@@ -166,3 +166,47 @@ def test_an_oversized_chunked_upload_gets_413_and_the_connection_closes(api):
         assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
         assert b"connection: close" in answer.lower()
     print(f"sent before the server closed: {sent / 2**20:.1f} MB")
+
+
+@pytest.mark.parametrize(
+    "request_line, headers, status",
+    [
+        (b"POST /v1/nowhere", b"content-type: application/json\r\n", b"404"),
+        (b"POST /v1/health", b"content-type: application/json\r\n", b"405"),
+        (b"POST /v1/admin/reload", b"content-type: application/json\r\n", b"403"),
+        (b"POST /v1/predict", b"content-type: text/plain\r\n", b"415"),
+    ],
+    ids=["unknown path", "wrong method", "admin disabled", "not JSON"],
+)
+def test_an_early_answer_closes_the_connection_instead_of_reading_an_endless_body(
+    api, request_line, headers, status
+):
+    """The body limit applies only to a body a route reads: an endless chunked upload to a
+    route that answers first was read and discarded for ever. Now the answer closes."""
+    chunk = b"x" * 65536
+    framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+    sent = 0
+    with connect(api) as sock:
+        sock.sendall(
+            request_line
+            + b" HTTP/1.1\r\nHost: x\r\n"
+            + headers
+            + b"transfer-encoding: chunked\r\n\r\n"
+        )
+        sock.settimeout(5)
+        deadline = time.monotonic() + 20
+        try:
+            while time.monotonic() < deadline:
+                sock.sendall(framed)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            pass
+        try:
+            answer, _ = read_until_closed(sock, within=5)
+        except ConnectionResetError:
+            answer = b""
+    assert time.monotonic() < deadline, "the server kept reading the body for 20 s"
+    assert sent < 64 << 20, f"the server read {sent / 2**20:.0f} MB of a body it never needed"
+    if answer:  # a reset can discard the answer the server wrote before closing
+        assert answer.startswith(b"HTTP/1.1 " + status), answer[:200]
+        assert b"connection: close" in answer.lower()

@@ -49,7 +49,7 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/v1/health', timeout=4).status != 200)"]
 # housing_serving.protocol.uvicorn_command("0.0.0.0", 8000), as tests/deploy asserts: uvicorn with
 # the header and idle timeouts it lacks.
-CMD ["uvicorn", "housing_serving.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "1", "--no-access-log", "--http", "housing_serving.protocol:GuardedHttp", "--timeout-keep-alive", "5"]
+CMD ["uvicorn", "housing_serving.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "1", "--no-access-log", "--http", "housing_serving.protocol:GuardedHttp", "--timeout-keep-alive", "5", "--no-server-header"]
 
 # --- the dashboard -------------------------------------------------------------------------------
 FROM base AS ui

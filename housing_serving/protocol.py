@@ -125,4 +125,5 @@ def uvicorn_command(host: str, port: int) -> list[str]:
         "uvicorn", "housing_serving.main:app", "--host", host, "--port", str(port),
         "--workers", "1", "--no-access-log",
         "--http", "housing_serving.protocol:GuardedHttp", "--timeout-keep-alive", "5",
+        "--no-server-header",  # no banner naming the server software to a scanner
     ]  # fmt: skip

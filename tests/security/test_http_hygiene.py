@@ -210,3 +210,4 @@ def test_an_early_answer_closes_the_connection_instead_of_reading_an_endless_bod
     if answer:  # a reset can discard the answer the server wrote before closing
         assert answer.startswith(b"HTTP/1.1 " + status), answer[:200]
         assert b"connection: close" in answer.lower()
+        assert b"\r\nserver:" not in answer.lower()  # no banner naming the server software

@@ -73,8 +73,7 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 async def live_model(rt: RuntimeDep) -> PublishedModel:
     model = rt.holder.current
     if model is None:
-        reason = rt.holder.last_error or "nothing published"
-        raise HTTPException(503, detail=f"no model loaded from {rt.settings.store} ({reason})")
+        raise HTTPException(503, detail=rt.holder.unavailable())
     return model
 
 
@@ -84,12 +83,15 @@ Live = Annotated[PublishedModel, Depends(live_model)]
 async def live_forecast(rt: RuntimeDep) -> LiveForecast:
     current = rt.forecasts.current if rt.forecasts is not None else None
     if current is None:
-        reason = (rt.forecasts.last_error if rt.forecasts else None) or (
-            "nothing published: a forecaster is published only when its backtest beats "
+        holder = rt.forecasts
+        reason = (
+            holder.unavailable()
+            if holder is not None and holder.last_error
+            else "no forecaster is published: one is published only when its backtest beats "
             "persistence (housing run prints the verdict)"
         )
         # 404, not 503: no forecaster is a normal state (its gate held it back), not an outage.
-        raise HTTPException(404, detail=f"no forecasts loaded from {rt.settings.store} ({reason})")
+        raise HTTPException(404, detail=reason)
     return current  # type: ignore[return-value]
 
 

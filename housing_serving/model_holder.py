@@ -39,7 +39,8 @@ class ModelHolder:
         self.store = store
         self._current: PublishedModel | None = None
         self._lock = threading.Lock()  # one load at a time; readers never wait
-        self.last_error: str | None = None
+        self.last_error: str | None = None  # the whole reason: the log and the admin routes
+        self.refused: str | None = None  # the version refused last (None once one serves)
 
     @property
     def current(self) -> PublishedModel | None:
@@ -65,12 +66,27 @@ class ModelHolder:
         """The version the store's pointer names."""
         return bundle.current_version(self.store)
 
+    def unavailable(self) -> str:
+        """Why nothing serves, in words for anyone who asks (`/v1/ready` is public): never a
+        path inside the server or a native trace; those are in the log and `/v1/admin/reload`."""
+        if self.last_error is None:
+            return f"no {self.what} is published yet: `housing run` trains and publishes one"
+        if self.refused:
+            bundle_named = f"the published {self.what} {self.refused}"
+        else:
+            bundle_named = f"the {self.what} store"
+        return (
+            f"{bundle_named} could not be loaded and nothing else is being served; the server "
+            "log (and /v1/admin/reload, with the admin key) says why"
+        )
+
     def describe(self, loaded) -> str:
         return f"vintage {loaded.provenance['vintage']}, holdout MAPE {loaded.holdout_mape:.2f}%"
 
     def refresh(self) -> bool:
         """Follow `current`; returns True when a new model went live."""
         with self._lock:
+            target = None
             try:
                 target = self.target()
                 if target is None or (
@@ -80,6 +96,7 @@ class ModelHolder:
                 loaded = self.load(target)
             except REFUSED as exc:
                 self.last_error = str(exc)
+                self.refused = target  # None: the store itself could not be read
                 kept = self._current.version if self._current else "none"
                 log.error(
                     "refusing %s from %s: %s (still serving %s)",
@@ -91,7 +108,7 @@ class ModelHolder:
                 return False
             previous = self._current
             self._current = loaded  # a single reference assignment: atomic for readers
-            self.last_error = None
+            self.last_error = self.refused = None
             log.info(
                 "%s swapped: %s -> %s (%s) from %s",
                 self.what,

@@ -245,7 +245,8 @@ def test_without_a_model_ready_and_predict_are_503_but_health_is_ok(tmp_path, ho
         assert empty.get("/v1/health").status_code == 200
         ready = empty.get("/v1/ready")
         assert (
-            ready.status_code == 503 and "nothing published" in ready.json()["detail"][0]["message"]
+            ready.status_code == 503
+            and "no model is published yet" in ready.json()["detail"][0]["message"]
         )
         assert empty.post("/v1/predict", json={"rows": records(holdout.head(1))}).status_code == 503
 
@@ -279,3 +280,21 @@ def test_openapi_documents_every_route_with_an_example(client):
     assert response["application/json"]["schema"] == {
         "$ref": "#/components/schemas/PredictResponse"
     }
+
+
+def test_ready_says_in_words_why_nothing_serves_and_never_where_or_a_trace(store):
+    """A bundle that cannot load at start-up: the public 503 names the refused version and
+    where to look, not the store's path or the native error; the admin route has the detail."""
+    local = bundle.LocalStore(store)
+    files = {k: v for k, v in bundle.load(local).files.items() if k != bundle.MANIFEST}
+    files[bundle.MODEL] = b'{"learner": {"gradient_booster": 7}}'  # XGBoost fails natively
+    bundle.publish(local, "2022-01-v2", files)  # a fresh manifest: every checksum matches
+    with make_client(store) as c:
+        message = c.get("/v1/ready").json()["detail"][0]["message"]
+        assert c.get("/v1/ready").status_code == 503
+        assert "2022-01-v2" in message and "server log" in message
+        assert str(store) not in message and "Error" not in message and "xgboost" not in message
+        detail = c.post("/v1/admin/reload", headers={"X-API-Key": API_KEY}).json()["error"]
+        assert detail and detail != message  # the whole reason, for whoever holds the key
+    with make_client(store.parent / "empty") as c:
+        assert "`housing run`" in c.get("/v1/ready").json()["detail"][0]["message"]

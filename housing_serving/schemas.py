@@ -12,6 +12,9 @@ from typing_extensions import TypedDict
 from housing_core import contract as c
 
 OPTIONAL = {c.TARGET, c.CITY_FULL, c.YEAR}
+# The longest text a field takes: an id is echoed back, a metro name is matched to the model's,
+# and neither needs more; a megabyte id once came back in every answer.
+MAX_ID, MAX_NAME = 128, 100
 # Months the service can reason about (and that fit a nanosecond timestamp).
 FIRST_DATE, LAST_DATE = date(1990, 1, 1), date(2100, 12, 31)
 
@@ -20,6 +23,12 @@ def _month(value: Any) -> Any:
     # Accept "2023-06" as well as "2023-06-30"; any day maps to its month's end.
     if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}", value):
         return f"{value}-01"
+    return value
+
+
+def _short_id(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_ID:
+        raise ValueError(f"String should have at most {MAX_ID} characters")
     return value
 
 
@@ -32,7 +41,16 @@ def _plausible_month(value: date) -> date:
 def _row_fields() -> dict[str, Any]:
     """One typed field per contract column, keyed by the contract's own names."""
     fields: dict[str, Any] = {
-        "id": NotRequired[Annotated[str | int | None, Field(description="Echoed back.")]]
+        "id": NotRequired[
+            Annotated[
+                str | int | None,
+                AfterValidator(_short_id),
+                Field(
+                    description=f"Echoed back (at most {MAX_ID} characters).",
+                    json_schema_extra={"maxLength": MAX_ID},
+                ),
+            ]
+        ]
     }
     for column in c.COLUMNS:
         if column == c.DATE:
@@ -45,9 +63,9 @@ def _row_fields() -> dict[str, Any]:
         elif column == c.ZIPCODE:
             kind = Annotated[int, Field(ge=501, le=99_950)]
         elif column == c.CITY:
-            kind = Annotated[str, Field(min_length=1)]
+            kind = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
         elif column == c.CITY_FULL:
-            kind = Annotated[str | None, Field(min_length=1)]
+            kind = Annotated[str | None, Field(min_length=1, max_length=MAX_NAME)]
         elif column == c.YEAR:
             kind = int | None
         else:
@@ -62,6 +80,18 @@ def _row_fields() -> dict[str, Any]:
 # what scoring reads (no per-row model objects, no dump) -- a third of a 10,000-row request's time.
 HouseTSRow = TypedDict("HouseTSRow", _row_fields())  # type: ignore[misc]
 HouseTSRow.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+
+
+def _year_matches_date(row: dict) -> dict:
+    year = row.get(c.YEAR)
+    if year is not None and year != row[c.DATE].year:
+        raise ValueError(f"year {year} is not the year of date {row[c.DATE]:%Y-%m}")
+    return row
+
+
+# A row as the routes validate it: `year`, when given, must agree with `date` (the model reads
+# the date; a disagreeing year means the row was assembled wrong).
+ValidRow = Annotated[HouseTSRow, AfterValidator(_year_matches_date)]  # type: ignore[valid-type]
 
 EXAMPLE_ROW: dict[str, Any] = {
     "id": "75013-2023-06",
@@ -114,7 +144,7 @@ class PredictRequest(BaseModel):
 
     # FailFast: validation stops at the first invalid row, so an error costs one row's errors,
     # never one per field of every row (intake.py then locates up to 50, chunk by chunk).
-    rows: Annotated[list[HouseTSRow], FailFast()] = Field(  # type: ignore[valid-type]
+    rows: Annotated[list[ValidRow], FailFast()] = Field(
         min_length=1, description="Raw HouseTS rows, as in the data contract."
     )
     explain: bool = Field(

@@ -140,28 +140,35 @@ def test_keep_alive_connections_are_reused(api):
         assert len(pool.connections) == 1
 
 
-def test_an_oversized_chunked_upload_gets_413_and_the_connection_closes(api):
+def endless_chunked_upload(api, head: bytes, seconds: float = 20) -> tuple[int, bytes, bool]:
+    """`head` (request line and headers, chunked), then 64 KB chunks until the server closes or
+    `seconds` pass: the bytes sent, the server's answer, and whether it closed first."""
     chunk = b"x" * 65536
     framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
     sent = 0
     with connect(api) as sock:
-        sock.sendall(
-            b"POST /v1/predict HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
-            b"transfer-encoding: chunked\r\n\r\n"
-        )
+        sock.sendall(head + b"transfer-encoding: chunked\r\n\r\n")
         sock.settimeout(5)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + seconds
         try:
             while time.monotonic() < deadline:
                 sock.sendall(framed)
                 sent += len(chunk)
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             pass
+        closed_first = time.monotonic() < deadline
         try:
             answer, _ = read_until_closed(sock, within=5)
         except ConnectionResetError:
             answer = b""
-    assert sent < 64 << 20, f"the server read {sent / 2**20:.0f} MB past its 1 MB limit"
+    return sent, answer, closed_first
+
+
+def test_an_oversized_chunked_upload_gets_413_and_the_connection_closes(api):
+    sent, answer, closed_first = endless_chunked_upload(
+        api, b"POST /v1/predict HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+    )
+    assert closed_first and sent < 64 << 20, f"the server read {sent / 2**20:.0f} MB past 1 MB"
     if answer:  # a reset can discard the answer the server wrote before closing
         assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
         assert b"connection: close" in answer.lower()
@@ -183,29 +190,10 @@ def test_an_early_answer_closes_the_connection_instead_of_reading_an_endless_bod
 ):
     """The body limit applies only to a body a route reads: an endless chunked upload to a
     route that answers first was read and discarded for ever. Now the answer closes."""
-    chunk = b"x" * 65536
-    framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
-    sent = 0
-    with connect(api) as sock:
-        sock.sendall(
-            request_line
-            + b" HTTP/1.1\r\nHost: x\r\n"
-            + headers
-            + b"transfer-encoding: chunked\r\n\r\n"
-        )
-        sock.settimeout(5)
-        deadline = time.monotonic() + 20
-        try:
-            while time.monotonic() < deadline:
-                sock.sendall(framed)
-                sent += len(chunk)
-        except (BrokenPipeError, ConnectionResetError, TimeoutError):
-            pass
-        try:
-            answer, _ = read_until_closed(sock, within=5)
-        except ConnectionResetError:
-            answer = b""
-    assert time.monotonic() < deadline, "the server kept reading the body for 20 s"
+    sent, answer, closed_first = endless_chunked_upload(
+        api, request_line + b" HTTP/1.1\r\nHost: x\r\n" + headers
+    )
+    assert closed_first, "the server kept reading the body for 20 s"
     assert sent < 64 << 20, f"the server read {sent / 2**20:.0f} MB of a body it never needed"
     if answer:  # a reset can discard the answer the server wrote before closing
         assert answer.startswith(b"HTTP/1.1 " + status), answer[:200]

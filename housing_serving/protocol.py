@@ -1,4 +1,4 @@
-"""uvicorn's HTTP protocol with the two timeouts it lacks: `uvicorn --http
+"""uvicorn's HTTP protocol with the bounds it lacks: `uvicorn --http
 housing_serving.protocol:GuardedHttp` (what `housing serve` and the API image run).
 
 uvicorn closes an idle keep-alive connection only after a response (`--timeout-keep-alive`). A
@@ -10,7 +10,11 @@ stops arriving holds a request slot. Here:
   `header_timeout_s` of its first byte, or of the connection opening; otherwise 408 and close;
 * **idle timeout**: while the server waits for the client (the head or the rest of the body),
   a silence longer than `idle_timeout_s` closes the connection. Time the server spends
-  computing a response never counts.
+  computing a response never counts;
+* **head size**: a request line and headers over `MAX_HEAD_BYTES` together are answered 431
+  and the connection closed (uvicorn keeps every header it is sent, however many);
+* uvicorn's own refusals of a malformed request come in the API's JSON error envelope, not as
+  plain text.
 """
 
 from __future__ import annotations
@@ -34,10 +38,20 @@ def _timeouts() -> tuple[float, float]:
     return settings.header_timeout_s, settings.idle_timeout_s
 
 
-def _timeout_answer(message: str) -> bytes:
+# Request line and headers together; what an ALB in front forwards is smaller still.
+MAX_HEAD_BYTES = 64 * 1024
+
+
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback: httptools stops parsing and uvicorn answers through
+    `send_400_response`, which says 431."""
+
+
+def _answer(status: str, message: str) -> bytes:
+    """A complete HTTP answer in the API's error envelope that closes the connection."""
     body = json.dumps({"detail": [{"row": None, "field": None, "message": message}]}).encode()
     head = (
-        "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+        f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\n"
         f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
     )
     return head.encode() + body
@@ -55,6 +69,7 @@ class GuardedHttp(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
         self._awaiting_client = True
+        self._head_bytes, self._head_too_large = 0, False
         self._arm_head()
         self._arm_idle()
 
@@ -75,8 +90,9 @@ class GuardedHttp(HttpToolsProtocol):
     def _head_expired(self) -> None:
         if not self.transport.is_closing():
             self.transport.write(
-                _timeout_answer(
-                    f"request head not complete within {self._header_s:g} s; connection closed"
+                _answer(
+                    "408 Request Timeout",
+                    f"request head not complete within {self._header_s:g} s; connection closed",
                 )
             )
             self.transport.close()
@@ -93,9 +109,36 @@ class GuardedHttp(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._head_bytes = 0
         self._awaiting_client = True
         self._arm_head()
         self._arm_idle()
+
+    # -- the head's size ----------------------------------------------------------------------
+    def _count_head(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > MAX_HEAD_BYTES:
+            self._head_too_large = True
+            raise _HeadTooLarge
+
+    def on_url(self, url: bytes) -> None:
+        self._count_head(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_head(len(name) + len(value) + 4)  # ": " and the line's end
+        super().on_header(name, value)
+
+    def send_400_response(self, msg: str) -> None:
+        if self._head_too_large:
+            answer = _answer(
+                "431 Request Header Fields Too Large",
+                f"request line and headers over {MAX_HEAD_BYTES:,} bytes; connection closed",
+            )
+        else:
+            answer = _answer("400 Bad Request", f"{msg} (malformed HTTP; connection closed)")
+        self.transport.write(answer)
+        self.transport.close()
 
     def on_headers_complete(self) -> None:
         self._cancel(self._head_timer)

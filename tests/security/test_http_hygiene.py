@@ -6,6 +6,7 @@ slowloris connection stayed open indefinitely, and after a 413 the server kept r
 chunked upload (5.2 GB in 20 s)."""
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -14,7 +15,7 @@ import time
 import httpx
 import pytest
 
-from housing_serving.protocol import GuardedHttp
+from housing_serving.protocol import MAX_HEAD_BYTES, GuardedHttp
 from tests.harness.loopback import api_process, free_port, wait_for
 
 TIMEOUTS = {
@@ -199,3 +200,45 @@ def test_an_early_answer_closes_the_connection_instead_of_reading_an_endless_bod
         assert answer.startswith(b"HTTP/1.1 " + status), answer[:200]
         assert b"connection: close" in answer.lower()
         assert b"\r\nserver:" not in answer.lower()  # no banner naming the server software
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"X-Big: " + b"a" * (MAX_HEAD_BYTES + 1) + b"\r\n",  # one huge header
+        b"".join(b"X-H%d: v\r\n" % i for i in range(MAX_HEAD_BYTES // 8)),  # very many
+    ],
+    ids=["one huge header", "many headers"],
+)
+def test_a_head_over_the_cap_is_answered_431_and_closed(api, head):
+    """uvicorn keeps every header it is sent, however many: the head is capped."""
+    with connect(api) as sock:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n" + head + b"\r\n")
+        try:
+            answer, _ = read_until_closed(sock, within=5)
+        except ConnectionResetError:
+            answer = b""
+    if answer:  # a reset can discard the answer the server wrote before closing
+        assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
+        assert b'"message": "request line and headers over' in answer
+    assert httpx.get(f"{api.url}/v1/health", timeout=5).status_code == 200
+
+
+def test_a_head_under_the_cap_is_served(api):
+    filler = b"X-Fill: " + b"a" * (MAX_HEAD_BYTES - 1024) + b"\r\n"
+    with connect(api) as sock:
+        sock.sendall(
+            b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + filler + b"\r\n"
+        )
+        answer, _ = read_until_closed(sock, within=5)
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+
+
+def test_the_servers_own_refusal_of_malformed_http_is_in_the_error_envelope(api):
+    with connect(api) as sock:
+        sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\nBad Header Without Colon\r\n\r\n")
+        answer, _ = read_until_closed(sock, within=5)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and b"content-type: application/json" in head.lower()
+    assert json.loads(body)["detail"][0]["message"].startswith("Invalid HTTP request")

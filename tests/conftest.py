@@ -22,6 +22,26 @@ DC_PANEL = Path(
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 warnings.filterwarnings("ignore", module="dagster")
 
+# Cross-cutting suites, selectable with -m whatever tier a test is in: a folder's tests carry its
+# marker, and `e2e` marks the tests that run the platform end to end through real processes.
+FOLDER_MARKERS = {"security": "security", "reliability": "reliability", "integration": "e2e"}
+E2E = {
+    "test_simulation.py",
+    "test_operator_scenario.py",
+    "test_prod_end_to_end.py",
+    "test_readme.py::test_the_readme_commands_work_as_written",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        parts = Path(item.fspath).relative_to(REPO / "tests").parts
+        if parts[0] in FOLDER_MARKERS:
+            item.add_marker(FOLDER_MARKERS[parts[0]])
+        name = Path(item.fspath).name
+        if name in E2E or f"{name}::{item.originalname}" in E2E:
+            item.add_marker("e2e")
+
 
 INGESTION_ASSETS = ("raw_monthly", "cleaned_monthly")
 LINEAGE_ASSETS = (

@@ -2,6 +2,7 @@
 rolling-origin backtest on the holdout (gated), and the published forecasts of every zip."""
 
 import time
+from typing import Any
 
 import dagster as dg
 import mlflow
@@ -22,6 +23,14 @@ from housing_core.forecast import signals as SG
 from housing_core.forecast.panel import Panel
 
 GROUP = "forecasting"
+# What every forecasting asset shares: one partition per vintage, the vintage's splits as input.
+PER_VINTAGE: dict[str, Any] = {
+    "partitions_def": vintages,
+    "group_name": GROUP,
+    "ins": {"splits": dg.AssetIn()},
+    "owners": ML,
+    "code_version": "1",  # bump when the asset's logic (or the lib code it calls) changes
+}
 
 
 class ForecastConfig(dg.Config):
@@ -43,14 +52,7 @@ def _example(rows: pd.DataFrame, panel: Panel) -> pd.DataFrame:
     return rows[recent & rows["zipcode"].isin(panel.zips[:2])]
 
 
-@dg.asset(
-    partitions_def=vintages,
-    group_name=GROUP,
-    kinds={"optuna", "mlflow"},
-    ins={"splits": dg.AssetIn()},
-    owners=ML,
-    code_version="1",
-)
+@dg.asset(**PER_VINTAGE, kinds={"optuna", "mlflow"})
 def forecaster(
     context: dg.AssetExecutionContext,
     config: ForecastConfig,
@@ -113,14 +115,7 @@ def forecaster(
     return artifact
 
 
-@dg.asset(
-    partitions_def=vintages,
-    group_name=GROUP,
-    kinds={"pandas"},
-    ins={"splits": dg.AssetIn()},
-    owners=ML,
-    code_version="1",
-)
+@dg.asset(**PER_VINTAGE, kinds={"pandas"})
 def forecast_backtest(
     context: dg.AssetExecutionContext,
     splits: pd.DataFrame,
@@ -164,14 +159,7 @@ def forecast_backtest(
     return rep
 
 
-@dg.asset(
-    partitions_def=vintages,
-    group_name=GROUP,
-    kinds={"json", "parquet"},
-    ins={"splits": dg.AssetIn()},
-    owners=ML,
-    code_version="1",
-)
+@dg.asset(**PER_VINTAGE, kinds={"json", "parquet"})
 def published_forecast(
     context: dg.AssetExecutionContext,
     splits: pd.DataFrame,

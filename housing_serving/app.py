@@ -68,7 +68,9 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = rt
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, limit=settings.max_body_bytes, budget=settings.max_inflight_body_bytes
+    )
     app.add_middleware(Observe, metrics=rt.metrics)
     app.add_middleware(HttpConventions)  # outermost: a HEAD is a GET to everything inside
     errors.install(app)

@@ -3,6 +3,10 @@ per-request task)."""
 
 from __future__ import annotations
 
+import asyncio
+import ctypes
+import ctypes.util
+import functools
 import time
 
 from fastapi import HTTPException
@@ -11,9 +15,28 @@ from housing_serving.errors import error_response
 from housing_serving.metrics import ApiMetrics
 
 
-class _TooLarge(HTTPException):
+class _Refused(HTTPException):
     """Raised while the body streams in. An HTTPException: FastAPI's body parsing (forms, file
     uploads) passes those through, where any other error becomes a 400."""
+
+
+TRIM_AFTER_BYTES = 1024 * 1024
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's `malloc_trim`, or None elsewhere. A body arrives as many small chunks, which glibc
+    keeps in its heap once freed: without a trim, memory taken by a burst of large bodies stays
+    taken after they are gone."""
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    return getattr(libc, "malloc_trim", None)
+
+
+def release_freed_memory() -> None:
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 SECURITY_HEADERS = [
@@ -21,11 +44,15 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),  # no page of the API is meant to be framed
 ]
+# Sent only on a request that reached the edge over TLS (the ALB says so in X-Forwarded-Proto):
+# over plain HTTP a browser ignores it, and a local `housing serve` must stay reachable by http.
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
 class HttpConventions:
     """HEAD wherever GET is served (load balancers and uptime checkers send HEAD): answered as
-    the GET, headers and all, without the body. The security headers on every answer. And an
+    the GET, headers and all, without the body. The security headers on every answer (HSTS when
+    the request came over TLS). And an
     answer given before the request's body was read (404, 405, 401, 415, a refused upload)
     closes the connection: kept open, the server would read and discard the rest of that body,
     however long, to reach a next request."""
@@ -40,6 +67,8 @@ class HttpConventions:
         if head:
             scope = {**scope, "method": "GET"}
         declared = dict(scope.get("headers") or [])
+        tls = scope.get("scheme") == "https" or declared.get(b"x-forwarded-proto") == b"https"
+        headers = [*SECURITY_HEADERS, HSTS] if tls else SECURITY_HEADERS
         unread = [b"transfer-encoding" in declared or declared.get(b"content-length", b"0") != b"0"]
 
         async def reading():
@@ -51,7 +80,7 @@ class HttpConventions:
         async def conventional(message):
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                extra = [(k, v) for k, v in headers if k not in present]
                 if unread[0] and b"connection" not in present:
                     extra.append((b"connection", b"close"))
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
@@ -63,35 +92,67 @@ class HttpConventions:
 
 
 class BodyLimit:
-    """Answers 413 before reading more than `limit` bytes of a request body, and closes the
-    connection: kept open, the server would go on reading (and discarding) the rest of the
-    body to reach a next request, at whatever rate a chunked upload sends it."""
+    """Two bounds on request bodies, both answered before more is read and with the connection
+    closed (kept open, the server would go on reading and discarding the rest of the body to
+    reach a next request, at whatever rate a chunked upload sends it):
 
-    def __init__(self, app, limit: int):
-        self.app, self.limit = app, limit
+    * one body over `limit` bytes: 413;
+    * the bodies of all requests in progress over `budget` bytes together: 503 with Retry-After,
+      so held or trickled uploads cannot take the process's memory, however many there are.
+    """
+
+    def __init__(self, app, limit: int, budget: int):
+        self.app, self.limit, self.budget = app, limit, budget
+        self.held = 0  # body bytes charged to the requests in progress (one event loop: no lock)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        too_large = f"request body over {self.limit:,} bytes"
-        close = {"Connection": "close"}
+        too_large = _Refused(
+            413, f"request body over {self.limit:,} bytes", {"Connection": "close"}
+        )
+        busy = _Refused(
+            503,
+            f"busy: request bodies in progress hold over {self.budget:,} bytes; retry",
+            {"Connection": "close", "Retry-After": "1"},
+        )
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            return await error_response(413, too_large, headers=close)(scope, receive, send)
+        # A declared length is charged up front, so a body that cannot fit is refused unread.
+        charged = int(declared) if declared is not None and declared.isdigit() else 0
+        if charged > self.limit:
+            return await _refuse(too_large, scope, receive, send)
+        if self.held + charged > self.budget:
+            return await _refuse(busy, scope, receive, send)
+        self.held += charged
         seen = 0
 
         async def counted():
-            nonlocal seen
+            nonlocal seen, charged
             message = await receive()
             seen += len(message.get("body", b""))
+            if seen > charged:  # a chunked body, or one longer than it said
+                self.held += seen - charged
+                charged = seen
             if seen > self.limit:
-                raise _TooLarge(413, too_large, headers=close)
+                raise too_large
+            if self.held > self.budget:
+                raise busy
             return message
 
         try:
             await self.app(scope, counted, send)
-        except _TooLarge:
-            await error_response(413, too_large, headers=close)(scope, receive, send)
+        except _Refused as refused:
+            await _refuse(refused, scope, receive, send)
+        finally:
+            self.held -= charged
+            if seen >= TRIM_AFTER_BYTES and self.held == 0:
+                await asyncio.to_thread(release_freed_memory)
+
+
+async def _refuse(refused: _Refused, scope, receive, send) -> None:
+    await error_response(refused.status_code, refused.detail, headers=refused.headers)(
+        scope, receive, send
+    )
 
 
 class Observe:

@@ -48,6 +48,24 @@ class ServingSettings(BaseSettings):
         description="While waiting for a client's request head or body, a silence this long "
         "closes the connection (the server's own time computing an answer never counts).",
     )
+    body_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A request body must be complete within this many seconds of its head, "
+        "however steadily it trickles in; otherwise 408 and the connection closes.",
+    )
+    max_connections: int = Field(
+        default=256,
+        ge=1,
+        description="Connections open at once; a further one is answered 503 with Retry-After "
+        "and closed before it is read.",
+    )
+    max_inflight_body_bytes: int = Field(
+        default=128 * 1024 * 1024,
+        ge=1024,
+        description="Request-body bytes all requests in progress may hold together; a request "
+        "that would go over is answered 503 with Retry-After and its connection closed.",
+    )
     poll_seconds: float = Field(
         default=10.0, ge=0, description="How often to follow `current`; 0 = never."
     )

@@ -27,6 +27,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def open_socket(url: str) -> socket.socket:
+    """A raw TCP connection to an http://host:port URL, for requests no HTTP client would send."""
+    host, port = url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def read_until_closed(sock: socket.socket, within: float) -> tuple[bytes, float]:
+    """Everything the server sends until it closes, and when it closed (s from now)."""
+    started, chunks = time.monotonic(), []
+    sock.settimeout(within)
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            raise AssertionError(f"still open after {within} s") from None
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks), time.monotonic() - started
+
+
 def http_ok(url: str) -> Callable[[], bool]:
     """A check: does `url` answer 200 now?"""
 
@@ -58,15 +81,13 @@ def wait_for(
 
 
 @contextlib.contextmanager
-def serve_in_thread(settings) -> Iterator[str]:
-    """The app from `create_app(settings)` under uvicorn in a thread of this process."""
+def uvicorn_in_thread(app, http: type | str = "auto") -> Iterator[str]:
+    """An ASGI app under uvicorn in a thread of this process (`http`: uvicorn's protocol)."""
     import uvicorn
-
-    from housing_serving.app import create_app
 
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host=HOST, port=port, log_level="warning")
+        uvicorn.Config(app, host=HOST, port=port, http=http, log_level="warning")  # type: ignore[arg-type]
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -76,6 +97,15 @@ def serve_in_thread(settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@contextlib.contextmanager
+def serve_in_thread(settings) -> Iterator[str]:
+    """The app from `create_app(settings)` under uvicorn in a thread of this process."""
+    from housing_serving.app import create_app
+
+    with uvicorn_in_thread(create_app(settings)) as url:
+        yield url
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,13 @@ import asyncio
 import contextlib
 import json
 import socket
-import threading
 import time
 
 import httpx
 import pytest
 
 from housing_serving.protocol import MAX_HEAD_BYTES, GuardedHttp
-from tests.harness.loopback import api_process, free_port, wait_for
+from tests.harness.loopback import api_process, open_socket, read_until_closed, uvicorn_in_thread
 
 TIMEOUTS = {
     "HOUSING_SERVING_HEADER_TIMEOUT_S": "1",
@@ -33,26 +32,7 @@ def api(tmp_path_factory, tiny):
 
 
 def connect(api) -> socket.socket:
-    host, port = api.url.removeprefix("http://").split(":")
-    sock = socket.create_connection((host, int(port)), timeout=10)
-    return sock
-
-
-def read_until_closed(sock: socket.socket, within: float) -> tuple[bytes, float]:
-    """Everything the server sends until it closes, and when it closed (s from now)."""
-    started, chunks = time.monotonic(), []
-    sock.settimeout(within)
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except TimeoutError:
-            raise AssertionError(f"still open after {within} s") from None
-        except ConnectionResetError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    return b"".join(chunks), time.monotonic() - started
+    return open_socket(api.url)
 
 
 def test_a_silent_connection_gets_408_and_is_closed(api):
@@ -110,26 +90,11 @@ async def _slow_app(scope, receive, send):
 
 
 def test_the_servers_own_time_never_counts():
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            _slow_app, host="127.0.0.1", port=port, http=_QuickTimeouts, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: server.started, what="uvicorn in a thread", timeout=30)
-        with httpx.Client(timeout=10) as http:
-            answer = http.post(f"http://127.0.0.1:{port}/", content=b"x" * 100_000)
-            assert answer.status_code == 200 and answer.text == "done"
-            again = http.post(f"http://127.0.0.1:{port}/", content=b"y")  # kept alive
-            assert again.status_code == 200
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    with uvicorn_in_thread(_slow_app, http=_QuickTimeouts) as url, httpx.Client(timeout=10) as http:
+        answer = http.post(f"{url}/", content=b"x" * 100_000)
+        assert answer.status_code == 200 and answer.text == "done"
+        again = http.post(f"{url}/", content=b"y")  # kept alive
+        assert again.status_code == 200
 
 
 def test_keep_alive_connections_are_reused(api):

@@ -148,9 +148,19 @@ def drift_month(month: MONTH, rt: RuntimeDep, champion: CHAMPION = None) -> dict
         ) from None
 
 
+# The report is one self-contained page: inline styles and data: images, nothing else to load,
+# no script to run, no form to send, never framed.
+REPORT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+
+
 @router.get("/drift/{month}/report", response_class=HTMLResponse, responses=ERRORS)
 def drift_page(month: MONTH, rt: RuntimeDep, champion: CHAMPION = None) -> HTMLResponse:
     """One month's self-contained HTML drift report as one champion scored it (default: the live
     one; the `X-Drift-Champion` header names it)."""
     data, version = _report(rt, month, "html", champion)
-    return HTMLResponse(data, headers={"X-Drift-Champion": version})
+    return HTMLResponse(
+        data, headers={"X-Drift-Champion": version, "Content-Security-Policy": REPORT_CSP}
+    )

@@ -30,6 +30,14 @@ def test_every_answer_carries_the_security_headers(client, method, path):
     assert answer.headers["x-frame-options"] == "DENY"
 
 
+def test_hsts_only_on_a_request_that_came_over_tls(client):
+    """Behind the ALB the API sees plain HTTP and the proxy's X-Forwarded-Proto; a local
+    `housing serve` over http must not tell a browser to refuse http for a year."""
+    over_tls = client.get("/v1/health", headers={"x-forwarded-proto": "https"})
+    assert over_tls.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+    assert "strict-transport-security" not in client.get("/v1/health").headers
+
+
 @pytest.mark.parametrize("declared", ["text/plain", "application/x-www-form-urlencoded", None])
 def test_a_json_route_reads_only_a_body_declared_as_json(client, holdout, declared):
     import json

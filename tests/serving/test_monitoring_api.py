@@ -11,24 +11,33 @@ from tests.serving.conftest import make_client, republish
 LIVE = "2022-01-v1"  # the test bundle carries no MLflow version: its model version is its own
 
 
-def publish_report(store, month: str, shift: float, champion: str = LIVE, legacy=False) -> dict:
-    """A report as `champion` scored it; `legacy`: in the old reports/drift/<month> layout."""
+def publish_report(
+    store, month: str, shift: float, champion: str = LIVE, legacy=False, rendered=False
+) -> dict:
+    """A report as `champion` scored it; `legacy`: in the old reports/drift/<month> layout;
+    `rendered`: with the page the pipeline renders (plots and all), else a one-line stand-in."""
     r = np.random.default_rng(0)
     reference = pd.DataFrame({"inventory": r.normal(0, 1, 500), "median_dom": r.normal(0, 1, 500)})
     current = reference + shift
+    predictions = r.lognormal(12, 0.2, 500), r.lognormal(12 + shift / 10, 0.2, 500)
     report = drift.compare(
         reference,
         current,
         ["inventory", "median_dom"],
-        reference_prediction=r.lognormal(12, 0.2, 500),
-        prediction=r.lognormal(12 + shift / 10, 0.2, 500),
+        reference_prediction=predictions[0],
+        prediction=predictions[1],
         actual=None,
         champion_mape=4.0,
     ) | {"month": month, "champion": champion}
     local = bundle.LocalStore(store)
     folder = "reports/drift" if legacy else f"reports/drift/v{champion}"
     local.write(f"{folder}/{month}.json", json.dumps(report).encode())
-    local.write(f"{folder}/{month}.html", f"<!doctype html><h1>Drift by {champion}</h1>".encode())
+    page = (
+        drift.html(month, report, reference, current, *predictions, champion)
+        if rendered
+        else f"<!doctype html><h1>Drift by {champion}</h1>"
+    )
+    local.write(f"{folder}/{month}.html", page.encode())
     return report
 
 
@@ -70,6 +79,24 @@ def test_drift_overview_and_reports(store):
         assert missing.status_code == 404
         assert f"no drift report for 2023-05 scored by model v{LIVE}" in missing.text
         assert client.get("/v1/drift/2023-13").status_code == 422
+
+
+def test_the_drift_page_loads_nothing_from_elsewhere_and_its_policy_says_so(store):
+    """A strict Content-Security-Policy on the one HTML report the API serves: the page needs
+    nothing but its inline style and data: images, so a script slipped into it would not run."""
+    import re
+
+    publish_report(store, "2022-01", 2.0, rendered=True)
+    with make_client(store) as client:
+        page = client.get("/v1/drift/2022-01/report")
+    policy = dict(
+        p.strip().split(" ", 1) for p in page.headers["content-security-policy"].split(";")
+    )
+    assert policy["default-src"] == "'none'" and policy["img-src"] == "data:"
+    assert policy["frame-ancestors"] == "'none'" and "script-src" not in policy
+    sources = re.findall(r'(?:src|href)="([^"]*)"', page.text)
+    assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert "<script" not in page.text.lower()
 
 
 def test_an_unreadable_stored_file_is_listed_as_such_and_the_routes_answer(store):

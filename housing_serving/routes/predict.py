@@ -63,8 +63,18 @@ def require_json(request: Request) -> None:
         )
 
 
-def parse_and_score(rt: Runtime, model: PublishedModel, body: bytes) -> list[dict]:
-    return score_parsed(rt, model, intake.parse(body, rt.settings.max_rows))
+def parse_and_score(rt: Runtime, model: PublishedModel, body: bytes) -> bytes:
+    return answer(model, score_parsed(rt, model, intake.parse(body, rt.settings.max_rows)))
+
+
+def score_to_answer(rt: Runtime, model: PublishedModel, parsed: PredictRequest) -> bytes:
+    return answer(model, score_parsed(rt, model, parsed))
+
+
+def answer(model: PublishedModel, predictions: list[dict]) -> bytes:
+    """The JSON answer, serialized where it was scored: thousands of predictions take the
+    serializer long enough to stall the event loop if done there."""
+    return pydantic_core.to_json({"model_version": model.version, "predictions": predictions})
 
 
 @router.post("/predict", response_model=PredictResponse, openapi_extra={"requestBody": JSON_BODY})
@@ -72,23 +82,22 @@ async def predict(request: Request, model: Live, rt: RuntimeDep) -> Response:
     """Predict one or many raw HouseTS rows, in request order, with intervals and flags.
 
     The body (schema `PredictRequest`) is bounded before it is parsed (rows, keys), validated
-    in one pass by pydantic-core that stops at the first invalid row (`intake.py`), and the
-    answer serialized by pydantic-core. A body over 64 KB is parsed and scored in a worker
-    thread, at most `heavy_requests` at a time, so no request stalls the others.
+    in one pass that stops at the first invalid row, and the answer serialized in the same
+    place. A body over 64 KB is parsed and scored in a worker thread, at most
+    `heavy_requests` at a time, so no request stalls the others.
     """
     require_json(request)
     body = await request.body()
     if len(body) > INLINE_BYTES:
         async with rt.heavy_slot():
-            predictions = await asyncio.to_thread(parse_and_score, rt, model, body)
+            content = await asyncio.to_thread(parse_and_score, rt, model, body)
     else:
         parsed = intake.parse(body, rt.settings.max_rows)
         if len(parsed.rows) > THREAD_ABOVE_ROWS or parsed.explain:
-            predictions = await asyncio.to_thread(score_parsed, rt, model, parsed)
+            content = await asyncio.to_thread(score_to_answer, rt, model, parsed)
         else:
-            predictions = score_parsed(rt, model, parsed)
-    payload = {"model_version": model.version, "predictions": predictions}
-    return Response(pydantic_core.to_json(payload), media_type="application/json")
+            content = score_to_answer(rt, model, parsed)
+    return Response(content, media_type="application/json")
 
 
 @router.post("/predict/csv", responses={200: {"content": {"text/csv": {}}}})

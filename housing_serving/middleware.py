@@ -10,6 +10,7 @@ import functools
 import time
 
 from fastapi import HTTPException
+from starlette.requests import ClientDisconnect
 
 from housing_serving.errors import error_response
 from housing_serving.metrics import ApiMetrics
@@ -143,6 +144,8 @@ class BodyLimit:
             await self.app(scope, counted, send)
         except _Refused as refused:
             await _refuse(refused, scope, receive, send)
+        except ClientDisconnect:
+            pass  # gone before its body was complete, or cut off at the body deadline: no one to answer
         finally:
             self.held -= charged
             if seen >= TRIM_AFTER_BYTES and self.held == 0:

@@ -72,6 +72,24 @@ CSV_HOSTILE = {  # as HOSTILE, for /v1/predict/csv
 }  # fmt: skip
 
 
+def republish_edited(store, version: str, edit) -> None:
+    """The current bundle's files, edited by `edit`, published as `version` with a fresh
+    manifest (what a hand edit plus a recomputed manifest, or a broken publisher, leaves)."""
+    from housing_core import bundle
+
+    local = bundle.LocalStore(store)
+    files = {k: v for k, v in bundle.load(local).files.items() if k != bundle.MANIFEST}
+    edit(files)
+    bundle.publish(local, version, files)
+
+
+def empty_bands(files) -> None:
+    """A bundle edit that leaves every checksum right and the model unable to score."""
+    from housing_core import bundle
+
+    files[bundle.CONFORMAL] = b"{}"
+
+
 class Probe:
     """GET /v1/ready every PROBE_EVERY_S in a thread; the slowest answer it saw."""
 

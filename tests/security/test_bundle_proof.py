@@ -7,16 +7,8 @@ import json
 import pytest
 
 from housing_core import bundle, publishing
+from tests.harness.hostile import empty_bands, republish_edited
 from tests.serving.conftest import API_KEY, make_client, records
-
-
-def _republish(store, version: str, edit) -> None:
-    """The current bundle's files, edited by `edit`, published as `version` with a fresh
-    manifest (what a hand edit plus a recomputed manifest, or a broken publisher, leaves)."""
-    local = bundle.LocalStore(store)
-    files = {k: v for k, v in bundle.load(local).files.items() if k != bundle.MANIFEST}
-    edit(files)
-    bundle.publish(local, version, files)
 
 
 def _narrow_bands(files):
@@ -25,10 +17,6 @@ def _narrow_bands(files):
         for level, (lo, hi) in levels.items():
             levels[level] = [lo / 2, hi / 2]
     files[bundle.CONFORMAL] = json.dumps(conformal).encode()
-
-
-def _empty_bands(files):
-    files[bundle.CONFORMAL] = b"{}"
 
 
 def _provenance_without_windows(files):
@@ -46,7 +34,7 @@ def _other_model(files):
 @pytest.mark.parametrize(
     "edit, said",
     [
-        (_empty_bands, "cannot score its example rows"),
+        (empty_bands, "cannot score its example rows"),
         (_narrow_bands, "answers its example rows otherwise"),
         (_other_model, "answers its example rows otherwise"),  # a booster of another base score
         (_provenance_without_windows, "cannot describe itself"),
@@ -58,7 +46,7 @@ def test_a_bundle_that_cannot_score_as_published_is_refused_and_the_old_model_se
 ):
     with make_client(store) as client:
         assert client.get("/v1/ready").json()["model_version"] == "2022-01-v1"
-        _republish(store, "2022-01-v2", edit)
+        republish_edited(store, "2022-01-v2", edit)
         answer = client.post("/v1/admin/reload", headers={"X-API-Key": API_KEY}).json()
         assert answer["swapped"] is False and answer["model_version"] == "2022-01-v1"
         assert said in answer["error"] and "2022-01-v2" in answer["error"], answer["error"]

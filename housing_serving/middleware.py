@@ -145,7 +145,7 @@ class BodyLimit:
         except _Refused as refused:
             await _refuse(refused, scope, receive, send)
         except ClientDisconnect:
-            pass  # gone before its body was complete, or cut off at the body deadline: no one to answer
+            pass  # gone mid-body, or cut off at the body deadline: there is no one to answer
         finally:
             self.held -= charged
             if seen >= TRIM_AFTER_BYTES and self.held == 0:

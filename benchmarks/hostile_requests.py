@@ -1,8 +1,8 @@
 """What hostile requests and connections cost the API, and whether a bundle that cannot score ever
 answers a caller:
 
-    uv run python benchmarks/hostile_requests.py [--part connections|bodies|swap] [--hold 60]
-                                                  [--json out.json]
+    uv run python benchmarks/hostile_requests.py [--part connections|bodies|swap|latency]
+                                                  [--hold 60] [--against REV] [--json out.json]
 
 A real uvicorn process (the API's entry command) serves the in-process model's bundle
 (tests/tiny.py); each class gets a fresh server.
@@ -13,6 +13,8 @@ A real uvicorn process (the API's entry command) serves the in-process model's b
   max, and the bytes the server read per connection (its /proc io counter).
 * **bodies**: one hostile /v1/predict body per class (tests/security/test_hostile_bodies.py's):
   the server's peak memory over its resident size and the slowest readiness probe beside it.
+* **latency**: single-row /v1/predict p50/p99 of this checkout beside revision `--against`
+  (default HEAD~1), both servers up at once and requests alternating between them.
 * **swap**: 1,000 single-row predictions while a bundle that cannot score (every checksum right,
   an empty interval table) is published halfway and the server polls for it: the answers by
   status and the model versions that answered.
@@ -148,15 +150,59 @@ def swap(store: Path, holdout, requests: int = 1_000) -> dict:
     return result
 
 
+def latency(store: Path, holdout, against: str, requests: int = 2_000) -> dict:
+    """Single-row /v1/predict latency of this checkout and of revision `against`, side by side:
+    both servers up at once, requests alternating between them, so load on a shared machine
+    falls on both alike."""
+    import subprocess
+
+    import numpy as np
+
+    row = json.loads(holdout_rows(holdout, 1))
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "baseline"
+        subprocess.run(["git", "worktree", "add", "-q", "--detach", str(tree), against], check=True)
+        try:
+            with api_process(store) as ours, api_process(store, checkout=tree) as theirs:
+                times: dict[str, list[float]] = {"this checkout": [], against: []}
+                with httpx.Client(timeout=30) as http:
+                    for i in range(requests + 100):
+                        pair = [("this checkout", ours.url), (against, theirs.url)]
+                        for name, url in pair[:: 1 if i % 2 else -1]:
+                            started = time.perf_counter()
+                            assert http.post(f"{url}/v1/predict", json=row).status_code == 200
+                            if i >= 100:  # the first hundred warm both
+                                times[name].append((time.perf_counter() - started) * 1e3)
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], check=True)
+    result = {
+        name: {
+            "p50_ms": round(float(np.percentile(t, 50)), 2),
+            "p99_ms": round(float(np.percentile(t, 99)), 2),
+        }
+        for name, t in times.items()
+    }
+    print(f"\nsingle-row /v1/predict, {requests:,} requests each, alternating:")
+    print("| code | p50 | p99 |\n|---|---|---|")
+    for name, r in result.items():
+        print(f"| {name} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms |")
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--part", choices=["connections", "bodies", "swap"], action="append")
+    parser.add_argument(
+        "--part", choices=["connections", "bodies", "swap", "latency"], action="append"
+    )
+    parser.add_argument(
+        "--against", default="HEAD~1", help="revision the latency part compares with"
+    )
     parser.add_argument("--hold", type=float, default=60, help="seconds each class is held")
     parser.add_argument("--after", type=float, default=30, help="seconds before memory again")
     parser.add_argument("--only", help="connection classes whose name holds this text")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    parts = args.part or ["connections", "bodies", "swap"]
+    parts = args.part or ["connections", "bodies", "swap", "latency"]
     tiny = tiny_model()
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -169,6 +215,8 @@ def main() -> None:
             results["bodies"] = bodies(store, tiny.holdout)
         if "swap" in parts:
             results["swap"] = swap(store, tiny.holdout)
+        if "latency" in parts:
+            results["latency"] = latency(store, tiny.holdout, args.against)
     if args.json:
         args.json.write_text(json.dumps({"hostile_requests": results}, indent=1))
 

@@ -116,17 +116,23 @@ class Running:
 
 @contextlib.contextmanager
 def api_process(
-    store: str | Path | None = None, timeout: float = 120, env: dict[str, str] | None = None
+    store: str | Path | None = None,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+    checkout: Path | None = None,
 ) -> Iterator[Running]:
     """The API as its own process (uvicorn, one worker, no polling), ready to serve a model.
     `store`: the serving store; default: the one the environment's settings name. `env`: more
-    settings (e.g. HOUSING_SERVING_API_KEY for the admin routes)."""
+    settings (e.g. HOUSING_SERVING_API_KEY for the admin routes). `checkout`: run the code of
+    this working tree (another revision, for a side-by-side benchmark) with this environment."""
     port = free_port()
     env = {**os.environ, "HOUSING_SERVING_POLL_SECONDS": "0", **(env or {})}
     if store is not None:
         env["HOUSING_SERVING_STORE"] = str(store)
+    if checkout is not None:
+        env["PYTHONPATH"] = str(checkout)  # ahead of the installed packages
     command = [sys.executable, "-m", *uvicorn_command(HOST, port), "--log-level", "warning"]
-    process = subprocess.Popen(command, env=env)
+    process = subprocess.Popen(command, env=env, cwd=checkout)
     url = f"http://{HOST}:{port}"
     try:
         wait_for(

@@ -9,7 +9,9 @@ final model is refit once on train + eval with the best parameters.
 
 from __future__ import annotations
 
+import fcntl
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -143,7 +145,36 @@ def open_storage(url: str | None) -> str | optuna.storages.BaseStorage | None:
         return url
     from optuna.storages.journal import JournalFileBackend
 
-    return optuna.storages.JournalStorage(JournalFileBackend(url.removeprefix(JOURNAL)))
+    path = url.removeprefix(JOURNAL)
+    # Optuna calls a lock's acquire() and release() only; its base class is not public API.
+    backend = JournalFileBackend(path, lock_obj=KernelLock(path))  # type: ignore[arg-type]
+    return optuna.storages.JournalStorage(backend)
+
+
+class KernelLock:
+    """The journal's write lock as a kernel lock (`flock`) on `<journal>.flock`: released by the
+    kernel the moment its holder dies. Optuna's default lock is a file that a killed process
+    leaves behind, and the next run waited out its 30 s grace period before taking it."""
+
+    def __init__(self, journal: str):
+        self.path = f"{journal}.flock"
+        self._fd: int | None = None
+
+    def acquire(self, blocking: bool = True) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
 
 def fail_orphaned_trials(study: optuna.Study) -> int:

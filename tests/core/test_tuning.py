@@ -94,3 +94,48 @@ def test_the_tuning_cap_bounds_the_sample_and_changes_nothing_below_it():
     assert (tuning.sample_rows(50, 1.0, 3, cap=300) == np.arange(50)).all()
     with pytest.raises(ValueError, match="at least 1"):
         tuning.sample_rows(10, 1.0, 0, cap=0)
+
+
+def test_a_journal_lock_dies_with_the_process_that_held_it(tmp_path):
+    """A run SIGKILLed while appending to the journal left Optuna's lock file behind, and the
+    next run waited out its 30 s grace period. The kernel lock goes with its holder: held, it
+    excludes; its holder killed, it is free at once."""
+    import signal
+    import subprocess
+    import sys
+
+    journal = str(tmp_path / "studies.journal")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from housing_core.tuning import KernelLock; "
+            f"KernelLock({journal!r}).acquire(); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        lock = tuning.KernelLock(journal)
+        assert lock.acquire(blocking=False) is False  # a real lock: another process holds it
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=10)
+        assert lock.acquire(blocking=False) is True
+        lock.release()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_the_journal_is_written_under_the_kernel_lock(tmp_path):
+    """The journal storage locks through KernelLock (its `.flock` file), not Optuna's lock file
+    that a killed writer leaves behind, and leaves the lock free after writing."""
+    import optuna
+
+    journal = tmp_path / "studies.journal"
+    optuna.create_study(study_name="s", storage=tuning.open_storage(f"{tuning.JOURNAL}{journal}"))
+    assert journal.stat().st_size > 0
+    assert (tmp_path / "studies.journal.flock").exists()
+    assert not (tmp_path / "studies.journal.lock").exists()
+    assert tuning.KernelLock(str(journal)).acquire(blocking=False) is True

@@ -31,6 +31,7 @@ from housing_core.synthetic import SyntheticMonths, SyntheticSpec, generate_mont
 
 MONTH_IN_NAME = re.compile(r"(\d{4}-\d{2})\.(csv|csv\.gz|parquet)$")
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+ANY_MONTH = re.compile(r"(?<!\d)\d{4}-\d{1,2}(?!\d)")  # a name that looks meant for a month
 EARLIEST_YEAR = 1990  # HouseTS begins 2012-03; older Redfin history exists, nothing before 1990
 
 
@@ -52,22 +53,41 @@ class LandingLimits:
 
 @dataclass(frozen=True)
 class Landing:
-    """What a landing directory (or S3 prefix) holds: month -> its file name(s), and the names
-    that were refused with the reason. A month with two files is kept with both, so loading it
-    fails naming both (nothing is ingested for it) instead of one being picked by sort order."""
+    """What a landing directory (or S3 prefix) holds, every entry accounted for: month -> its
+    file name(s); the names refused, each with its reason (a delivery gone wrong: warned about);
+    and the names that are not data, each saying so (a README, a hidden file, a sub-folder:
+    listed, not warned about). A month with two files is kept with both, so loading it fails
+    naming both (nothing is ingested for it) instead of one being picked by sort order."""
 
     files: dict[str, list[str]]
     refused: list[str] = field(default_factory=list)
+    not_data: list[str] = field(default_factory=list)
 
     @classmethod
-    def index(cls, names: Iterable[str], today: dt.date | None = None) -> Landing:
+    def index(
+        cls, names: Iterable[str], today: dt.date | None = None, folders: Iterable[str] = ()
+    ) -> Landing:
         today = today or dt.datetime.now(dt.UTC).date()
         files: dict[str, list[str]] = {}
-        refused = []
+        refused: list[str] = []
+        not_data = [
+            f"{name}/: a folder (month files are read from the landing area itself)"
+            for name in sorted(folders)
+        ]
         for name in sorted(names):
             base = name.rsplit("/", 1)[-1]
+            if base.startswith("."):
+                not_data.append(f"{name}: a hidden file")
+                continue
             if not base.endswith(TABLE_SUFFIXES):
-                continue  # READMEs, checksums, hidden files: not data
+                if ANY_MONTH.search(base):
+                    refused.append(
+                        f"{name}: named for a month, but not a table this platform reads "
+                        f"(a month is {' / '.join(TABLE_SUFFIXES)}, in lower case)"
+                    )
+                else:
+                    not_data.append(f"{name}: not a table ({' / '.join(TABLE_SUFFIXES)})")
+                continue
             match = MONTH_IN_NAME.search(base)
             if not match:
                 refused.append(f"{name}: no YYYY-MM month in its name (e.g. 2012-03.csv)")
@@ -78,7 +98,7 @@ class Landing:
                 refused.append(f"{name}: {problem}")
                 continue
             files.setdefault(month, []).append(name)
-        return cls(files, refused)
+        return cls(files, refused, not_data)
 
     def months(self) -> list[str]:
         return sorted(self.files)
@@ -151,6 +171,11 @@ class PanelSource(ABC):
     def refused(self) -> list[str]:
         """Delivered files that were not taken as months, each with the reason (a landing area's
         misnamed files); shown by the new-data sensor and `housing run`."""
+        return []
+
+    def not_data(self) -> list[str]:
+        """A landing area's entries that are not data (a README, a hidden file, a folder), each
+        saying what it is: listed by `housing run` and the new-data sensor, never warned about."""
         return []
 
     def fingerprints(self) -> dict[str, str]:
@@ -377,7 +402,11 @@ class FilePanelSource(PanelSource):
         return f"file({self.path})"
 
     def _landing(self) -> Landing:
-        return Landing.index(p.name for p in self.path.iterdir() if p.is_file())
+        entries = list(self.path.iterdir())
+        return Landing.index(
+            (p.name for p in entries if p.is_file()),
+            folders=(p.name for p in entries if not p.is_file()),
+        )
 
     def months(self) -> list[str]:
         if self.path.is_dir():
@@ -391,6 +420,9 @@ class FilePanelSource(PanelSource):
 
     def refused(self) -> list[str]:
         return self._landing().refused if self.path.is_dir() else []
+
+    def not_data(self) -> list[str]:
+        return self._landing().not_data if self.path.is_dir() else []
 
     def fingerprints(self) -> dict[str, str]:
         """sha256 of each monthly file's bytes (an empty landing directory has none yet); a
@@ -513,6 +545,9 @@ class S3PanelSource(PanelSource):
 
     def refused(self) -> list[str]:
         return [] if self._is_single_object() else self._landing().refused
+
+    def not_data(self) -> list[str]:
+        return [] if self._is_single_object() else self._landing().not_data
 
     def fingerprints(self) -> dict[str, str]:
         """Each monthly object's ETag (the content hash S3 keeps for it)."""

@@ -147,6 +147,8 @@ def _run(args, settings: Settings, console) -> int:
     say(f"[1/{steps}] source: {source.describe()}")
     for reason in source.refused():
         say(f"  ignored {reason}")
+    for what in source.not_data():
+        say(f"  not data: {what}")
     available = source.months()
     months = select_months(available, args.months)
     if not months:

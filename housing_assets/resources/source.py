@@ -42,6 +42,10 @@ class HouseTSSource(dg.ConfigurableResource):
         """Delivered files not taken as months, each with its reason."""
         return self.panel().refused()
 
+    def not_data(self) -> list[str]:
+        """A landing area's entries that are not data, each saying what it is."""
+        return self.panel().not_data()
+
     def is_landing_area(self) -> bool:
         """Months arrive here as separate files or objects (what the new-data sensor watches)."""
         return False

@@ -70,6 +70,37 @@ def test_month_names_are_validated(name, why):
     assert index.refused == [f"{name}: {why}"]
 
 
+@pytest.mark.parametrize("name", ["2023-08.CSV", "2023-08.xlsx", "2023-08.csv.zip", "2023-8.tsv"])
+def test_a_month_file_in_a_format_not_read_is_refused_not_dropped(name):
+    """Such a file used to vanish without a line: only the table suffixes were looked at."""
+    index = Landing.index(["2023-06.csv", name], today=TODAY)
+    assert index.months() == ["2023-06"]
+    assert index.refused == [
+        f"{name}: named for a month, but not a table this platform reads "
+        "(a month is .csv / .csv.gz / .parquet, in lower case)"
+    ]
+
+
+def test_every_entry_of_a_landing_directory_is_taken_refused_or_listed_as_not_data(landing):
+    (landing / "README.md").write_text("monthly HouseTS deliveries")
+    (landing / ".DS_Store").write_bytes(b"\0")
+    (landing / "archive").mkdir()
+    (landing / "2023-08.CSV").write_bytes((landing / "2023-08.csv").read_bytes())
+    source = FilePanelSource(landing)
+    entries = {p.name for p in landing.iterdir()}
+    taken = {f"{month}.csv" for month in source.months()}
+    accounted = taken | {
+        line.split(":", 1)[0].removesuffix("/") for line in source.refused() + source.not_data()
+    }
+    assert accounted == entries
+    assert source.not_data() == [
+        "archive/: a folder (month files are read from the landing area itself)",
+        ".DS_Store: a hidden file",
+        "README.md: not a table (.csv / .csv.gz / .parquet)",
+    ]
+    assert [r.split(":")[0] for r in source.refused()] == ["2023-08.CSV"]
+
+
 def test_a_misnamed_file_is_listed_and_the_rest_load(landing):
     (landing / "2023-19.csv").write_bytes((landing / "2023-08.csv").read_bytes())
     source = FilePanelSource(landing)

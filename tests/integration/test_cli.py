@@ -98,8 +98,9 @@ def test_housing_run_goes_from_data_to_a_published_bundle_and_says_where_results
 @pytest.mark.slow
 def test_housing_run_on_monthly_files_with_broken_months_exits_nonzero_and_names_them(tmp_path):
     """A careless delivery: a row filed in the wrong month, a second file for one month (a copy
-    with prices x10), a file without newlines, and a misnamed file. Each bad month is quarantined
-    naming its file(s); the misnamed file is ignored with its reason; the other months land."""
+    with prices x10), a file without newlines, a misnamed file, a month in a format not read
+    and a README. Each bad month is quarantined naming its file(s); each other file is listed
+    with its reason; the other months land."""
     landing = tmp_path / "landing"
     gen = _housing(
         ["generate", "--out", str(landing), "--scale", "0.01", "--format", "csv"], tmp_path
@@ -115,6 +116,8 @@ def test_housing_run_on_monthly_files_with_broken_months_exits_nonzero_and_names
     copy.to_csv(landing / "housets_2016-08.csv", index=False)
     (landing / "2016-10.csv").write_bytes(b"date," + b"9" * 200_000)  # no newline at all
     (landing / "2016-13.csv").write_bytes((landing / "2016-11.csv").read_bytes())
+    (landing / "2016-12.xlsx").write_bytes(b"PK")  # a month in a format not read
+    (landing / "README.md").write_text("deliveries")
     proc = _housing(
         ["run", "--source", str(landing), "--months", "2016", "--no-train", "--no-wait"],
         tmp_path / "home",
@@ -127,6 +130,8 @@ def test_housing_run_on_monthly_files_with_broken_months_exits_nonzero_and_names
     assert "FAILED   2016-10 quarantined" in proc.stdout
     assert "a line longer than 64 KB" in proc.stdout
     assert "ignored 2016-13.csv: '2016-13' is not a month (MM must be 01-12)" in (proc.stdout)
+    assert "ignored 2016-12.xlsx: named for a month, but not a table" in proc.stdout
+    assert "not data: README.md: not a table (.csv / .csv.gz / .parquet)" in proc.stdout
     assert "9 month(s) ingested and cleaned" in proc.stdout
     cleaned = {p.stem for p in (tmp_path / "home" / "data" / "cleaned_monthly").glob("*.parquet")}
     assert cleaned.isdisjoint({"2016-05", "2016-08", "2016-10"}) and len(cleaned) == 9

@@ -47,10 +47,13 @@ def new_source_months(
     ingest run; with a champion published, the run also writes the month's drift report and
     batch predictions."""
     fingerprints = source.fingerprints()
-    refused = source.refused()
+    refused, not_data = source.refused(), source.not_data()
     for reason in refused:
         context.log.warning(f"landing file refused: {reason}")
+    for what in not_data:
+        context.log.info(f"landing entry not data: {what}")
     ignored = f"; ignored {len(refused)} misnamed file(s): {'; '.join(refused[:3])}" * bool(refused)
+    ignored += f"; {len(not_data)} entries not data: {'; '.join(not_data[:3])}" * bool(not_data)
     if not fingerprints:
         return dg.SkipReason(f"{source.describe()} has no monthly files yet{ignored}")
     cursor = automation.read_cursor(context.cursor)

@@ -95,8 +95,11 @@ class ModelHolder:
                     return False
                 loaded = self.load(target)
             except REFUSED as exc:
+                said_already = (self.refused, self.last_error) == (target, str(exc))
                 self.last_error = str(exc)
                 self.refused = target  # None: the store itself could not be read
+                if said_already:  # the poller retries every few seconds; the log says it once
+                    return False
                 kept = self._current.version if self._current else "none"
                 log.error(
                     "refusing %s from %s: %s (still serving %s)",

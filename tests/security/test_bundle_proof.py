@@ -73,3 +73,22 @@ def test_a_bundle_republished_with_another_history_records_its_answers_again(sto
     bundle.publish(local, "2022-01-v1.h", publishing.with_anchors(files, history))
     with make_client(store) as client:
         assert client.get("/v1/ready").json()["model_version"] == "2022-01-v1.h"
+
+
+def test_a_refused_bundle_is_logged_once_while_the_poller_retries_it(store, caplog):
+    """The poller retries the pointer every few seconds: the same refusal used to be logged on
+    every poll, burying everything else in the API's output."""
+    import logging
+
+    with make_client(store) as client:
+        holder = client.app.state.runtime.holder
+        republish_edited(store, "2022-01-v2", empty_bands)
+        with caplog.at_level(logging.ERROR, logger="housing_serving"):
+            for _ in range(3):
+                assert holder.refresh() is False
+            republish_edited(store, "2022-01-v3", empty_bands)
+            assert holder.refresh() is False
+        refusals = [r.getMessage() for r in caplog.records if "refusing" in r.getMessage()]
+        assert len(refusals) == 2, refusals
+        assert "bundle 2022-01-v2" in refusals[0] and "bundle 2022-01-v3" in refusals[1]
+        assert holder.current.version == "2022-01-v1"

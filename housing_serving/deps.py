@@ -7,7 +7,7 @@ import asyncio
 import secrets
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Header, HTTPException, Request
 
@@ -26,27 +26,37 @@ class Runtime:
     settings: ServingSettings
     metrics: ApiMetrics
     forecasts: ForecastHolder | None = None  # the published forecaster, when the store has one
-    heavy: asyncio.Semaphore = field(init=False)
+    slots: dict[str, asyncio.Semaphore] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.heavy = asyncio.Semaphore(self.settings.heavy_requests)
+        self.slots = {
+            "large": asyncio.Semaphore(self.settings.heavy_requests),
+            "explain": asyncio.Semaphore(self.settings.explain_requests),
+        }
 
     @asynccontextmanager
-    async def heavy_slot(self):
-        """One of `heavy_requests` slots for a large request; 503 + Retry-After when none frees
-        within `heavy_wait_s` (the client retries later instead of piling up memory here)."""
+    async def slot(self, kind: Literal["large", "explain"]):
+        """A slot of the request's class: `large` (a body over 64 KB, parsed and scored in a
+        thread) or `explain` (SHAP contributions, ~1.5 ms of CPU a row). Each class queues on its
+        own, so callers looping on one cannot take the other's turns; a request that waits
+        `heavy_wait_s` without one is answered 503 with Retry-After (the client retries later
+        instead of piling up memory here)."""
         try:
-            await asyncio.wait_for(self.heavy.acquire(), self.settings.heavy_wait_s)
+            await asyncio.wait_for(self.slots[kind].acquire(), self.settings.heavy_wait_s)
         except TimeoutError:
+            most = (
+                self.settings.heavy_requests if kind == "large" else self.settings.explain_requests
+            )
             raise HTTPException(
                 503,
-                detail=f"busy: {self.settings.heavy_requests} large requests in progress; retry",
+                detail=f"busy: {most} {kind} request(s) in progress, the most served at once; "
+                "retry",
                 headers={"Retry-After": str(max(1, round(self.settings.heavy_wait_s)))},
             ) from None
         try:
             yield
         finally:
-            self.heavy.release()
+            self.slots[kind].release()
 
     def refresh(self) -> bool:
         """Follow the store's pointers; True when a new price model went live."""

@@ -32,7 +32,15 @@ class ServingSettings(BaseSettings):
         description="Large requests (over 64 KB) parsed and scored at once, each in a worker "
         "thread; more wait up to `heavy_wait_s`, then get 503 with Retry-After.",
     )
-    heavy_wait_s: float = Field(default=5.0, ge=0, description="See heavy_requests.")
+    explain_requests: int = Field(
+        default=1,
+        ge=1,
+        description="Requests asking for SHAP contributions scored at once; they queue apart "
+        "from large requests, so neither class takes the other's turns.",
+    )
+    heavy_wait_s: float = Field(
+        default=5.0, ge=0, description="How long a large or explain request waits for its slot."
+    )
     max_body_bytes: int = Field(
         default=32 * 1024 * 1024, ge=1024, description="Largest request body."
     )

@@ -63,10 +63,6 @@ def require_json(request: Request) -> None:
         )
 
 
-def parse_and_score(rt: Runtime, model: PublishedModel, body: bytes) -> bytes:
-    return answer(model, score_parsed(rt, model, intake.parse(body, rt.settings.max_rows)))
-
-
 def score_to_answer(rt: Runtime, model: PublishedModel, parsed: PredictRequest) -> bytes:
     return answer(model, score_parsed(rt, model, parsed))
 
@@ -83,20 +79,28 @@ async def predict(request: Request, model: Live, rt: RuntimeDep) -> Response:
 
     The body (schema `PredictRequest`) is bounded before it is parsed (rows, keys), validated
     in one pass that stops at the first invalid row, and the answer serialized in the same
-    place. A body over 64 KB is parsed and scored in a worker thread, at most
-    `heavy_requests` at a time, so no request stalls the others.
+    place. A body over 64 KB is parsed and scored in a worker thread, at most `heavy_requests`
+    at a time, and a request for explanations scored at most `explain_requests` at a time, each
+    class queued apart, so no request stalls the others.
     """
     require_json(request)
     body = await request.body()
     if len(body) > INLINE_BYTES:
-        async with rt.heavy_slot():
-            content = await asyncio.to_thread(parse_and_score, rt, model, body)
+        async with rt.slot("large"):
+            parsed = await asyncio.to_thread(intake.parse, body, rt.settings.max_rows)
+            if not parsed.explain:
+                content = await asyncio.to_thread(score_to_answer, rt, model, parsed)
     else:
         parsed = intake.parse(body, rt.settings.max_rows)
-        if len(parsed.rows) > THREAD_ABOVE_ROWS or parsed.explain:
+        if not parsed.explain:
+            content = (
+                await asyncio.to_thread(score_to_answer, rt, model, parsed)
+                if len(parsed.rows) > THREAD_ABOVE_ROWS
+                else score_to_answer(rt, model, parsed)
+            )
+    if parsed.explain:
+        async with rt.slot("explain"):
             content = await asyncio.to_thread(score_to_answer, rt, model, parsed)
-        else:
-            content = score_to_answer(rt, model, parsed)
     return Response(content, media_type="application/json")
 
 
@@ -110,7 +114,7 @@ async def predict_csv(
     validated by the same schema with the same messages (`intake.parse_csv`); parsing and
     scoring run in a worker thread, at most `heavy_requests` at a time."""
     body = await file.read()
-    async with rt.heavy_slot():
+    async with rt.slot("large"):
         return await asyncio.to_thread(_score_csv, rt, model, body)
 
 

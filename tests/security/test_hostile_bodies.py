@@ -31,23 +31,34 @@ def test_a_hostile_body_is_refused_cheaply_while_the_server_keeps_answering(name
     assert growth < MAX_GROWTH_MB, f"{len(body) / 1e6:.1f} MB body: server peak +{growth:.0f} MB"
 
 
-def test_large_requests_beyond_the_slots_get_503_with_retry_after(tmp_path):
-    """With every slot taken, a large request waits `heavy_wait_s`, then is told to retry."""
+def test_requests_beyond_their_classs_slots_get_503_with_retry_after(tmp_path):
+    """With every slot of its class taken, a request waits `heavy_wait_s`, then is told to retry
+    and why; the other class is not held up (two callers looping on explanations made a third
+    caller's large predictions answer 503)."""
     import asyncio
 
     from fastapi import HTTPException
 
-    settings = ServingSettings(store=str(tmp_path), heavy_requests=1, heavy_wait_s=0.05)
+    settings = ServingSettings(
+        store=str(tmp_path), heavy_requests=1, explain_requests=1, heavy_wait_s=0.05
+    )
     rt = Runtime(holder=None, settings=settings, metrics=None)  # type: ignore[arg-type]
 
-    async def two_at_once() -> None:
-        async with rt.heavy_slot():
+    async def contended() -> None:
+        async with rt.slot("explain"):
             with pytest.raises(HTTPException) as refused:
-                async with rt.heavy_slot():
+                async with rt.slot("explain"):
                     pass
             assert refused.value.status_code == 503
             assert refused.value.headers == {"Retry-After": "1"}
-        async with rt.heavy_slot():  # released: the next one gets in
+            assert refused.value.detail == (
+                "busy: 1 explain request(s) in progress, the most served at once; retry"
+            )
+            async with rt.slot("large"):  # its own queue: not held up by explanations
+                with pytest.raises(HTTPException):
+                    async with rt.slot("large"):
+                        pass
+        async with rt.slot("explain"):  # released: the next one gets in
             pass
 
-    asyncio.run(two_at_once())
+    asyncio.run(contended())

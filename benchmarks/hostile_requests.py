@@ -8,8 +8,8 @@ A real uvicorn process (the API's entry command) serves the in-process model's b
 (tests/tiny.py); each class gets a fresh server.
 
 * **connections**: 20 connections of one hostile class at once, each reconnecting when the
-  server closes it, held `--hold` seconds (tests/harness/hostile_connections.py), with a health
-  probe every 50 ms: the server's memory during and `--after` seconds after, the probe's p99 and
+  server closes it, held `--hold` seconds (tests/harness/hostile_connections.py), with a probe
+  every 50 ms (a health check; for the last class a small caller's 200-row prediction): the server's memory during and `--after` seconds after, the probe's p99 and
   max, and the bytes the server read per connection (its /proc io counter).
 * **bodies**: one hostile /v1/predict body per class (tests/security/test_hostile_bodies.py's):
   the server's peak memory over its resident size and the slowest readiness probe beside it.
@@ -55,6 +55,7 @@ def connection_classes(holdout, only: str | None = None) -> dict:
         "silent connections": hc.silent,
         "10,000-row predicts, back to back": hc.posting(holdout_rows(holdout, 10_000)),
         "explain on 1,000 rows, back to back": hc.posting(holdout_rows(holdout, 1_000, explain=True)),
+        "explain on 1,000 rows; the probe a 200-row predict": hc.posting(holdout_rows(holdout, 1_000, explain=True)),
     }  # fmt: skip
     return {k: v for k, v in classes.items() if only is None or only in k}
 
@@ -70,20 +71,22 @@ def connections(store: Path, holdout, hold: float, after: float, only: str | Non
                 connections=20 if attack else 0,
                 hold=hold,
                 after=after,
+                probe_body=holdout_rows(holdout, 200) if "the probe a" in name else None,
             )
             results.append({"class": name, **siege.run()})
         print(results[-1], flush=True)
     print(f"\n20 connections of each class held {hold:g} s; memory again {after:g} s after\n")
     print(
-        "| class | RSS during (over start) | RSS after | health p99 | health max"
+        "| class | RSS during (over start) | RSS after | probe p99 | probe max | probe failures"
         " | read per connection | answers |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
         answers = ", ".join(f"{k}×{v}" for k, v in sorted(r["answers"].items()))
         print(
             f"| {r['class']} | +{r['rss_peak_over_start_mb']} MB | +{r['rss_after_over_start_mb']} MB"
             f" | {r['probe_p99_ms']:.0f} ms | {r['probe_max_ms']:.0f} ms"
+            f" | {sum(r['probe_failures'].values())}"
             f" | {r['kb_read_per_connection']:,.0f} KB | {answers or '–'} |"
         )
     return results

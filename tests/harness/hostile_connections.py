@@ -164,6 +164,7 @@ class Siege:
     connections: int = 20
     hold: float = 60
     after: float = 30
+    probe_body: bytes | None = None  # the probe POSTs this to /v1/predict instead of GET health
     probe_ms: list[float] = field(default_factory=list)
     probe_failures: Counter = field(default_factory=Counter)
     rss_during: list[float] = field(default_factory=list)
@@ -181,7 +182,9 @@ class Siege:
         # time the client, not the server.
         spawn = multiprocessing.get_context("spawn")
         probe_stop, (results, sink) = spawn.Event(), spawn.Pipe(duplex=False)
-        probe = spawn.Process(target=_probe, args=(self.url, probe_stop, sink), daemon=True)
+        probe = spawn.Process(
+            target=_probe, args=(self.url, probe_stop, sink, self.probe_body), daemon=True
+        )
         probe.start()
         results.poll(30)  # the probe's first answer: it is running
         results.recv()
@@ -222,18 +225,25 @@ class Siege:
                 stop.wait(0.1)
 
 
-def _probe(url: str, stop, sink) -> None:
-    """GET /v1/health every 50 ms until `stop`; sends a first None when running, then the
-    latencies (ms) and the failures by status."""
+def _probe(url: str, stop, sink, body: bytes | None = None) -> None:
+    """GET /v1/health (or POST `body` to /v1/predict) every 50 ms until `stop`; sends a first
+    None when running, then the latencies (ms) and the failures by status."""
     latencies: list[float] = []
     failures: Counter = Counter()
+
+    def call(http: httpx.Client) -> int:
+        if body is None:
+            return http.get(f"{url}/v1/health").status_code
+        headers = {"content-type": "application/json"}
+        return http.post(f"{url}/v1/predict", content=body, headers=headers).status_code
+
     with httpx.Client(timeout=30) as http:
-        http.get(f"{url}/v1/health")
+        call(http)
         sink.send(None)
         while not stop.is_set():
             started = time.perf_counter()
             try:
-                status: int | str = http.get(f"{url}/v1/health").status_code
+                status: int | str = call(http)
             except httpx.HTTPError as exc:
                 status = type(exc).__name__
             latencies.append((time.perf_counter() - started) * 1e3)

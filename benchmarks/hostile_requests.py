@@ -87,9 +87,13 @@ def connections(store: Path, holdout, hold: float, after: float, only: str | Non
             f"| {r['class']} | +{r['rss_peak_over_start_mb']} MB | +{r['rss_after_over_start_mb']} MB"
             f" | {r['probe_p99_ms']:.0f} ms | {r['probe_max_ms']:.0f} ms"
             f" | {sum(r['probe_failures'].values())}"
-            f" | {r['kb_read_per_connection']:,.0f} KB | {answers or '–'} |"
+            f" | {_kb(r['kb_read_per_connection'])} | {answers or '–'} |"
         )
     return results
+
+
+def _kb(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.0f} KB"
 
 
 def bodies(store: Path, holdout) -> list[dict]:
@@ -216,8 +220,8 @@ def main() -> None:
             )
         if "bodies" in parts:
             results["bodies"] = bodies(store, tiny.holdout)
-        if "swap" in parts:
-            results["swap"] = swap(store, tiny.holdout)
+        if "swap" in parts:  # on a store of its own: it leaves a bundle that cannot score there
+            results["swap"] = swap(tiny.publish(Path(tmp) / "swap"), tiny.holdout)
         if "latency" in parts:
             results["latency"] = latency(store, tiny.holdout, args.against)
     if args.json:

@@ -213,7 +213,9 @@ class Siege:
             "probe_failures": dict(self.probe_failures),
             "connections_opened": self.tally.connections,
             "answers": dict(self.tally.answers),
-            "kb_read_per_connection": round(read / max(1, self.tally.connections) / 1024, 1),
+            "kb_read_per_connection": (
+                round(read / self.tally.connections / 1024, 1) if self.tally.connections else None
+            ),
         }
 
     def _loop(self, stop: threading.Event, i: int) -> None:

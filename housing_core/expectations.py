@@ -379,34 +379,71 @@ def validate_contract(
     if empty:
         notes = [f"{m}: no rows delivered" for m in empty]
         more.append(Finding("month_has_rows", ERROR, dict.fromkeys(empty, 1), notes))
-    jumps = _price_jumps(sound, previous or {})
-    if jumps:
-        notes = [f"{m}: {reason}" for m, found in jumps.items() for reason in found]
-        counts = {m: len(found) for m, found in jumps.items()}
-        more.append(Finding("price_plausible_month_over_month", ERROR, counts, notes))
-    return Outcome("contract", months, findings + more, n + n_keys + 1)
+    for rule, judged in (
+        ("price_plausible_month_over_month", _price_jumps(sound, previous or {})),
+        ("columns_still_reported", _stopped_columns(sound, previous or {})),
+    ):
+        if judged:
+            notes = [f"{m}: {reason}" for m, found in judged.items() for reason in found]
+            counts = {m: len(found) for m, found in judged.items()}
+            more.append(Finding(rule, ERROR, counts, notes))
+    return Outcome("contract", months, findings + more, n + n_keys + 2)
+
+
+def _with_month_before(
+    sound: Mapping[str, pd.DataFrame], stored: dict[str, pd.DataFrame], rejected: Mapping
+) -> Iterator[tuple[str, pd.DataFrame, pd.DataFrame | None]]:
+    """Each month with the month before it as the yardstick: that month as delivered in this
+    run if it was not `rejected` (filled by the caller as it goes), else as stored (`stored`:
+    month -> the month before it, cleaned). A rejected month is never the yardstick of the next."""
+    last: tuple[str, pd.DataFrame] | None = None  # each month is read once
+    for month in sorted(sound):
+        frame = sound[month]
+        before = str(pd.Period(month, "M") - 1)
+        if before in sound and before not in rejected:
+            yardstick = last[1] if last and last[0] == before else sound[before]
+        else:
+            yardstick = stored.get(month)
+        yield month, frame, yardstick
+        last = (month, frame)
 
 
 def _price_jumps(
     sound: Mapping[str, pd.DataFrame], stored: dict[str, pd.DataFrame]
 ) -> dict[str, list[str]]:
-    """Month -> why its prices are implausible next to the month before: that month as
-    delivered in this run if it was accepted, else as stored (`stored`: month -> the month
-    before it, cleaned). A rejected month is never the yardstick of the next."""
+    """Month -> why its prices are implausible next to the month before."""
     jumps: dict[str, list[str]] = {}
-    last: tuple[str, pd.DataFrame] | None = None  # each month is read once
-    for month in sorted(sound):
-        frame = sound[month]
-        before = str(pd.Period(month, "M") - 1)
-        in_run = before in sound and before not in jumps
-        if in_run:
-            yardstick = last[1] if last and last[0] == before else sound[before]
-        else:
-            yardstick = stored.get(month)
-        if yardstick is not None and (found := price_jumps(frame, yardstick)):
+    for month, frame, before in _with_month_before(sound, stored, jumps):
+        if before is not None and (found := price_jumps(frame, before)):
             jumps[month] = found
-        last = (month, frame)
     return jumps
+
+
+def reported_columns(frame: pd.DataFrame) -> set[str]:
+    """The optional contract columns with at least one value in `frame`."""
+    return {col for col in c.OPTIONAL if col in frame.columns and frame[col].notna().any()}
+
+
+def _stopped_columns(
+    sound: Mapping[str, pd.DataFrame], stored: dict[str, pd.DataFrame]
+) -> dict[str, list[str]]:
+    """Month -> each optional column the month before reported and this month has no value of:
+    the source stopped sending it, which is a broken delivery. A column a source never reports
+    is only a warning (`validate_reported`); one that vanishes from a month must not slip in
+    among them."""
+    stopped: dict[str, list[str]] = {}
+    for month, frame, before in _with_month_before(sound, stored, stopped):
+        if before is None or not len(frame):
+            continue
+        gone = sorted(reported_columns(before) - reported_columns(frame))
+        if gone:
+            stopped[month] = [
+                f"{col} was reported for {int(before[col].notna().sum()):,} of {len(before):,} "
+                f"zips the month before and for none of this month's {len(frame):,}: the "
+                "delivery lost a column"
+                for col in gone
+            ]
+    return stopped
 
 
 def _schema_diff(f: pd.DataFrame) -> str:

@@ -178,3 +178,33 @@ def test_validating_in_chunks_of_months_reports_what_one_batch_does(frames, monk
     monkeypatch.setattr(expectations, "CHUNK_ROWS", 1)
     assert outcomes() == whole
     assert any(findings for _, _, findings in whole)  # something to merge was found
+
+
+def test_a_column_the_month_before_reported_and_this_month_lost_quarantines_the_month(frames):
+    """A month delivered without `median_list_price` got in with a warning drowned among the
+    columns a source never reports; it is now a blocking finding naming the column. The month
+    after, with the column back, is not judged against the rejected month."""
+    import numpy as np
+
+    months = sorted(frames)
+    before, lost = months[2], months[3]
+    frames[lost] = frames[lost].assign(median_list_price=np.nan)
+    outcome = validate_contract(frames)
+    assert outcome.failed_months("ERROR") == [lost]
+    (finding,) = [f for f in outcome.findings if f.rule == "columns_still_reported"]
+    had = int(frames[before]["median_list_price"].notna().sum())
+    assert finding.examples == [
+        f"{lost}: median_list_price was reported for {had:,} of {len(frames[before]):,} zips "
+        f"the month before and for none of this month's {len(frames[lost]):,}: the delivery "
+        "lost a column"
+    ]
+    # Judged against the month before as accepted (stored) when it is not in the run.
+    alone = validate_contract({lost: frames[lost]}, previous={lost: frames[before]})
+    assert alone.failed_months("ERROR") == [lost]
+
+
+def test_a_column_a_source_never_reports_does_not_block(frames):
+    import numpy as np
+
+    quiet = {m: f.assign(median_list_price=np.nan) for m, f in frames.items()}
+    assert validate_contract(quiet).passed

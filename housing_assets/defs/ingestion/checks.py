@@ -137,7 +137,7 @@ def raw_contract(
     raw_monthly: MonthFrames,
     io_manager: dg.ResourceParam[ParquetIOManager],
 ) -> dg.AssetCheckResult:
-    """Contract columns and dtypes (plus only the kept extras), non-null valid keys, dates inside their month, prices plausible next to the month before (blocks cleaning)."""
+    """Contract columns and dtypes (plus only the kept extras), non-null valid keys, dates inside their month, prices plausible next to the month before, and every column the month before reported still reported (blocks cleaning)."""
     previous = {}  # the month before each month not delivered in this run: as accepted
     for month in raw_monthly:
         before = str(pd.Period(month, "M") - 1)

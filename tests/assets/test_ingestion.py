@@ -285,6 +285,33 @@ def test_a_month_whose_prices_jumped_is_quarantined_against_the_stored_month_bef
     assert not (tmp_path / "home" / "data" / "cleaned_monthly" / "2020-01.parquet").exists()
 
 
+@pytest.mark.slow
+def test_a_month_that_lost_a_column_is_quarantined_and_its_correction_lands_unasked(
+    tmp_path, instance, small_panel
+):
+    """A month delivered without `median_list_price` got in with a drowned warning, and the
+    corrected file was then held as a revision needing a manual accept. Now the month is
+    quarantined naming the column, and the corrected re-delivery is a new month: it lands."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    by_month = frames_by_month(small_panel)
+    for month in MONTHS[:2]:
+        by_month[month].to_parquet(landing / f"{month}.parquet", index=False)
+    by_month["2020-01"].drop(columns=["median_list_price"]).to_parquet(
+        landing / "2020-01.parquet", index=False
+    )
+    defs = _defs(tmp_path / "home", source=str(landing))
+    register_months(instance, MONTHS[:3])
+    first = ingest(defs, instance, MONTHS[:3], say=lambda _: None)
+    assert first.ingested == MONTHS[:2] and list(first.quarantined) == ["2020-01"]
+    why = first.quarantined["2020-01"]
+    assert "columns_still_reported" in why and "median_list_price was reported for" in why
+    by_month["2020-01"].to_parquet(landing / "2020-01.parquet", index=False)  # corrected
+    second = ingest(defs, instance, ["2020-01"], say=lambda _: None)
+    assert second.ingested == ["2020-01"] and not second.quarantined
+    assert _cleaned(tmp_path, "2020-01")["median_list_price"].notna().any()
+
+
 def _cleaned(tmp_path: Path, month: str) -> pd.DataFrame:
     return pd.read_parquet(tmp_path / "home" / "data" / "cleaned_monthly" / f"{month}.parquet")
 

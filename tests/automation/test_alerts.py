@@ -55,14 +55,22 @@ def test_each_kind_of_failure_is_alerted_as_what_it_is(receiver):
             tick(instance, run, event, f"{url}/hook")
     crash, blocked, quarantine = received
     assert crash["kind"] == "run_failed" and crash["job"] == "train"
-    assert crash["text"] == "train failed: tuned_model: MemoryError: killed while tuning"
+    assert crash["text"] == (
+        "train failed: tuned_model: MemoryError: killed while tuning Fix the cause, then "
+        f"re-execute run {crash['run_id'][:8]} from failure in the Dagster UI."
+    )
     assert blocked["kind"] == "gate_blocked" and blocked["details"]["vintage"] == "2022-01"
     assert blocked["text"] == (
         f"The promotion gate blocked the model of train 2022-01: {GATE_VERDICT}. The champion "
-        "keeps serving."
+        "keeps serving; every verdict is on GET /v1/gate."
     )
     assert quarantine["kind"] == "quarantined" and quarantine["details"]["months"] == ["2016-05"]
     assert "date_month == partition_month: 1 of 62 rows" in quarantine["text"]
+    assert quarantine["fix"] == (
+        "Deliver a corrected file for 2016-05; the new-data sensor ingests it by itself."
+    )
+    for alert in received:  # what a chat receiver shows whole: the fix always at its end
+        assert len(alert["text"]) <= 400 and alert["text"].endswith(alert["fix"]), alert
     assert {a["run_id"] for a in received} == {run.run_id for run, _ in runs}
 
 

@@ -6,12 +6,14 @@ import dagster as dg
 from housing_assets.defs.ingestion import checks
 from housing_assets.defs.monitoring.run_history import check_evaluations, first_error
 from housing_assets.resources.alerts import AlertNotifier
+from housing_assets.resources.revisions import ACCEPT_TAG
 from housing_core.alerts import Alert
 from housing_core.automation import RANGE_END, RANGE_START
 
 
 def classify(instance: dg.DagsterInstance, run: dg.DagsterRun) -> Alert:
-    """The alert a failed run deserves."""
+    """The alert a failed run deserves, with the fix as the platform runs (under the daemon:
+    its sensors ingest and retrain, so the fix never asks for a `housing run` beside them)."""
     evaluations = check_evaluations(instance, run.run_id)
     where = run.tags.get("dagster/partition") or "..".join(
         filter(None, (run.tags.get(RANGE_START), run.tags.get(RANGE_END)))
@@ -20,34 +22,48 @@ def classify(instance: dg.DagsterInstance, run: dg.DagsterRun) -> Alert:
     base = {"run_id": run.run_id, "job": run.job_name}
     gate = next((e for e in evaluations if e.check_name == "promotion_gate"), None)
     if gate is not None and not gate.passed:
-        return Alert(
+        return Alert.compose(
             "gate_blocked",
             f"Model not published: {scope}",
-            f"The promotion gate blocked the model of {scope}: {gate.description}. The champion "
-            "keeps serving.",
+            f"The promotion gate blocked the model of {scope}: {gate.description}.",
+            "The champion keeps serving; every verdict is on GET /v1/gate.",
             details={"vintage": run.tags.get("dagster/partition"), "verdict": gate.description},
             **base,
         )
     months = checks.blocked_months(evaluations)
     if months:
         found = checks.findings(evaluations)
-        why = "; ".join(f"{m}: {' / '.join(found.get(m, []))[:200]}" for m in months[:5])
-        return Alert(
+        why = "; ".join(f"{m}: {' / '.join(found.get(m, []))}" for m in months)
+        return Alert.compose(
             "quarantined",
-            f"{len(months)} month(s) quarantined: {', '.join(months[:5])}",
-            f"{scope}: a blocking check (contract or revision) quarantined {', '.join(months)} "
-            f"(nothing ingested for them; a past month keeps its accepted version). {why}",
+            f"{len(months)} month(s) quarantined: {', '.join(months)}",
+            f"{scope}: nothing was ingested for {', '.join(months)} (a past month keeps its "
+            f"accepted version). {why}",
+            _quarantine_fix(months, found),
             details={"months": months, "findings": {m: found.get(m, []) for m in months}},
             **base,
         )
     error = first_error(instance, run.run_id) or "no step failed (the run itself did)"
-    return Alert(
+    return Alert.compose(
         "run_failed",
         f"Run failed: {scope}",
         f"{scope} failed: {error}",
+        f"Fix the cause, then re-execute run {run.run_id[:8]} from failure in the Dagster UI.",
         details={"error": error},
         **base,
     )
+
+
+def _quarantine_fix(months: list[str], found: dict[str, list[str]]) -> str:
+    """A held revision is accepted by a run tagged for it; any other finding needs a corrected
+    file, which the new-data sensor picks up by itself."""
+    listed = ",".join(months)
+    if all(all(f.startswith("revision_within_bounds") for f in found.get(m, [])) for m in months):
+        return (
+            f"After review, accept it: launch ingest for {listed} in the Dagster UI with tag "
+            f"{ACCEPT_TAG}={listed}."
+        )
+    return f"Deliver a corrected file for {listed}; the new-data sensor ingests it by itself."
 
 
 def alert_on_failure(context: dg.RunFailureSensorContext, alerts: AlertNotifier):

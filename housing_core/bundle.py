@@ -50,6 +50,7 @@ PROVENANCE = "provenance.json"
 HISTORY = "history.parquet"
 HOLDOUT = "holdout.parquet"
 REFERENCE = "reference.parquet"
+DRIFT_CALIBRATION = "drift_calibration.json"
 FORECASTER = "forecaster.json"
 BANDS = "bands.json"
 FORECASTS = "forecasts.parquet"
@@ -58,7 +59,7 @@ FILES = (MODEL, FEATURE_STATE, SCHEMA, CONFORMAL, METRICS, PROVENANCE, ANCHORS)
 # What the dashboard explores (optional: a bundle without them still serves predictions).
 EXPLORER_FILES = (HISTORY, HOLDOUT)
 # What drift reports compare a new month against (optional for the same reason).
-DRIFT_FILES = (REFERENCE,)
+DRIFT_FILES = (REFERENCE, DRIFT_CALIBRATION)
 # The model the holdout judged, when model.json is its final refit (optional: older bundles
 # served the evaluated model itself).
 EVALUATED_MODEL = "evaluated_model.json"

@@ -1,22 +1,24 @@
 """Drift of a month of data against the champion's training reference.
 
-Computed with numpy and scipy only: PSI on the reference's decile bins (plus a bin for missing
-values, since "stopped being reported" is drift too) and the two-sample Kolmogorov-Smirnov
-statistic; count features (the contract's POI and monthly market counts) are judged by the
-Wasserstein-1 distance in units of the reference's interquartile range instead (`wasserstein`). A drift library (Evidently, NannyML) would add a large dependency tree to the code
-location for two formulas we can test on hand-made distributions; the HTML report is ours too.
+Computed with numpy and scipy only. Each feature is judged by how far its distribution moved:
+the Wasserstein-1 distance of the reported values in units of the reference's interquartile
+range (`wasserstein`), plus PSI of its reported/missing split (`missing_psi`: "stopped being
+reported" is drift too). PSI on decile bins and the KS statistic are reported beside it. Drift
+libraries (Evidently, NannyML) would add a large dependency tree for formulas we can test on
+hand-made distributions; the HTML report is ours too.
 
-Conventions (the usual PSI reading): < 0.1 stable, 0.1-0.25 moderate, > 0.25 a real shift.
+Why not decile PSI: it treats bins as unordered and reads sampling noise as drift on a small
+panel. A 40-zip month has four rows per decile bin, so two samples of the same market differ
+by PSI ~0.2 on average, over the usual 0.25 line within a few months; on a count, a decile bin
+is often one value wide, and a year of growth that moves every zip by one unit empties it (PSI
+~0.45). Wasserstein-1 is the mean distance the mass moved, so one unit costs one unit whatever
+the binning, its sampling noise shrinks with the sample instead of sitting on a fixed floor, and
+it cannot explode. Counts get a scale of at least one count (a feature whose middle half is a
+single value, such as bus stops, is measured in stops). 0.35 IQR is about what PSI 0.25 means
+for a shifted normal (half a standard deviation); benchmarks/drift_statistics.py has the numbers.
 
-Why counts get their own statistic: PSI treats its bins as unordered. On a count, a decile bin is
-often one value wide ((1, 2] holding 6% of the zips); when a year of growth moves those zips to 3,
-the bin empties, the floor on shares turns 6% -> 0% into a PSI of ~0.45 and a calm month counts
-as drift, although every zip moved by one unit. One bin per distinct value empties the same way.
-Wasserstein-1 is the mean distance the mass has to move, so one unit costs one unit whatever the
-binning, and it cannot explode. Scaled by the reference's IQR (at least one count: a feature
-whose middle half is a single value, such as bus stops, is measured in stops), 0.35 is about what
-PSI 0.25 means for a shifted normal (half a standard deviation) and clears the seasonal swing of
-the reference's own months (<= 0.30 measured); benchmarks/drift_statistics.py has the numbers.
+Fixed thresholds are the floor: `calibrate` raises each feature's to what the data's own normal
+months reached (benchmarks/drift_calibration.py has the false-alarm rates).
 """
 
 from __future__ import annotations
@@ -34,18 +36,18 @@ BINS = 10
 EPS = 1e-4  # floor on bin shares, so an empty bin does not make PSI infinite
 REFERENCE_MONTHS = 12  # the champion's reference: the last year of data before its holdout
 REFERENCE_ROWS = 20_000
-# Small non-negative whole numbers per zip (and month): judged by `wasserstein`, not decile PSI.
-# Census counts are counts too, but in the thousands and yearly: no value holds a decile's mass.
+# Small non-negative whole numbers per zip (and month): their scale is at least one count.
+# Census counts are counts too, but in the thousands: their IQR is never below one.
 COUNT_FEATURES = frozenset(c.POI_COLUMNS + c.MARKET_COUNT_STATS)
 PSI, WASSERSTEIN = "psi", "wasserstein"
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    feature_psi: float = 0.25  # a feature drifts above this PSI
-    single_feature_psi: float = 1.0  # one feature this far off is an ERROR on its own
-    feature_wasserstein: float = 0.35  # a count feature drifts above this (reference IQRs)
-    single_feature_wasserstein: float = 1.0  # ... and is an ERROR on its own above this
+    feature_psi: float = 0.25  # a feature's missing share drifts above this PSI ...
+    single_feature_psi: float = 1.0  # ... and is an ERROR on its own above this
+    feature_wasserstein: float = 0.35  # a feature drifts when it moved this far (reference IQRs)
+    single_feature_wasserstein: float = 1.0  # ... and is an ERROR on its own beyond this
     share_warn: float = 0.2  # WARN when this share of features drifts ...
     share_error: float = 0.4  # ... ERROR above this
     prediction_psi_warn: float = 0.1
@@ -55,9 +57,6 @@ class Thresholds:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-    def drift(self, statistic: str) -> float:
-        return {PSI: self.feature_psi, WASSERSTEIN: self.feature_wasserstein}[statistic]
 
 
 def psi(reference: np.ndarray, current: np.ndarray, bins: int = BINS) -> float:
@@ -102,27 +101,41 @@ def _floored(shares: np.ndarray) -> np.ndarray:
     return shares / shares.sum()
 
 
-def count_scale(reference: np.ndarray) -> float:
-    """The reference's interquartile range of reported values, at least one count (an IQR of 0,
-    e.g. 70% of zips without a bus stop, would make any move infinite)."""
+def count_scale(reference: np.ndarray, floor: float = 1.0) -> float:
+    """The reference's interquartile range of reported values, at least `floor`: one count for a
+    count (an IQR of 0, e.g. 70% of zips without a bus stop, would make any move infinite);
+    for a continuous feature whose middle half is one value, its full range."""
     values = np.asarray(reference, dtype="float64")
     values = values[np.isfinite(values)]
     if len(values) == 0:
         return 1.0
     q75, q25 = np.quantile(values, [0.75, 0.25])
-    return float(max(q75 - q25, 1.0))
+    if q75 > q25 or floor > 0:
+        return float(max(q75 - q25, floor))
+    return float(max(values.max() - values.min(), 1e-12))
 
 
-def wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
+def wasserstein(reference: np.ndarray, current: np.ndarray, floor: float = 1.0) -> float:
     """Wasserstein-1 distance of the reported values, in reference IQRs (`count_scale`): the
     mean distance the month's mass moved. 0 when a side has no reported values (as `ks`)."""
     a = np.asarray(reference, dtype="float64")
     b = np.asarray(current, dtype="float64")
-    scale = count_scale(a)
-    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    scale = count_scale(a, floor)
+    return _w1(np.sort(a[np.isfinite(a)]), np.sort(b[np.isfinite(b)])) / scale
+
+
+def _w1(a: np.ndarray, b: np.ndarray) -> float:
+    """Wasserstein-1 of two sorted samples: the area between their empirical CDFs. Merging two
+    sorted runs is linear (a stable sort finds the runs), so a reference sorted once serves
+    every month compared with it (`calibrate` compares hundreds)."""
     if len(a) == 0 or len(b) == 0:
         return 0.0
-    return float(stats.wasserstein_distance(a, b) / scale)
+    values = np.concatenate([a, b])
+    order = np.argsort(values, kind="stable")
+    from_a = order < len(a)
+    gaps = np.diff(values[order])
+    cdf_gap = np.cumsum(from_a)[:-1] / len(a) - np.cumsum(~from_a)[:-1] / len(b)
+    return float(np.sum(np.abs(cdf_gap) * gaps))
 
 
 def ks(reference: np.ndarray, current: np.ndarray) -> float:
@@ -136,42 +149,52 @@ def ks(reference: np.ndarray, current: np.ndarray) -> float:
 
 
 def judge_feature(
-    name: str, reference: pd.Series, current: pd.Series, thresholds: Thresholds, *, count: bool
+    name: str,
+    reference: pd.Series,
+    current: pd.Series,
+    thresholds: Thresholds,
+    *,
+    count: bool,
+    bars: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """One feature's numbers. `score` is the statistic that judges it (PSI, or `wasserstein` for
     a count); `severity` is the score over its drift threshold, so features judged by different
     statistics sort and plot on one axis (> 1 drifts). A count's missing share is judged by PSI
-    on its own, as the missing bin of PSI judges every other feature."""
+    on its own, as the missing bin of PSI judges every other feature. `bars`: this feature's
+    calibrated thresholds (`calibrate`), else the policy's."""
     ref, cur = reference.to_numpy(dtype="float64"), current.to_numpy(dtype="float64")
+    bar = bars or _policy_bars(thresholds)
+    floor = 1.0 if count else 0.0
     entry: dict[str, Any] = {
         "feature": name,
-        "statistic": WASSERSTEIN if count else PSI,
+        "statistic": WASSERSTEIN,
         "psi": psi(ref, cur),
         "ks": ks(ref, cur),
-        "wasserstein": None,
-        "scale": None,
-        "missing_psi": None,
+        "wasserstein": wasserstein(ref, cur, floor),
+        "scale": count_scale(ref, floor),
+        "missing_psi": missing_psi(ref, cur),
         "missing_reference": float(np.isnan(ref).mean()),
         "missing_current": float(np.isnan(cur).mean()),
+        "threshold": bar["drift"],
+        "alone": bar["alone"],
+        "missing_threshold": bar["missing_drift"],
+        "missing_alone": bar["missing_alone"],
+        "calibrated": bars is not None,
     }
-    if count:
-        entry.update(
-            wasserstein=wasserstein(ref, cur),
-            scale=count_scale(ref),
-            missing_psi=missing_psi(ref, cur),
-        )
-        entry["score"] = entry["wasserstein"]
-        severity = max(
-            entry["score"] / thresholds.feature_wasserstein,
-            entry["missing_psi"] / thresholds.feature_psi,
-        )
-    else:
-        entry["score"] = entry["psi"]
-        severity = entry["score"] / thresholds.feature_psi
-    entry["threshold"] = thresholds.drift(entry["statistic"])
+    entry["score"] = entry["wasserstein"]
+    severity = max(entry["score"] / bar["drift"], entry["missing_psi"] / bar["missing_drift"])
     entry["severity"] = float(severity)
     entry["drifting"] = bool(severity > 1)
     return entry
+
+
+def _policy_bars(t: Thresholds) -> dict[str, float]:
+    return {
+        "drift": t.feature_wasserstein,
+        "alone": t.single_feature_wasserstein,
+        "missing_drift": t.feature_psi,
+        "missing_alone": t.single_feature_psi,
+    }
 
 
 def compare(
@@ -185,11 +208,22 @@ def compare(
     champion_mape: float,
     thresholds: Thresholds = Thresholds(),
     counts: frozenset[str] = COUNT_FEATURES,
+    calibration: dict | None = None,
 ) -> dict:
     """The drift report's numbers for one month; `status` is ok / warn / error with reasons.
-    Features named in `counts` are judged by `wasserstein`, the others by PSI."""
+    Features named in `counts` are judged by `wasserstein`, the others by PSI. With a
+    `calibration` (`calibrate`, from the champion's bundle) each feature and the predictions are
+    judged against what the data's own normal months reached, never below the policy."""
+    bars = (calibration or {}).get("features", {})
     per_feature = [
-        judge_feature(name, reference[name], current[name], thresholds, count=name in counts)
+        judge_feature(
+            name,
+            reference[name],
+            current[name],
+            thresholds,
+            count=name in counts,
+            bars=bars.get(name),
+        )
         for name in features
     ]
     per_feature.sort(key=lambda f: -f["severity"])
@@ -208,6 +242,9 @@ def compare(
         "mape": None,
         "mape_ratio": None,
         "thresholds": thresholds.as_dict(),
+        "prediction_bars": (calibration or {}).get("prediction")
+        or {"warn": thresholds.prediction_psi_warn, "error": thresholds.prediction_psi_error},
+        "calibration": _calibration_summary(calibration),
     }
     if actual is not None:
         actual = np.asarray(actual, dtype="float64")
@@ -222,43 +259,130 @@ def compare(
     return out
 
 
-def _far_off(f: dict, t: Thresholds) -> list[str]:
+# Calibration: the history replayed as if each of its recent months had been a holdout start.
+CALIBRATION_ANCHORS = 24  # pseudo holdout starts, the latest that leave CALIBRATION_GAPS months
+CALIBRATION_GAPS = 12  # months scored after each, as a champion scores the months after its own
+DRIFT_QUANTILE = 0.95  # a feature drifts above what 95% of its normal months reached ...
+ALONE_MARGIN = 1.25  # ... and is an ERROR on its own beyond 1.25x the most any of them reached
+
+
+def calibrate(
+    rows: pd.DataFrame,
+    features: list[str],
+    thresholds: Thresholds = Thresholds(),
+    counts: frozenset[str] = COUNT_FEATURES,
+) -> dict | None:
+    """Each feature's drift thresholds from the data's own history, or None when the history is
+    too short (under REFERENCE_MONTHS + CALIBRATION_GAPS months).
+
+    A fixed threshold (PSI 0.25) reads sampling noise as drift on a small panel -- a 40-zip month
+    has 4 rows per decile bin -- and a steady trend as drift in a rising market. So the history
+    before the holdout is replayed: each of its last CALIBRATION_ANCHORS months is taken as a
+    holdout start, its previous REFERENCE_MONTHS months as the reference (sampled as the live
+    reference is), and the CALIBRATION_GAPS months from it are scored against that reference
+    with the same statistics. Those are normal months by definition -- the champion trained on
+    them -- at the panel's own size. A feature drifts above the DRIFT_QUANTILE of its scores and
+    is an ERROR alone above ALONE_MARGIN x their maximum; never below the policy's thresholds.
+    Prediction drift is calibrated on the price itself, which predictions track."""
+    months = rows[c.DATE].dt.to_period("M")
+    order = sorted(months.unique())
+    last = len(order) - CALIBRATION_GAPS  # the last anchor with all its months scored
+    first = max(REFERENCE_MONTHS, last - CALIBRATION_ANCHORS + 1)
+    if last < first:
+        return None
+    by_month = {m: rows.loc[months == m, [*features, c.TARGET]] for m in order}
+    scores: dict[str, list[float]] = {f: [] for f in features}
+    missing: dict[str, list[float]] = {f: [] for f in features}
+    prices: list[float] = []
+    for i in range(first, last + 1):
+        window = pd.concat([by_month[m] for m in order[i - REFERENCE_MONTHS : i]])
+        reference = window.sample(min(len(window), REFERENCE_ROWS), random_state=0)
+        for f in features:  # the reference once per anchor: sorted, scaled, its missing share
+            ref = reference[f].to_numpy("float64")
+            known = np.sort(ref[np.isfinite(ref)])
+            scale = count_scale(ref, 1.0 if f in counts else 0.0)
+            for month in order[i : i + CALIBRATION_GAPS]:
+                cur = by_month[month][f].to_numpy("float64")
+                scores[f].append(_w1(known, np.sort(cur[np.isfinite(cur)])) / scale)
+                missing[f].append(missing_psi(ref, cur))
+        for month in order[i : i + CALIBRATION_GAPS]:
+            prices.append(psi(reference[c.TARGET].to_numpy("float64"), by_month[month][c.TARGET]))
+    out: dict[str, dict[str, float]] = {}
+    base = _policy_bars(thresholds)
+    for f in features:
+        out[f] = {
+            "drift": _quiet(scores[f], base["drift"]),
+            "alone": _most(scores[f], base["alone"]),
+            "missing_drift": _quiet(missing[f], base["missing_drift"]),
+            "missing_alone": _most(missing[f], base["missing_alone"]),
+        }
+    return {
+        "comparisons": len(prices),
+        "anchors": [str(order[first]), str(order[last])],
+        "drift_quantile": DRIFT_QUANTILE,
+        "alone_margin": ALONE_MARGIN,
+        "features": out,
+        "prediction": {
+            "warn": _quiet(prices, thresholds.prediction_psi_warn),
+            "error": _most(prices, thresholds.prediction_psi_error),
+        },
+    }
+
+
+def _quiet(values: list[float], floor: float) -> float:
+    return round(max(floor, float(np.quantile(values, DRIFT_QUANTILE))), 4)
+
+
+def _most(values: list[float], floor: float) -> float:
+    return round(max(floor, ALONE_MARGIN * float(np.max(values))), 4)
+
+
+def _calibration_summary(calibration: dict | None) -> dict | None:
+    """What a report says of its calibration (the thresholds themselves are per feature)."""
+    if calibration is None:
+        return None
+    return {k: v for k, v in calibration.items() if k != "features"}
+
+
+def _far_off(f: dict) -> list[str]:
     """Why this one feature is an ERROR on its own (empty when it is not)."""
-    enough = "(one feature this far off is enough)"
     out = []
-    if f["statistic"] == WASSERSTEIN:
-        if f["score"] > t.single_feature_wasserstein:
-            out.append(
-                f"{f['feature']} Wasserstein {f['score']:.2f} IQR > {t.single_feature_wasserstein}"
-                f" {enough}"
-            )
-        if f["missing_psi"] > t.single_feature_psi:
-            out.append(
-                f"{f['feature']} missing {f['missing_reference']:.0%} -> "
-                f"{f['missing_current']:.0%}: PSI {f['missing_psi']:.2f} > {t.single_feature_psi}"
-                f" {enough}"
-            )
-    elif f["score"] > t.single_feature_psi:
-        out.append(f"{f['feature']} PSI {f['score']:.2f} > {t.single_feature_psi} {enough}")
+    if f["score"] > f["alone"]:
+        out.append(f"{f['feature']} moved {f['score']:.2f} IQR > {f['alone']:.2f}{_bar(f)}")
+    if f["missing_psi"] > f["missing_alone"]:
+        out.append(
+            f"{f['feature']} missing {f['missing_reference']:.0%} -> {f['missing_current']:.0%}: "
+            f"PSI {f['missing_psi']:.2f} > {f['missing_alone']:.2f}{_bar(f)}"
+        )
     return out
+
+
+def _bar(f: dict) -> str:
+    return " (beyond its normal months)" if f.get("calibrated") else ""
 
 
 def _verdict(report: dict, t: Thresholds) -> tuple[str, list[str]]:
     errors: list[str] = []
     warnings: list[str] = []
     for f in report["features"]:  # sorted by severity, largest first
-        errors += _far_off(f, t)
+        errors += _far_off(f)
+    if errors:  # said once, after the features: any one of them is enough
+        errors[-1] += "; one feature this far off is enough"
     share = report["share_drifting"]
-    rule = f"PSI > {t.feature_psi}, counts Wasserstein > {t.feature_wasserstein} IQR"
+    rule = (
+        "each feature's drift threshold"
+        if report["calibration"]
+        else (f"PSI > {t.feature_psi}, counts Wasserstein > {t.feature_wasserstein} IQR")
+    )
     if share > t.share_error:
         errors.append(f"{share:.0%} of features drift ({rule}; error above {t.share_error:.0%})")
     elif share > t.share_warn:
         warnings.append(f"{share:.0%} of features drift ({rule}; warn above {t.share_warn:.0%})")
-    p = report["prediction_psi"]
-    if p > t.prediction_psi_error:
-        errors.append(f"prediction PSI {p:.3f} > {t.prediction_psi_error}")
-    elif p > t.prediction_psi_warn:
-        warnings.append(f"prediction PSI {p:.3f} > {t.prediction_psi_warn}")
+    p, bars = report["prediction_psi"], report["prediction_bars"]
+    if p > bars["error"]:
+        errors.append(f"prediction PSI {p:.3f} > {bars['error']:.3f}")
+    elif p > bars["warn"]:
+        warnings.append(f"prediction PSI {p:.3f} > {bars['warn']:.3f}")
     ratio = report["mape_ratio"]
     if ratio is not None:
         detail = f"MAPE {report['mape']:.2f}% is {ratio:.2f}x the champion's holdout {report['champion_mape']:.2f}%"
@@ -300,6 +424,7 @@ def markdown(month: str, report: dict, top: int = 8) -> str:
 
 
 def _label(feature: dict) -> str:
+    """Reports written before every feature was judged by its move say PSI for some."""
     return "Wasserstein / IQR" if feature["statistic"] == WASSERSTEIN else "PSI"
 
 

@@ -10,6 +10,7 @@ for it, a drift run never builds it.
 from __future__ import annotations
 
 import io
+import json
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -102,6 +103,14 @@ class PublishedModel:
     def reference(self) -> pd.DataFrame | None:
         """The drift reference (a sample of the last pre-holdout year); None in an old bundle."""
         return self._frame(bundle.REFERENCE)
+
+    @cached_property
+    def drift_calibration(self) -> dict | None:
+        """Drift thresholds learned from the history before the holdout; None in a bundle
+        published without (too little history, or before calibration): reports then judge by
+        the policy's thresholds."""
+        data = self.published.files.get(bundle.DRIFT_CALIBRATION)
+        return None if data is None else json.loads(data)
 
     @cached_property
     def explorer(self) -> Explorer | None:

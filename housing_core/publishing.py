@@ -206,7 +206,18 @@ def bundle_files(
         bundle.PROVENANCE: json.dumps(provenance, indent=1).encode(),
         **explorer_files(rows, holdout_predictions),
         bundle.REFERENCE: drift_reference(rows, judged).to_parquet(index=False),
+        **drift_calibration(rows, state),
     }
+
+
+def drift_calibration(rows: pd.DataFrame, state: F.FeatureState) -> dict[str, bytes]:
+    """Each drift feature's thresholds learned from the months before the holdout (nothing when
+    they are too few to replay: reports then judge by the policy's)."""
+    before = rows[rows[S.SPLIT] != S.HOLDOUT]
+    calibration = drift.calibrate(before, F.base_columns(state.dropped))
+    if calibration is None:
+        return {}
+    return {bundle.DRIFT_CALIBRATION: json.dumps(calibration, indent=1).encode()}
 
 
 SMOKE_ROWS = 8

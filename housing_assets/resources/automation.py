@@ -72,20 +72,26 @@ class DriftPolicy(dg.ConfigurableResource):
     """When a month's drift report is WARN or ERROR (housing_core/drift.py)."""
 
     feature_psi: float = Field(
-        default=_DRIFT.feature_psi, gt=0, description="A feature drifts above this PSI."
+        default=_DRIFT.feature_psi,
+        gt=0,
+        description="A feature's missing share drifts above this PSI (the floor: a champion's "
+        "calibration may raise it per feature).",
     )
     single_feature_psi: float = Field(
-        default=_DRIFT.single_feature_psi, gt=0, description="One feature above this is an ERROR."
+        default=_DRIFT.single_feature_psi,
+        gt=0,
+        description="One feature's missing share above this is an ERROR (the floor).",
     )
     feature_wasserstein: float = Field(
         default=_DRIFT.feature_wasserstein,
         gt=0,
-        description="A count feature drifts above this Wasserstein-1 distance (reference IQRs).",
+        description="A feature drifts when its Wasserstein-1 move (reference IQRs) is above "
+        "this (the floor: a champion's calibration may raise it per feature).",
     )
     single_feature_wasserstein: float = Field(
         default=_DRIFT.single_feature_wasserstein,
         gt=0,
-        description="One count feature above this is an ERROR.",
+        description="One feature moved beyond this is an ERROR (the floor).",
     )
     share_warn: float = Field(
         default=_DRIFT.share_warn, ge=0, le=1, description="Share of drifting features: WARN."

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from housing_core import contract as c
 from housing_core import drift
 
 
@@ -73,8 +74,8 @@ def test_compare_reports_status_and_reasons():
 
 
 def test_one_feature_far_off_is_an_error_on_its_own():
-    """median_dom x3 (PSI 2.5) among 30 features was no reason at all: only the share of
-    drifting features counted (1 of 30 is under the 20% warning line)."""
+    """median_dom x3 among 30 features was no reason at all: only the share of drifting
+    features counted (1 of 30 is under the 20% warning line)."""
     r = rng()
     features = [f"f{i}" for i in range(29)] + ["median_dom"]
     reference = pd.DataFrame({f: r.lognormal(3, 0.5, 5_000) for f in features})
@@ -87,9 +88,9 @@ def test_one_feature_far_off_is_an_error_on_its_own():
     )  # fmt: skip
     assert report["share_drifting"] == pytest.approx(1 / 30)
     assert report["status"] == "error"
-    psi = report["features"][0]["psi"]
+    moved = report["features"][0]["score"]
     assert report["reasons"] == [
-        f"median_dom PSI {psi:.2f} > 1.0 (one feature this far off is enough)"
+        f"median_dom moved {moved:.2f} IQR > 1.00; one feature this far off is enough"
     ]
 
 
@@ -176,7 +177,7 @@ def test_a_large_shift_of_a_count_is_drift_and_far_enough_is_an_error():
     assert w > drift.Thresholds().single_feature_wasserstein
     assert tripled["status"] == "error"
     assert tripled["reasons"][0] == (
-        f"restaurant Wasserstein {w:.2f} IQR > 1.0 (one feature this far off is enough)"
+        f"restaurant moved {w:.2f} IQR > 1.00; one feature this far off is enough"
     )
 
 
@@ -214,21 +215,26 @@ def test_a_count_that_stops_being_reported_is_drift():
     assert any("school missing 0% -> 50%" in reason for reason in report["reasons"])
 
 
-def test_continuous_features_are_still_judged_by_psi():
+def test_continuous_features_are_judged_by_their_move_in_their_own_iqr():
+    """A continuous feature's scale is its IQR, however small (a ratio near 1 has an IQR of a
+    few hundredths), never the one-count floor of a count."""
     r = rng()
     reference = pd.DataFrame({f: r.lognormal(3, 0.5, 5_000) for f in ("median_dom", "x")})
+    reference["avg_sale_to_list"] = r.normal(0.99, 0.02, 5_000)
     reference["restaurant"] = _restaurant_like(r, 5_000)
     month = reference.sample(600, random_state=3).reset_index(drop=True)
     month["median_dom"] *= 1.6
+    month["avg_sale_to_list"] += 0.03  # a bidding-war spring: +3 points of sale-to-list
     report = _count_report(reference, month)
     by_name = {f["feature"]: f for f in report["features"]}
-    for name in ("median_dom", "x"):
+    for name in ("median_dom", "x", "avg_sale_to_list"):
         f = by_name[name]
-        expected = drift.psi(reference[name].to_numpy(), month[name].to_numpy())
-        assert f["statistic"] == "psi" and f["score"] == expected and f["wasserstein"] is None
-        assert f["drifting"] == (expected > drift.Thresholds().feature_psi)
-    assert by_name["median_dom"]["drifting"] and not by_name["x"]["drifting"]
-    assert by_name["restaurant"]["statistic"] == "wasserstein"
+        ref, cur = reference[name].to_numpy(), month[name].to_numpy()
+        assert f["statistic"] == "wasserstein" and f["score"] == drift.wasserstein(ref, cur, 0.0)
+        assert f["scale"] == pytest.approx(np.subtract(*np.quantile(ref, [0.75, 0.25])))
+    assert by_name["median_dom"]["drifting"] and by_name["avg_sale_to_list"]["drifting"]
+    assert not by_name["x"]["drifting"]
+    assert by_name["restaurant"]["scale"] >= 1.0
     # Sorted by severity (score over its own threshold), largest first.
     assert [f["severity"] for f in report["features"]] == sorted(
         (f["severity"] for f in report["features"]), reverse=True
@@ -242,8 +248,82 @@ def test_the_reports_say_which_statistic_judged_each_feature():
     month = reference.sample(300, random_state=4).reset_index(drop=True)
     report = _count_report(reference, month)
     text = drift.markdown("2022-01", report)
-    assert "| restaurant | Wasserstein / IQR |" in text and "| median_dom | PSI |" in text
+    assert "| restaurant | Wasserstein / IQR |" in text
+    assert "| median_dom | Wasserstein / IQR |" in text
     pred = r.lognormal(12, 0.3, 300)
     page = drift.html("2022-01", report, reference, month, pred, pred, "v1")
-    assert "<td>restaurant</td><td>Wasserstein / IQR</td>" in page
-    assert "<td>median_dom</td><td>PSI</td>" in page
+    assert "<td>median_dom</td><td>Wasserstein / IQR</td>" in page
+
+
+def _small_panel(r, months: int = 84, zips: int = 40) -> pd.DataFrame:
+    """A 40-zip market: each zip's level, a seasonal swing, month-to-month noise, and prices
+    that rise 0.5% a month -- the normal life of a small panel."""
+    level = r.lognormal(3.3, 0.4, zips)
+    price = r.lognormal(13, 0.3, zips)
+    frames = []
+    for i, month in enumerate(pd.period_range("2015-01", periods=months, freq="M")):
+        season = 1 + 0.25 * np.sin(2 * np.pi * i / 12)
+        frames.append(pd.DataFrame({
+            c.DATE: month.to_timestamp(how="end").normalize(),
+            "median_dom": level * season * r.lognormal(0, 0.15, zips),
+            "homes_sold": r.poisson(6 * season, zips).astype(float),
+            c.TARGET: price * 1.005**i * r.lognormal(0, 0.02, zips),
+        }))  # fmt: skip
+    return pd.concat(frames, ignore_index=True)
+
+
+def _replayed(panel, start: str, calibration, edit=lambda f: f) -> list[str]:
+    month = panel[c.DATE].dt.strftime("%Y-%m")
+    first = str(pd.Period(start, "M") - drift.REFERENCE_MONTHS)
+    reference = panel[(month >= first) & (month < start)]
+    statuses = []
+    for m in sorted(set(month[month >= start])):
+        current = edit(panel[month == m])
+        statuses.append(drift.compare(
+            reference, current, ["median_dom", "homes_sold"],
+            reference_prediction=reference[c.TARGET].to_numpy(),
+            prediction=current[c.TARGET].to_numpy(),
+            actual=None, champion_mape=1.0, calibration=calibration,
+        )["status"])  # fmt: skip
+    return statuses
+
+
+def test_calibration_on_the_panels_own_history_quiets_its_normal_months():
+    """On a 40-zip panel, seasonal swings, sampling noise and a steady price trend crossed the
+    fixed thresholds in normal months; thresholds learned from the history before the holdout
+    keep those months quiet, and a broken feed (median_dom x3) is still an ERROR each month."""
+    r = rng()
+    panel = _small_panel(r)
+    month = panel[c.DATE].dt.strftime("%Y-%m")
+    calibration = drift.calibrate(panel[month < "2020-01"], ["median_dom", "homes_sold"])
+    assert calibration["comparisons"] == 24 * 12
+    fixed = _replayed(panel, "2020-01", None)
+    calibrated = _replayed(panel, "2020-01", calibration)
+    assert calibrated.count("error") == 0 and calibrated.count("error") < fixed.count("error")
+    broken = _replayed(
+        panel, "2020-01", calibration, lambda f: f.assign(median_dom=f["median_dom"] * 3)
+    )
+    assert broken == ["error"] * len(broken)
+    floor = drift.Thresholds()
+    for bars in calibration["features"].values():  # never below the policy
+        assert bars["drift"] >= floor.feature_wasserstein
+        assert bars["alone"] >= floor.single_feature_wasserstein
+
+
+def test_a_history_too_short_to_replay_is_not_calibrated():
+    panel = _small_panel(rng(), months=drift.REFERENCE_MONTHS + drift.CALIBRATION_GAPS - 1)
+    assert drift.calibrate(panel, ["median_dom"]) is None
+
+
+def test_the_merged_cdf_distance_is_scipys_wasserstein():
+    from scipy import stats
+
+    r = rng()
+    for a, b in [
+        (r.poisson(3, 1_000).astype(float), r.poisson(4, 300).astype(float)),  # ties
+        (r.lognormal(0, 1, 500), r.lognormal(0.3, 1, 700)),
+        (np.array([1.0]), np.array([1.0, 5.0])),
+    ]:
+        assert drift._w1(np.sort(a), np.sort(b)) == pytest.approx(
+            stats.wasserstein_distance(a, b), rel=1e-12
+        )

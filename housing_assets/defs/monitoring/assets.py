@@ -40,16 +40,17 @@ def drift_features(champion: PublishedModel) -> list[str]:
     return F.base_columns(champion.predictor.state.dropped)
 
 
-# 2: count features judged by Wasserstein-1; reports keyed by the champion's model version.
-@dg.asset(**{**MONTHLY, "code_version": "2"}, kinds={"json", "html"})
+# 3: every feature judged by its Wasserstein-1 move, against the champion's calibration.
+@dg.asset(**{**MONTHLY, "code_version": "3"}, kinds={"json", "html"})
 def drift_report(
     context: dg.AssetExecutionContext,
     cleaned_monthly: MonthFrames,
     serving_store: ServingStore,
     drift_policy: DriftPolicy,
 ) -> dict:
-    """Month M against the champion's reference: PSI/KS per feature, prediction drift, MAPE when
-    prices are known; JSON + a self-contained HTML report in the serving store's
+    """Month M against the champion's reference: each feature's move (and PSI/KS), prediction
+    drift, MAPE when prices are known, judged by thresholds calibrated on the champion's own
+    history; JSON + a self-contained HTML report in the serving store's
     reports/drift/v<model version>/ (one per champion: a new champion's view does not overwrite
     the old one's)."""
     champion = champion_or_fail(serving_store)
@@ -72,6 +73,7 @@ def drift_report(
             actual=frame[c.TARGET].to_numpy() if frame[c.TARGET].notna().any() else None,
             champion_mape=champion.holdout_mape,
             thresholds=drift_policy.thresholds(),
+            calibration=champion.drift_calibration,
         )
         report.update(month=month, champion=champion.model_version, bundle=champion.version)
         page = drift.html(

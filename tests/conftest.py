@@ -59,6 +59,7 @@ MONITORING_ASSETS = (
     "served_history",
     "zip_forecasts",
     "forecast_scorecard",
+    "live_performance",
 )
 ALL_ASSETS = {*INGESTION_ASSETS, *LINEAGE_ASSETS, *FORECASTING_ASSETS, *MONITORING_ASSETS}
 

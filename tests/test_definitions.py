@@ -44,6 +44,7 @@ def test_asset_check_job_sensor_snapshot(defs):
         ("forecast_backtest", "forecast_beats_persistence"),
         ("drift_report", "drift_within_thresholds"),
         ("forecast_scorecard", "live_forecast_error"),
+        ("live_performance", "champion_beats_persistence_live"),
     }
     assert {j.name for j in defs.jobs} == {
         "ingest",
@@ -78,6 +79,7 @@ def test_blocking_flags(defs):
         "forecast_beats_persistence": True,
         "drift_within_thresholds": False,
         "live_forecast_error": False,
+        "champion_beats_persistence_live": False,
     }
 
 

@@ -1,4 +1,5 @@
-"""The retraining timeline and the monthly drift reports, read from the serving store."""
+"""The retraining timeline, the monthly drift reports and the live champion's record, read from
+the serving store."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import HTMLResponse
 
-from housing_core import bundle, drift_reports
+from housing_core import bundle, drift_reports, live_performance
 from housing_serving.deps import RuntimeDep
 from housing_serving.errors import ERRORS
 
@@ -99,6 +100,28 @@ def drift_overview(rt: RuntimeDep, champion: CHAMPION = None) -> dict:
         "champions": drift_reports.champions(store),
         "months": sorted(months, key=lambda r: r["month"] or ""),
         "unreadable": unreadable,
+    }
+
+
+@router.get("/live", responses=ERRORS)
+def live_overview(rt: RuntimeDep) -> dict:
+    """The live champion held to account: each landed month's error on what it answered (as
+    served: anchored on each zip's last price before the month) against persistence on the same
+    rows, by months since the anchor, with band coverage, oldest first; `losing_streak` lists
+    the latest months it lost without a win in between. A record that cannot be read is listed
+    under `unreadable`."""
+    model = rt.holder.current
+    if model is None:
+        raise HTTPException(503, detail=rt.holder.unavailable())
+    try:
+        months, broken = live_performance.read(rt.holder.store, model.model_version)
+    except UNREADABLE as exc:
+        raise HTTPException(503, detail=f"the live records are unreadable: {_why(exc)}") from None
+    return {
+        "champion": model.model_version,
+        "months": months,
+        "losing_streak": live_performance.losing_streak(months),
+        "unreadable": [{"record": k.rsplit("/", 1)[-1], "error": why} for k, why in broken.items()],
     }
 
 

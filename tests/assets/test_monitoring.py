@@ -52,5 +52,17 @@ def test_a_range_run_reports_drift_and_row_counts_per_month(tmp_path, tiny):
             assert drift["share_drifting"] == stored["share_drifting"]
             assert drift["report"].endswith(f"drift/v{model}/{month}.html")
             statuses[month] = stored["status"]
+            # The live record: what was served for the month against its prices and persistence.
+            live = json.loads(
+                (home / "serving" / "reports" / "live" / f"v{model}" / f"{month}.json").read_text()
+            )
+            anchored = scored[scored["anchor_price"].notna() & scored["price"].notna()]
+            ape = (anchored["prediction"] / anchored["price"] - 1).abs().mean() * 100
+            persistence = (anchored["anchor_price"] / anchored["price"] - 1).abs().mean() * 100
+            assert live["anchored_rows"] == len(anchored) > 0
+            assert live["mape"] == pytest.approx(ape, abs=1e-3)
+            assert live["persistence_mape"] == pytest.approx(persistence, abs=1e-3)
+            assert live["losing"] == (ape >= persistence)
+            assert _latest(instance, "live_performance", month)["mape"] == live["mape"]
         run_counts = _latest(instance, "drift_report", MONTHS[0])["run_status_counts"]
         assert run_counts == pd.Series(list(statuses.values())).value_counts().to_dict()

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from housing_core import bundle, drift
 from tests.serving.conftest import make_client, republish
@@ -209,3 +210,26 @@ def test_gate_lists_rejected_models_with_their_reason_next_to_promoted_ones(stor
     (bad,) = answer["unreadable"]
     assert bad["record"] == "2022-01-v3.json" and "JSONDecodeError" in bad["error"]
     assert len(models) == 1  # the bundle timeline is unchanged: only what was published
+
+
+def test_live_lists_the_champions_months_against_persistence_and_its_losing_streak(store):
+    from housing_core import live_performance as live
+    from tests.harness.live import scored
+
+    local = bundle.LocalStore(store)
+    for month, (model_error, anchor_error) in {
+        "2022-07": (0.01, 0.03),  # won
+        "2022-08": (0.05, 0.02),  # lost
+        "2022-09": (0.04, 0.01),  # lost
+    }.items():
+        live.write(local, live.record(scored(30, model_error, anchor_error), month, LIVE, "b"))
+    live.write(local, live.record(scored(30, 0.05, 0.0), "2022-08", "another-model", "b"))
+    local.write(f"reports/live/v{LIVE}/2022-10.json", b"{cut")
+    with make_client(store) as client:
+        answer = client.get("/v1/live").json()
+    assert answer["champion"] == LIVE
+    assert [m["month"] for m in answer["months"]] == ["2022-07", "2022-08", "2022-09"]
+    assert [m["losing"] for m in answer["months"]] == [False, True, True]
+    assert answer["months"][1]["mape"] == pytest.approx(5.0)
+    assert answer["losing_streak"] == ["2022-08", "2022-09"]
+    assert answer["unreadable"][0]["record"] == "2022-10.json"

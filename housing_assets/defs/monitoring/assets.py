@@ -14,6 +14,7 @@ from housing_assets.resources.serving_store import ServingStore
 from housing_core import contract as c
 from housing_core import drift, drift_reports, refresh
 from housing_core import features as F
+from housing_core import live_performance as live
 from housing_core.published import PublishedModel
 
 GROUP = "monitoring"
@@ -173,4 +174,47 @@ def served_history(
     return {
         month: {"version": done.version, "history_until": done.history_until}
         for month in cleaned_monthly
+    }
+
+
+@dg.asset(**MONTHLY, kinds={"json"})
+def live_performance(
+    context: dg.AssetExecutionContext,
+    batch_predictions: MonthFrames,
+    serving_store: ServingStore,
+) -> dict:
+    """Month M's live error: what the champion answered for M (anchored on each zip's last price before M, as served) against M's prices and against persistence on the same rows, by months since the anchor, with band coverage; a record per (model version, month) in the serving store's reports/live/."""
+    champion = champion_or_fail(serving_store)
+    store = serving_store.store()
+    out = {}
+    for month in sorted(batch_predictions):
+        rec = live.record(batch_predictions[month], month, champion.model_version, champion.version)
+        live.write(store, rec)
+        out[month] = rec
+        context.add_asset_metadata(_live_metadata(rec), partition_key=month)
+        context.log.info(f"live {month}: {_live_line(rec)}")
+    return out
+
+
+def _live_line(rec: dict) -> str:
+    if rec["mape"] is None:
+        return "no priced, anchored rows: nothing to judge"
+    verdict = {True: "LOSING to persistence", False: "beats persistence", None: "too few rows"}
+    return (
+        f"MAPE {rec['mape']:.2f}% vs persistence {rec['persistence_mape']:.2f}% on "
+        f"{rec['anchored_rows']:,} rows, 80% band covers {rec['coverage_80']:.0%}: "
+        f"{verdict[rec['losing']]}"
+    )
+
+
+def _live_metadata(rec: dict) -> dict:
+    nan = float("nan")
+    return {
+        "dagster/row_count": rec["anchored_rows"],
+        "mape": rec["mape"] if rec["mape"] is not None else nan,
+        "persistence_mape": rec["persistence_mape"] if rec["mape"] is not None else nan,
+        "coverage_80": rec["coverage_80"] if rec["mape"] is not None else nan,
+        "losing": str(rec["losing"]),
+        "model_version": rec["model_version"],
+        "by_horizon": dg.MetadataValue.json(rec["by_horizon"]),
     }

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from housing_assets.defs.ingestion.partitions import months
-from housing_assets.defs.monitoring.assets import drift_report
+from housing_assets.defs.monitoring.assets import drift_report, live_performance
 from housing_assets.defs.monitoring.forecasts import forecast_scorecard
 from housing_assets.resources.automation import ForecastPolicy
 from housing_core.forecast import live
@@ -76,4 +76,22 @@ def live_forecast_error(
         or f"{scored:,} forecast(s) scored, every judged bucket within "
         f"{forecast_policy.live_error_factor:g}x the backtest",
         metadata={"points": scored, "reasons": dg.MetadataValue.json(bad)},
+    )
+
+
+@dg.asset_check(asset=live_performance, partitions_def=months)
+def champion_beats_persistence_live(live_performance: dict) -> dg.AssetCheckResult:
+    """The served model's live error on each landed month below persistence's on the same rows (a warning naming each month it lost: the gate's bar, held to the champion once it serves)."""
+    lost = {m: r for m, r in sorted(live_performance.items()) if r["losing"]}
+    judged = [m for m, r in live_performance.items() if r["losing"] is not None]
+    return dg.AssetCheckResult(
+        passed=not lost,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(
+            f"{m}: MAPE {r['mape']:.2f}% vs persistence {r['persistence_mape']:.2f}% "
+            f"({r['anchored_rows']:,} rows) -- the champion lost"
+            for m, r in lost.items()
+        )[:2000]
+        or f"the champion beat persistence in {len(judged)} judged month(s)",
+        metadata={"lost": dg.MetadataValue.json(sorted(lost)), "judged": len(judged)},
     )

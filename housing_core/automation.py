@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from housing_core.drift_reports import span
+from housing_core.live_performance import losing_streak
 
 # Dagster's tags for a single run over a range of partitions (a single-run backfill).
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
@@ -216,6 +217,7 @@ class RetrainRules:
     cooldown_months: int = 3  # months of new data between two retrainings that reached the gate
     max_retries: int = 3  # a retraining that crashed before the gate is retried this many times
     retry_backoff_minutes: float = 10.0  # before the first retry; doubled for each next one
+    losing_months: int = 2  # landed months in a row the champion lost to persistence live
 
 
 @dataclass(frozen=True)
@@ -299,10 +301,14 @@ def plan_retrain(
     rules: RetrainRules,
     last_attempt: str | None = None,
     model_version: str | None = None,
+    live: Sequence[dict] = (),
 ) -> RetrainDecision:
     """`reports`: drift reports by month scored by the live champion -- `model_version`, named
     when reports are missing (any months; those after `data_until` count). A report scored by a
-    superseded champion must not be passed: its verdict is about another model.
+    superseded champion must not be passed: its verdict is about another model. `live`: the
+    champion's live records (`live_performance`), month order: losing to persistence in
+    `rules.losing_months` landed months in a row retrains first, since that is the error users
+    meet; drift and decay only explain it.
     `last_attempt`: the latest month of data when the last retraining that reached the gate
     started (promoted or not; a crash does not count, see `with_retries`); a cooldown keeps a
     model whose error keeps rising from retraining every month."""
@@ -331,6 +337,17 @@ def plan_retrain(
                 f"cooldown: the last retraining that reached the gate started with data to "
                 f"{last_attempt}; {waited} of {rules.cooldown_months} months of new data since",
             )
+    lost = losing_streak([r for r in live if r["month"] > data_until])
+    if len(lost) >= rules.losing_months:
+        r = next(r for r in live if r["month"] == lost[-1])
+        return RetrainDecision(
+            True,
+            f"the champion lost to persistence live in {', '.join(lost)}: {lost[-1]} MAPE "
+            f"{r['mape']:.2f}% vs persistence {r['persistence_mape']:.2f}% (retrain after "
+            f"{rules.losing_months} months lost in a row)",
+            "live-loss",
+            vintage,
+        )
     decayed = [
         m
         for m in new

@@ -14,6 +14,7 @@ bundle) keeps its record and a new champion starts its own.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -98,13 +99,13 @@ def read(store: Store, model_version: str) -> tuple[list[dict], dict[str, str]]:
     return found, broken
 
 
-def losing_streak(recs: list[dict]) -> list[str]:
+def losing_streak(records: Sequence[dict]) -> list[str]:
     """The latest months, most recent last, in which the model lost to persistence without a
     month in between that it won (months too thin to judge neither break nor extend it)."""
     streak: list[str] = []
-    for r in recs:
-        if r["losing"] is True:
+    for r in records:
+        if r.get("losing") is True:
             streak.append(r["month"])
-        elif r["losing"] is False:
+        elif r.get("losing") is False:
             streak = []
     return streak

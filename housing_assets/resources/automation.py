@@ -46,6 +46,11 @@ class RetrainPolicy(dg.ConfigurableResource):
         ge=0,
         description="Wait before the first retry; doubled for each next one.",
     )
+    losing_months: int = Field(
+        default=_RULES.losing_months,
+        ge=1,
+        description="Landed months in a row the champion lost to persistence live that retrain.",
+    )
     n_trials: int = Field(default=12, ge=1, description="Tuning trials of a sensor-started run.")
     sample_fraction: float = Field(
         default=1.0, gt=0, le=1, description="Share of train rows a sensor-started run tunes on."

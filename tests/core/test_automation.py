@@ -97,6 +97,35 @@ def test_drift_error_or_mape_decay_retrains_at_once_and_warn_does_not():
     assert decayed.retrain and decayed.trigger == "performance" and "1.60x" in decayed.reason
 
 
+def test_losing_to_persistence_live_two_months_in_a_row_retrains_first():
+    """The champion's live error is what users meet: two landed months lost to persistence in a
+    row retrain, naming them, before any drift reason; a month won in between resets it."""
+    months = ["2022-01", "2022-02", "2022-03"]
+    quiet = {m: report() for m in months}
+
+    def live(*verdicts):
+        return [
+            {"month": m, "losing": v, "mape": 5.0, "persistence_mape": 2.0}
+            for m, v in zip(months, verdicts, strict=True)
+        ]
+
+    lost = plan_retrain("2021-10-v1", "2021-10", "2021-12", months, quiet, RULES,
+                        live=live(False, True, True))  # fmt: skip
+    assert lost.retrain and lost.trigger == "live-loss"
+    assert lost.reason.startswith(
+        "the champion lost to persistence live in 2022-02, 2022-03: 2022-03 MAPE 5.00% vs "
+        "persistence 2.00%"
+    )
+    for verdicts in [(True, False, True), (False, False, True), (True, None, None)]:
+        kept = plan_retrain("2021-10-v1", "2021-10", "2021-12", months, quiet, RULES,
+                            live=live(*verdicts))  # fmt: skip
+        assert not kept.retrain, verdicts
+    # A month too thin to judge neither breaks nor extends a streak.
+    thin = plan_retrain("2021-10-v1", "2021-10", "2021-12", months, quiet, RULES,
+                        live=live(True, None, True))  # fmt: skip
+    assert thin.retrain and "2022-01, 2022-03" in thin.reason
+
+
 def test_a_vintage_not_after_the_champions_is_never_requested():
     # Champion vintage 2022-01 (data to 2022-02), one new month: 2022-03 - 2 = 2022-01, not newer.
     d = plan_retrain(

@@ -17,7 +17,7 @@ from housing_assets.defs.training.partitions import vintages
 from housing_assets.resources.automation import DriftPolicy, RetrainPolicy, SensorIntervals
 from housing_assets.resources.serving_store import ServingStore
 from housing_assets.resources.source import HouseTSSource
-from housing_core import automation, drift_reports
+from housing_core import automation, drift_reports, live_performance
 
 INGEST_JOB, MONITORED_JOB, TRAIN_JOB, DRIFT_JOB = (
     jobs.ingest_job.name,
@@ -202,8 +202,9 @@ def retrain_on_drift_or_new_data(
     serving_store: ServingStore,
     retrain_policy: RetrainPolicy,
 ):
-    """Retrain a new vintage when a month's drift or MAPE decay crosses its threshold, or enough
-    months arrived since the champion's data; the promotion gate then decides on promotion."""
+    """Retrain a new vintage when the champion loses to persistence live for `losing_months` in a
+    row, a month's drift or MAPE decay crosses its threshold, or enough months arrived since the
+    champion's data; the promotion gate then decides on promotion."""
     champion = serving_store.champion_provenance()
     if champion is None:
         return dg.SkipReason("no champion published yet: nothing to compare new data against")
@@ -232,6 +233,7 @@ def retrain_on_drift_or_new_data(
         retrain_policy.rules(),
         last_attempt=last_gated.data_until if last_gated else None,
         model_version=model_version,
+        live=live_performance.read(store, model_version)[0],
     )
     decision, attempt = automation.with_retries(
         decision, attempts, retrain_policy.rules(), time.time()

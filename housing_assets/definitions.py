@@ -38,6 +38,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> dg.D
         sensors=[
             *monitoring_sensors.sensors(intervals),
             monitoring_alerts.alert_sensor(intervals.alert_seconds),
+            monitoring_alerts.losing_sensor(intervals.alert_seconds),
         ],
         resources=resources,
         # Dagster's console stays available by name; a run naming neither gets Dagster's default.

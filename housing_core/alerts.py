@@ -3,7 +3,8 @@ quarantined. One small interface, a webhook by default (Slack-, Teams- or any HT
 takes a JSON POST); no Dagster imports.
 
 An alert is a JSON object:
-    {"kind": "run_failed" | "gate_blocked" | "quarantined", "title": ..., "text": ..., "fix": ...,
+    {"kind": "run_failed" | "gate_blocked" | "quarantined" | "champion_losing", "title": ...,
+     "text": ..., "fix": ...,
      "run_id": ..., "job": ..., "at": ISO time, "details": {...}}
 Slack-compatible receivers read `text`: at most `TEXT_LIMIT` characters, ending on whole words
 and always ending with the fix (what to do, as the platform runs under the daemon), since
@@ -18,7 +19,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
-KINDS = ("run_failed", "gate_blocked", "quarantined")
+KINDS = ("run_failed", "gate_blocked", "quarantined", "champion_losing")
 TITLE_LIMIT = 80
 TEXT_LIMIT = 400
 

@@ -60,6 +60,7 @@ def test_asset_check_job_sensor_snapshot(defs):
         "forecast_after_retrain",
         "drift_for_live_champion",
         "alert_on_failure",
+        "alert_champion_losing",
     ]
 
 

@@ -84,3 +84,58 @@ def test_an_undelivered_alert_fails_the_tick_and_no_webhook_only_logs(receiver):
     assert isinstance(skipped, dg.SkipReason)
     assert skipped.skip_message == "not sent, no webhook configured: Run failed: train"
     assert received == []
+
+
+def test_a_champion_losing_to_persistence_two_months_running_is_alerted_once(receiver, tmp_path):
+    """The gate held challengers to a bar the serving champion then failed, and nothing said
+    so. Two landed months lost in a row: one alert naming them; the next tick says nothing new;
+    a third month lost is news again."""
+    from housing_assets.defs.monitoring.alerts import losing_sensor
+    from housing_assets.resources.automation import RetrainPolicy
+    from housing_assets.resources.serving_store import ServingStore
+    from housing_core import live_performance as live
+    from housing_core.storage import LocalStore
+    from tests.harness.live import scored
+    from tests.tiny import tiny_model
+
+    url, received = receiver
+    serving = tmp_path / "serving"
+    tiny_model().publish(serving)
+    store = LocalStore(serving)
+    model = ServingStore(root=str(serving)).champion().model_version
+    sensor = losing_sensor(60)
+
+    def land(month: str, model_error: float) -> None:
+        live.write(store, live.record(scored(30, model_error, 0.02), month, model, "b"))
+
+    def tick(cursor=None):
+        context = dg.build_sensor_context(
+            cursor=cursor,
+            resources={
+                "serving_store": ServingStore(root=str(serving)),
+                "retrain_policy": RetrainPolicy(),
+                "alerts": AlertNotifier(webhook_url=f"{url}/hook"),
+            },
+        )
+        result = sensor(context)
+        return result, context.cursor
+
+    land("2022-07", 0.01)  # won
+    land("2022-08", 0.05)  # lost
+    result, cursor = tick()
+    assert isinstance(result, dg.SkipReason) and "lost the latest 1 in a row" in result.skip_message
+    land("2022-09", 0.04)  # lost again: two in a row
+    _, cursor = tick(cursor)
+    [alert] = received
+    assert alert["kind"] == "champion_losing" and alert["details"]["months"] == [
+        "2022-08",
+        "2022-09",
+    ]
+    assert "lost to persistence live in 2022-08, 2022-09" in alert["text"]
+    assert "MAPE 4.00% vs persistence 2.00%" in alert["text"]
+    assert len(alert["text"]) <= 400 and alert["text"].endswith(alert["fix"])
+    again, cursor = tick(cursor)
+    assert isinstance(again, dg.SkipReason) and again.skip_message.startswith("already alerted")
+    land("2022-10", 0.06)
+    tick(cursor)
+    assert [a["details"]["months"][-1] for a in received] == ["2022-09", "2022-10"]

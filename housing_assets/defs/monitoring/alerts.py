@@ -5,8 +5,12 @@ import dagster as dg
 
 from housing_assets.defs.ingestion import checks
 from housing_assets.defs.monitoring.run_history import check_evaluations, first_error
+from housing_assets.defs.monitoring.sensors import live_model_version
 from housing_assets.resources.alerts import AlertNotifier
+from housing_assets.resources.automation import RetrainPolicy
 from housing_assets.resources.revisions import ACCEPT_TAG
+from housing_assets.resources.serving_store import ServingStore
+from housing_core import live_performance
 from housing_core.alerts import Alert
 from housing_core.automation import RANGE_END, RANGE_START
 
@@ -78,6 +82,52 @@ def alert_on_failure(context: dg.RunFailureSensorContext, alerts: AlertNotifier)
     return None
 
 
+def alert_champion_losing(
+    context: dg.SensorEvaluationContext,
+    serving_store: ServingStore,
+    retrain_policy: RetrainPolicy,
+    alerts: AlertNotifier,
+):
+    """One alert when the live champion has lost to persistence in `losing_months` landed months
+    in a row (its live records), naming the months; again only when the streak grows or another
+    champion starts one."""
+    champion = serving_store.champion_provenance()
+    if champion is None:
+        return dg.SkipReason("no champion published yet")
+    model = live_model_version(champion)
+    records, _ = live_performance.read(serving_store.store(), model)
+    streak = live_performance.losing_streak(records)
+    if len(streak) < retrain_policy.losing_months:
+        return dg.SkipReason(
+            f"champion v{model}: {len(records)} live month(s), lost the latest {len(streak)} "
+            f"in a row (alert at {retrain_policy.losing_months})"
+        )
+    said = f"{model}:{','.join(streak)}"
+    if context.cursor == said:
+        return dg.SkipReason(f"already alerted: champion v{model} lost {', '.join(streak)}")
+    last = next(r for r in records if r["month"] == streak[-1])
+    alert = Alert.compose(
+        "champion_losing",
+        f"Champion v{model} losing to persistence",
+        f"The serving model v{model} lost to persistence live in {', '.join(streak)}: "
+        f"{streak[-1]} MAPE {last['mape']:.2f}% vs persistence {last['persistence_mape']:.2f}% "
+        f"on {last['anchored_rows']:,} rows.",
+        "The retraining sensor trains a new vintage and the gate decides; GET /v1/live has "
+        "every month.",
+        run_id="",
+        job="live_performance",
+        details={"model_version": model, "months": streak, "latest": last},
+    )
+    context.update_cursor(said)
+    notifier = alerts.notifier()
+    if notifier is None:
+        context.log.warning(f"{alert.title} (no HOUSING_ALERT_WEBHOOK_URL: not sent)")
+        return dg.SkipReason(f"not sent, no webhook configured: {alert.title}")
+    notifier.send(alert)  # AlertNotDelivered fails the tick (the cursor is not kept): retried
+    context.log.info(f"alert sent: {alert.title}")
+    return None
+
+
 def alert_sensor(seconds: int) -> dg.SensorDefinition:
     """`alert_on_failure`, evaluated every `seconds` (policies: `sensors.alert_seconds`)."""
     return dg.run_failure_sensor(
@@ -90,3 +140,17 @@ def alert_sensor(seconds: int) -> dg.SensorDefinition:
             "set)."
         ),
     )(alert_on_failure)
+
+
+def losing_sensor(seconds: int) -> dg.SensorDefinition:
+    """`alert_champion_losing`, evaluated every `seconds` (policies: `sensors.alert_seconds`)."""
+    return dg.sensor(
+        name="alert_champion_losing",
+        minimum_interval_seconds=seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Posts an alert to HOUSING_ALERT_WEBHOOK_URL when the live champion lost to "
+            "persistence in RetrainPolicy.losing_months landed months in a row, naming them "
+            "(logged and skipped when no webhook is set)."
+        ),
+    )(alert_champion_losing)

@@ -346,3 +346,31 @@ def backtest_chart(by_step: dict[str, dict]) -> alt.Chart:
         )
         .properties(height=240)
     )
+
+
+def live_chart(months: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
+    """The champion's live MAPE and persistence's on the same rows, by landed month; the months
+    it lost marked in red."""
+    judged = months.dropna(subset=["mape"])
+    long = judged.melt(
+        id_vars=["month"],
+        value_vars=["mape", "persistence_mape"],
+        var_name="measure",
+        value_name="MAPE",
+    ).replace({"measure": {"mape": "the model", "persistence_mape": "persistence"}})
+    lines = (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("month:O", title=None),
+            y=alt.Y("MAPE:Q", title="MAPE (%)"),
+            color=alt.Color("measure:N", title=None),
+            tooltip=["month:O", "measure:N", alt.Tooltip("MAPE:Q", format=".2f")],
+        )
+    )
+    lost = (
+        alt.Chart(judged[judged["losing"] == True])  # noqa: E712 - the column holds None too
+        .mark_point(shape="triangle-down", size=120, color="#c62828", filled=True)
+        .encode(x="month:O", y="mape:Q", tooltip=["month:O", alt.Tooltip("mape:Q", format=".2f")])
+    )
+    return alt.layer(lines, lost).properties(height=260)

@@ -1,4 +1,5 @@
-"""Drift: each month's drift report as the live champion scored it, and the bundle timeline."""
+"""Drift: the live champion's error against persistence as months land, each month's drift
+report as it scored it (what explains that error), and the bundle timeline."""
 
 import pandas as pd
 import streamlit as st
@@ -9,15 +10,39 @@ from housing_ui.client import Api
 
 
 @st.cache_data(ttl=20, show_spinner=False)
-def monitoring(base_url: str) -> tuple[dict, dict]:
-    """Drift reports and the bundle timeline change as months arrive: a short cache."""
+def monitoring(base_url: str) -> tuple[dict, dict, dict]:
+    """Live records, drift reports and the bundle timeline change as months arrive: a short
+    cache."""
     api = Api(base_url)
-    return api.get("/v1/drift"), api.get("/v1/models")
+    return api.get("/v1/live"), api.get("/v1/drift"), api.get("/v1/models")
+
+
+def live_section(live: dict) -> None:
+    st.subheader("Live error against persistence")
+    months = pd.DataFrame(live["months"])
+    if months.empty or months["mape"].isna().all():
+        st.info(
+            f"No month has landed with prices since model v{live['champion']} went live. Each "
+            "one that does is scored here: what the model answered for it against its prices, "
+            "and against persistence (each zip's last price carried forward)."
+        )
+        return
+    latest = months.dropna(subset=["mape"]).iloc[-1]
+    streak = live["losing_streak"]
+    cols = st.columns(3)
+    cols[0].metric(f"Live MAPE {latest['month']}", f"{latest['mape']:.2f}%")
+    cols[1].metric("Persistence", f"{latest['persistence_mape']:.2f}%")
+    cols[2].metric("Months lost in a row", f"{len(streak)}")
+    if streak:
+        st.warning(f"The champion lost to persistence in {', '.join(streak)}.")
+    st.altair_chart(charts.live_chart(months), width="stretch")
 
 
 def page(api: Api, model: dict) -> None:
     st.title("Drift")
-    reports, timeline = monitoring(api.base_url)
+    live, reports, timeline = monitoring(api.base_url)
+    live_section(live)
+    st.subheader("Drift reports")
     models = pd.DataFrame(timeline["models"])
     months = pd.DataFrame(reports["months"])
     scored_by = reports["champion"]

@@ -6,6 +6,9 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from housing_core import live_performance
+from housing_core.storage import LocalStore
+from tests.harness.live import scored
 from tests.serving.test_monitoring_api import publish_report
 from tests.ui.conftest import APP, free_port, running_api
 
@@ -115,8 +118,9 @@ def test_drift_page_without_reports_says_how_to_get_them(monkeypatch, api_url):
     at = open_page(monkeypatch, api_url, "drift")
     version = httpx.get(f"{api_url}/v1/model").json()["version"]
     live = httpx.get(f"{api_url}/v1/model").json()["model_version"]
-    assert f"No drift reports of model v{live} yet" in at.info[0].value
-    assert version in at.info[0].value
+    said = " ".join(i.value for i in at.info)
+    assert f"No month has landed with prices since model v{live} went live" in said
+    assert f"No drift reports of model v{live} yet" in said and version in said
     table = at.dataframe[0].value
     assert list(table["version"]) == [version] and table["trigger"].iloc[0] == "manual"
 
@@ -129,7 +133,15 @@ def test_drift_page_shows_reports_verdicts_and_the_timeline(monkeypatch, tiny, t
         publish_report(store, "2022-02", 0.0, champion=live)
         publish_report(store, "2022-02", 3.0, champion=f"{live}-superseded")  # never shown
         publish_report(store, "2022-03", 3.0, champion=f"{live}-superseded")
+        local = LocalStore(store)
+        for month, model_error in (("2022-01", 0.05), ("2022-02", 0.04)):  # two lost in a row
+            live_performance.write(
+                local, live_performance.record(scored(30, model_error, 0.02), month, live, "b")
+            )
         at = open_page(monkeypatch, url, "drift")
+        assert metric(at, "Live MAPE 2022-02") == "4.00%" and metric(at, "Persistence") == "2.00%"
+        assert metric(at, "Months lost in a row") == "2"
+        assert "lost to persistence in 2022-01, 2022-02" in at.warning[0].value
         assert f"live champion: model v{live}" in " ".join(c.value for c in at.caption)
         assert at.selectbox(key="drift_month").options == ["2022-02", "2022-01"]
         assert at.selectbox(key="drift_month").value == "2022-02"
@@ -140,7 +152,9 @@ def test_drift_page_shows_reports_verdicts_and_the_timeline(monkeypatch, tiny, t
         shown = " ".join(m.value for m in at.markdown)
         assert all(reason in shown for reason in rough["reasons"])
         specs = chart_specs(at)
-        assert len(specs) == 3  # heatmap, timeline, models
+        assert len(specs) == 4  # live error, heatmap, timeline, models
+        live_lines = specs[0]["layer"][0]
+        assert live_lines["encoding"]["y"]["field"] == "MAPE"
         heatmap = next(s for s in specs if s.get("mark", {}).get("type") == "rect")
         # Each feature's score over its own threshold (PSI, or Wasserstein-1 for counts).
         assert heatmap["encoding"]["color"]["field"] == "severity"

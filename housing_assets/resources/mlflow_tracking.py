@@ -92,6 +92,34 @@ class MlflowTracking(dg.ConfigurableResource):
 
         return mlflow.MlflowClient(tracking_uri=self.tracking_uri)
 
+    def has_run(self, run_id: str) -> bool:
+        """Whether this tracking store holds the run (a bundle may come from another store)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client().get_run(run_id)
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return False
+            raise
+        return True
+
+    def log_live(self, run_id: str, record: dict) -> None:
+        """A landed month's live record on the champion's own run, as metrics stepped by month
+        (months since 1970-01): MLflow's charts then show live error against persistence beside
+        the holdout figures the model was promoted on."""
+        if record["mape"] is None:
+            return
+        year, month = (int(part) for part in record["month"].split("-"))
+        step = (year - 1970) * 12 + month - 1
+        client = self.client()
+        for key, name in (
+            ("mape", "live_mape"),
+            ("persistence_mape", "live_persistence_mape"),
+            ("coverage_80", "live_coverage_80"),
+        ):
+            client.log_metric(run_id, name, float(record[key]), step=step)
+
     def set_champion(self, version: str) -> None:
         self.client().set_registered_model_alias(self.registered_model, "champion", version)
 

@@ -9,6 +9,7 @@ import pandas as pd
 from housing_assets.defs.ingestion.partitions import months
 from housing_assets.defs.owners import ML
 from housing_assets.resources.automation import DriftPolicy
+from housing_assets.resources.mlflow_tracking import MlflowTracking
 from housing_assets.resources.month_frames import MonthFrames
 from housing_assets.resources.serving_store import ServingStore
 from housing_core import contract as c
@@ -182,8 +183,9 @@ def live_performance(
     context: dg.AssetExecutionContext,
     batch_predictions: MonthFrames,
     serving_store: ServingStore,
+    mlflow_tracking: MlflowTracking,
 ) -> dict:
-    """Month M's live error: what the champion answered for M (anchored on each zip's last price before M, as served) against M's prices and against persistence on the same rows, by months since the anchor, with band coverage; a record per (model version, month) in the serving store's reports/live/."""
+    """Month M's live error: what the champion answered for M (anchored on each zip's last price before M, as served) against M's prices and against persistence on the same rows, by months since the anchor, with band coverage; a record per (model version, month) in the serving store's reports/live/, and metrics stepped by month on the champion's MLflow run."""
     champion = champion_or_fail(serving_store)
     store = serving_store.store()
     out = {}

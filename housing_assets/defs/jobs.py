@@ -62,11 +62,13 @@ ingest_and_monitor_job = dg.define_asset_job(
 )
 
 # What the drift sensor runs when a new champion goes live: the months' drift reports as that
-# model sees them (cleaned months are only read).
+# model sees them, and its served history advanced with them -- months that landed while it
+# trained were refreshed into the champion it replaced (cleaned months are only read).
 drift_report_job = dg.define_asset_job(
     "recompute_drift",
     executor_def=IN_PROCESS,
-    selection=dg.AssetSelection.assets(monitoring.drift_report),
+    selection=dg.AssetSelection.assets(monitoring.drift_report, monitoring.served_history),
     partitions_def=months,
-    description="Months' drift reports scored by the live champion (after a champion change).",
+    description="Months' drift reports scored by the live champion (after a champion change), "
+    "and its served history advanced with any of them it lacks.",
 )

@@ -66,3 +66,39 @@ def test_a_range_run_reports_drift_and_row_counts_per_month(tmp_path, tiny):
             assert _latest(instance, "live_performance", month)["mape"] == live["mape"]
         run_counts = _latest(instance, "drift_report", MONTHS[0])["run_status_counts"]
         assert run_counts == pd.Series(list(statuses.values())).value_counts().to_dict()
+
+
+@pytest.mark.slow
+def test_a_new_champion_gets_the_months_that_landed_while_it_trained(tmp_path, tiny):
+    """A retrained champion published after months were refreshed into the champion it
+    replaced served without them (the operator's loop: history to 2021-04 after 2021-05
+    landed). The run the drift sensor requests for a new champion advances its history too."""
+    from housing_core import anchors as A
+    from housing_core import bundle, publishing, refresh
+    from housing_core import features as F
+
+    home = tmp_path / "home"
+    tiny.publish(home / "serving")
+    store = bundle.LocalStore(home / "serving")
+    # The new champion: its history ends before the months that landed while it trained.
+    files = {k: v for k, v in bundle.load(store).files.items() if k != bundle.MANIFEST}
+    state = F.FeatureState.from_json(files[bundle.FEATURE_STATE].decode())
+    older = tiny.splits[tiny.splits["date"] < pd.Timestamp(MONTHS[0])]
+    history = A.keep_recent(A.inputs(older, state.stats)).to_parquet(index=False)
+    bundle.publish(store, "2022-01-v2", publishing.with_anchors(files, history))
+
+    def history_until() -> str:
+        served = refresh.history_of(bundle.load(store))
+        return A.month_key(int(served[A.MONTH].max()))
+
+    assert history_until() < MONTHS[0]
+    defs = build_definitions(Settings(home=home, scale=0.001, seed=3))
+    with dg.instance_for_test() as instance:
+        register_months(instance, MONTHS)
+        tags = {RANGE_START: MONTHS[0], RANGE_END: MONTHS[-1]}
+        ingest = defs.resolve_job_def("ingest").execute_in_process(instance=instance, tags=tags)
+        assert ingest.success
+        recompute = defs.resolve_job_def("recompute_drift")
+        assert recompute.execute_in_process(instance=instance, tags=tags).success
+    assert history_until() == MONTHS[-1]
+    assert f".h{MONTHS[-1]}-" in bundle.current_version(store)  # the same model, refreshed

@@ -411,8 +411,9 @@ def sensors(intervals: SensorIntervals) -> list[dg.SensorDefinition]:
             description=(
                 "When the live champion's model lacks drift reports for the latest cleaned "
                 "months (DriftPolicy.recompute_months) or any month after its data window, "
-                "requests one drift_report run per stretch of those months, once per "
-                "(model version, months)."
+                "requests one recompute_drift run per stretch of those months, once per "
+                "(model version, months): their drift reports as it sees them, and its served "
+                "history advanced with any it lacks (months that landed while it trained)."
             ),
         )(drift_for_live_champion),
     ]

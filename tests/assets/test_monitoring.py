@@ -22,11 +22,32 @@ def _latest(instance, asset: str, month: str) -> dict:
     return {k: v.value for k, v in record.asset_materialization.metadata.items()}
 
 
+def _tracked(home, settings: Settings) -> str:
+    """The published champion, republished as tracked by a run of this home's MLflow store."""
+    import mlflow
+
+    from housing_core import bundle
+
+    client = mlflow.MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+    run_id = client.create_run(client.create_experiment("housing-price")).info.run_id
+    store = bundle.LocalStore(home / "serving")
+    files = {k: v for k, v in bundle.load(store).files.items() if k != bundle.MANIFEST}
+    provenance = json.loads(files[bundle.PROVENANCE])
+    provenance["mlflow"]["run_id"] = run_id
+    files[bundle.PROVENANCE] = json.dumps(provenance).encode()
+    bundle.publish(store, "2022-01-v1-tracked", files)
+    return run_id
+
+
 @pytest.mark.slow
 def test_a_range_run_reports_drift_and_row_counts_per_month(tmp_path, tiny):
+    import mlflow
+
     home = tmp_path / "home"
     tiny.publish(home / "serving")
-    defs = build_definitions(Settings(home=home, scale=0.001, seed=3))
+    settings = Settings(home=home, scale=0.001, seed=3)
+    run_id = _tracked(home, settings)
+    defs = build_definitions(settings)
     with dg.instance_for_test() as instance:
         register_months(instance, MONTHS)
         job = defs.resolve_job_def("ingest_and_monitor")
@@ -34,7 +55,7 @@ def test_a_range_run_reports_drift_and_row_counts_per_month(tmp_path, tiny):
             instance=instance, tags={RANGE_START: MONTHS[0], RANGE_END: MONTHS[-1]}
         )
         assert result.success
-        statuses = {}
+        statuses, lives = {}, {}
         for month in MONTHS:
             cleaned = len(pd.read_parquet(home / "data" / "cleaned_monthly" / f"{month}.parquet"))
             batch = _latest(instance, "batch_predictions", month)
@@ -64,8 +85,14 @@ def test_a_range_run_reports_drift_and_row_counts_per_month(tmp_path, tiny):
             assert live["persistence_mape"] == pytest.approx(persistence, abs=1e-3)
             assert live["losing"] == (ape >= persistence)
             assert _latest(instance, "live_performance", month)["mape"] == live["mape"]
+            lives[month] = live["mape"]
         run_counts = _latest(instance, "drift_report", MONTHS[0])["run_status_counts"]
         assert run_counts == pd.Series(list(statuses.values())).value_counts().to_dict()
+    # Each month's live error is a step of the champion's own MLflow run.
+    client = mlflow.MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+    logged = {m.step: m.value for m in client.get_metric_history(run_id, "live_mape")}
+    steps = {(int(m[:4]) - 1970) * 12 + int(m[5:]) - 1: v for m, v in lives.items()}
+    assert logged == pytest.approx(steps)
 
 
 @pytest.mark.slow

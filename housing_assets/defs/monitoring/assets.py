@@ -188,10 +188,19 @@ def live_performance(
     """Month M's live error: what the champion answered for M (anchored on each zip's last price before M, as served) against M's prices and against persistence on the same rows, by months since the anchor, with band coverage; a record per (model version, month) in the serving store's reports/live/, and metrics stepped by month on the champion's MLflow run."""
     champion = champion_or_fail(serving_store)
     store = serving_store.store()
+    run_id = champion.provenance.get("mlflow", {}).get("run_id")
+    if run_id and not mlflow_tracking.has_run(run_id):
+        context.log.warning(
+            f"the champion's MLflow run {run_id} is not in {mlflow_tracking.tracking_uri}: its "
+            "live records are kept in the serving store only"
+        )
+        run_id = None
     out = {}
     for month in sorted(batch_predictions):
         rec = live.record(batch_predictions[month], month, champion.model_version, champion.version)
         live.write(store, rec)
+        if run_id:
+            mlflow_tracking.log_live(run_id, rec)
         out[month] = rec
         context.add_asset_metadata(_live_metadata(rec), partition_key=month)
         context.log.info(f"live {month}: {_live_line(rec)}")

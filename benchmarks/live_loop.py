@@ -62,9 +62,19 @@ def by_month(source: Path) -> dict[str, pd.DataFrame]:
     return {m: rows for m, rows in raw.groupby(month)}
 
 
-def stored(home: Path, kind: str, model: str, month: str) -> dict | None:
-    path = home / "serving" / "reports" / kind / f"v{model}" / f"{month}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+def live_record(home: Path, month: str) -> dict | None:
+    """The month's live record, by whichever model served it (a retrained champion may have
+    gone live between the landing and the month's run); the latest if several scored it."""
+    found = sorted(
+        (home / "serving" / "reports" / "live").glob(f"v*/{month}.json"),
+        key=lambda p: p.stat().st_mtime,
+    )
+    return json.loads(found[-1].read_text()) if found else None
+
+
+def drift_report(home: Path, model: str, month: str) -> dict:
+    path = home / "serving" / "reports" / "drift" / f"v{model}" / f"{month}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def main() -> int:
@@ -133,15 +143,15 @@ def land_each(loop, procs, staging: Path, landing: list[str], body, alerts, args
                 now = httpx.get(f"{url}/v1/model", timeout=30).json()
                 if served_s is None and (now["history_until"] or "") >= month:
                     served_s = load.now() - t0
-                if served_s is not None and stored(loop.home, "live", model, month) is not None:
+                if served_s is not None and live_record(loop.home, month) is not None:
                     break
                 time.sleep(1)
-            live = stored(loop.home, "live", model, month) or {}
-            drift = stored(loop.home, "drift", model, month) or {}
+            live = live_record(loop.home, month) or {}
+            drift = drift_report(loop.home, live.get("model_version", model), month)
             events = watch.events[events0:]
             row = {
                 "month": month,
-                "model": model,
+                "model": live.get("model_version", model),
                 "served_s": round(served_s, 1) if served_s is not None else None,
                 "live_mape": live.get("mape"),
                 "persistence_mape": live.get("persistence_mape"),

@@ -81,6 +81,8 @@ HOW: list[tuple[str, Rule]] = [  # first match wins
     (r"uv run python benchmarks/refit_value\.py( \[--seed N\])?", Rule("not-here",
         "ten retrains on the real DC panel in ../shared: ~4 min")),
     (r"uv run python benchmarks/hostile_requests\.py", Rule("not-here", "a load benchmark: minutes")),
+    (r"uv run python benchmarks/live_loop\.py --source \S+ --history-until \S+", Rule("not-here",
+        "a daemon, the API and 24 landed months: ~10 min, and the DC file lives in ../shared")),
     (r"uv run python benchmarks/drift_calibration\.py", Rule("not-here", "replays the real DC "
         "panel and a synthetic one: ~15 s, and the DC file lives in ../shared")),
     (r"uv run python benchmarks/drift_statistics\.py", Rule("not-here", "generates three synthetic "

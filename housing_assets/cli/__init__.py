@@ -13,6 +13,7 @@ housing ui         the dashboard (Streamlit) over the API
 from __future__ import annotations
 
 import argparse
+from importlib import metadata
 
 from housing_assets.cli.common import (
     API_PORT,
@@ -72,6 +73,9 @@ def positive(kind):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="housing", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--version", action="version", version=f"housing {metadata.version('housing-platform')}"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def data_options(p, *, with_source: bool = True):

@@ -17,7 +17,7 @@ from fastapi.openapi.docs import (
     get_swagger_ui_html,
     get_swagger_ui_oauth2_redirect_html,
 )
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 ASSETS_URL = "/docs/assets"
@@ -38,6 +38,11 @@ def install(app: FastAPI) -> None:
     app.mount(ASSETS_URL, StaticFiles(directory=assets_dir()), name="docs-assets")
     openapi_url = app.openapi_url or "/openapi.json"
     redirect_url = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        """Someone opening the API's address in a browser wants its documentation."""
+        return RedirectResponse("/docs")
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:

@@ -19,6 +19,7 @@ EXIT_INCOMPLETE = 1
 EXIT_USAGE = 2  # a flag or a combination of flags that cannot work (also argparse's code)
 EXIT_SOURCE = 3  # the source cannot be read: missing path, no monthly files, unreadable
 EXIT_SETTINGS = 4  # an environment variable (HOUSING_*) holds a value that is not allowed
+EXIT_PORT = 5  # a server command cannot listen where asked: the port is taken or not ours
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
 
 
@@ -35,6 +36,50 @@ def say(msg: str) -> None:
     print(msg, flush=True)
 
 
+def writable_home(settings: Settings) -> None:
+    """The commands that keep state write under HOUSING_HOME: refuse before any work when it
+    cannot be written, rather than fail half-way with the OS's traceback."""
+    import tempfile
+
+    try:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=settings.home, prefix=".probe-"):
+            pass
+    except OSError as exc:
+        raise CliError(
+            f"HOUSING_HOME={settings.home} cannot be written ({exc.strerror}): set HOUSING_HOME "
+            "to a directory you can write",
+            EXIT_SETTINGS,
+        ) from None
+
+
+def port_free(host: str, port: int) -> None:
+    """A server command checks its port before it prints its banner: a taken port is one line
+    and EXIT_PORT, whichever program would have failed to bind it. (Another process may still
+    take the port in the instant between; that one fails as the server itself reports.)"""
+    import socket
+
+    try:
+        socket.create_server((host, port)).close()  # SO_REUSEADDR, as the servers set it
+    except OSError as exc:
+        raise CliError(
+            f"cannot listen on {host}:{port} ({os.strerror(exc.errno) if exc.errno else exc}): "
+            "stop what uses it, or pick "
+            "another port with --port",
+            EXIT_PORT,
+        ) from None
+
+
+def tool(name: str) -> str:
+    """A program installed in this environment: the one next to this interpreter, so that
+    `.venv/bin/housing` works without the environment on PATH (as `uv run` puts it)."""
+    import sys
+    from pathlib import Path
+
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else name
+
+
 def prepare_dagster_env(settings: Settings) -> None:
     """This process's own Dagster instance and logging, set up once at start-up (the CLI's only
     writes to its environment): dagster.yaml at the project root keeps the instance's storage
@@ -42,6 +87,7 @@ def prepare_dagster_env(settings: Settings) -> None:
     for this process and the ones it starts."""
     os.environ.setdefault("DAGSTER_HOME", str(project_root()))
     os.environ["HOUSING_HOME"] = str(settings.home)
+    writable_home(settings)
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     # Keep the CLI readable: Dagster's preview/beta warnings are for developers, not for a run.
     warnings.filterwarnings("ignore", module="dagster")

@@ -18,7 +18,9 @@ from housing_assets.cli.common import (
     prepare_dagster_env,
     say,
     settings_for,
+    writable_home,
 )
+from housing_assets.cli.interrupts import ctrl_c_for_this_process
 from housing_core.settings import Settings
 
 
@@ -85,8 +87,9 @@ def cmd_train(args) -> int:
 def _locked(args, work) -> int:
     """`work(args, settings, console)` holding the home's lock (waiting for it unless --no-wait)."""
     settings = settings_for(args)
+    writable_home(settings)
     try:
-        with home_lock(settings.home, wait=not args.no_wait):
+        with home_lock(settings.home, wait=not args.no_wait), ctrl_c_for_this_process():
             return _with_console(args, lambda console: work(args, settings, console))
     except HomeBusy as exc:
         raise CliError(str(exc)) from None

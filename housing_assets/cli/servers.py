@@ -7,13 +7,22 @@ import os
 import sys
 from pathlib import Path
 
-from housing_assets.cli.common import launch, prepare_dagster_env, say, settings_for
+from housing_assets.cli.common import (
+    launch,
+    port_free,
+    prepare_dagster_env,
+    say,
+    settings_for,
+    tool,
+    writable_home,
+)
 from housing_core.settings import project_root
 
 
 def cmd_dev(args) -> int:
     settings = settings_for(args)
     prepare_dagster_env(settings)
+    port_free("127.0.0.1", args.port)
     import dagster as dg
 
     from housing_assets.defs.ingestion.partitions import ensure_pool_limits
@@ -25,7 +34,7 @@ def cmd_dev(args) -> int:
     # `dg dev` from the root: the project's code location ([tool.dg] in pyproject.toml) on the
     # instance of dagster.yaml (DAGSTER_HOME) -- what plain `dagster dev` did, minus its warning
     # that `dg dev` supersedes it.
-    command = ["dg", "dev", "-p", str(args.port)]
+    command = [tool("dg"), "dev", "-p", str(args.port)]
     say(f"Dagster UI on http://127.0.0.1:{args.port} (instance: {settings.dagster_home})")
     # The code location reads its settings from the environment (settings.py).
     child = {"HOUSING_HOME": str(settings.home), "HOUSING_SOURCE": settings.source,
@@ -165,9 +174,12 @@ def _reap() -> None:
 
 def cmd_mlflow(args) -> int:
     settings = settings_for(args)
+    writable_home(settings)
+    port_free("127.0.0.1", args.port)
+    settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
     store = settings.mlflow_dir / "mlflow.db"
     command = [
-        "mlflow",
+        tool("mlflow"),
         "ui",
         "--backend-store-uri",
         f"sqlite:///{store}",
@@ -189,7 +201,9 @@ def cmd_serve(args) -> int:
     store = ServingSettings().store  # HOUSING_SERVING_STORE, else <HOUSING_HOME>/serving
     from housing_serving.protocol import uvicorn_command
 
+    port_free(args.host, args.port)
     command = uvicorn_command(args.host, args.port)
+    command[0] = tool(command[0])
     say(f"API on http://{args.host}:{args.port}/docs (store: {store})")
     launch(command, {"HOUSING_SERVING_STORE": store})
     return 0
@@ -209,6 +223,7 @@ def cmd_ui(args) -> int:
     from housing_ui.settings import UiSettings
 
     api = args.api or UiSettings().api_url
+    port_free(args.host, args.port)
     say(f"dashboard on http://{args.host}:{args.port} (API: {api}; start it with `housing serve`)")
     launch(ui_command(args.port, args.host), {"HOUSING_UI_API_URL": api})
     return 0

@@ -161,6 +161,10 @@ MISTAKES = {  # a user mistake -> its exit code and the one line that names the 
     "nothing ingested": (["train"], {}, 2, "error: nothing is ingested in {home}: run `housing run --no-train` first"),
     "no such months": (["run", "--scale", "0.01", "--months", "2099", "--no-train"], {}, 2,
         "error: --months 2099 selects no month of synthetic(seed=7, scale=0.01) (2012-03..2023-12): pick months it has, e.g. --months 2023"),
+    "home not writable": (["run"], {"HOUSING_HOME": "/dev/null/home"}, 4,
+        "error: HOUSING_HOME=/dev/null/home cannot be written (Not a directory): set HOUSING_HOME to a directory you can write"),
+    "mlflow home not writable": (["mlflow"], {"HOUSING_HOME": "/dev/null/home"}, 4,
+        "error: HOUSING_HOME=/dev/null/home cannot be written (Not a directory): set HOUSING_HOME to a directory you can write"),
 }  # fmt: skip
 
 
@@ -179,21 +183,41 @@ def test_a_user_mistake_is_one_line_naming_the_fix_with_its_own_exit_code(mistak
 
 
 @pytest.mark.slow
+def test_a_taken_port_is_one_line_and_exit_5_for_every_server_command(tmp_path):
+    """`housing serve` printed its banner then uvicorn's bind error (exit 3), `housing ui`
+    exited 1 and `housing mlflow` 0."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        for command in ("serve", "ui", "mlflow", "dev"):
+            proc = _housing([command, "--port", str(port)], tmp_path)
+            said = [x for x in (proc.stdout + proc.stderr).splitlines() if x.strip()]
+            assert proc.returncode == 5, (command, said)
+            assert said == [
+                f"error: cannot listen on 127.0.0.1:{port} (Address already in use): stop what "
+                "uses it, or pick another port with --port"
+            ], command
+
+
+@pytest.mark.slow
 def test_ctrl_c_stops_with_one_line_and_the_next_run_resumes(tmp_path):
     """Ctrl-C during ingest printed 79 lines and 3 tracebacks, then re-ran every month alone
-    and exited 0."""
+    and exited 0. A terminal's Ctrl-C reaches the whole foreground process group, the helpers
+    Dagster starts for a step's output included: they stay quiet too."""
     environment = {**os.environ, "HOUSING_HOME": str(tmp_path)}
     environment.pop("DAGSTER_HOME", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "housing_assets.cli", "run", "--scale", "0.01", "--no-train", "-v"],
         cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # its own group, as a shell gives a command
     )  # fmt: skip
     lines = []
     for line in proc.stdout:  # -v: a line as each step starts; interrupt inside the run
         lines.append(line)
         if "raw_monthly ..." in line:
             break
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)
     rest, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, "".join(lines) + rest + err
     said = [x for x in rest.splitlines() if x.strip()]

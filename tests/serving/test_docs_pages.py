@@ -49,3 +49,9 @@ def test_a_missing_asset_is_a_404_in_the_error_envelope(client):
     answer = client.get("/docs/assets/nope.js")
     assert answer.status_code == 404
     assert answer.json()["detail"][0]["message"]
+
+
+def test_the_api_address_itself_leads_to_its_documentation(client):
+    answer = client.get("/", follow_redirects=False)
+    assert answer.status_code == 307 and answer.headers["location"] == "/docs"
+    assert "/" not in client.get("/openapi.json").json()["paths"]  # not an API route

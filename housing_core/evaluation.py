@@ -55,7 +55,8 @@ def _coverage(frame: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def _baselines(preds: pd.DataFrame) -> dict:
+def baseline_comparisons(preds: pd.DataFrame) -> dict:
+    """Per baseline with a column in `preds`: its rows, its metrics and the model's on them."""
     out = {}
     for name, col in BASELINES.items():
         if col not in preds:
@@ -82,7 +83,7 @@ def by_horizon(preds: pd.DataFrame) -> dict:
             "rows": len(part),
             "model": metrics.regression(part[c.TARGET], part["prediction"]),
             "coverage": _coverage(part),
-            "baselines": _baselines(part),
+            "baselines": baseline_comparisons(part),
         }
     return out
 
@@ -93,7 +94,7 @@ def report(preds: pd.DataFrame) -> dict:
         "rows": len(preds),
         "model": metrics.regression(y, p),
         "coverage": _coverage(preds),
-        "baselines": _baselines(preds),
+        "baselines": baseline_comparisons(preds),
         "by_horizon": by_horizon(preds),
     }
     per_metro = metrics.by_group(preds, c.CITY, c.TARGET, "prediction")

@@ -4,9 +4,12 @@ champion? (The `promotion_gate` asset check gathers the facts and reports this v
 A challenger must beat every baseline (persistence, median list price, the reference way) on
 the same holdout rows, overall and in every horizon bucket with enough rows to judge, and must
 not be worse than the champion -- its evaluated model scored on this vintage's holdout, served
-from the same pre-holdout history -- by more than `max_mape_regression` points. Its prediction
-intervals should hold their promise where the API answers: each band covers at least its floor in
-the short horizon buckets -- a warning on the verdict, or a reason with `coverage_blocks`.
+from the same pre-holdout history -- by more than `max_mape_regression` points. The champion is
+held to the same bar on the same rows: when it loses to a baseline too, the verdict says so, and
+(`replace_losing_champion`) a challenger that loses by less than the champion replaces it.
+Prediction intervals should hold their promise where the API answers: each band covers at least
+its floor in the short horizon buckets -- a warning on the verdict, or a reason with
+`coverage_blocks`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from housing_core import bundle, horizons, metrics
+from housing_core import bundle, evaluation, horizons, metrics
+from housing_core import contract as c
 from housing_core import features as F
 from housing_core import splits as S
 from housing_core.predictor import Predictor
@@ -42,6 +46,9 @@ class GatePolicy:
     # boom: vintage 2021-02 covers 55% / 79% at 4-6 months), and a blocking rule would refuse
     # every retraining through it while the champion, calibrated the same way, keeps serving.
     coverage_blocks: bool = False
+    # A champion that loses to a baseline on the same rows is no bar worth keeping: a challenger
+    # better than it on every baseline's rows replaces it, its own losses noted on the verdict.
+    replace_losing_champion: bool = True
 
 
 @dataclass
@@ -62,10 +69,13 @@ class Verdict:
 def decide(
     rep: dict, policy: GatePolicy, champion: str | None, champion_mape: float | None,
     champion_note: str | None = None, missing_months: list[str] | None = None,
+    champion_baselines: dict | None = None,
 ) -> Verdict:  # fmt: skip
     """`rep`: evaluation.report() of the challenger's holdout; `champion_mape`: the champion's
     MAPE on the same rows (None when there is no champion or it could not be compared, with
-    `champion_note` saying why); `missing_months`: gaps in the vintage's data window."""
+    `champion_note` saying why); `missing_months`: gaps in the vintage's data window;
+    `champion_baselines`: the champion against each baseline on the same rows
+    (`evaluation.baseline_comparisons` of its predictions)."""
     verdict = Verdict(facts={"model_mape": rep["model"]["mape"], "champion": str(champion)})
     missing = missing_months or []
     verdict.facts["missing_months"] = len(missing)
@@ -76,19 +86,26 @@ def decide(
         )
     elif missing:
         verdict.notes.append(f"trained and judged without {', '.join(missing)} (quarantined?)")
+    losses = champion_losses(champion, champion_baselines or {}, verdict.facts)
+    if losses:
+        verdict.notes.append(losses)
     if policy.must_beat_baselines:
-        for name, b in rep["baselines"].items():
-            ours, theirs = b["model_on_same_rows"]["mape"], b["baseline"]["mape"]
-            verdict.facts[f"{name}_baseline_mape"] = theirs
-            verdict.facts[f"model_mape_on_{name}_rows"] = ours
-            if b["rows"] and not ours < theirs:
-                verdict.reasons.append(
-                    f"MAPE {ours:.2f}% does not beat the {name} baseline {theirs:.2f}% on "
-                    f"{b['rows']:,} rows"
-                )
-        reasons, notes = bucket_verdicts(rep, policy.min_bucket_rows)
-        verdict.reasons += reasons
+        reasons = [
+            f"MAPE {ours:.2f}% does not beat the {name} baseline {theirs:.2f}% on {rows:,} rows"
+            for name, ours, theirs, rows in _losing(rep["baselines"], verdict.facts, "model")
+        ]
+        bucket_reasons, notes = bucket_verdicts(rep, policy.min_bucket_rows)
+        reasons += bucket_reasons
         verdict.notes += notes
+        if (
+            reasons
+            and policy.replace_losing_champion
+            and _beats_losing_champion(rep, champion_mape, champion_baselines or {})
+        ):
+            verdict.facts["replaces_losing_champion"] = True
+            verdict.notes += [f"waived, the champion loses by more: {r}" for r in reasons]
+        else:
+            verdict.reasons += reasons
     reasons, notes = coverage_verdicts(rep, policy)
     if policy.coverage_blocks:
         verdict.reasons += reasons
@@ -109,6 +126,45 @@ def decide(
         k: (float(v) if isinstance(v, float | np.floating) else v) for k, v in verdict.facts.items()
     }
     return verdict
+
+
+def _losing(baselines: dict, facts: dict, who: str) -> list[tuple[str, float, float, int]]:
+    """(baseline, model MAPE, baseline MAPE, rows) for each baseline `who` does not beat on
+    its rows; every compared figure goes into `facts`."""
+    lost = []
+    for name, b in baselines.items():
+        ours, theirs = b["model_on_same_rows"]["mape"], b["baseline"]["mape"]
+        facts[f"{name}_baseline_mape"] = theirs
+        facts[f"{who}_mape_on_{name}_rows"] = ours
+        if b["rows"] and not ours < theirs:
+            lost.append((name, ours, theirs, b["rows"]))
+    return lost
+
+
+def champion_losses(champion: str | None, baselines: dict, facts: dict) -> str | None:
+    """The sentence saying which baselines the champion loses to on the challenger's rows."""
+    lost = _losing(baselines, facts, "champion")
+    if baselines:
+        facts["champion_beats_baselines"] = not lost
+    if not lost:
+        return None
+    return f"champion {champion} does not beat the baselines on the same rows either: " + "; ".join(
+        f"{ours:.2f}% against {name} {theirs:.2f}% on {rows:,} rows"
+        for name, ours, theirs, rows in lost
+    )
+
+
+def _beats_losing_champion(rep: dict, champion_mape: float | None, baselines: dict) -> bool:
+    """The champion loses to a baseline, and the challenger is better than it overall and on
+    every baseline's rows."""
+    if champion_mape is None or not _losing(baselines, {}, "champion"):
+        return False
+    ours = rep["baselines"]
+    return rep["model"]["mape"] < champion_mape and all(
+        name in ours and ours[name]["model_on_same_rows"]["mape"] < b["model_on_same_rows"]["mape"]
+        for name, b in baselines.items()
+        if b["rows"]
+    )
 
 
 def bucket_verdicts(rep: dict, min_rows: int) -> tuple[list[str], list[str]]:
@@ -163,22 +219,32 @@ def coverage_verdicts(rep: dict, policy: GatePolicy) -> tuple[list[str], list[st
     return reasons, notes
 
 
+@dataclass(frozen=True)
+class ChampionScore:
+    mape: float | None  # None: not compared (`note` says why)
+    baselines: dict  # per baseline, as in the challenger's report; empty when not held to them
+    note: str | None
+
+
 def champion_on_same_rows(
-    store: bundle.Store, version: str, rows: pd.DataFrame
-) -> tuple[float | None, str | None]:
+    store: bundle.Store, version: str, rows: pd.DataFrame, judged: pd.DataFrame | None = None
+) -> ChampionScore:
     """The champion's MAPE on this vintage's holdout, served from the same pre-holdout history
     as the challenger (its own published history runs later and would flatter it), scored by
     the champion's evaluated model -- the one its holdout judged, before the final refit -- so
     that neither side has trained on these rows (unless the challenger holds out months older
     than the champion's own holdout) and each is the estimate of what it publishes. A champion
     this release cannot read (published by an older feature version) is not compared, and the
-    note says so."""
+    note says so. `judged`: the challenger's holdout predictions, whose baseline columns the
+    champion is then held to on the same rows."""
     published = bundle.load(store, version)
     state = json.loads(published.files[bundle.FEATURE_STATE])
     if state.get("version") != F.STATE_VERSION or bundle.ANCHORS not in published.files:
-        return None, (
+        return ChampionScore(
+            None,
+            {},
             f"champion {version} was published by an older release (feature state version "
-            f"{state.get('version')}); not compared on the same rows"
+            f"{state.get('version')}); not compared on the same rows",
         )
     history = rows[rows[S.SPLIT] != S.HOLDOUT]
     predictor = Predictor.from_bundle(published)
@@ -194,5 +260,16 @@ def champion_on_same_rows(
         )
     predictor = predictor.with_anchors(F.anchor_table(history, predictor.state))
     holdout = rows[rows[S.SPLIT] == S.HOLDOUT]
-    mape = metrics.regression(holdout["price"], predictor.predict(holdout)["prediction"])["mape"]
-    return float(mape), None
+    predicted = predictor.predict(holdout)["prediction"].to_numpy()
+    mape = metrics.regression(holdout[c.TARGET], predicted)["mape"]
+    if judged is None:
+        return ChampionScore(float(mape), {}, None)
+    keys = [c.ZIPCODE, c.DATE]
+    mine = holdout[keys].assign(prediction=predicted)
+    theirs = judged.drop(columns=["prediction"]).merge(mine, on=keys, how="inner", validate="1:1")
+    if len(theirs) != len(judged):
+        raise ValueError(
+            f"the champion scored {len(theirs):,} of the challenger's {len(judged):,} holdout "
+            "rows: the two are not judged on the same rows"
+        )
+    return ChampionScore(float(mape), evaluation.baseline_comparisons(theirs), None)

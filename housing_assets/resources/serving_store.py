@@ -90,6 +90,11 @@ class PromotionPolicy(dg.ConfigurableResource):
         description="A coverage shortfall blocks promotion (default: a warning on the verdict).",
     )
 
+    replace_losing_champion: bool = Field(
+        default=_GATE.replace_losing_champion,
+        description="A champion losing to a baseline on the same rows is replaced by a challenger better than it on every baseline's rows.",
+    )
+
     def policy(self) -> gate.GatePolicy:
         return gate.GatePolicy(
             max_mape_regression=self.max_mape_regression,
@@ -100,4 +105,5 @@ class PromotionPolicy(dg.ConfigurableResource):
             min_coverage_95=self.min_coverage_95,
             coverage_max_horizon=self.coverage_max_horizon,
             coverage_blocks=self.coverage_blocks,
+            replace_losing_champion=self.replace_losing_champion,
         )

@@ -62,7 +62,8 @@ def test_each_kind_of_failure_is_alerted_as_what_it_is(receiver):
     assert blocked["kind"] == "gate_blocked" and blocked["details"]["vintage"] == "2022-01"
     assert blocked["text"] == (
         f"The promotion gate blocked the model of train 2022-01: {GATE_VERDICT}. The champion "
-        "keeps serving; every verdict is on GET /v1/gate."
+        "keeps serving although it loses to a baseline on the same rows too; every verdict, "
+        "with the champion's figures, is on GET /v1/gate."
     )
     assert quarantine["kind"] == "quarantined" and quarantine["details"]["months"] == ["2016-05"]
     assert "date_month == partition_month: 1 of 62 rows" in quarantine["text"]
@@ -72,6 +73,16 @@ def test_each_kind_of_failure_is_alerted_as_what_it_is(receiver):
     for alert in received:  # what a chat receiver shows whole: the fix always at its end
         assert len(alert["text"]) <= 400 and alert["text"].endswith(alert["fix"]), alert
     assert {a["run_id"] for a in received} == {run.run_id for run, _ in runs}
+
+
+def test_a_gate_block_says_whether_the_champion_holds_the_bar_it_was_refused_by():
+    from housing_assets.defs.monitoring.alerts import _champion_fix
+
+    calm = "The champion keeps serving; every verdict is on GET /v1/gate."
+    assert _champion_fix({}) == calm  # no champion, or one not compared
+    assert _champion_fix({"champion_beats_baselines": dg.MetadataValue.bool(True)}) == calm
+    losing = _champion_fix({"champion_beats_baselines": dg.MetadataValue.bool(False)})
+    assert "loses to a baseline on the same rows too" in losing
 
 
 def test_an_undelivered_alert_fails_the_tick_and_no_webhook_only_logs(receiver):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from housing_core import bundle, metrics, publishing, training
+from housing_core import bundle, evaluation, metrics, publishing, training
 from housing_core.gate import (
     GatePolicy,
     bucket_verdicts,
@@ -69,6 +69,31 @@ def test_the_decision_names_every_reason_and_keeps_the_figures():
     assert len(losing.reasons) == 2  # overall and the 1-3 bucket
     lenient = GatePolicy(must_beat_baselines=False)
     assert decide(_report(6.0, 5.0), lenient, None, None).passed
+
+
+def test_the_champion_is_held_to_the_baselines_on_the_same_rows():
+    """A champion that loses to persistence too is named on the verdict; a challenger better
+    than it everywhere replaces it, its own losses kept as notes (unless the policy says no)."""
+    losing_champion = _report(5.5, 5.0)["baselines"]
+    better = decide(_report(5.2, 5.0), GatePolicy(), "v3", 5.5, champion_baselines=losing_champion)
+    assert better.passed and better.facts["replaces_losing_champion"] is True
+    assert better.facts["champion_beats_baselines"] is False
+    assert better.notes[0] == (
+        "champion v3 does not beat the baselines on the same rows either: 5.50% against "
+        "persistence 5.00% on 500 rows"
+    )
+    assert better.notes[1].startswith("waived, the champion loses by more: MAPE 5.20% does not")
+    strict = GatePolicy(replace_losing_champion=False)
+    kept = decide(_report(5.2, 5.0), strict, "v3", 5.5, champion_baselines=losing_champion)
+    assert not kept.passed and kept.reasons[0].startswith("MAPE 5.20% does not beat")
+    assert "does not beat the baselines on the same rows either" in kept.notes[0]
+    # Worse than the losing champion anywhere: rejected, and the champion's loss still said.
+    worse = decide(_report(5.6, 5.0), GatePolicy(), "v3", 5.5, champion_baselines=losing_champion)
+    assert not worse.passed and "either" in worse.notes[0]
+    # A champion that wins is no excuse.
+    winning = _report(4.0, 5.0)["baselines"]
+    held = decide(_report(5.2, 5.0), GatePolicy(), "v3", 4.0, champion_baselines=winning)
+    assert not held.passed and held.facts["champion_beats_baselines"] is True
 
 
 def test_a_champion_that_cannot_be_compared_is_a_note_not_a_verdict():
@@ -153,9 +178,12 @@ def test_the_champion_is_compared_by_its_evaluated_model_not_its_final_refit(tin
     )
     assert files["model.json"] != files[bundle.EVALUATED_MODEL] == tiny.files["model.json"]
     bundle.publish(store, "refit-v1", files)
-    champion, note = champion_on_same_rows(store, "refit-v1", tiny.splits)
+    score = champion_on_same_rows(store, "refit-v1", tiny.splits, judged)
+    champion = score.mape
     holdout = tiny.holdout
-    assert note is None
+    assert score.note is None
+    # Held to the challenger's baselines on the same rows: here the champion is the challenger.
+    assert score.baselines == evaluation.baseline_comparisons(judged)
     assert champion == pytest.approx(
         metrics.regression(holdout["price"], judged["prediction"])["mape"]
     )
@@ -163,7 +191,7 @@ def test_the_champion_is_compared_by_its_evaluated_model_not_its_final_refit(tin
     without = {**files}
     del without[bundle.EVALUATED_MODEL]
     bundle.publish(store, "refit-only", without)
-    in_sample, _ = champion_on_same_rows(store, "refit-only", tiny.splits)
+    in_sample = champion_on_same_rows(store, "refit-only", tiny.splits).mape
     assert in_sample < champion
 
 

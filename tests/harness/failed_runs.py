@@ -24,7 +24,9 @@ def holdout_metrics() -> int:
 
 @dg.asset_check(asset=holdout_metrics, blocking=True)
 def promotion_gate() -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=False, description=GATE_VERDICT)
+    return dg.AssetCheckResult(
+        passed=False, description=GATE_VERDICT, metadata={"champion_beats_baselines": False}
+    )
 
 
 @dg.asset

@@ -30,7 +30,7 @@ def classify(instance: dg.DagsterInstance, run: dg.DagsterRun) -> Alert:
             "gate_blocked",
             f"Model not published: {scope}",
             f"The promotion gate blocked the model of {scope}: {gate.description}.",
-            "The champion keeps serving; every verdict is on GET /v1/gate.",
+            _champion_fix(gate.metadata),
             details={"vintage": run.tags.get("dagster/partition"), "verdict": gate.description},
             **base,
         )
@@ -56,6 +56,17 @@ def classify(instance: dg.DagsterInstance, run: dg.DagsterRun) -> Alert:
         details={"error": error},
         **base,
     )
+
+
+def _champion_fix(facts: dict) -> str:
+    """A champion that loses to a baseline on the same rows is no comfort: say so."""
+    held = facts.get("champion_beats_baselines")
+    if held is not None and held.value is False:
+        return (
+            "The champion keeps serving although it loses to a baseline on the same rows too; "
+            "every verdict, with the champion's figures, is on GET /v1/gate."
+        )
+    return "The champion keeps serving; every verdict is on GET /v1/gate."
 
 
 def _quarantine_fix(months: list[str], found: dict[str, list[str]]) -> str:

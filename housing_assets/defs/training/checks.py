@@ -60,30 +60,38 @@ def encoders_fit_on_train_only(
     asset=holdout_metrics,
     partitions_def=vintages,
     blocking=True,
-    additional_ins={"splits": dg.AssetIn(), "tuned_model": dg.AssetIn()},
+    additional_ins={
+        "splits": dg.AssetIn(),
+        "tuned_model": dg.AssetIn(),
+        "holdout_predictions": dg.AssetIn(),
+    },
 )
 def promotion_gate(
     context: dg.AssetCheckExecutionContext,
     holdout_metrics: dict,
     splits: pd.DataFrame,
+    holdout_predictions: pd.DataFrame,
     tuned_model: training.ModelArtifact,
     serving_store: ServingStore,
     promotion_policy: PromotionPolicy,
     mlflow_tracking: MlflowTracking,
 ) -> dg.AssetCheckResult:
-    """Publish only a model that beats every baseline overall and in every horizon bucket, and is not worse than the champion on the same holdout rows."""
+    """Publish only a model that beats every baseline overall and in every horizon bucket, and is not worse than the champion on the same holdout rows (a champion that loses to a baseline there too is replaced by a better challenger)."""
     store = serving_store.store()
     champion = bundle.current_version(store)
-    champion_mape, note = (
-        gate.champion_on_same_rows(store, champion, splits) if champion else (None, None)
+    score = (
+        gate.champion_on_same_rows(store, champion, splits, holdout_predictions)
+        if champion
+        else gate.ChampionScore(None, {}, None)
     )
     verdict = gate.decide(
         holdout_metrics,
         promotion_policy.policy(),
         champion,
-        champion_mape,
-        note,
+        score.mape,
+        score.note,
         missing_months=S.missing_months(splits),
+        champion_baselines=score.baselines,
     )
     # The registry keeps every trained version; say which the gate refused, and why -- there,
     # on the run (a rejection must not read as a crash) and in the serving store for the API.

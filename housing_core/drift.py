@@ -197,6 +197,20 @@ def _policy_bars(t: Thresholds) -> dict[str, float]:
     }
 
 
+TRAINED = "trained"  # a month the served model learned from: reported, not judged
+STATUS_COLOURS = {"ok": "#2e7d32", "warn": "#ef6c00", "error": "#c62828", TRAINED: "#757575"}
+
+
+def not_judged(report: dict, model: str, trained_through: str) -> dict:
+    """A month the served model was trained on cannot drift from it: its figures stay in the
+    report, the verdict says why there is none."""
+    return {
+        **report,
+        "status": TRAINED,
+        "reasons": [f"model {model} was trained on months through {trained_through}: not judged"],
+    }
+
+
 def compare(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -450,7 +464,7 @@ def html(
     def img(png: bytes, alt: str) -> str:
         return f'<img alt="{alt}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
-    colour = {"ok": "#2e7d32", "warn": "#ef6c00", "error": "#c62828"}[report["status"]]
+    colour = STATUS_COLOURS[report["status"]]
     rows = "".join(
         f"<tr{' class=drift' if f['drifting'] else ''}><td>{escape.escape(f['feature'])}</td>"
         f"<td>{_label(f)}</td><td>{f['score']:.3f}</td><td>{f['threshold']}</td>"

@@ -68,6 +68,12 @@ class PublishedModel:
         """The last month of data the model saw (its holdout's end), YYYY-MM."""
         return self.provenance["windows"]["holdout"]["last"]
 
+    @property
+    def trained_through(self) -> str:
+        """The last month the served booster learned from, YYYY-MM: its final refit's, else the
+        end of its eval window (a model never refit learned from train and eval only)."""
+        return self.provenance.get("trained_through") or self.provenance["windows"]["eval"]["last"]
+
     def _frame(self, name: str) -> pd.DataFrame | None:
         data = self.published.files.get(name)
         return None if data is None else pd.read_parquet(io.BytesIO(data))

@@ -188,7 +188,9 @@ def horizon_chart(long: pd.DataFrame) -> alt.Chart:
     )
 
 
-STATUS_COLORS = alt.Scale(domain=["ok", "warn", "error"], range=["#2e7d32", "#ef6c00", "#c62828"])
+STATUS_COLORS = alt.Scale(  # "trained": a month the model learned from, reported but not judged
+    domain=["ok", "warn", "error", "trained"], range=["#2e7d32", "#ef6c00", "#c62828", "#757575"]
+)
 
 
 def drift_heatmap(long: pd.DataFrame, value: str, title: str, threshold: float) -> alt.Chart:

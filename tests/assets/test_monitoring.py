@@ -34,6 +34,7 @@ def _tracked(home, settings: Settings) -> str:
     files = {k: v for k, v in bundle.load(store).files.items() if k != bundle.MANIFEST}
     provenance = json.loads(files[bundle.PROVENANCE])
     provenance["mlflow"]["run_id"] = run_id
+    provenance["trained_through"] = MONTHS[0]  # refit through the first month monitored
     files[bundle.PROVENANCE] = json.dumps(provenance).encode()
     bundle.publish(store, "2022-01-v1-tracked", files)
     return run_id
@@ -86,6 +87,23 @@ def test_a_range_run_reports_drift_and_row_counts_per_month(tmp_path, tiny):
             assert live["losing"] == (ape >= persistence)
             assert _latest(instance, "live_performance", month)["mape"] == live["mape"]
             lives[month] = live["mape"]
+        # A month the champion learned from is reported, not judged, and its check passes.
+        assert statuses[MONTHS[0]] == "trained"
+        assert "trained" not in [statuses[m] for m in MONTHS[1:]]
+        checked = {
+            e.partition: e
+            for e in (
+                r.event_log_entry.dagster_event.event_specific_data
+                for r in instance.get_records_for_run(
+                    result.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+                ).records
+            )
+            if e.check_name == "drift_within_thresholds" and e.partition
+        }
+        assert checked[MONTHS[0]].passed
+        assert checked[MONTHS[0]].description == (
+            f"model {model} was trained on months through {MONTHS[0]}: not judged"
+        )
         run_counts = _latest(instance, "drift_report", MONTHS[0])["run_status_counts"]
         assert run_counts == pd.Series(list(statuses.values())).value_counts().to_dict()
     # Each month's live error is a step of the champion's own MLflow run.

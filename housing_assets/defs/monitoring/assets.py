@@ -52,7 +52,8 @@ def drift_report(
 ) -> dict:
     """Month M against the champion's reference: each feature's move (and PSI/KS), prediction
     drift, MAPE when prices are known, judged by thresholds calibrated on the champion's own
-    history; JSON + a self-contained HTML report in the serving store's
+    history (a month the champion was trained on is reported, not judged); JSON + a
+    self-contained HTML report in the serving store's
     reports/drift/v<model version>/ (one per champion: a new champion's view does not overwrite
     the old one's)."""
     champion = champion_or_fail(serving_store)
@@ -77,6 +78,8 @@ def drift_report(
             thresholds=drift_policy.thresholds(),
             calibration=champion.drift_calibration,
         )
+        if month <= champion.trained_through:
+            report = drift.not_judged(report, champion.model_version, champion.trained_through)
         report.update(month=month, champion=champion.model_version, bundle=champion.version)
         page = drift.html(
             month,

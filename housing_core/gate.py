@@ -55,6 +55,7 @@ class GatePolicy:
 class Verdict:
     reasons: list[str] = field(default_factory=list)  # why not: empty = promote
     notes: list[str] = field(default_factory=list)  # what was not judged, and why
+    summary: str = "promoted"  # a promoted model's figures, in words
     facts: dict[str, Any] = field(default_factory=dict)  # the figures compared
 
     @property
@@ -63,7 +64,8 @@ class Verdict:
 
     @property
     def description(self) -> str:
-        return "; ".join(self.reasons) or "promote"
+        """Why not, or, for a promoted model, what it beat."""
+        return "; ".join(self.reasons) or self.summary
 
 
 def decide(
@@ -125,7 +127,27 @@ def decide(
     verdict.facts = {
         k: (float(v) if isinstance(v, float | np.floating) else v) for k, v in verdict.facts.items()
     }
+    if verdict.passed:
+        verdict.summary = _promoted(rep, policy, champion, champion_mape, verdict.facts)
     return verdict
+
+
+def _promoted(
+    rep: dict, policy: GatePolicy, champion: str | None, champion_mape: float | None, facts: dict
+) -> str:
+    said = f"promoted: holdout MAPE {rep['model']['mape']:.2f}%"
+    beaten = [
+        f"{name} {b['baseline']['mape']:.2f}%" for name, b in rep["baselines"].items() if b["rows"]
+    ]
+    if policy.must_beat_baselines and beaten:
+        said += (
+            f" against {', '.join(beaten)}, losses waived as the champion loses by more"
+            if facts.get("replaces_losing_champion")
+            else f" beats every baseline ({', '.join(beaten)})"
+        )
+    if champion is not None and champion_mape is not None:
+        said += f"; champion {champion} {champion_mape:.2f}% on the same rows"
+    return said
 
 
 def _losing(baselines: dict, facts: dict, who: str) -> list[tuple[str, float, float, int]]:

@@ -57,3 +57,31 @@ def document(
         indent=1,
         sort_keys=True,
     ).encode()
+
+
+def model_card(
+    vintage: str, windows: dict, rep: dict, passed: bool, verdict: str, notes: list[str]
+) -> str:
+    """A registered version's description (markdown, as MLflow's UI renders it): what it was
+    trained and judged on, its holdout error against the baselines by horizon, how well its
+    intervals kept their promise, and the gate's verdict in words."""
+    from housing_core import evaluation
+
+    spans = ", ".join(
+        f"{name} {w['first']}..{w['last']} ({w['rows']:,} rows)"
+        for name in ("train", "eval", "holdout")
+        if (w := windows.get(name))
+    )
+    coverage = ", ".join(f"{lv}% band {v:.0%}" for lv, v in rep.get("coverage", {}).items())
+    lines = [
+        f"**Vintage {vintage}**: XGBoost tuned by Optuna (fit on train, scored on eval), refit "
+        f"on train + eval, judged on the holdout; {spans}.",
+        "",
+        f"**Gate: {PROMOTED if passed else REJECTED}.** {verdict}",
+        *([""] + [f"- {n}" for n in notes] if notes else []),
+        "",
+        f"Holdout interval coverage: {coverage}." if coverage else "",
+        "",
+        evaluation.horizon_table(rep),
+    ]
+    return "\n".join(lines)

@@ -24,6 +24,15 @@ PIP_REQUIREMENTS = ["xgboost>=3.0", "pandas>=2.2", "numpy>=1.26", "pyarrow>=16"]
 
 
 FORECAST_ALIAS = "forecast-champion"
+# MLflow's UI opens an experiment on the view its kind names; without one it guesses, and an
+# experiment with no traces opened on the GenAI overview.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+MODEL_DESCRIPTION = (
+    "The price of a zip code in a month (HouseTS schema), 1-24 months after the zip's last known "
+    "price. Each version's description is its model card: data windows, holdout error against "
+    "the baselines by horizon, interval coverage and the promotion gate's verdict. The alias "
+    "`champion` names the version the API serves."
+)
 
 
 class MlflowTracking(dg.ConfigurableResource):
@@ -42,12 +51,27 @@ class MlflowTracking(dg.ConfigurableResource):
         import mlflow
 
         mlflow.set_tracking_uri(self.tracking_uri)
-        if mlflow.get_experiment_by_name(self.experiment_name) is None:
-            mlflow.create_experiment(self.experiment_name, artifact_location=self.artifact_location)
+        found = mlflow.get_experiment_by_name(self.experiment_name)
+        if found is None:
+            mlflow.create_experiment(
+                self.experiment_name,
+                artifact_location=self.artifact_location,
+                tags=EXPERIMENT_KIND,
+            )
+        elif not EXPERIMENT_KIND.items() <= found.tags.items():  # made by an older release
+            for key, value in EXPERIMENT_KIND.items():
+                self.client().set_experiment_tag(found.experiment_id, key, value)
 
     @contextlib.contextmanager
-    def parent_run(self, context: dg.AssetExecutionContext, tags: dict[str, str]) -> Iterator[str]:
-        """The Dagster run's MLflow parent run, tagged; ended when the block exits."""
+    def parent_run(
+        self,
+        context: dg.AssetExecutionContext,
+        tags: dict[str, str],
+        name: str | None = None,
+        description: str | None = None,
+    ) -> Iterator[str]:
+        """The Dagster run's MLflow parent run, tagged, named and described (MLflow's run list
+        shows the name, the run page the description); ended when the block exits."""
         import mlflow
         from dagster_mlflow.resources import MlFlow
 
@@ -70,6 +94,11 @@ class MlflowTracking(dg.ConfigurableResource):
             raise RuntimeError(
                 f"MLflow opened no run for {context.run.job_name} at {self.tracking_uri}"
             )
+        named = {"mlflow.runName": name} if name else {}
+        if description:
+            named["mlflow.note.content"] = description
+        for key, value in named.items():
+            self.client().set_tag(run_id, key, value)
         try:
             yield run_id
         except BaseException:
@@ -132,15 +161,22 @@ class MlflowTracking(dg.ConfigurableResource):
         for key, value in tags.items():
             client.set_model_version_tag(self.registered_model, version, key, value)
 
-    def tag_verdict(self, version: str, passed: bool, description: str) -> None:
+    def tag_verdict(
+        self, version: str, passed: bool, description: str, card: str | None = None
+    ) -> None:
         """Mark a registered version with the promotion gate's verdict: `gate` = promoted |
         rejected, and `gate_reason` (a rejected model stays READY in the registry, so without
-        this nothing told it from a model that was never judged)."""
+        this nothing told it from a model that was never judged); `card` becomes the version's
+        description, and the registered model gets its own once."""
         client = self.client()
         client.set_model_version_tag(
             self.registered_model, version, "gate", "promoted" if passed else "rejected"
         )
         client.set_model_version_tag(self.registered_model, version, "gate_reason", description)
+        if card is not None:
+            client.update_model_version(self.registered_model, version, description=card)
+        if not client.get_registered_model(self.registered_model).description:
+            client.update_registered_model(self.registered_model, description=MODEL_DESCRIPTION)
 
     def reconcile_champion(self, store) -> str | None:
         """`current` in the serving store is the truth about what serves; the MLflow alias

@@ -196,6 +196,21 @@ def test_gate_blocks_a_bad_model_and_keeps_the_champion(trained):
     rejected = client.get_model_version("housing-price-xgb", "2").tags
     assert rejected["gate"] == "rejected" and rejected["gate_reason"] == blocked.gate
     assert client.get_model_version("housing-price-xgb", "1").tags["gate"] == "promoted"
+    # What MLflow's UI shows a registry user: the runs table, named runs, model cards.
+    from housing_assets.resources.mlflow_tracking import MODEL_DESCRIPTION
+
+    experiment = client.get_experiment_by_name("housing-price")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    parent = client.get_run(outcome.model.mlflow.run_id).data.tags
+    assert parent["mlflow.runName"] == "vintage 2022-01"
+    assert parent["mlflow.note.content"].startswith("Vintage 2022-01 (eval ")
+    promoted = client.get_model_version("housing-price-xgb", "1").description
+    assert promoted.startswith("**Vintage 2022-01**: XGBoost tuned by Optuna")
+    assert f"**Gate: promoted.** {outcome.gate}" in promoted and "| 1-3 |" in promoted
+    assert outcome.gate.startswith("promoted: holdout MAPE ")
+    card = client.get_model_version("housing-price-xgb", "2").description
+    assert f"**Gate: rejected.** {blocked.gate}" in card
+    assert client.get_registered_model("housing-price-xgb").description == MODEL_DESCRIPTION
     # ... and so do the Dagster run (a rejection, not a crash) and the serving store (the API).
     tags = inst.get_run_by_id(blocked.run_id).tags
     assert tags["housing/gate"] == "rejected" and tags["housing/gate_reason"] == blocked.gate

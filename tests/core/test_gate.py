@@ -63,7 +63,11 @@ def test_the_decision_names_every_reason_and_keeps_the_figures():
         "MAPE 4.00% is worse than champion 2021-01-v3 (3.20%) by more than 0.5 points"
     )
     assert worse.facts["champion_mape_same_rows"] == 3.2 and worse.facts["model_mape"] == 4.0
-    assert decide(_report(4.0, 5.0), policy, "2021-01-v3", 3.6).passed  # within 0.5 points
+    within = decide(_report(4.0, 5.0), policy, "2021-01-v3", 3.6)  # within 0.5 points
+    assert within.passed and within.description == (
+        "promoted: holdout MAPE 4.00% beats every baseline (persistence 5.00%); champion "
+        "2021-01-v3 3.60% on the same rows"
+    )
     losing = decide(_report(6.0, 5.0), policy, None, None)
     assert losing.reasons[0].startswith("MAPE 6.00% does not beat the persistence baseline")
     assert len(losing.reasons) == 2  # overall and the 1-3 bucket

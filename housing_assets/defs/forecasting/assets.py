@@ -68,7 +68,7 @@ def forecaster(
     tags = {"vintage": vintage, "dagster_partition": vintage, "dagster_run_id": context.run_id}
     started = time.perf_counter()
     with (
-        mlflow_tracking.parent_run(context, tags),
+        mlflow_tracking.parent_run(context, tags, name=f"vintage {vintage}"),
         mlflow.start_run(
             run_name=f"forecaster-{vintage}", nested=True, tags={**tags, "model": "forecaster"}
         ) as run,

@@ -10,7 +10,7 @@ from housing_assets.defs.training.model import holdout_metrics, holdout_predicti
 from housing_assets.defs.training.partitions import vintages
 from housing_assets.resources.mlflow_tracking import MlflowTracking
 from housing_assets.resources.serving_store import PromotionPolicy, ServingStore
-from housing_core import bundle, gate, training, verdicts
+from housing_core import bundle, gate, publishing, training, verdicts
 from housing_core import features as F
 from housing_core import splits as S
 
@@ -95,7 +95,17 @@ def promotion_gate(
     )
     # The registry keeps every trained version; say which the gate refused, and why -- there,
     # on the run (a rejection must not read as a crash) and in the serving store for the API.
-    mlflow_tracking.tag_verdict(tuned_model.mlflow.version, verdict.passed, verdict.description)
+    card = verdicts.model_card(
+        context.partition_key,
+        publishing.windows(splits),
+        holdout_metrics,
+        verdict.passed,
+        verdict.description,
+        verdict.notes,
+    )
+    mlflow_tracking.tag_verdict(
+        tuned_model.mlflow.version, verdict.passed, verdict.description, card
+    )
     run = context.op_execution_context.run
     mark_run(context.instance, run.run_id, verdict)
     serving_store.write_report(

@@ -92,7 +92,18 @@ def tuned_model(
         "data_fingerprint": S.fingerprint(rows),
     }
     started = time.perf_counter()
-    with mlflow_tracking.parent_run(context, tags) as parent_id:
+    windows = publishing.windows(rows)
+    described = "; ".join(f"{k} {w['first']}..{w['last']}" for k, w in sorted(windows.items()))
+    with mlflow_tracking.parent_run(
+        context,
+        tags,
+        name=f"vintage {vintage}",
+        description=(
+            f"Vintage {vintage} ({described}): the price model tuned and registered here, the "
+            f"forecaster when the job trains one; Dagster run {context.run_id[:8]} of job "
+            f"{context.run.job_name}."
+        ),
+    ) as parent_id:
         mlflow.log_params({"vintage": vintage, "target": state.target, **settings.__dict__})
 
         def log_trial(trial: tuning.TrialResult) -> None:

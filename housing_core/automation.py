@@ -218,6 +218,9 @@ class RetrainRules:
     max_retries: int = 3  # a retraining that crashed before the gate is retried this many times
     retry_backoff_minutes: float = 10.0  # before the first retry; doubled for each next one
     losing_months: int = 2  # landed months in a row the champion lost to persistence live
+    # ... after which persistence answers in its place until it wins a month (off: it keeps
+    # answering, alerted, while its retraining runs)
+    fallback_to_baseline: bool = False
 
 
 @dataclass(frozen=True)

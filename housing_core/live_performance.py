@@ -9,6 +9,10 @@ One record per (model version, month), in the serving store:
 
 keyed by the MLflow model version as drift reports are, so a history refresh (same model, new
 bundle) keeps its record and a new champion starts its own.
+
+A policy may stop a losing model from answering: after it lost `losing_months` landed months
+in a row, `reports/live/fallback.json` names it active and the API serves persistence in its
+place, flagged in every answer, until it wins a month again or another model goes live.
 """
 
 from __future__ import annotations
@@ -97,6 +101,43 @@ def read(store: Store, model_version: str) -> tuple[list[dict], dict[str, str]]:
         except ValueError as exc:
             broken[k] = f"{type(exc).__name__}: {exc}"[:300]
     return found, broken
+
+
+FALLBACK = f"{ROOT}/fallback.json"
+BASELINE = "persistence"  # what serves in a losing model's place: each zip's last known price
+
+
+def fallback(records: Sequence[dict], model_version: str, losing_months: int) -> dict:
+    """The fallback a model's live record calls for: `active` while its current losing streak
+    is at least `losing_months` long."""
+    streak = losing_streak(records)
+    return {
+        "model_version": str(model_version),
+        "baseline": BASELINE,
+        "active": len(streak) >= losing_months,
+        "months": streak,
+        "through": records[-1]["month"] if records else None,
+    }
+
+
+def write_fallback(store: Store, state: dict) -> None:
+    store.write(FALLBACK, json.dumps(state, indent=1).encode())
+
+
+def read_fallback(store: Store) -> dict | None:
+    """The latest fallback record (None: no policy ever wrote one)."""
+    if not store.exists(FALLBACK):
+        return None
+    state = json.loads(store.read(FALLBACK))
+    if not isinstance(state, dict) or not {"model_version", "active", "months"} <= state.keys():
+        raise ValueError(f"{FALLBACK} is not a fallback record: {str(state)[:200]}")
+    return state
+
+
+def serves_baseline(state: dict | None, model_version: str) -> bool:
+    """Whether persistence answers in this model's place (a record about another model, say
+    the one this champion replaced, does not apply)."""
+    return bool(state and state["active"] and state["model_version"] == str(model_version))
 
 
 def losing_streak(records: Sequence[dict]) -> list[str]:

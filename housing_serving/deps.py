@@ -4,6 +4,8 @@ admin key. Tests replace `live_model` through `app.dependency_overrides`."""
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import secrets
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -11,11 +13,14 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Header, HTTPException, Request
 
+from housing_core import live_performance
 from housing_core.published import PublishedModel
 from housing_serving.forecasts import ForecastHolder, LiveForecast
 from housing_serving.metrics import ApiMetrics
-from housing_serving.model_holder import ModelHolder
+from housing_serving.model_holder import REFUSED, ModelHolder
 from housing_serving.settings import ServingSettings
+
+log = logging.getLogger("housing_serving")
 
 
 @dataclass
@@ -26,6 +31,8 @@ class Runtime:
     settings: ServingSettings
     metrics: ApiMetrics
     forecasts: ForecastHolder | None = None  # the published forecaster, when the store has one
+    fallback: dict | None = None  # the live fallback record (live_performance.read_fallback)
+    fallback_error: str | None = None
     slots: dict[str, asyncio.Semaphore] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -63,12 +70,31 @@ class Runtime:
         if self.forecasts is not None:
             self.forecasts.refresh()  # its own pointer; a refused one is logged, never fatal
         swapped = self.holder.refresh()
+        self._follow_fallback()
         current = self.holder.current
         if swapped and current is not None:
             self.metrics.serving(current.version, current.provenance.get("vintage", "?"))
         outcome = "swapped" if swapped else ("refused" if self.holder.last_error else "unchanged")
         self.metrics.reloads.labels(outcome=outcome).inc()
         return swapped
+
+
+    def _follow_fallback(self) -> None:
+        """An unreadable fallback record keeps the last one read (logged once)."""
+        try:
+            state = live_performance.read_fallback(self.holder.store)
+        except REFUSED as exc:
+            if self.fallback_error != str(exc):
+                log.error("the fallback record is unreadable (kept the last one read): %s", exc)
+            self.fallback_error = str(exc)
+            return
+        self.fallback_error = None
+        if state != self.fallback and state is not None:
+            log.warning("fallback record: %s", json.dumps(state))
+        self.fallback = state
+
+    def serves_baseline(self, model: PublishedModel) -> bool:
+        return live_performance.serves_baseline(self.fallback, model.model_version)
 
 
 async def runtime(request: Request) -> Runtime:

@@ -181,6 +181,11 @@ class Prediction(BaseModel):
 
 class PredictResponse(BaseModel):
     model_version: str
+    served_by: Literal["model", "persistence"] = Field(
+        description="`persistence` while the model, having lost to persistence live for the "
+        "policy's months in a row, is replaced by each zip's last known price (rows answered so "
+        "are flagged `persistence`; rows without zip history are still the model's)."
+    )
     predictions: list[Prediction]
 
 

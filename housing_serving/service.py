@@ -13,9 +13,16 @@ from housing_core.published import PublishedModel
 from housing_core.ranges import InputError as InputError
 from housing_core.ranges import check_ranges as check_ranges
 
+BASELINE_FLAG = "persistence"  # the row is answered by its zip's last price, not the model
 
-def score(model: PublishedModel, raw: F.Rows, ids: list, explain: bool) -> list[dict]:
-    """The predictor's answer for each row, shaped as the API's `Prediction`."""
+
+def score(
+    model: PublishedModel, raw: F.Rows, ids: list, explain: bool, baseline: bool = False
+) -> list[dict]:
+    """The predictor's answer for each row, shaped as the API's `Prediction`. With `baseline`
+    (the model lost to persistence live and the policy falls back), a row with zip history is
+    answered by persistence, its bands the model's moved with it (their coverage holds for the
+    model, not for persistence), flagged; a row without history has no persistence to give."""
     scored = model.predictor.predict_raw(raw, explain=explain)
     contributions = scored.get("contributions")
     anchor_month = [A.month_key(m) if m >= 0 else None for m in scored["anchor_month"].tolist()]
@@ -24,16 +31,23 @@ def score(model: PublishedModel, raw: F.Rows, ids: list, explain: bool) -> list[
     lo80, hi80 = scored["lower_80"].tolist(), scored["upper_80"].tolist()
     lo95, hi95 = scored["lower_95"].tolist(), scored["upper_95"].tolist()
     unseen_zip, unseen_metro = scored["unseen_zip"].tolist(), scored["unseen_metro"].tolist()
+    anchor_price = scored["anchor_price"].tolist() if baseline else []
     actual = raw.column(c.TARGET).tolist()
     out = []
     for i, p in enumerate(prediction):
+        flags = ["unseen_zip"] * unseen_zip[i] + ["unseen_metro"] * unseen_metro[i]
+        move = 1.0
+        if baseline and anchor_month[i] is not None:
+            move = anchor_price[i] / p
+            p = anchor_price[i]
+            flags.append(BASELINE_FLAG)
         item = {
             "id": ids[i],
             "row": i,
             "prediction": p,
-            "interval_80": (lo80[i], hi80[i]),
-            "interval_95": (lo95[i], hi95[i]),
-            "flags": ["unseen_zip"] * unseen_zip[i] + ["unseen_metro"] * unseen_metro[i],
+            "interval_80": (lo80[i] * move, hi80[i] * move),
+            "interval_95": (lo95[i] * move, hi95[i] * move),
+            "flags": flags,
             "anchor_month": anchor_month[i],
             "horizon": horizon[i],
         }

@@ -26,7 +26,7 @@ def ctrl_c_for_this_process() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield  # signals are the main thread's business; nothing to relay from here
         return
-    main = threading.main_thread().ident
+    main = threading.get_ident()
     done = threading.Event()
 
     def relay() -> None:
@@ -49,7 +49,8 @@ def ctrl_c_for_this_process() -> Iterator[None]:
         yield
     finally:
         done.set()
-        signal.pthread_kill(thread.ident, signal.SIGINT)
+        if thread.ident is not None:  # started, so it has one
+            signal.pthread_kill(thread.ident, signal.SIGINT)
         thread.join()
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         signal.signal(RELAY, previous)

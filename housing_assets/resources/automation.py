@@ -51,6 +51,11 @@ class RetrainPolicy(dg.ConfigurableResource):
         ge=1,
         description="Landed months in a row the champion lost to persistence live that retrain.",
     )
+    fallback_to_baseline: bool = Field(
+        default=_RULES.fallback_to_baseline,
+        description="After losing_months lost in a row, the API serves persistence (flagged in "
+        "every answer) until the champion wins a month or another model goes live.",
+    )
     n_trials: int = Field(default=12, ge=1, description="Tuning trials of a sensor-started run.")
     sample_fraction: float = Field(
         default=1.0, gt=0, le=1, description="Share of train rows a sensor-started run tunes on."

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import HTMLResponse
 
 from housing_core import bundle, drift_reports, live_performance
+from housing_serving import service
 from housing_serving.deps import RuntimeDep
 from housing_serving.errors import ERRORS
 
@@ -108,7 +109,8 @@ def live_overview(rt: RuntimeDep) -> dict:
     """The live champion held to account: each landed month's error on what it answered (as
     served: anchored on each zip's last price before the month) against persistence on the same
     rows, by months since the anchor, with band coverage, oldest first; `losing_streak` lists
-    the latest months it lost without a win in between. A record that cannot be read is listed
+    the latest months it lost without a win in between; `serving` says whether the model or,
+    after the policy's losing streak, persistence answers predictions. A record that cannot be read is listed
     under `unreadable`."""
     model = rt.holder.current
     if model is None:
@@ -121,6 +123,9 @@ def live_overview(rt: RuntimeDep) -> dict:
         "champion": model.model_version,
         "months": months,
         "losing_streak": live_performance.losing_streak(months),
+        # Whether persistence answers in the champion's place (the policy's fallback), and why.
+        "serving": service.BASELINE_FLAG if rt.serves_baseline(model) else "model",
+        "fallback": rt.fallback if rt.serves_baseline(model) else None,
         "unreadable": [{"record": k.rsplit("/", 1)[-1], "error": why} for k, why in broken.items()],
     }
 

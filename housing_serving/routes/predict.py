@@ -29,7 +29,12 @@ INLINE_BYTES = 64 * 1024  # larger bodies are parsed and scored in a worker thre
 
 
 def score(
-    rt: Runtime, model: PublishedModel, records: Sequence[Mapping], ids: list, explain: bool
+    rt: Runtime,
+    model: PublishedModel,
+    records: Sequence[Mapping],
+    ids: list,
+    explain: bool,
+    baseline: bool = False,
 ) -> list[dict]:
     if len(records) > rt.settings.max_rows:
         raise HTTPException(
@@ -43,13 +48,16 @@ def score(
         )
     rows = F.Rows.from_records(records)
     service.check_ranges(rows)
-    out = service.score(model, rows, ids, explain)
+    out = service.score(model, rows, ids, explain, baseline)
     rt.metrics.predictions.labels(model_version=model.version).inc(len(out))
     return out
 
 
-def score_parsed(rt: Runtime, model: PublishedModel, parsed: PredictRequest) -> list[dict]:
-    return score(rt, model, parsed.rows, [r.get("id") for r in parsed.rows], parsed.explain)
+def score_parsed(
+    rt: Runtime, model: PublishedModel, parsed: PredictRequest, baseline: bool = False
+) -> list[dict]:
+    ids = [r.get("id") for r in parsed.rows]
+    return score(rt, model, parsed.rows, ids, parsed.explain, baseline)
 
 
 def require_json(request: Request) -> None:
@@ -64,13 +72,20 @@ def require_json(request: Request) -> None:
 
 
 def score_to_answer(rt: Runtime, model: PublishedModel, parsed: PredictRequest) -> bytes:
-    return answer(model, score_parsed(rt, model, parsed))
+    baseline = rt.serves_baseline(model)
+    return answer(model, score_parsed(rt, model, parsed, baseline), baseline)
 
 
-def answer(model: PublishedModel, predictions: list[dict]) -> bytes:
+def answer(model: PublishedModel, predictions: list[dict], baseline: bool = False) -> bytes:
     """The JSON answer, serialized where it was scored: thousands of predictions take the
     serializer long enough to stall the event loop if done there."""
-    return pydantic_core.to_json({"model_version": model.version, "predictions": predictions})
+    return pydantic_core.to_json(
+        {
+            "model_version": model.version,
+            "served_by": service.BASELINE_FLAG if baseline else "model",
+            "predictions": predictions,
+        }
+    )
 
 
 @router.post("/predict", response_model=PredictResponse, openapi_extra={"requestBody": JSON_BODY})
@@ -134,7 +149,8 @@ def spreadsheet_safe(value):
 def _score_csv(rt: Runtime, model: PublishedModel, body: bytes) -> Response:
     parsed, ids = intake.parse_csv(body, rt.settings.max_rows)
     rows: Sequence[Mapping] = parsed.rows  # validated rows: plain dicts keyed by contract names
-    scored = pd.DataFrame(score(rt, model, rows, ids, explain=False))
+    baseline = rt.serves_baseline(model)
+    scored = pd.DataFrame(score(rt, model, rows, ids, explain=False, baseline=baseline))
     out = pd.DataFrame(
         {
             "id": [spreadsheet_safe(i) for i in scored["id"]],
@@ -149,6 +165,7 @@ def _score_csv(rt: Runtime, model: PublishedModel, body: bytes) -> Response:
             "anchor_month": scored["anchor_month"],
             "horizon": scored["horizon"].astype("Int64"),
             "model_version": model.version,
+            "served_by": service.BASELINE_FLAG if baseline else "model",
         }
     )
     if "actual" in scored:

@@ -8,7 +8,10 @@ import pandas as pd
 import pytest
 
 from housing_assets.definitions import build_definitions
+from housing_assets.resources.automation import RetrainPolicy
 from housing_assets.runner import register_months
+from housing_core import live_performance
+from housing_core.storage import LocalStore
 from housing_core.automation import RANGE_END, RANGE_START
 from housing_core.settings import Settings
 
@@ -48,7 +51,8 @@ def test_a_range_run_reports_drift_and_row_counts_per_month(tmp_path, tiny):
     tiny.publish(home / "serving")
     settings = Settings(home=home, scale=0.001, seed=3)
     run_id = _tracked(home, settings)
-    defs = build_definitions(settings)
+    falls_back = RetrainPolicy(fallback_to_baseline=True, losing_months=1)
+    defs = build_definitions(settings, {"retrain_policy": falls_back})
     with dg.instance_for_test() as instance:
         register_months(instance, MONTHS)
         job = defs.resolve_job_def("ingest_and_monitor")
@@ -104,6 +108,10 @@ def test_a_range_run_reports_drift_and_row_counts_per_month(tmp_path, tiny):
         assert checked[MONTHS[0]].description == (
             f"model {model} was trained on months through {MONTHS[0]}: not judged"
         )
+        # The policy's fallback follows the whole live record of the model.
+        store = LocalStore(home / "serving")
+        records, _ = live_performance.read(store, model)
+        assert live_performance.read_fallback(store) == live_performance.fallback(records, model, 1)
         run_counts = _latest(instance, "drift_report", MONTHS[0])["run_status_counts"]
         assert run_counts == pd.Series(list(statuses.values())).value_counts().to_dict()
     # Each month's live error is a step of the champion's own MLflow run.

@@ -39,6 +39,29 @@ def test_a_streak_of_losses_counts_back_to_the_last_win():
     assert live.losing_streak(recs) == ["2022-08", "2022-10"]
 
 
+def test_the_fallback_is_active_for_its_model_while_the_streak_is_long_enough(tmp_path):
+    from housing_core.storage import LocalStore
+
+    recs = [{"month": m, "losing": v} for m, v in [("2022-07", False), ("2022-08", True)]]
+    short = live.fallback(recs, "7", losing_months=2)
+    assert not short["active"] and short["months"] == ["2022-08"]
+    recs.append({"month": "2022-09", "losing": True})
+    state = live.fallback(recs, "7", losing_months=2)
+    assert state == {
+        "model_version": "7", "baseline": "persistence", "active": True,
+        "months": ["2022-08", "2022-09"], "through": "2022-09",
+    }  # fmt: skip
+    assert live.serves_baseline(state, "7") and not live.serves_baseline(state, "8")
+    assert not live.serves_baseline(None, "7")
+    store = LocalStore(tmp_path)
+    assert live.read_fallback(store) is None
+    live.write_fallback(store, state)
+    assert live.read_fallback(store) == state
+    store.write(live.FALLBACK, b'{"model_version": "7"}')
+    with pytest.raises(ValueError, match="is not a fallback record"):
+        live.read_fallback(store)
+
+
 def test_records_are_stored_per_model_and_month_and_a_broken_one_is_named(tmp_path):
     store = LocalStore(tmp_path)
     for month in ("2022-09", "2022-08"):

@@ -1,5 +1,6 @@
 """Monitoring routes: the bundle timeline and the drift reports the pipeline publishes."""
 
+import io
 import json
 
 import numpy as np
@@ -7,7 +8,7 @@ import pandas as pd
 import pytest
 
 from housing_core import bundle, drift
-from tests.serving.conftest import make_client, republish
+from tests.serving.conftest import API_KEY, make_client, republish
 
 LIVE = "2022-01-v1"  # the test bundle carries no MLflow version: its model version is its own
 
@@ -233,3 +234,52 @@ def test_live_lists_the_champions_months_against_persistence_and_its_losing_stre
     assert answer["months"][1]["mape"] == pytest.approx(5.0)
     assert answer["losing_streak"] == ["2022-08", "2022-09"]
     assert answer["unreadable"][0]["record"] == "2022-10.json"
+
+
+def test_a_losing_champion_gives_way_to_persistence_flagged_until_it_wins(store, holdout, tiny):
+    """The policy's fallback: while the live record says the champion lost its months in a
+    row, every answer says persistence serves and each row with zip history is its zip's last
+    price; a record about another model, or a month won, puts the model back."""
+    from housing_core import live_performance as live
+    from tests.harness.live import scored
+    from tests.serving.conftest import records
+
+    local = bundle.LocalStore(store)
+    lost = [live.record(scored(30, 0.05, 0.01), m, LIVE, "b") for m in ("2022-08", "2022-09")]
+    rows = records(holdout.head(20))
+    rows[0]["zipcode"] = 501  # a zip the model never saw: no persistence to give
+    with make_client(store) as client:
+        def ask() -> dict:
+            client.post("/v1/admin/reload", headers={"X-API-Key": API_KEY})
+            return client.post("/v1/predict", json={"rows": rows}).json()
+
+        model = ask()
+        assert model["served_by"] == "model"
+        live.write_fallback(local, live.fallback(lost, LIVE, losing_months=2))
+        fallen = ask()
+        assert fallen["served_by"] == "persistence"
+        assert client.get("/v1/live").json()["fallback"]["months"] == ["2022-08", "2022-09"]
+        assert fallen["predictions"][0]["prediction"] == model["predictions"][0]["prediction"]
+        assert "persistence" not in fallen["predictions"][0]["flags"]
+        for was, now in zip(model["predictions"][1:], fallen["predictions"][1:], strict=True):
+            assert "persistence" in now["flags"] and now["prediction"] != was["prediction"]
+            move = now["prediction"] / was["prediction"]
+            assert now["interval_80"] == pytest.approx([b * move for b in was["interval_80"]])
+        csv = client.post("/v1/predict/csv", files={"file": ("r.csv", _csv(holdout.head(3)))})
+        assert set(pd.read_csv(io.StringIO(csv.text))["served_by"]) == {"persistence"}
+        # Persistence itself: each zip's price in its anchor month, as the panel has it.
+        panel = tiny.splits.assign(month=tiny.splits["date"].dt.strftime("%Y-%m"))
+        price = panel.set_index(["zipcode", "month"])["price"]
+        for row, now in zip(rows[1:], fallen["predictions"][1:], strict=True):
+            assert now["prediction"] == pytest.approx(price[row["zipcode"], now["anchor_month"]])
+        live.write_fallback(local, live.fallback(lost, "another-model", losing_months=2))
+        assert ask()["served_by"] == "model"
+        won = [*lost, live.record(scored(30, 0.01, 0.05), "2022-10", LIVE, "b")]
+        live.write_fallback(local, live.fallback(won, LIVE, losing_months=2))
+        assert ask()["served_by"] == "model"
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    out = frame.drop(columns=["split"], errors="ignore").copy()
+    out["date"] = out["date"].dt.strftime("%Y-%m-%d")
+    return out.to_csv(index=False).encode()

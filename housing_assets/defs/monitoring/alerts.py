@@ -123,7 +123,12 @@ def alert_champion_losing(
         f"The serving model v{model} lost to persistence live in {', '.join(streak)}: "
         f"{streak[-1]} MAPE {last['mape']:.2f}% vs persistence {last['persistence_mape']:.2f}% "
         f"on {last['anchored_rows']:,} rows.",
-        "The retraining sensor trains a new vintage and the gate decides; GET /v1/live has "
+        (
+            "Persistence answers in its place (flagged) until it wins a month; "
+            if retrain_policy.fallback_to_baseline
+            else ""
+        )
+        + "The retraining sensor trains a new vintage and the gate decides; GET /v1/live has "
         "every month.",
         run_id="",
         job="live_performance",

@@ -8,7 +8,7 @@ import pandas as pd
 
 from housing_assets.defs.ingestion.partitions import months
 from housing_assets.defs.owners import ML
-from housing_assets.resources.automation import DriftPolicy
+from housing_assets.resources.automation import DriftPolicy, RetrainPolicy
 from housing_assets.resources.mlflow_tracking import MlflowTracking
 from housing_assets.resources.month_frames import MonthFrames
 from housing_assets.resources.serving_store import ServingStore
@@ -187,6 +187,7 @@ def live_performance(
     batch_predictions: MonthFrames,
     serving_store: ServingStore,
     mlflow_tracking: MlflowTracking,
+    retrain_policy: RetrainPolicy,
 ) -> dict:
     """Month M's live error: what the champion answered for M (anchored on each zip's last price before M, as served) against M's prices and against persistence on the same rows, by months since the anchor, with band coverage; a record per (model version, month) in the serving store's reports/live/, and metrics stepped by month on the champion's MLflow run."""
     champion = champion_or_fail(serving_store)
@@ -207,7 +208,25 @@ def live_performance(
         out[month] = rec
         context.add_asset_metadata(_live_metadata(rec), partition_key=month)
         context.log.info(f"live {month}: {_live_line(rec)}")
+    if retrain_policy.fallback_to_baseline:
+        _fall_back(context, store, champion.model_version, retrain_policy.losing_months)
     return out
+
+
+def _fall_back(context, store, model_version: str, losing_months: int) -> None:
+    """Start, extend or end the API's fallback to persistence from the model's whole record."""
+    records, _ = live.read(store, model_version)
+    before = live.read_fallback(store)
+    state = live.fallback(records, model_version, losing_months)
+    live.write_fallback(store, state)
+    was = live.serves_baseline(before, model_version)
+    if state["active"] and not was:
+        context.log.warning(
+            f"model {model_version} lost to persistence in {', '.join(state['months'])}: the API "
+            "serves persistence in its place until it wins a month"
+        )
+    elif was and not state["active"]:
+        context.log.info(f"model {model_version} won {state['through']}: it answers again")
 
 
 def _live_line(rec: dict) -> str:

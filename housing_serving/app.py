@@ -91,8 +91,29 @@ def _openapi(app: FastAPI) -> dict:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(body.pop("$defs", {}))
         components["PredictRequest"] = body
+        _only_declared_errors(schema)
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def _only_declared_errors(schema: dict) -> None:
+    """FastAPI documents a 422 of its own shape on every route with a parameter; ours answer in
+    the envelope, and each route declares the errors it can give (errors.errors). An
+    undeclared 422 is one the route cannot give (an optional header, say): dropped, with the
+    shapes only it used. An HTML page's errors are JSON too."""
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            answer = operation.get("responses", {}).get("422", {})
+            ref = answer.get("content", {}).get("application/json", {}).get("schema", {})
+            if ref.get("$ref", "").endswith("/HTTPValidationError"):
+                del operation["responses"]["422"]
+            for code, said in operation["responses"].items():
+                page = said.get("content", {}).pop("text/html", None)  # an HTML route's errors
+                if code.startswith(("4", "5")) and page is not None:
+                    said["content"]["application/json"] = page
+    components = schema.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
 
 
 async def _poll(rt: Runtime, every: float) -> None:

@@ -78,7 +78,6 @@ class Runtime:
         self.metrics.reloads.labels(outcome=outcome).inc()
         return swapped
 
-
     def _follow_fallback(self) -> None:
         """An unreadable fallback record keeps the last one read (logged once)."""
         try:

@@ -13,13 +13,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from housing_serving.schemas import ErrorResponse
 from housing_serving.service import InputError
 
-# The error answers a route may give, for its OpenAPI entry.
-ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorResponse},
-    422: {"model": ErrorResponse},
-    413: {"model": ErrorResponse},
-    503: {"model": ErrorResponse},
+# What each error answer means to a caller, for the OpenAPI entries of the routes that give it.
+MEANING = {
+    401: "The X-API-Key header is missing or wrong.",
+    403: "Admin routes are disabled: the server has no API key configured.",
+    404: "Nothing of that name is published (the message says what is missing).",
+    408: "The request body did not arrive completely in time.",
+    413: "Too many rows, or a body too large (the message gives the limit).",
+    415: "The body is not sent as JSON.",
+    422: "The input breaks the data contract: the message names the row and field.",
+    503: "No model is serving yet, or the server is at capacity (retry after Retry-After).",
 }
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers a route can give, each in the envelope, for its OpenAPI entry."""
+    return {code: {"model": ErrorResponse, "description": MEANING[code]} for code in codes}
 
 
 def error_response(

@@ -93,46 +93,48 @@ def _year_matches_date(row: dict) -> dict:
 # the date; a disagreeing year means the row was assembled wrong).
 ValidRow = Annotated[HouseTSRow, AfterValidator(_year_matches_date)]  # type: ignore[valid-type]
 
+# A row of the default synthetic panel (seed 7, scale 0.25): a zip the quick start's model knows,
+# so the documented example is answered from its history (tests/serving/test_openapi.py).
 EXAMPLE_ROW: dict[str, Any] = {
-    "id": "75013-2023-06",
+    "id": "75025-2023-06",
     "date": "2023-06-30",
-    "median_sale_price": 455000.0,
-    "median_list_price": 469900.0,
-    "median_ppsf": 205.3,
-    "median_list_ppsf": 210.1,
-    "homes_sold": 61.0,
-    "pending_sales": 58.0,
-    "new_listings": 74.0,
-    "inventory": 69.0,
-    "median_dom": 21.0,
-    "avg_sale_to_list": 0.991,
-    "sold_above_list": 0.31,
-    "off_market_in_two_weeks": 0.44,
+    "median_sale_price": 278700.0,
+    "median_list_price": 274500.0,
+    "median_ppsf": 215.0,
+    "median_list_ppsf": 206.8,
+    "homes_sold": 36.0,
+    "pending_sales": 25.0,
+    "new_listings": 45.0,
+    "inventory": 42.0,
+    "median_dom": 120.0,
+    "avg_sale_to_list": 0.946,
+    "sold_above_list": 0.333,
+    "off_market_in_two_weeks": 0.28,
     "city": "DAL",
-    "zipcode": 75013,
+    "zipcode": 75025,
     "year": 2023,
-    "bank": 4.0,
+    "bank": 3.0,
     "bus": 0.0,
-    "hospital": 2.0,
+    "hospital": 1.0,
     "mall": 0.0,
-    "park": 6.0,
-    "restaurant": 3.0,
-    "school": 17.0,
+    "park": 1.0,
+    "restaurant": 8.0,
+    "school": 18.0,
     "station": 0.0,
-    "supermarket": 9.0,
-    "Total Population": 29870.0,
-    "Median Age": 37.2,
-    "Per Capita Income": 49210.0,
-    "Total Families Below Poverty": 29650.0,
-    "Total Housing Units": 10480.0,
-    "Median Rent": 1540.0,
-    "Median Home Value": 362000.0,
-    "Total Labor Force": 15920.0,
-    "Unemployed Population": 640.0,
-    "Total School Age Population": 28410.0,
-    "Total School Enrollment": 28410.0,
-    "Median Commute Time": 12660.0,
-    "price": 468250.0,
+    "supermarket": 5.0,
+    "Total Population": 1556.0,
+    "Median Age": 30.1,
+    "Per Capita Income": 26838.0,
+    "Total Families Below Poverty": 1518.0,
+    "Total Housing Units": 690.0,
+    "Median Rent": 1352.0,
+    "Median Home Value": 148300.0,
+    "Total Labor Force": 812.0,
+    "Unemployed Population": 24.0,
+    "Total School Age Population": 1515.0,
+    "Total School Enrollment": 1515.0,
+    "Median Commute Time": 650.0,
+    "price": 236815.0,
     "city_full": "Dallas-Fort Worth-Arlington",
 }
 
@@ -180,6 +182,36 @@ class Prediction(BaseModel):
 
 
 class PredictResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_version": "2022-01-v1",
+                    "served_by": "model",
+                    "predictions": [
+                        {
+                            "id": "75025-2023-06",
+                            "row": 0,
+                            "prediction": 237028.6,
+                            "interval_80": [235475.1, 238592.3],
+                            "interval_95": [233977.4, 240119.6],
+                            "flags": [],
+                            "anchor_month": "2023-05",
+                            "horizon": 1,
+                            "actual": 236815.0,
+                            "error": 213.6,
+                            "abs_pct_error": 0.09,
+                            "contributions": [  # with "explain": true; else null
+                                {"feature": "trend_1", "contribution": -0.0118},
+                                {"feature": "horizon", "contribution": -0.0037},
+                                {"feature": "avg_sale_to_list", "contribution": -0.002},
+                            ],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
     model_version: str
     served_by: Literal["model", "persistence"] = Field(
         description="`persistence` while the model, having lost to persistence live for the "
@@ -320,6 +352,22 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "detail": [
+                        {
+                            "row": 0,
+                            "field": "median_dom",
+                            "message": "median_dom=-3 breaks the rule: days on market between 0 "
+                            "and 10 years",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
     detail: list[ErrorDetail]
 
 
@@ -339,6 +387,32 @@ class PastPrice(BaseModel):
 
 
 class ZipForecast(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "zipcode": "75025",
+                    "metro": "DAL",
+                    "origin": "2023-12",
+                    "last_price": 238410.0,
+                    "model_version": "2022-01-f1",
+                    "vintage": "2022-01",
+                    "points": [
+                        {
+                            "month": "2024-01",
+                            "step": 1,
+                            "forecast": 238950.0,
+                            "lower_80": 235100.0,
+                            "upper_80": 242700.0,
+                            "lower_95": 233000.0,
+                            "upper_95": 244900.0,
+                        }
+                    ],
+                    "history": [{"month": "2023-11", "price": 237980.0}],
+                }
+            ]
+        }
+    )
     zipcode: str
     metro: str
     origin: str = Field(description="The last month with a known price: the forecast's start.")

@@ -54,7 +54,7 @@ def zip_codes(text: str) -> list[int]:
         return [int(z) for z in text.split(",") if z.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a list of zip codes, e.g. 75013,75019"
+            f"{text!r} is not a list of zip codes, e.g. 75025,75042"
         ) from None
 
 
@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--zip",
         type=zip_codes,
         default=None,
-        help="only these zip codes (a list: 75013,75019)",
+        help="only these zip codes (a list: 75025,75042)",
     )
     rows.add_argument(
         "--n", type=positive(int), default=5, help="at most this many rows (default 5)"

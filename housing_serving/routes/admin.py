@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from housing_serving.deps import Admin, RuntimeDep
-from housing_serving.schemas import ErrorResponse
+from housing_serving.errors import errors as answers
 
 router = APIRouter(
     prefix="/v1/admin",
     tags=["ops"],
     dependencies=[Admin],
-    responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}},
+    responses=answers(401, 403),
 )
 
 

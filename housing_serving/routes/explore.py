@@ -11,10 +11,10 @@ from housing_core import contract as c
 from housing_core.explorer import Explorer
 from housing_core.published import PublishedModel
 from housing_serving.deps import Live
-from housing_serving.errors import ERRORS
+from housing_serving.errors import errors as answers
 from housing_serving.schemas import Catalog, ErrorReport, Series, ZipMap
 
-router = APIRouter(prefix="/v1/explore", tags=["explore"], responses=ERRORS)
+router = APIRouter(prefix="/v1/explore", tags=["explore"])
 ZIPCODE = Query(ge=501, le=99_950)
 MONTH = Query(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$", description="YYYY-MM")
 
@@ -27,20 +27,20 @@ def explorer_of(model: PublishedModel) -> Explorer:
     return model.explorer
 
 
-@router.get("/catalog", response_model=Catalog)
+@router.get("/catalog", response_model=Catalog, responses=answers(503))
 def catalog(model: Live) -> dict:
     """Metros and their zip codes, the months covered and the holdout window."""
     return explorer_of(model).catalog
 
 
-@router.get("/map", response_model=ZipMap)
+@router.get("/map", response_model=ZipMap, responses=answers(503))
 def zip_map(model: Live) -> dict:
     """Every zip code with a position (the source's own, else its bundled USPS centroid) and what
     the map colours it by: last price, predicted change over the holdout, holdout MAPE."""
     return {"model_version": model.version, **explorer_of(model).map}
 
 
-@router.get("/series", response_model=Series)
+@router.get("/series", response_model=Series, responses=answers(404, 422, 503))
 def series(
     model: Live,
     zipcode: Annotated[int | None, ZIPCODE] = None,
@@ -60,7 +60,7 @@ def series(
     return {"model_version": model.version, "level": level, "key": key, "points": points}
 
 
-@router.get("/row")
+@router.get("/row", responses=answers(404, 422, 503))
 def holdout_row(
     model: Live, zipcode: Annotated[int, ZIPCODE], month: Annotated[str, MONTH]
 ) -> dict:
@@ -73,7 +73,7 @@ def holdout_row(
     return row
 
 
-@router.get("/errors", response_model=ErrorReport)
+@router.get("/errors", response_model=ErrorReport, responses=answers(503))
 def errors(model: Live) -> dict:
     """Holdout errors: MAPE by metro and month, the worst zip codes, the residual histogram."""
     return {"model_version": model.version, **explorer_of(model).errors}

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from housing_core import contract as c
 from housing_serving.deps import LiveForecasts
-from housing_serving.errors import ERRORS
+from housing_serving.errors import errors as answers
 from housing_serving.forecasts import LiveForecast, past, points
 from housing_serving.schemas import (
     ForecastBatch,
@@ -19,7 +19,7 @@ from housing_serving.schemas import (
     ZipForecast,
 )
 
-router = APIRouter(prefix="/v1/forecast", tags=["forecast"], responses=ERRORS)
+router = APIRouter(prefix="/v1/forecast", tags=["forecast"])
 MONTHS = Query(ge=1, description="Months ahead, 1..the served horizon (24).")
 HISTORY = Query(ge=0, le=60, description="Months of actual prices before the origin to include.")
 
@@ -48,13 +48,13 @@ def _zip(live: LiveForecast, zipcode: int, months: int, history: int = 0) -> dic
     }
 
 
-@router.get("", response_model=ForecastCatalog)
+@router.get("", response_model=ForecastCatalog, responses=answers(404))
 def catalog(live: LiveForecasts) -> dict:
     """What is forecast: the metros and their zips, the origin month, the horizon, the backtest."""
     return live.catalog()
 
 
-@router.get("/metro/{metro}", response_model=MetroForecast)
+@router.get("/metro/{metro}", response_model=MetroForecast, responses=answers(404, 422))
 def metro_forecast(
     live: LiveForecasts,
     metro: Annotated[str, Path(min_length=1, max_length=64)],
@@ -81,7 +81,7 @@ def metro_forecast(
     }
 
 
-@router.get("/{zipcode}", response_model=ZipForecast)
+@router.get("/{zipcode}", response_model=ZipForecast, responses=answers(404, 422))
 def zip_forecast(
     live: LiveForecasts,
     zipcode: Annotated[int, Path(ge=501, le=99_950)],
@@ -99,7 +99,7 @@ def zip_forecast(
     return _zip(live, zipcode, months, history)
 
 
-@router.post("", response_model=ForecastBatch)
+@router.post("", response_model=ForecastBatch, responses=answers(404, 413, 422))
 def many_forecasts(live: LiveForecasts, request: ForecastRequest) -> dict:
     """Several zips at once; every zip must have a forecast, or none is answered (404 lists them)."""
     months = _months(live, request.months)

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from housing_core import bundle, drift_reports, live_performance
 from housing_serving import service
 from housing_serving.deps import RuntimeDep
-from housing_serving.errors import ERRORS
+from housing_serving.errors import errors as answers
 
 router = APIRouter(prefix="/v1", tags=["monitoring"])
 MONTH = Annotated[str, Path(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
@@ -72,7 +72,7 @@ def models(rt: RuntimeDep) -> dict:
     return {"models": models, "unreadable": unreadable}
 
 
-@router.get("/drift", responses=ERRORS)
+@router.get("/drift", responses=answers(404, 422, 503))
 def drift_overview(rt: RuntimeDep, champion: CHAMPION = None) -> dict:
     """Every month's drift verdict, per-feature PSI and severity as one champion scored it (default: the
     live one), oldest first, with the model versions that have reports; a report that cannot be
@@ -104,7 +104,7 @@ def drift_overview(rt: RuntimeDep, champion: CHAMPION = None) -> dict:
     }
 
 
-@router.get("/live", responses=ERRORS)
+@router.get("/live", responses=answers(503))
 def live_overview(rt: RuntimeDep) -> dict:
     """The live champion held to account: each landed month's error on what it answered (as
     served: anchored on each zip's last price before the month) against persistence on the same
@@ -163,7 +163,7 @@ def _report(rt: RuntimeDep, month: str, suffix: str, asked: str | None) -> tuple
     return data, version
 
 
-@router.get("/drift/{month}", responses=ERRORS)
+@router.get("/drift/{month}", responses=answers(404, 422, 503))
 def drift_month(month: MONTH, rt: RuntimeDep, champion: CHAMPION = None) -> dict:
     """One month's full drift report (numbers) as one champion scored it (default: the live
     one); `champion` names that model version."""
@@ -184,7 +184,7 @@ REPORT_CSP = (
 )
 
 
-@router.get("/drift/{month}/report", response_class=HTMLResponse, responses=ERRORS)
+@router.get("/drift/{month}/report", response_class=HTMLResponse, responses=answers(404, 422, 503))
 def drift_page(month: MONTH, rt: RuntimeDep, champion: CHAMPION = None) -> HTMLResponse:
     """One month's self-contained HTML drift report as one champion scored it (default: the live
     one; the `X-Drift-Champion` header names it)."""

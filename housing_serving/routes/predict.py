@@ -16,10 +16,10 @@ from housing_core import features as F
 from housing_core.published import PublishedModel
 from housing_serving import intake, service
 from housing_serving.deps import Live, Runtime, RuntimeDep
-from housing_serving.errors import ERRORS
+from housing_serving.errors import errors as answers
 from housing_serving.schemas import PredictRequest, PredictResponse
 
-router = APIRouter(prefix="/v1", tags=["predict"], responses=ERRORS)
+router = APIRouter(prefix="/v1", tags=["predict"])
 JSON_BODY = {
     "required": True,
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}},
@@ -88,15 +88,20 @@ def answer(model: PublishedModel, predictions: list[dict], baseline: bool = Fals
     )
 
 
-@router.post("/predict", response_model=PredictResponse, openapi_extra={"requestBody": JSON_BODY})
+@router.post(
+    "/predict",
+    response_model=PredictResponse,
+    openapi_extra={"requestBody": JSON_BODY},
+    responses=answers(408, 413, 415, 422, 503),
+)
 async def predict(request: Request, model: Live, rt: RuntimeDep) -> Response:
     """Predict one or many raw HouseTS rows, in request order, with intervals and flags.
 
-    The body (schema `PredictRequest`) is bounded before it is parsed (rows, keys), validated
-    in one pass that stops at the first invalid row, and the answer serialized in the same
-    place. A body over 64 KB is parsed and scored in a worker thread, at most `heavy_requests`
-    at a time, and a request for explanations scored at most `explain_requests` at a time, each
-    class queued apart, so no request stalls the others.
+    The body (schema `PredictRequest`) is checked against its limits before it is read (rows,
+    keys per row), and validated up to the first invalid row, which the error names. Large
+    bodies and requests for explanations are each served a few at a time
+    (`HOUSING_SERVING_HEAVY_REQUESTS`, `HOUSING_SERVING_EXPLAIN_REQUESTS`); past that the answer
+    is 503 with Retry-After, so one caller's big request never stalls the others.
     """
     require_json(request)
     body = await request.body()
@@ -119,15 +124,18 @@ async def predict(request: Request, model: Live, rt: RuntimeDep) -> Response:
     return Response(content, media_type="application/json")
 
 
-@router.post("/predict/csv", responses={200: {"content": {"text/csv": {}}}})
+@router.post(
+    "/predict/csv",
+    responses={200: {"content": {"text/csv": {}}}, **answers(408, 413, 422, 503)},
+)
 async def predict_csv(
     file: Annotated[UploadFile, File(description="HouseTS-layout CSV")], model: Live, rt: RuntimeDep
 ) -> Response:
     """Score a CSV upload in the HouseTS layout; answers CSV, one line per input row.
 
     Each line becomes the row the JSON route would receive (an empty cell is null) and is
-    validated by the same schema with the same messages (`intake.parse_csv`); parsing and
-    scoring run in a worker thread, at most `heavy_requests` at a time."""
+    validated by the same rules, with the same messages naming the line and column; uploads
+    are served a few at a time (`HOUSING_SERVING_HEAVY_REQUESTS`)."""
     body = await file.read()
     async with rt.slot("large"):
         return await asyncio.to_thread(_score_csv, rt, model, body)

@@ -109,13 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
             "--trials",
             type=positive(int),
             default=None,
-            help="Optuna trials (default 12; 30 with --full)",
+            help="Optuna trials (default 12; 30 at full scale)",
         )
         p.add_argument(
             "--tune-sample",
             type=positive(float),
             default=None,
-            help="share of train rows used for tuning (default 0.5; 0.35 with --full)",
+            help="share of train rows used for tuning (default 0.5; 0.35 at full scale)",
         )
         p.add_argument(
             "--no-forecast",
@@ -167,15 +167,27 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="directory for monthly files, or a .csv path with --single-file",
     )
-    gen.add_argument("--format", choices=["csv", "parquet"], default="parquet")
+    gen.add_argument(
+        "--format",
+        choices=["csv", "parquet"],
+        default="parquet",
+        help="monthly files' format (default parquet)",
+    )
     gen.add_argument(
         "--single-file", action="store_true", help="one HouseTS-layout CSV, as published"
     )
-    gen.add_argument("--scale", type=float, default=DEFAULT_SCALE)
-    gen.add_argument("--full", action="store_true")
-    gen.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    gen.add_argument(
+        "--scale",
+        type=positive(float),
+        default=DEFAULT_SCALE,
+        help=f"synthetic zips as a multiple of ~6,226 (default {DEFAULT_SCALE})",
+    )
+    gen.add_argument("--full", action="store_true", help="full scale: all ~6,226 zips (884k rows)")
+    gen.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help=f"seed (default {DEFAULT_SEED})"
+    )
     gen.add_argument("--months", default=None, help="only these months: a prefix or a list")
-    gen.add_argument("--until", default=None, help="only months up to YYYY-MM")
+    gen.add_argument("--until", type=month, default=None, help="only months up to YYYY-MM")
     gen.set_defaults(func=cmd_generate)
 
     rows = sub.add_parser(

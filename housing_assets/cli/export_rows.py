@@ -45,7 +45,7 @@ def cmd_export_rows(args) -> int:
             )
         frame = frame[frame[c.ZIPCODE].isin(wanted)]
     rows = frame.sort_values(c.ZIPCODE).head(args.n)[c.COLUMNS]
-    rows.insert(0, "id", [f"{z}-{month}" for z in rows[c.ZIPCODE]])
+    rows.insert(0, "id", [f"{c.format_zip(z)}-{month}" for z in rows[c.ZIPCODE]])
     rows[c.DATE] = rows[c.DATE].dt.strftime("%Y-%m-%d")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

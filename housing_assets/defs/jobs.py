@@ -4,10 +4,8 @@ import dagster as dg
 
 from housing_assets.defs.forecasting import assets as forecasting
 from housing_assets.defs.ingestion import assets as ingestion
-from housing_assets.defs.ingestion.partitions import months
 from housing_assets.defs.monitoring import assets as monitoring
 from housing_assets.defs.training import assets as training
-from housing_assets.defs.training.partitions import vintages
 
 # Every job runs its steps in the run's own process, as `housing run` does. The steps are a
 # chain (load, check, clean, check; splits, encoders, tuning, holdout, gate, bundle) with nothing
@@ -19,7 +17,6 @@ ingest_job = dg.define_asset_job(
     "ingest",
     executor_def=IN_PROCESS,
     selection=dg.AssetSelection.groups(ingestion.GROUP),
-    partitions_def=months,
     description="Raw monthly HouseTS data -> expectation checks -> cleaned monthly data.",
 )
 
@@ -29,7 +26,6 @@ check_and_clean_job = dg.define_asset_job(
     executor_def=IN_PROCESS,
     selection=dg.AssetSelection.checks_for_assets(ingestion.raw_monthly)
     | dg.AssetSelection.assets(ingestion.cleaned_monthly),
-    partitions_def=months,
     description="Re-check stored raw months and clean those that pass.",
 )
 
@@ -37,7 +33,6 @@ train_job = dg.define_asset_job(
     "train",
     executor_def=IN_PROCESS,
     selection=dg.AssetSelection.groups(training.GROUP),
-    partitions_def=vintages,
     description="One vintage: splits -> encoders -> tuned model -> holdout metrics -> gated serving bundle.",
 )
 
@@ -47,7 +42,6 @@ forecast_job = dg.define_asset_job(
     "forecast",
     executor_def=IN_PROCESS,
     selection=dg.AssetSelection.groups(forecasting.GROUP),
-    partitions_def=vintages,
     description="One vintage: the forecaster (1-24 months ahead) -> its holdout backtest -> gated published forecasts.",
 )
 
@@ -57,7 +51,6 @@ ingest_and_monitor_job = dg.define_asset_job(
     "ingest_and_monitor",
     executor_def=IN_PROCESS,
     selection=dg.AssetSelection.groups(ingestion.GROUP, monitoring.GROUP),
-    partitions_def=months,
     description="One month: ingest + checks + cleaning, then its drift report and batch predictions.",
 )
 
@@ -68,7 +61,6 @@ drift_report_job = dg.define_asset_job(
     "recompute_drift",
     executor_def=IN_PROCESS,
     selection=dg.AssetSelection.assets(monitoring.drift_report, monitoring.served_history),
-    partitions_def=months,
     description="Months' drift reports scored by the live champion (after a champion change), "
     "and its served history advanced with any of them it lacks.",
 )

@@ -43,7 +43,7 @@ def test_a_month_and_zip_codes_can_be_chosen(home, small_panel, tmp_path):
     arg = ",".join(map(str, zips))
     assert main(["export-rows", "--out", str(out), "--month", "2023-11", "--zip", arg]) == 0
     rows = pd.read_csv(out)
-    assert rows["id"].tolist() == [f"{z}-2023-11" for z in zips]
+    assert rows["id"].tolist() == [f"{z:05d}-2023-11" for z in zips]  # as the zip is written
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,14 @@ LABELS = alt.Axis(labelOverlap=False, labelLimit=260)  # every category named, n
 ACTUAL, PREDICTED = "#1f4e79", "#d9822b"
 BAR_STEP = 30  # px per bar of a horizontal bar chart
 FIT_WIDTH = alt.AutoSizeParams(type="fit-x", contains="padding")
+# A month axis names its year: "Apr 2021", never a bare month name a reader cannot place.
+MONTHS = alt.Axis(format="%b %Y", labelOverlap="greedy", title=None)
+# A measure's ticks at a readable precision (a one-point chart ticked its value: 5.030382).
+FIGURES = alt.Axis(format=",.3~f")
+SERIES = alt.Scale(  # one legend for the lines and bands of a price chart
+    domain=["actual", "predicted", "80% band", "95% band"],
+    range=[ACTUAL, PREDICTED, PREDICTED, PREDICTED],
+)
 
 
 def money(value: float | None) -> str:
@@ -32,23 +40,28 @@ def series_chart(
 ) -> alt.LayerChart | alt.FacetChart:
     """Actual vs predicted by month, 95%/80% bands, the holdout window shaded."""
     frame = points.assign(date=pd.to_datetime(points["month"]))
-    base = alt.Chart(frame).encode(x=alt.X("date:T", title=None))
+    base = alt.Chart(frame).encode(x=alt.X("date:T", axis=MONTHS))
     start = pd.Timestamp(holdout_first)
     shade = (
         alt.Chart(pd.DataFrame({"start": [start], "end": [frame["date"].max()]}))
         .mark_rect(color="#f2efe8", opacity=0.9)
-        .encode(x="start:T", x2="end:T")
+        .encode(x=alt.X("start:T", axis=MONTHS), x2="end:T")
     )
     label = (
         alt.Chart(pd.DataFrame({"date": [start], "text": ["holdout →"]}))
         .mark_text(align="left", dx=4, dy=-6, color="#8a7f6a")
-        .encode(x="date:T", y=alt.value(10), text="text:N")
+        .encode(x=alt.X("date:T", axis=MONTHS), y=alt.value(10), text="text:N")
     )
     scored = base.transform_filter("isValid(datum.prediction)")
-    band95 = scored.mark_area(color=PREDICTED, opacity=0.15).encode(
-        y=alt.Y("lower_95:Q", axis=MONEY_AXIS), y2="upper_95:Q"
+    band95 = _series(
+        scored.mark_area(opacity=0.15).encode(
+            y=alt.Y("lower_95:Q", axis=MONEY_AXIS), y2="upper_95:Q"
+        ),
+        "95% band",
     )
-    band80 = scored.mark_area(color=PREDICTED, opacity=0.3).encode(y="lower_80:Q", y2="upper_80:Q")
+    band80 = _series(
+        scored.mark_area(opacity=0.3).encode(y="lower_80:Q", y2="upper_80:Q"), "80% band"
+    )
     tooltip = [
         alt.Tooltip("month:N", title="month"),
         alt.Tooltip("actual:Q", format="$,.0f"),
@@ -57,15 +70,29 @@ def series_chart(
         alt.Tooltip("upper_80:Q", format="$,.0f", title="80% high"),
         alt.Tooltip("split:N"),
     ]
-    actual = base.mark_line(color=ACTUAL, strokeWidth=2).encode(
-        y=alt.Y("actual:Q", axis=MONEY_AXIS, scale=alt.Scale(zero=False)), tooltip=tooltip
+    actual = _series(
+        base.mark_line(strokeWidth=2).encode(
+            y=alt.Y("actual:Q", axis=MONEY_AXIS, scale=alt.Scale(zero=False)), tooltip=tooltip
+        ),
+        "actual",
     )
-    predicted = scored.mark_line(color=PREDICTED, strokeDash=[5, 3], strokeWidth=2).encode(
-        y="prediction:Q", tooltip=tooltip
+    predicted = _series(
+        scored.mark_line(strokeDash=[5, 3], strokeWidth=2).encode(
+            y="prediction:Q", tooltip=tooltip
+        ),
+        "predicted",
     )
     points_layer = base.mark_point(opacity=0, size=60).encode(y="actual:Q", tooltip=tooltip)
     return alt.layer(shade, label, band95, band80, actual, predicted, points_layer).properties(
         title=title, height=360
+    )
+
+
+def _series(layer: alt.Chart, name: str) -> alt.Chart:
+    """`layer` coloured as `name` in the price charts' shared legend."""
+    legend = alt.Legend(title=None, orient="top")
+    return layer.transform_calculate(series=f"'{name}'").encode(
+        color=alt.Color("series:N", scale=SERIES, legend=legend)
     )
 
 
@@ -87,10 +114,23 @@ def metro_mape_chart(by_metro: pd.DataFrame) -> alt.Chart:
     )
 
 
-def residual_chart(residuals: dict) -> alt.Chart:
+def residual_chart(residuals: dict) -> alt.LayerChart:
+    """The holdout's errors as a histogram; errors beyond `clipped_at_pct` fill the two end
+    bins, which say so."""
     edges = residuals["bin_edges_pct"]
     frame = pd.DataFrame({"from": edges[:-1], "to": edges[1:], "rows": residuals["counts"]})
-    return (
+    limit = residuals.get("clipped_at_pct")
+    ends = pd.DataFrame(
+        {
+            "at": [(edges[0] + edges[1]) / 2, (edges[-2] + edges[-1]) / 2],
+            "rows": [residuals["counts"][0], residuals["counts"][-1]],
+            "text": [f"≤ -{limit:g}%", f"≥ +{limit:g}%"] if limit else ["", ""],
+        }
+    )
+    labels = (
+        alt.Chart(ends).mark_text(dy=-8, color="#555").encode(x="at:Q", y="rows:Q", text="text:N")
+    )
+    bars = (
         alt.Chart(frame.assign(zero=0))
         .mark_rect(color=ACTUAL)
         .encode(
@@ -104,8 +144,8 @@ def residual_chart(residuals: dict) -> alt.Chart:
                 "rows:Q",
             ],
         )
-        .properties(height=260)
     )
+    return alt.layer(bars, labels).properties(height=260)
 
 
 def month_error_chart(by_month: pd.DataFrame) -> alt.Chart:
@@ -228,7 +268,7 @@ def drift_timeline(months: pd.DataFrame, models: pd.DataFrame) -> alt.LayerChart
         .mark_line(point=True)
         .encode(
             x=alt.X("month:O", title=None),
-            y=alt.Y("value:Q", title=None),
+            y=alt.Y("value:Q", title=None, axis=FIGURES),
             color=alt.Color("measure:N", title=None),
             tooltip=["month:O", "measure:N", alt.Tooltip("value:Q", format=".3f"), "status:N"],
         )
@@ -305,20 +345,27 @@ def fan_chart(
     ]
     actual = (
         alt.Chart(past)
-        .mark_line(color=ACTUAL, strokeWidth=2)
+        .mark_line(strokeWidth=2)
         .encode(
-            x=alt.X("date:T", title=None),
+            x=alt.X("date:T", axis=MONTHS),
             y=y,
             tooltip=["month:N", alt.Tooltip("price:Q", format="$,.0f")],
         )
     )
-    base = alt.Chart(ahead).encode(x=alt.X("date:T", title=None))
-    band95 = base.mark_area(color=PREDICTED, opacity=0.15).encode(
-        y=alt.Y("lower_95:Q", axis=MONEY_AXIS, scale=alt.Scale(zero=False)), y2="upper_95:Q"
+    actual = _series(actual, "actual")
+    base = alt.Chart(ahead).encode(x=alt.X("date:T", axis=MONTHS))
+    band95 = _series(
+        base.mark_area(opacity=0.15).encode(
+            y=alt.Y("lower_95:Q", axis=MONEY_AXIS, scale=alt.Scale(zero=False)), y2="upper_95:Q"
+        ),
+        "95% band",
     )
-    band80 = base.mark_area(color=PREDICTED, opacity=0.3).encode(y="lower_80:Q", y2="upper_80:Q")
-    line = base.mark_line(color=PREDICTED, strokeDash=[5, 3], strokeWidth=2).encode(
-        y="forecast:Q", tooltip=tooltip
+    band80 = _series(
+        base.mark_area(opacity=0.3).encode(y="lower_80:Q", y2="upper_80:Q"), "80% band"
+    )
+    line = _series(
+        base.mark_line(strokeDash=[5, 3], strokeWidth=2).encode(y="forecast:Q", tooltip=tooltip),
+        "predicted",
     )
     hover = base.mark_point(opacity=0, size=60).encode(y="forecast:Q", tooltip=tooltip)
     return alt.layer(band95, band80, actual, line, hover).properties(title=title, height=360)
@@ -365,7 +412,7 @@ def live_chart(months: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
         .mark_line(point=True)
         .encode(
             x=alt.X("month:O", title=None),
-            y=alt.Y("MAPE:Q", title="MAPE (%)"),
+            y=alt.Y("MAPE:Q", title="MAPE (%)", axis=FIGURES),
             color=alt.Color("measure:N", title=None),
             tooltip=["month:O", "measure:N", alt.Tooltip("MAPE:Q", format=".2f")],
         )

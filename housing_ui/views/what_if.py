@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from housing_ui import charts
+from housing_ui import charts, feature_labels
 from housing_ui.charts import money, money_short
 from housing_ui.client import Api, ApiRefused
 from housing_ui.common import fetch, metro_picker
@@ -73,5 +73,13 @@ def page(api: Api, model: dict) -> None:
         f"95% interval {money(after['interval_95'][0])} – {money(after['interval_95'][1])}"
         + (f" · flags: {', '.join(after['flags'])}" if after["flags"] else "")
     )
-    st.subheader("Why this price: the largest feature contributions (SHAP)")
-    st.altair_chart(charts.contribution_chart(after["contributions"]), width="stretch")
+    st.subheader("Why this price: the inputs that moved it most (SHAP)")
+    named = [{**c, "feature": feature_labels.label(c["feature"])} for c in after["contributions"]]
+    top = max(named, key=lambda c: abs(c["contribution"]))
+    st.caption(
+        f"Each bar is an input's push on this prediction, in % of price. The largest here: "
+        f"{top['feature']} ({'raises' if top['contribution'] >= 0 else 'lowers'} it by about "
+        f"{abs(top['contribution']) * 100:.1f}%). Most of a price comes from the zip's own last "
+        "known price and trend; the market stats you edit above move it from there."
+    )
+    st.altair_chart(charts.contribution_chart(named), width="stretch")

@@ -101,6 +101,51 @@ def test_what_if_edits_change_the_prediction_and_explain_it(monkeypatch, api_url
     assert int(after.strip("$").replace(",", "")) > int(before.strip("$").replace(",", ""))
     bars = chart_specs(at)[-1]
     assert bars["encoding"]["x"]["field"] == "effect_pct"
+    assert any("largest here" in c.value for c in at.caption)
+
+
+def test_every_model_feature_has_a_name_a_reader_understands(tiny):
+    """SHAP bars were labelled with column names (`trend_1`)."""
+    from housing_ui.feature_labels import label
+
+    names = [label(f) for f in tiny.state.features]
+    assert not [n for n in names if "_" in n], names
+    assert label("trend_1") == "the zip's 1-month price trend, carried forward"
+    assert label("change_median_dom") == "days on market since the last known month"
+
+
+def _axes(spec: dict):
+    """Every (encoding channel, definition) of a Vega-Lite spec, layers included."""
+    for part in [spec, *spec.get("layer", [])]:
+        yield from ((k, d) for k, d in part.get("encoding", {}).items() if isinstance(d, dict))
+
+
+@pytest.mark.parametrize("page", ["explorer", "forecast"])
+def test_a_date_axis_names_the_year(monkeypatch, api_url, page):
+    """At 1600 px the explorer's axis read "April October April ..." with no year."""
+    at = open_page(monkeypatch, api_url, page)
+    temporal = [
+        d
+        for spec in chart_specs(at)
+        for channel, d in _axes(spec)
+        if channel in ("x", "y") and d.get("type") == "temporal"
+    ]
+    if page == "explorer":
+        assert temporal
+    for encoding in temporal:
+        assert "%Y" in encoding["axis"]["format"], encoding
+
+
+def test_the_price_chart_has_a_legend_for_its_lines_and_bands(monkeypatch, api_url):
+    at = open_page(monkeypatch, api_url, "explorer")
+    series = chart_specs(at)[0]
+    colours = [d for _, d in _axes(series) if d.get("field") == "series"]
+    assert colours and colours[0]["scale"]["domain"] == [
+        "actual",
+        "predicted",
+        "80% band",
+        "95% band",
+    ]
 
 
 def test_errors_page_matches_the_api_report(monkeypatch, api_url):

@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from housing_assets.defs.ingestion.partitions import months
+from housing_assets.defs.metadata import rounded
 from housing_assets.defs.owners import ML
 from housing_assets.resources.automation import DriftPolicy, RetrainPolicy
 from housing_assets.resources.mlflow_tracking import MlflowTracking
@@ -98,7 +99,9 @@ def drift_report(
             f"drift {month}: {report['status']} ({', '.join(report['reasons']) or 'within thresholds'})"
         )
         out[month] = report
-        context.add_asset_metadata(_drift_metadata(month, report, html_path), partition_key=month)
+        context.add_asset_metadata(
+            rounded(_drift_metadata(month, report, html_path)), partition_key=month
+        )
     statuses = pd.Series([r["status"] for r in out.values()]).value_counts().to_dict()
     context.add_output_metadata(
         {
@@ -206,7 +209,7 @@ def live_performance(
         if run_id:
             mlflow_tracking.log_live(run_id, rec)
         out[month] = rec
-        context.add_asset_metadata(_live_metadata(rec), partition_key=month)
+        context.add_asset_metadata(rounded(_live_metadata(rec)), partition_key=month)
         context.log.info(f"live {month}: {_live_line(rec)}")
     if retrain_policy.fallback_to_baseline:
         _fall_back(context, store, champion.model_version, retrain_policy.losing_months)

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
+from housing_assets.defs.metadata import rounded
 from housing_assets.defs.training.assets import feature_state, splits
 from housing_assets.defs.training.model import holdout_metrics, holdout_predictions
 from housing_assets.defs.training.partitions import vintages
@@ -126,7 +127,7 @@ def promotion_gate(
         passed=verdict.passed,
         description=verdict.description,
         metadata={
-            **verdict.facts,
+            **rounded(verdict.facts),
             "reasons": dg.MetadataValue.json(verdict.reasons),
             "notes": dg.MetadataValue.json(verdict.notes),
         },

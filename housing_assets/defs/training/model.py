@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from housing_assets.defs.metadata import rounded
 from housing_assets.defs.owners import ML
 from housing_assets.defs.training.assets import GROUP
 from housing_assets.defs.training.partitions import vintages
@@ -168,11 +169,10 @@ def tuned_model(
             "trials_resumed": model.tuning.resumed_trials,
             "trials_orphaned": model.tuning.orphaned_trials,
             "trials_pruned": sum(t.state == "PRUNED" for t in model.tuning.trials),
-            "best_eval_log_mae": model.tuning.best_value,
             "refit_rounds": model.rounds,
             "threads": model.tuning.nthread,
             "best_params": dg.MetadataValue.json(model.tuning.best_params),
-            **eval_metrics,
+            **rounded({"best_eval_log_mae": model.tuning.best_value, **eval_metrics}),
             "seconds": round(time.perf_counter() - started, 1),
             "feature_importance": dg.MetadataValue.md(
                 plots.inline(importance_png, "feature importance")
@@ -257,7 +257,7 @@ def holdout_metrics(
         mlflow.log_text(json.dumps(rep, indent=1, default=str), "holdout_metrics.json")
     context.add_output_metadata(
         {
-            **evaluation.summary_metrics(rep),
+            **rounded(evaluation.summary_metrics(rep)),
             "summary": dg.MetadataValue.md(evaluation.markdown(rep)),
             "by_horizon": dg.MetadataValue.md(
                 evaluation.horizon_table(rep)

@@ -10,8 +10,9 @@ import dagster as dg
 import pytest
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
-from housing_assets.defs.ingestion.checks import _log_month_evaluations
+from housing_assets.defs.ingestion.checks import _result
 from housing_assets.instance import EventLogStorage
+from housing_core.expectations import Finding, Outcome
 
 REPO = Path(__file__).resolve().parents[1]
 MONTHS = ["2020-01", "2020-02", "2020-03"]
@@ -28,20 +29,13 @@ def monthly(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 @dg.asset_check(asset=monthly, partitions_def=months)
 def per_month(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     """A range run's per-month verdicts, logged as the ingestion checks log theirs."""
-    _log_month_evaluations(
-        context,
-        [
-            dg.AssetCheckEvaluation(
-                asset_key=monthly.key,
-                check_name="per_month",
-                passed=month != "2020-02",
-                partition=month,
-                description=f"{month} judged",
-            )
-            for month in context.partition_keys
-        ],
+    outcome = Outcome(
+        "per_month",
+        list(context.partition_keys),
+        [Finding("judged", "WARN", {"2020-02": 1}, ["2020-02 judged"])],
+        1,
     )
-    return dg.AssetCheckResult(passed=False, description="2020-02 fails")
+    return _result(context, outcome, dg.AssetCheckSeverity.WARN)
 
 
 @pytest.fixture
@@ -106,7 +100,7 @@ def test_it_keeps_what_dagsters_event_log_keeps(instance, tmp_path):
     assert len([r for r in ours["index events"] if r[2] == "ASSET_MATERIALIZATION"]) == 3
 
 
-def test_the_per_month_evaluations_are_stored_as_one_batch(instance, monkeypatch):
+def test_a_range_runs_materializations_are_stored_as_one_batch(instance, monkeypatch):
     batches = []
     store_batch = EventLogStorage.store_event_batch
 
@@ -116,7 +110,6 @@ def test_the_per_month_evaluations_are_stored_as_one_batch(instance, monkeypatch
 
     monkeypatch.setattr(EventLogStorage, "store_event_batch", spy)
     _range_run(instance)
-    assert ["ASSET_CHECK_EVALUATION"] * 3 in batches
     assert ["ASSET_MATERIALIZATION"] * 3 in batches
     assert instance.get_materialized_partitions(monthly.key) == set(MONTHS)
 

@@ -28,7 +28,9 @@ def _defs(tmp_path: Path, source: str = "synthetic") -> dg.Definitions:
 
 
 def _evaluations(result) -> dict[str, dg.AssetCheckEvaluation]:
-    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+    """Each check's run-level evaluation (a range run also holds one per month)."""
+    evaluations = result.get_asset_check_evaluations()
+    return {name: run_level(evaluations, name) for name in {e.check_name for e in evaluations}}
 
 
 def test_range_run_materializes_every_partition_and_evaluates_checks(tmp_path, instance):
@@ -241,6 +243,80 @@ def test_a_partial_source_passes_the_contract_and_the_warning_names_what_it_lack
         tmp_path / "home" / "data" / "cleaned_monthly" / f"{MONTHS[0]}.parquet"
     )
     assert cleaned[["longitude", "latitude", "state"]].notna().all().all()
+
+
+# What the webserver's Partitions tab of an asset check asks (`AssetCheckPartitionHealthQuery`
+# in dagster-webserver's bundle), for dynamic (key-list) partitions; months in no list are Missing.
+PARTITION_HEALTH = """
+query AssetCheckPartitionHealthQuery($assetKey: AssetKeyInput!, $checkName: String!) {
+  assetNodeOrError(assetKey: $assetKey) {
+    ... on AssetNode {
+      assetCheckOrError(checkName: $checkName) {
+        ... on AssetCheck {
+          partitionStatuses {
+            ... on AssetCheckDefaultPartitionStatuses {
+              succeededPartitions
+              failedPartitions
+              inProgressPartitions
+              skippedPartitions
+              executionFailedPartitions
+            }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def _partitions_tab(instance, *checks: str) -> dict[str, dict[str, list[str]]]:
+    """Check -> status -> months, as the webserver answers the tab's query for raw_monthly."""
+    from dagster._core.test_utils import in_process_test_workspace
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+    from dagster_graphql.test.utils import execute_dagster_graphql
+
+    origin = LoadableTargetOrigin(module_name="housing_assets.definitions", attribute="defs")
+    tabs = {}
+    # Entered like the webserver enters each request's context (it loads dynamic partitions).
+    with in_process_test_workspace(instance, origin) as context, context:
+        for check in checks:
+            result = execute_dagster_graphql(
+                context,
+                PARTITION_HEALTH,
+                {"assetKey": {"path": ["raw_monthly"]}, "checkName": check},
+            )
+            statuses = result.data["assetNodeOrError"]["assetCheckOrError"]["partitionStatuses"]
+            tabs[check] = {name: sorted(keys) for name, keys in statuses.items()}
+    return tabs
+
+
+def test_a_range_runs_checks_show_passed_and_failed_per_month_in_the_partitions_tab(
+    tmp_path, instance, small_panel
+):
+    """Three months lack optional columns (the warning check fails them), one reports them all:
+    the check's Partitions tab counts 3 Failed and 1 Passed, none Missing."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    by_month = frames_by_month(small_panel)
+    for month in MONTHS[:3]:
+        publisher_layout(by_month[month]).to_csv(landing / f"{month}.csv", index=False)
+    by_month[MONTHS[3]].to_csv(landing / f"{MONTHS[3]}.csv", index=False)
+    defs = _defs(tmp_path / "home", source=str(landing))
+    register_months(instance, MONTHS)
+    outcome = ingest(defs, instance, MONTHS, say=lambda _: None)
+    assert len(outcome.run_ids) == 1 and outcome.ingested == MONTHS  # one run over the range
+
+    tabs = _partitions_tab(instance, "raw_columns_reported", "raw_contract")
+    none: list[str] = []
+    assert tabs["raw_columns_reported"] == {
+        "succeededPartitions": MONTHS[3:],
+        "failedPartitions": MONTHS[:3],
+        "inProgressPartitions": none,
+        "skippedPartitions": none,
+        "executionFailedPartitions": none,
+    }
+    assert tabs["raw_contract"]["succeededPartitions"] == MONTHS
 
 
 @pytest.mark.real_data

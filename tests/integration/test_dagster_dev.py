@@ -22,7 +22,8 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 QUERY = """{ assetNodes { assetKey { path } isPartitioned assetChecksOrError {
-  ... on AssetChecks { checks { name blocking } } } } }"""
+  ... on AssetChecks { checks { name blocking partitionStatuses {
+    ... on AssetCheckDefaultPartitionStatuses { succeededPartitions failedPartitions } } } } } } }"""
 
 
 def _get(url: str, data: bytes | None = None):
@@ -124,6 +125,13 @@ def test_dagster_dev_shows_partitioned_assets_and_their_checks(dagster_dev):
         "raw_columns_reported": False,
         "raw_plausible_values": False,
     }
+    # The fixture's one ingest run over both months: each ingestion check's Partitions tab has a
+    # verdict for each month.
+    for asset in ("raw_monthly", "cleaned_monthly"):
+        for check in by_key[asset]["assetChecksOrError"]["checks"]:
+            statuses = check["partitionStatuses"]
+            judged = statuses["succeededPartitions"] + statuses["failedPartitions"]
+            assert sorted(judged) == ["2015-01", "2015-02"], (check["name"], statuses)
 
 
 def _graphql(base: str, query: str, variables: dict | None = None) -> dict:

@@ -4,12 +4,10 @@ from collections.abc import Mapping
 
 import dagster as dg
 import pandas as pd
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,
-)
 
 from housing_assets.defs.ingestion.assets import accepted_source, cleaned_monthly, raw_monthly
 from housing_assets.defs.ingestion.partitions import months
+from housing_assets.defs.month_checks import latest_materializations
 from housing_assets.resources.io_manager import ParquetIOManager
 from housing_assets.resources.month_frames import MonthFrames
 from housing_assets.resources.revisions import ACCEPT_TAG, RevisionPolicy
@@ -82,11 +80,12 @@ def _log_month_evaluations(
     and buys little (benchmarks/check_evaluations.py measures both).
     """
     check_key = context.check_specs[0].key
-    targets = _latest_materializations(context.instance, check_key.asset_key, months)
+    targets = latest_materializations(context.instance, check_key.asset_key, months)
     for month in months:
         findings = outcome.month_findings(month)
+        # Dagster stores a check evaluation logged here; its annotation does not list the type.
         context.op_execution_context.log_event(
-            dg.AssetCheckEvaluation(
+            dg.AssetCheckEvaluation(  # type: ignore[arg-type]
                 asset_key=check_key.asset_key,
                 check_name=check_key.name,
                 passed=not findings,
@@ -99,40 +98,6 @@ def _log_month_evaluations(
                 },
             )
         )
-
-
-def _latest_materializations(
-    instance: dg.DagsterInstance, asset_key: dg.AssetKey, months: list[str]
-) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
-    """Month -> its latest materialization (months never materialized are left out), newest
-    first: one page when the run just materialized the months, more only for older ones."""
-    found: dict[str, AssetCheckEvaluationTargetMaterializationData] = {}
-    cursor = None
-    while True:
-        page = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=months),
-            limit=len(months),
-            cursor=cursor,
-        )
-        for record in page.records:
-            if record.partition_key is not None and record.partition_key not in found:
-                found[record.partition_key] = _target(record)
-        if len(found) == len(months) or not page.has_more:
-            return found
-        cursor = page.cursor
-
-
-def _target(record: dg.EventLogRecord) -> AssetCheckEvaluationTargetMaterializationData:
-    """The pointer a check evaluation keeps to the materialization it judged. It is the type of
-    public `AssetCheckEvaluation`'s `target_materialization_data` argument, but dagster 1.13.27
-    exports it only from `dagster._core.definitions.asset_checks.asset_check_evaluation`;
-    Dagster's own `AssetCheckResult._get_partitioned_target_materialization_data` builds it from
-    the same record fields."""
-    return AssetCheckEvaluationTargetMaterializationData(
-        storage_id=record.storage_id,
-        run_id=record.run_id,
-        timestamp=record.timestamp,
-    )
 
 
 def _failure_summary(outcome: Outcome, failed: list[str], detailed: int = 3) -> str:

@@ -5,6 +5,7 @@ import dagster as dg
 from housing_assets.defs.ingestion.partitions import months
 from housing_assets.defs.monitoring.assets import drift_report, live_performance
 from housing_assets.defs.monitoring.forecasts import forecast_scorecard
+from housing_assets.defs.month_checks import latest_materializations
 from housing_assets.resources.automation import ForecastPolicy
 from housing_core import drift
 from housing_core.forecast import live
@@ -32,6 +33,9 @@ def drift_within_thresholds(
     severity = dg.AssetCheckSeverity.ERROR if worst == "error" else dg.AssetCheckSeverity.WARN
     check_key = context.check_specs[0].key
     if len(drift_report) > 1:  # one evaluation per month, so the UI shows which month and why
+        targets = latest_materializations(
+            context.instance, check_key.asset_key, sorted(drift_report)
+        )
         for month, report in sorted(drift_report.items()):
             # Dagster stores a check evaluation logged here; its annotation does not list the type.
             context.op_execution_context.log_event(
@@ -45,6 +49,7 @@ def drift_within_thresholds(
                         else dg.AssetCheckSeverity.WARN
                     ),
                     partition=month,
+                    target_materialization_data=targets.get(month),
                     description="; ".join(report["reasons"]) or "within thresholds",
                 )
             )

@@ -114,7 +114,7 @@ def metro_mape_chart(by_metro: pd.DataFrame) -> alt.Chart:
     )
 
 
-def residual_chart(residuals: dict) -> alt.LayerChart:
+def residual_chart(residuals: dict) -> alt.LayerChart | alt.FacetChart:
     """The holdout's errors as a histogram; errors beyond `clipped_at_pct` fill the two end
     bins, which say so."""
     edges = residuals["bin_edges_pct"]

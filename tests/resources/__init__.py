@@ -1,0 +1,1 @@
+"""Dagster resources (housing_assets/resources): policies, month frames."""

@@ -1,13 +1,17 @@
-"""The zip-code map: points on longitude/latitude through a Vega-Lite projection.
+"""The zip-code map: points on longitude/latitude through a Vega-Lite projection, over the US
+state outlines, with each metro's code at its centre.
 
-No basemap tiles and no outline files: everything drawn comes from the API's answer, so the map
-works offline (CI, air-gapped deployments). Metro codes are written at each metro's centre as
-landmarks instead. A pure function of a plain frame, testable without Streamlit.
+No basemap tiles: the outlines ship in the package (static/us-states-10m.json, the Census
+Bureau's 2017 boundaries as TopoJSON; notice beside it), so the map works offline (CI,
+air-gapped deployments). A pure function of a plain frame, testable without Streamlit.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Literal
 
 import altair as alt
@@ -15,6 +19,32 @@ import pandas as pd
 
 SELECTION = "zip"  # the Vega-Lite parameter a click fills; Streamlit reports it by this name
 NO_VALUE = "#c8ccd2"
+STATES = Path(__file__).parent / "static" / "us-states-10m.json"
+LABEL_GAP = 1.6  # degrees: metro codes closer than this to a placed one go below their metro
+
+
+@cache
+def _states() -> dict:
+    return json.loads(STATES.read_text())
+
+
+def outlines() -> alt.Chart:
+    """The US states, drawn under the points (no data of ours: nothing to hover or click)."""
+    data = alt.Data(values=_states(), format=alt.DataFormat(type="topojson", feature="states"))
+    return alt.Chart(data).mark_geoshape(fill="#f6f5f1", stroke="#c9c6bd", strokeWidth=0.6)
+
+
+def label_offsets(centres: pd.DataFrame) -> list[int]:
+    """A vertical offset per metro code: above its metro, or below when another code already
+    sits within `LABEL_GAP` degrees above (the North-East's PHL, BWI, DC and NY collided)."""
+    placed: list[tuple[float, float]] = []
+    offsets = []
+    for lon, lat in zip(centres["longitude"], centres["latitude"], strict=True):
+        near = any(abs(lon - x) < LABEL_GAP * 1.5 and abs(lat - y) < LABEL_GAP for x, y in placed)
+        offsets.append(14 if near else -12)
+        if not near:
+            placed.append((lon, lat))
+    return offsets
 
 
 @dataclass(frozen=True)
@@ -109,11 +139,15 @@ def zip_map_chart(
     layers: list[alt.Chart] = [frame_layer, missing, dots]
     if national:
         centres = frame.groupby("metro")[["longitude", "latitude"]].mean().reset_index()
-        layers.append(
-            alt.Chart(centres)
-            .mark_text(dy=-12, fontSize=11, fontWeight="bold", color="#333")
-            .encode(lon, lat, text="metro:N")
-        )
+        centres = centres.sort_values("latitude", ascending=False, ignore_index=True)
+        centres["dy"] = label_offsets(centres)
+        for dy, group in centres.groupby("dy"):
+            layers.append(
+                alt.Chart(group)
+                .mark_text(dy=int(dy), fontSize=11, fontWeight="bold", color="#333")
+                .encode(lon, lat, text="metro:N")
+            )
+        layers.insert(0, outlines())  # the whole country: the national view's extent anyway
     if selected is not None and (frame["zipcode"] == selected).any():
         layers.append(
             alt.Chart(frame[frame["zipcode"] == selected])

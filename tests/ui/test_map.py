@@ -33,7 +33,8 @@ def the_map(app: AppTest) -> tuple[dict, list[tuple[dict, pd.DataFrame]]]:
     (chart,) = app.get("vega_lite_chart")
     data = {d.name: convert_arrow_bytes_to_pandas_df(d.data.data) for d in chart.proto.datasets}
     spec = json.loads(chart.proto.spec)
-    return spec, [(layer, data[layer["data"]["name"]]) for layer in spec["layer"]]
+    named = [layer for layer in spec["layer"] if "name" in layer.get("data", {})]
+    return spec, [(layer, data[layer["data"]["name"]]) for layer in named]  # not the outlines
 
 
 def drawn_points(app: AppTest) -> pd.DataFrame:
@@ -109,3 +110,26 @@ def test_a_chosen_zip_becomes_the_explorers(at, api_url):
     assert at.selectbox(key="explorer_metro").value.endswith(f"({point['metro']})")
     title = json.loads(at.get("vega_lite_chart")[0].proto.spec)["title"]
     assert title.startswith(f"Zip code {zipcode}")
+
+
+def test_the_national_map_draws_the_states_shipped_in_the_package(at):
+    """It had no outlines: dots floating on white. They come from the wheel, not a CDN."""
+    spec, _ = the_map(at)
+    (outline,) = [layer for layer in spec["layer"] if layer["mark"]["type"] == "geoshape"]
+    assert spec["layer"][0] == outline  # drawn first: under the points
+    data = outline["data"]
+    assert data["format"] == {"type": "topojson", "feature": "states"}
+    assert len(data["values"]["objects"]["states"]["geometries"]) >= 50
+    assert "url" not in data
+
+
+def test_metro_codes_that_would_collide_go_below_their_metro():
+    from housing_ui.map_chart import label_offsets
+
+    centres = pd.DataFrame(  # NY, PHL, BWI, DC, and SEA far away, north first
+        {
+            "longitude": [-74.0, -75.2, -76.6, -77.0, -122.3],
+            "latitude": [40.7, 40.0, 39.3, 38.9, 47.6],
+        }
+    )
+    assert label_offsets(centres) == [-12, 14, -12, 14, -12]

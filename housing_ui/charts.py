@@ -16,7 +16,7 @@ MONTHS = alt.Axis(format="%b %Y", labelOverlap="greedy", title=None)
 FIGURES = alt.Axis(format=",.3~f")
 SERIES = alt.Scale(  # one legend for the lines and bands of a price chart
     domain=["actual", "predicted", "80% band", "95% band"],
-    range=[ACTUAL, PREDICTED, PREDICTED, PREDICTED],
+    range=[ACTUAL, PREDICTED, "#f0c9a0", "#f8e6d2"],  # the bands as drawn: lighter, lightest
 )
 
 
@@ -54,13 +54,13 @@ def series_chart(
     )
     scored = base.transform_filter("isValid(datum.prediction)")
     band95 = _series(
-        scored.mark_area(opacity=0.15).encode(
+        scored.mark_area(opacity=0.8).encode(
             y=alt.Y("lower_95:Q", axis=MONEY_AXIS), y2="upper_95:Q"
         ),
         "95% band",
     )
     band80 = _series(
-        scored.mark_area(opacity=0.3).encode(y="lower_80:Q", y2="upper_80:Q"), "80% band"
+        scored.mark_area(opacity=0.8).encode(y="lower_80:Q", y2="upper_80:Q"), "80% band"
     )
     tooltip = [
         alt.Tooltip("month:N", title="month"),
@@ -90,7 +90,7 @@ def series_chart(
 
 def _series(layer: alt.Chart, name: str) -> alt.Chart:
     """`layer` coloured as `name` in the price charts' shared legend."""
-    legend = alt.Legend(title=None, orient="top")
+    legend = alt.Legend(title=None, orient="top", symbolOpacity=1)
     return layer.transform_calculate(series=f"'{name}'").encode(
         color=alt.Color("series:N", scale=SERIES, legend=legend)
     )
@@ -355,13 +355,13 @@ def fan_chart(
     actual = _series(actual, "actual")
     base = alt.Chart(ahead).encode(x=alt.X("date:T", axis=MONTHS))
     band95 = _series(
-        base.mark_area(opacity=0.15).encode(
+        base.mark_area(opacity=0.8).encode(
             y=alt.Y("lower_95:Q", axis=MONEY_AXIS, scale=alt.Scale(zero=False)), y2="upper_95:Q"
         ),
         "95% band",
     )
     band80 = _series(
-        base.mark_area(opacity=0.3).encode(y="lower_80:Q", y2="upper_80:Q"), "80% band"
+        base.mark_area(opacity=0.8).encode(y="lower_80:Q", y2="upper_80:Q"), "80% band"
     )
     line = _series(
         base.mark_line(strokeDash=[5, 3], strokeWidth=2).encode(y="forecast:Q", tooltip=tooltip),

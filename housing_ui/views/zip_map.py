@@ -91,7 +91,7 @@ def details(point: pd.Series) -> None:
 def caption(shown: pd.DataFrame, unplaced: list[str]) -> str:
     counts = shown["located"].value_counts()
     parts = [f"{n:,} at {LOCATED[how]}" for how, n in counts.items()]
-    text = f"{len(shown):,} zip codes: {', '.join(parts)}. No basemap: metro codes mark the metros."
+    text = f"{len(shown):,} zip codes: {', '.join(parts)}. State outlines from the Census Bureau (2017)."
     if unplaced:
         text += f" Not placed (unknown prefix): {', '.join(unplaced[:10])}."
     return text

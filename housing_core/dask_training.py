@@ -34,6 +34,7 @@ from housing_core import features as F
 from housing_core import training, tuning
 
 if TYPE_CHECKING:
+    import dask.array as da
     from distributed import Client, Future
 
 COLUMNS = [c.ZIPCODE, c.DATE, c.CITY, *c.NUMERIC_COLUMNS]  # what examples are built from
@@ -105,13 +106,90 @@ def workers_peak_rss_mb(client: Client) -> dict[str, float]:
 
 
 @dataclass
+class OnWorkers:
+    """Training examples as the workers hold them: X, y and weight as Dask arrays, one chunk
+    per part, in the order of `positions` (each part's rows in the whole)."""
+
+    X: da.Array
+    y: da.Array
+    weight: da.Array
+    positions: list[np.ndarray]
+    futures: list[Future]  # each part's X, on the worker that built it
+
+
+@dataclass(frozen=True)
+class ClusterFit:
+    """One refit on the cluster: where its examples lived (worker -> examples, as the scheduler
+    saw them) and the peak memory of each worker and of this process once it was fitted."""
+
+    examples_by_worker: dict[str, int]
+    workers_peak_rss_mb: dict[str, float]
+    driver_peak_rss_mb: float
+
+    def metadata(self) -> dict:
+        return {
+            "refit_on": f"dask: {len(self.examples_by_worker)} worker(s)",
+            "dask_examples_by_worker": self.examples_by_worker,
+            # The step's own process: what scale-out is meant to keep small as data grows.
+            "driver_peak_rss_mb": round(self.driver_peak_rss_mb),
+            "dask_workers_peak_rss_mb": {
+                w: round(mb) for w, mb in sorted(self.workers_peak_rss_mb.items())
+            },
+        }
+
+
+@dataclass
 class DaskRefit:
-    """`training.Refit` on the cluster behind `client`. Every call records where its examples
-    lived (worker -> example rows, as the scheduler saw them) in `placements`."""
+    """`training.Refit` on the cluster behind `client`; each call is recorded in `fits`."""
 
     client: Client
     say: Callable[[str], None] = lambda _m: None
-    placements: list[dict[str, int]] = field(default_factory=list)
+    fits: list[ClusterFit] = field(default_factory=list)
+
+    def examples(
+        self, rows: pd.DataFrame, state: F.FeatureState, encoding: np.ndarray, seed: int
+    ) -> OnWorkers:
+        """Each part scattered to its worker and its examples built there (`plan`)."""
+        import dask.array as da
+
+        client = self.client
+        workers = sorted(client.scheduler_info()["workers"])
+        if not workers:
+            raise RuntimeError(f"the Dask cluster at {client.scheduler.address} has no workers")
+        draws = training.draws_for(len(rows))
+        positions: list[np.ndarray] = []
+        columns: tuple[list[Future], ...] = ([], [], [])  # X, y, weight: a future per part
+        for worker, metros in plan(rows, workers).items():
+            for part in metros:
+                scattered = client.scatter(split(rows, encoding, part), workers=[worker])
+                # Every task pinned to the worker holding the part: none is moved (or stolen)
+                # to another, so no part is copied there.
+                built = client.submit(
+                    part_examples, scattered, state, seed, workers=[worker], pure=False
+                )
+                for k, column in enumerate(columns):
+                    column.append(
+                        client.submit(operator.getitem, built, k, workers=[worker], pure=False)
+                    )
+                positions.append(part)
+
+        def array(futures: list[Future], shape: Callable[[int], tuple], dtype: str) -> da.Array:
+            sizes = [len(p) * draws for p in positions]
+            return da.concatenate(
+                [
+                    da.from_delayed(f, shape(n), dtype=dtype)
+                    for f, n in zip(futures, sizes, strict=True)
+                ]
+            )
+
+        width = len(state.features)
+        return OnWorkers(
+            array(columns[0], lambda n: (n, width), "float32"),
+            array(columns[1], lambda n: (n,), "float64"),
+            array(columns[2], lambda n: (n,), "float64"),
+            positions,
+            columns[0],
+        )
 
     def __call__(
         self,
@@ -123,46 +201,19 @@ class DaskRefit:
         rounds: int,
         settings: tuning.TuningSettings,
     ) -> xgb.Booster:
-        import dask
-        import dask.array as da
         from xgboost import dask as dxgb
 
-        client = self.client
-        workers = sorted(client.scheduler_info()["workers"])
-        if not workers:
-            raise RuntimeError(f"the Dask cluster at {client.scheduler.address} has no workers")
-        draws = training.draws_for(len(rows))
-        built: list[tuple[Future, int]] = []  # a part's (X, y, w) and its example count
-        for worker, metros in plan(rows, workers).items():
-            for positions in metros:
-                part = client.scatter(split(rows, encoding, positions), workers=[worker])
-                examples = client.submit(
-                    part_examples, part, state, seed, workers=[worker], pure=False
-                )
-                built.append((examples, len(positions) * draws))
-        columns = len(state.features)
-
-        def column(k: int, shape: Callable[[int], tuple], dtype: str):
-            return da.concatenate(
-                [
-                    da.from_delayed(dask.delayed(operator.getitem)(f, k), shape(n), dtype=dtype)
-                    for f, n in built
-                ]
-            )
-
-        X = column(0, lambda n: (n, columns), "float32")
-        y, weight = column(1, lambda n: (n,), "float64"), column(2, lambda n: (n,), "float64")
+        built = self.examples(rows, state, encoding, seed)
         matrix = dxgb.DaskQuantileDMatrix(
-            client,
-            X,
-            y,
-            weight=weight,
+            self.client,
+            built.X,
+            built.y,
+            weight=built.weight,
             missing=np.nan,
             feature_names=list(state.features),
             max_bin=settings.max_bin,
         )
-        placement = self._placement(built)
-        self.placements.append(placement)
+        placement = self._placement(built, matrix)
         self.say(
             f"examples built on {len(placement)} Dask worker(s): "
             + ", ".join(f"{w} {n:,}" for w, n in sorted(placement.items()))
@@ -171,27 +222,22 @@ class DaskRefit:
         # 1 for a local:N cluster); the rest are the in-process fit's parameters.
         booster_params = tuning.booster_params(params, replace(settings, nthread=1))
         del booster_params["nthread"]
-        out = dxgb.train(client, booster_params, matrix, num_boost_round=max(1, rounds))
+        out = dxgb.train(self.client, booster_params, matrix, num_boost_round=max(1, rounds))
+        peaks = workers_peak_rss_mb(self.client)
+        self.fits.append(ClusterFit(placement, peaks, peak_rss_mb()))
         return out["booster"]
 
-    def _placement(self, built: list[tuple[Future, int]]) -> dict[str, int]:
-        holders = self.client.who_has([f for f, _ in built])
-        placement: dict[str, int] = {}
-        for f, n in built:
-            for worker in holders[f.key]:
-                placement[worker] = placement.get(worker, 0) + n
-        return placement
+    def _placement(self, built: OnWorkers, matrix) -> dict[str, int]:
+        """Examples per worker as XGBoost will train on them: the parts its matrix found on
+        each worker (a part is trained where the scheduler says it is, wherever it was built)."""
+        draws = len(built.y) // sum(len(p) for p in built.positions)
+        sizes = [len(p) * draws for p in built.positions]
+        return {
+            worker: sum(sizes[matrix.partition_order[part.key]] for part in parts)
+            for worker, parts in matrix.worker_map.items()
+        }
 
 
 def metadata(refit: DaskRefit | None) -> dict:
-    """What a step's materialization says about its refits on the cluster ({} when off)."""
-    if refit is None or not refit.placements:
-        return {}
-    placement = refit.placements[-1]
-    return {
-        "refit_on": f"dask: {len(placement)} worker(s)",
-        "dask_examples_by_worker": placement,
-        "dask_workers_peak_rss_mb": {
-            w: round(mb) for w, mb in sorted(workers_peak_rss_mb(refit.client).items())
-        },
-    }
+    """What a step's materialization says of its latest refit on the cluster ({} when off)."""
+    return refit.fits[-1].metadata() if refit is not None and refit.fits else {}

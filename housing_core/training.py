@@ -220,8 +220,8 @@ def calibration_examples(
 
 class Refit(Protocol):
     """Fits `rounds` rounds of `params` on the training examples of `rows`, anchored on their own
-    history with `encoding` as each row's metro encoding and drawn with `seed` -- elsewhere than
-    in this process (housing_core/dask_training.DaskRefit: on a Dask cluster's workers)."""
+    history with `encoding` as each row's metro encoding and drawn with `seed`: `InProcess`, or
+    on a Dask cluster's workers (housing_core/dask_training.DaskRefit)."""
 
     def __call__(
         self,
@@ -233,6 +233,30 @@ class Refit(Protocol):
         rounds: int,
         settings: TuningSettings,
     ) -> xgb.Booster: ...
+
+
+@dataclass(frozen=True)
+class InProcess:
+    """The refit in this process (the default): examples built here, fitted within the run's
+    thread budget."""
+
+    threads: ThreadBudget | None = None
+
+    def __call__(
+        self,
+        rows: pd.DataFrame,
+        state: F.FeatureState,
+        encoding: np.ndarray,
+        seed: int,
+        params: dict,
+        rounds: int,
+        settings: TuningSettings,
+    ) -> xgb.Booster:
+        history = F.anchor_table(rows, state)
+        examples = training_examples(rows, state, history, seed, encoding)
+        del history  # memory: the fit below holds the examples' matrix as well
+        matrix = examples.fit_matrix(state, settings)
+        return tuning.fit(params, rounds, matrix, settings, self.threads)
 
 
 def train(
@@ -370,7 +394,7 @@ def final_refit(
     """Refit on train + eval + holdout with the tuned `params`: the holdout months are the newest,
     and a model that never learns them serves a year behind the data. `evaluated_rounds` were
     fitted on the train + eval examples; the final model gets them scaled by its examples.
-    `refit`: where it runs (default: here).
+    `refit`: where it runs (default: `InProcess`).
 
     The encoders stay the train-fitted `state` (the one `encoders_fit_on_train_only` checks and
     the bundle ships): train rows keep their out-of-fold metro encoding, eval and holdout rows
@@ -389,15 +413,9 @@ def final_refit(
     fitted_on = _example_count(n_train + counts[1])
     n_examples = _example_count(len(rows))
     rounds = max(1, round(evaluated_rounds * n_examples / fitted_on))
-    if refit is None:
-        history = F.anchor_table(rows, state)  # every price known through the newest month
-        examples = training_examples(rows, state, history, settings.seed + 2, encoding)
-        del history  # memory: the fit below holds the examples' matrix as well
-        booster = tuning.fit(
-            params, rounds, examples.fit_matrix(state, settings), settings, threads
-        )
-    else:
-        booster = refit(rows, state, encoding, settings.seed + 2, params, rounds, settings)
+    # Every price known through the newest month is the history its examples anchor on.
+    fit = refit or InProcess(threads)
+    booster = fit(rows, state, encoding, settings.seed + 2, params, rounds, settings)
     return FinalRefit(
         booster,
         rounds,

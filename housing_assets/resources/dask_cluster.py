@@ -57,8 +57,9 @@ class DaskCluster(dg.ConfigurableResource):
                 threads_per_worker=1,  # parallelism is the workers', as XGBoost's nthread=1 fits
                 processes=True,
                 memory_limit=self.worker_memory,
-                # Two runs on one machine would race for the dashboard's fixed port.
-                dashboard_address=None,
+                # Any free port: two runs on one machine would race for Dask's fixed 8787 (the
+                # scheduler serves HTTP whether or not the dashboard is installed).
+                dashboard_address=":0",
             ) as cluster,
             Client(cluster) as client,
         ):

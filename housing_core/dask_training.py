@@ -36,6 +36,7 @@ from housing_core import training, tuning
 if TYPE_CHECKING:
     import dask.array as da
     from distributed import Client, Future
+    from xgboost.dask import DaskDMatrix
 
 COLUMNS = [c.ZIPCODE, c.DATE, c.CITY, *c.NUMERIC_COLUMNS]  # what examples are built from
 
@@ -119,8 +120,8 @@ class OnWorkers:
 
 @dataclass(frozen=True)
 class ClusterFit:
-    """One refit on the cluster: where its examples lived (worker -> examples, as the scheduler
-    saw them) and the peak memory of each worker and of this process once it was fitted."""
+    """One refit on the cluster: where its examples lived (worker -> examples XGBoost trained
+    there) and the peak memory of each worker and of this process once it was fitted."""
 
     examples_by_worker: dict[str, int]
     workers_peak_rss_mb: dict[str, float]
@@ -227,9 +228,11 @@ class DaskRefit:
         self.fits.append(ClusterFit(placement, peaks, peak_rss_mb()))
         return out["booster"]
 
-    def _placement(self, built: OnWorkers, matrix) -> dict[str, int]:
+    def _placement(self, built: OnWorkers, matrix: DaskDMatrix) -> dict[str, int]:
         """Examples per worker as XGBoost will train on them: the parts its matrix found on
-        each worker (a part is trained where the scheduler says it is, wherever it was built)."""
+        each worker (a part is trained where the scheduler says it is, wherever it was built).
+        `worker_map` and `partition_order` are the matrix's own record of that, public
+        attributes though not documented ones: tests/core/test_dask_cluster.py reads this."""
         draws = len(built.y) // sum(len(p) for p in built.positions)
         sizes = [len(p) * draws for p in built.positions]
         return {

@@ -155,7 +155,10 @@ def test_the_training_asset_refits_on_the_cluster_when_dask_is_set(client, tiny,
         return tiny.state
 
     resources = {
-        "mlflow_tracking": MlflowTracking(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"),
+        "mlflow_tracking": MlflowTracking(
+            tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+            artifact_location=str(tmp_path / "artifacts"),
+        ),
         "optuna_storage": OptunaStorage(storage_url=f"journal:///{tmp_path / 'optuna.journal'}"),
         "threads": ThreadBudgetResource(override=1),
         "dask": DaskCluster(address=client.scheduler.address),

@@ -3,6 +3,7 @@
     uv run python benchmarks/scaling.py                        # scales 0.25,1,2,5 (over 1 h)
     uv run python benchmarks/scaling.py --scales 0.25,1 --stages ingest,training --json a.json
     uv run python benchmarks/scaling.py --from a.json b.json --plot docs/scaling.png
+    uv run python benchmarks/scaling.py --scales 0.05 --stages ingest,training --dask local:2
 
 Per scale, every stage is a fresh process on an empty HOUSING_HOME, so a figure includes
 interpreter start, imports, the Dagster instance and MLflow's first database setup:
@@ -17,6 +18,13 @@ after every stage. Cost per row is wall seconds per million panel rows, relative
 Targets at 5x (~4.4 M rows) on 2 cores: main job <= 20 min, peak RSS <= 12 GB, cost per row
 <= 1.5x scale 1's.
 
+With --dask local:N (or a scheduler's tcp://host:port) the training stage runs twice on copies of
+the one ingested home, each a fresh process: in process, then with HOUSING_DASK set (the refits on
+the cluster, docs/scale-out.md). Side by side: wall time, holdout MAPE, the stage's peak RSS (the
+process and the workers it started), the driver's own peak by the end of the refits and each
+worker's (VmHWM, from the refit steps' materializations: each such step starts its own local
+cluster; later steps of the driver may peak higher, which only the stage's figure shows).
+
 With --policies FILE (run_all.py --scaling passes benchmarks/cost_only_policies.yaml) every stage
 runs under that HOUSING_POLICIES, so a model the default gate would hold back still reaches its
 publish step (the final refit, the largest) and the API; the default policy's verdict on each
@@ -29,6 +37,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,6 +51,8 @@ from tests.harness.cli_output import holdout_mape
 REPO = Path(__file__).resolve().parents[1]
 MONTHS = 142  # 2012-03 .. 2023-12
 STAGES = ("ingest", "training", "main")
+DASK_STAGE = "training-dask"  # the training stage again with HOUSING_DASK (--dask)
+REFIT_STEPS = ("tuned_model", "serving_bundle")  # the steps whose refits run on the cluster
 TARGETS = {"main_wall_s": 20 * 60, "peak_rss_mb": 12 * 1024, "cost_vs_1x": 1.5}
 
 
@@ -57,11 +68,20 @@ def rows_at(scale: float) -> int:
 
 
 def stage(
-    name: str, command: list[str], home: Path, scale: float, policies: Path | None = None
+    name: str,
+    command: list[str],
+    home: Path,
+    scale: float,
+    policies: Path | None = None,
+    dask: str | None = None,
 ) -> dict:
     """Run one stage as a fresh process on `home`; wall time, peak RSS, load around it.
-    HOUSING_SCALE: `housing train` takes the scale (and so its tuning budget) from settings."""
+    HOUSING_SCALE: `housing train` takes the scale (and so its tuning budget) from settings.
+    `dask`: HOUSING_DASK for it (otherwise scale-out is off, whatever this shell has)."""
     env = {**os.environ, "HOUSING_HOME": str(home), "HOUSING_SCALE": str(scale)}
+    env.pop("HOUSING_DASK", None)
+    if dask is not None:
+        env["HOUSING_DASK"] = dask
     if policies is not None:
         env["HOUSING_POLICIES"] = str(policies)
     env["PYTHONUNBUFFERED"] = "1"
@@ -111,6 +131,31 @@ def default_gate(home: Path) -> dict:
     return {"passed": verdict.passed, "reasons": verdict.reasons}
 
 
+def cluster_memory(home: Path) -> dict:
+    """What the refit steps of the training run on `home` recorded of the cluster: per step, the
+    driver's peak RSS and each worker's (MB)."""
+    sys.path.insert(0, str(REPO))
+    import dagster as dg
+
+    out = {}
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        for step in REFIT_STEPS:
+            event = instance.get_latest_materialization_event(dg.AssetKey(step))
+            meta = (
+                event.asset_materialization.metadata
+                if event and event.asset_materialization
+                else {}
+            )
+            if "dask_workers_peak_rss_mb" not in meta:
+                raise SystemExit(f"{home}: {step} did not refit on the Dask cluster")
+            out[step] = {
+                "driver_peak_rss_mb": meta["driver_peak_rss_mb"].value,
+                "workers_peak_rss_mb": sorted(meta["dask_workers_peak_rss_mb"].value.values()),
+                "examples_by_worker": sorted(meta["dask_examples_by_worker"].value.values()),
+            }
+    return out
+
+
 def housing(*args: str) -> list[str]:
     return [sys.executable, "-m", "housing_assets.cli", *args]
 
@@ -142,7 +187,11 @@ def api(home: Path, seconds: float) -> dict:
 
 
 def measure(
-    scale: float, stages: list[str], api_seconds: float | None, policies: Path | None = None
+    scale: float,
+    stages: list[str],
+    api_seconds: float | None,
+    policies: Path | None = None,
+    dask: str | None = None,
 ) -> dict:
     rows = rows_at(scale)
     print(f"scale {scale:g}: {rows:,} rows", flush=True)
@@ -154,9 +203,16 @@ def measure(
             "ingest": housing("run", "--scale", str(scale), "--no-train"),
             "training": housing("train"),
         }
+        twin = Path(tmp) / "staged-dask"
         for name in [s for s in ("ingest", "training") if s in stages]:
+            if name == "training" and dask:  # the same months, its own study, MLflow and bundle
+                shutil.copytree(home, twin)
             record["stages"][name] = stage(name, commands[name], home, scale, policies)
             print(f"  {name}: {record['stages'][name]}", flush=True)
+        if dask and "training" in stages:
+            run = stage(DASK_STAGE, commands["training"], twin, scale, policies, dask=dask)
+            record["stages"][DASK_STAGE] = {**run, "dask": dask, "cluster": cluster_memory(twin)}
+            print(f"  {DASK_STAGE}: {record['stages'][DASK_STAGE]}", flush=True)
         trained = record["stages"].get("training", {})
         if "training" in stages and api_seconds and trained.get("published", True):
             record["api"] = api(home, api_seconds)
@@ -218,6 +274,8 @@ def markdown(report: dict) -> str:
                 if verdict is not None:
                     said = "promote" if verdict["passed"] else "; ".join(verdict["reasons"])
                     lines.append(f"- scale {r['scale']:g}, {name}: {said}")
+    if any(DASK_STAGE in r["stages"] for r in records):
+        lines += ["", dask_table(records)]
     lines += ["", "| scale | API single-row p50 / p99 | 10,000-row batch | server peak RSS |"]
     lines.append("|---|---|---|---|")
     for r in records:
@@ -228,6 +286,40 @@ def markdown(report: dict) -> str:
                 f"{a['batch_10k_median_ms']:.0f} ms | {_gb(a['server_peak_rss_mb'])} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def dask_table(records: list[dict]) -> str:
+    """The training stage in process and on the Dask cluster, side by side."""
+    lines = [
+        "| scale | training | wall | holdout MAPE | peak RSS (the stage: driver and workers) | "
+        "driver peak by the end of the refits | worker peaks: train + eval refit / final refit |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in records:
+        here, there = r["stages"].get("training"), r["stages"].get(DASK_STAGE)
+        if not (here and there):
+            continue
+        for label, s in (("in process", here), (f"HOUSING_DASK={there['dask']}", there)):
+            mape = f"{s['holdout_mape']:.2f}%" if "holdout_mape" in s else "-"
+            cluster = s.get("cluster")
+            driver = (
+                _gb(max(step["driver_peak_rss_mb"] for step in cluster.values()))
+                if cluster
+                else f"{_gb(s['peak_rss_mb'])} (the process)"
+            )
+            workers = (
+                " / ".join(
+                    ", ".join(_gb(mb) for mb in cluster[step]["workers_peak_rss_mb"])
+                    for step in REFIT_STEPS
+                )
+                if cluster
+                else "-"
+            )
+            lines.append(
+                f"| {r['scale']:g} | {label} | {s['wall_s']:.0f} s | {mape} | "
+                f"{_gb(s['peak_rss_mb'])} | {driver} | {workers} |"
+            )
+    return "\n".join(lines)
 
 
 def plot(report: dict, path: Path) -> None:
@@ -283,6 +375,10 @@ def main() -> int:
         help="HOUSING_POLICIES for every stage (e.g. benchmarks/cost_only_policies.yaml)",
     )  # fmt: skip
     parser.add_argument(
+        "--dask", metavar="HOUSING_DASK",
+        help="also train with HOUSING_DASK set to this (local:N or tcp://host:port), side by side",
+    )  # fmt: skip
+    parser.add_argument(
         "--from", dest="sources", type=Path, nargs="+",
         help="measure nothing: table and plot from these earlier --json results, merged by scale",
     )  # fmt: skip
@@ -290,6 +386,16 @@ def main() -> int:
     stages = args.stages.split(",")
     if unknown := sorted(set(stages) - set(STAGES)):
         parser.error(f"unknown stage(s) {unknown}; known: {', '.join(STAGES)}")
+    if args.dask:
+        sys.path.insert(0, str(REPO))
+        from housing_core.settings import check_dask
+
+        try:
+            check_dask(args.dask)
+        except ValueError as error:
+            parser.error(f"--dask: {error}")
+        if "training" not in stages:
+            parser.error("--dask compares the training stage: include it in --stages")
     if args.sources:
         report = merged([json.loads(p.read_text()) for p in args.sources])
     else:
@@ -299,7 +405,7 @@ def main() -> int:
             inside = policies.is_relative_to(REPO)
             report["policies"] = str(policies.relative_to(REPO) if inside else policies)
         for scale in sorted(float(s) for s in args.scales.split(",")):
-            report["scales"].append(measure(scale, stages, args.api_seconds, policies))
+            report["scales"].append(measure(scale, stages, args.api_seconds, policies, args.dask))
             if args.json:  # kept as it goes: a run cut short keeps its finished scales
                 args.json.write_text(json.dumps(report, indent=1))
     if args.json:

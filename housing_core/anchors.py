@@ -231,13 +231,15 @@ def month_key(index: int) -> str:
 
 
 def sample_cutoffs(
-    months: np.ndarray, first_known: np.ndarray, max_offset: int, rng: np.random.Generator
+    months: np.ndarray, first_known: np.ndarray, max_offset: int, uniform: np.ndarray
 ) -> np.ndarray:
     """Training rows are anchored as served: the history ends 1..max_offset months before the
     row (uniform; never before the zip's first known month, so a row with any earlier price is
     anchored), and the anchor is the zip's last known month by then. A row with no earlier
-    price (its zip's first month, or a zip never seen before) gets a cutoff with no anchor."""
+    price (its zip's first month, or a zip never seen before) gets a cutoff with no anchor.
+    `uniform`: one draw in [0, 1) per row -- taken by the caller, so a row draws the same
+    cutoff whichever part of the rows it is anchored with (housing_core/dask_training.py)."""
     months = np.asarray(months, dtype="int64")
     reach = np.where(first_known >= 0, months - first_known, 0)
     span = np.clip(reach, 1, max_offset)
-    return months - 1 - np.floor(rng.random(len(months)) * span).astype("int64")
+    return months - 1 - np.floor(uniform * span).astype("int64")

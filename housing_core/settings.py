@@ -21,6 +21,12 @@ HOUSING_POLICIES          a YAML file of thresholds -- sections retrain, gate, d
                           (deploy/policies.example.yaml lists every one and its default)
 HOUSING_ALERT_WEBHOOK_URL an HTTP endpoint taking each alert as a JSON POST (Slack-compatible
                           `text`): failed runs, gate blocks, quarantined months (default: none)
+HOUSING_DASK              scale-out (docs/scale-out.md): empty = off (default; training runs in
+                          the step's process) | local:N = a Dask cluster of N single-threaded
+                          worker processes on this machine, started and closed by the step |
+                          tcp://host:port (or tls://) = a running Dask scheduler
+HOUSING_DASK_WORKER_MEMORY  memory limit of each local:N worker, e.g. 4GiB (default auto: the
+                          machine's memory divided among the workers, Dask's own rule)
 """
 
 from __future__ import annotations
@@ -46,12 +52,34 @@ LOCAL_CONCURRENT_RUNS = 2
 # scheme://user:<password>@host...: the password is everything up to the last `@` (greedy, so an
 # unescaped `@` or `/` in it is hidden too; a longer cut only hides more).
 _USERINFO_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*):.*@")
+_DASK_LOCAL = re.compile(r"^local:([1-9][0-9]*)$")
+_DASK_SCHEDULER = re.compile(r"^(tcp|tls)://[^/:\s]+:[0-9]{1,5}$")
+# What Dask's parse_bytes reads, kept to the units people write (settings must not import Dask).
+_BYTES = re.compile(r"^(auto|[0-9]+(\.[0-9]+)?\s*(B|[kKMGT]B|[KMGT]iB))$")
+DASK_FORMS = "empty (off), local:N (N workers on this machine) or tcp://host:port (a scheduler)"
 
 
 def redact_url(url: str) -> str:
     """`postgresql://u:<password>@db/optuna` -> `postgresql://u:***@db/optuna`: a URL as it may be
     shown (logs, repr, Dagster's UI). URLs without a password come back unchanged."""
     return _USERINFO_PASSWORD.sub(r"\1:***@", url)
+
+
+def dask_local_workers(value: str) -> int | None:
+    """The N of a `local:N` HOUSING_DASK value; None for a scheduler address."""
+    found = _DASK_LOCAL.match(value)
+    return int(found.group(1)) if found else None
+
+
+def check_dask(value: str | None) -> str | None:
+    """A HOUSING_DASK value as stored: None when off, else `local:N` or a scheduler address.
+    Anything else is refused in one line naming the forms it may take."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if _DASK_LOCAL.match(value) or _DASK_SCHEDULER.match(value):
+        return value
+    raise ValueError(f"HOUSING_DASK must be {DASK_FORMS}")  # the CLI adds the value
 
 
 def project_root() -> Path:
@@ -102,6 +130,12 @@ class Settings(BaseSettings):
     alert_webhook_url: SecretStr | None = Field(
         default=None, description="POST alerts here (failed runs, gate blocks, quarantines)."
     )
+    dask: str | None = Field(
+        default=None, description=f"Scale-out on Dask (HOUSING_DASK): {DASK_FORMS}."
+    )
+    dask_worker_memory: str = Field(
+        default="auto", description="Memory limit of each local:N Dask worker, e.g. 4GiB."
+    )
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -113,6 +147,18 @@ class Settings(BaseSettings):
         if env not in ENVIRONMENTS:
             raise ValueError(f"HOUSING_ENV must be one of {ENVIRONMENTS}, got {env!r}")
         return env
+
+    @field_validator("dask")
+    @classmethod
+    def _dask_form(cls, value: str | None) -> str | None:
+        return check_dask(value)
+
+    @field_validator("dask_worker_memory")
+    @classmethod
+    def _memory_form(cls, value: str) -> str:
+        if not _BYTES.match(value.strip()):
+            raise ValueError("HOUSING_DASK_WORKER_MEMORY must be auto or a size such as 4GiB")
+        return value.strip()
 
     @field_validator("home")
     @classmethod

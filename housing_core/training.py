@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -141,6 +142,16 @@ def draws_for(n_rows: int) -> int:
     return int(np.clip(np.ceil(MIN_EXAMPLES / max(n_rows, 1)), 1, MAX_DRAWS))
 
 
+@dataclass(frozen=True)
+class Within:
+    """Rows that are a part of a larger set: each row's position in the whole, and the whole's
+    row count. Draws belong to the whole (how many, and each row's cutoff), so a part -- whole
+    metros, built on a Dask worker -- anchors every row exactly as the whole would."""
+
+    positions: np.ndarray
+    rows: int
+
+
 def _drawn(
     rows: pd.DataFrame,
     state: F.FeatureState,
@@ -149,16 +160,20 @@ def _drawn(
     floor: int | None = None,
     stream: tuple[int, ...] = (),
     metro_encoding: np.ndarray | None = None,
+    within: Within | None = None,
 ) -> Examples:
     """Rows anchored at sampled cutoffs, never before `floor` (default: the zip's first known
     month), stacked over `draws_for` draws."""
     base = F.Rows.from_frame(rows)
     zips = base.zip_numbers()
     earliest = history.first_month(zips) if floor is None else np.full(len(rows), floor)
+    whole = len(rows) if within is None else within.rows
     parts = []
-    for draw in range(draws_for(len(rows))):
+    for draw in range(draws_for(whole)):
         rng = np.random.default_rng([seed, draw, *stream])
-        match = history.lookup(zips, A.sample_cutoffs(base.months, earliest, state.max_offset, rng))
+        uniform = rng.random(whole) if within is None else rng.random(whole)[within.positions]
+        cutoffs = A.sample_cutoffs(base.months, earliest, state.max_offset, uniform)
+        match = history.lookup(zips, cutoffs)
         parts.append(
             Examples(
                 F.matrix(base, state, match, metro_encoding),
@@ -177,9 +192,11 @@ def training_examples(
     history: A.AnchorTable,
     seed: int,
     metro_encoding: np.ndarray | None = None,
+    within: Within | None = None,
 ) -> Examples:
-    """Rows anchored as if the history ended 1..max_offset months before each (see module doc)."""
-    return _drawn(rows, state, history, seed, metro_encoding=metro_encoding)
+    """Rows anchored as if the history ended 1..max_offset months before each (see module doc).
+    `within`: these rows are a part of that larger set, drawn as the whole would draw them."""
+    return _drawn(rows, state, history, seed, metro_encoding=metro_encoding, within=within)
 
 
 def served_examples(rows: pd.DataFrame, state: F.FeatureState, history: A.AnchorTable) -> Examples:
@@ -201,6 +218,47 @@ def calibration_examples(
     return _drawn(eval_rows, state, known, seed, floor=eval_start - 1, stream=(1,))
 
 
+class Refit(Protocol):
+    """Fits `rounds` rounds of `params` on the training examples of `rows`, anchored on their own
+    history with `encoding` as each row's metro encoding and drawn with `seed`: `InProcess`, or
+    on a Dask cluster's workers (housing_core/dask_training.DaskRefit)."""
+
+    def __call__(
+        self,
+        rows: pd.DataFrame,
+        state: F.FeatureState,
+        encoding: np.ndarray,
+        seed: int,
+        params: dict,
+        rounds: int,
+        settings: TuningSettings,
+    ) -> xgb.Booster: ...
+
+
+@dataclass(frozen=True)
+class InProcess:
+    """The refit in this process (the default): examples built here, fitted within the run's
+    thread budget."""
+
+    threads: ThreadBudget | None = None
+
+    def __call__(
+        self,
+        rows: pd.DataFrame,
+        state: F.FeatureState,
+        encoding: np.ndarray,
+        seed: int,
+        params: dict,
+        rounds: int,
+        settings: TuningSettings,
+    ) -> xgb.Booster:
+        history = F.anchor_table(rows, state)
+        examples = training_examples(rows, state, history, seed, encoding)
+        del history  # memory: the fit below holds the examples' matrix as well
+        matrix = examples.fit_matrix(state, settings)
+        return tuning.fit(params, rounds, matrix, settings, self.threads)
+
+
 def train(
     splits: pd.DataFrame,
     state: F.FeatureState,
@@ -211,8 +269,10 @@ def train(
     on_trial: Callable[[tuning.TrialResult], None] | None = None,
     say: Callable[[str], None] = lambda _m: None,
     threads: ThreadBudget | None = None,
+    refit: Refit | None = None,
 ) -> TrainedModel:
-    """`threads`: the run's thread budget (default: this process's CPUs, one run)."""
+    """`threads`: the run's thread budget (default: this process's CPUs, one run). `refit`: where
+    the train + eval refit runs (default: here); tuning and calibration run here either way."""
     known_rows, (n_train, n_eval) = S.stacked(splits, (TRAIN, EVAL))
     train_rows = S.part(known_rows, 0, n_train)
     eval_rows = S.part(known_rows, n_train, n_train + n_eval)
@@ -264,16 +324,29 @@ def train(
     # Train rows keep their out-of-fold encoding; eval rows get the train-fitted one, as served.
     eval_encoding = eval_rows[c.CITY].map(state.metro_encoding).fillna(state.global_mean)
     oof_all = np.concatenate([oof, eval_encoding.to_numpy(dtype="float64")])
-    all_ex = training_examples(known_rows, state, known_history, settings.seed + 1, oof_all)
     eval_metrics = metrics.regression(eval_rows[c.TARGET], np.exp(eval_pred))
-    # Memory: the fit below holds the examples and their matrix; the rows are no longer needed.
-    del known_history, calib, known_rows, train_rows, eval_rows
     # More data supports proportionally more rounds at the same learning rate.
-    refit_rounds = round(rounds * len(all_ex.y) / train_examples)
-    say(f"refitting on train + eval ({len(all_ex.y):,} examples, {refit_rounds} rounds)")
-    final = tuning.fit(
-        result.best_params, refit_rounds, all_ex.fit_matrix(state, settings), settings, threads
-    )
+    refit_examples = _example_count(len(known_rows))
+    refit_rounds = round(rounds * refit_examples / train_examples)
+    say(f"refitting on train + eval ({refit_examples:,} examples, {refit_rounds} rounds)")
+    if refit is None:
+        all_ex = training_examples(known_rows, state, known_history, settings.seed + 1, oof_all)
+        # Memory: the fit below holds the examples and their matrix; the rows are no longer needed.
+        del known_history, calib, known_rows, train_rows, eval_rows
+        final = tuning.fit(
+            result.best_params, refit_rounds, all_ex.fit_matrix(state, settings), settings, threads
+        )
+    else:
+        del known_history, calib, train_rows, eval_rows
+        final = refit(
+            known_rows,
+            state,
+            oof_all,
+            settings.seed + 1,
+            result.best_params,
+            refit_rounds,
+            settings,
+        )
     gain = {k: float(v) for k, v in final.get_score(importance_type="total_gain").items()}  # type: ignore[arg-type]  # total_gain is one float per feature
     total = sum(gain.values()) or 1.0
     importance = {k: v / total for k, v in sorted(gain.items(), key=lambda kv: -kv[1])}
@@ -316,10 +389,12 @@ def final_refit(
     evaluated_rounds: int,
     settings: tuning.TuningSettings,
     threads: ThreadBudget | None = None,
+    refit: Refit | None = None,
 ) -> FinalRefit:
     """Refit on train + eval + holdout with the tuned `params`: the holdout months are the newest,
     and a model that never learns them serves a year behind the data. `evaluated_rounds` were
     fitted on the train + eval examples; the final model gets them scaled by its examples.
+    `refit`: where it runs (default: `InProcess`).
 
     The encoders stay the train-fitted `state` (the one `encoders_fit_on_train_only` checks and
     the bundle ships): train rows keep their out-of-fold metro encoding, eval and holdout rows
@@ -335,18 +410,18 @@ def final_refit(
             later.map(state.metro_encoding).fillna(state.global_mean).to_numpy(dtype="float64"),
         ]
     )
-    history = F.anchor_table(rows, state)  # every price known through the newest month
-    examples = training_examples(rows, state, history, settings.seed + 2, encoding)
-    del history  # memory: the fit below holds the examples' matrix as well
     fitted_on = _example_count(n_train + counts[1])
-    rounds = max(1, round(evaluated_rounds * len(examples.y) / fitted_on))
-    booster = tuning.fit(params, rounds, examples.fit_matrix(state, settings), settings, threads)
+    n_examples = _example_count(len(rows))
+    rounds = max(1, round(evaluated_rounds * n_examples / fitted_on))
+    # Every price known through the newest month is the history its examples anchor on.
+    fit = refit or InProcess(threads)
+    booster = fit(rows, state, encoding, settings.seed + 2, params, rounds, settings)
     return FinalRefit(
         booster,
         rounds,
         evaluated_rounds,
         len(rows),
-        len(examples.y),
+        n_examples,
         rows[c.DATE].min().strftime("%Y-%m"),
         rows[c.DATE].max().strftime("%Y-%m"),
     )

@@ -117,6 +117,7 @@ def test_source_setting_picks_the_implementation(tmp_path, source, resource):
         "sensor_intervals",
         "alerts",
         "threads",
+        "dask",
     }
 
 

@@ -11,6 +11,7 @@ import dagster as dg
 from pydantic import SecretStr
 
 from housing_assets.resources.alerts import AlertNotifier
+from housing_assets.resources.dask_cluster import DaskCluster
 from housing_assets.resources.io_manager import ParquetIOManager
 from housing_assets.resources.mlflow_tracking import MlflowTracking, OptunaStorage
 from housing_assets.resources.policies import policies
@@ -60,4 +61,5 @@ def resources_for(settings: Settings) -> dict:
             override=settings.threads,
             slots_dir=str(settings.fit_slots_dir) if settings.fit_slots_dir else None,
         ),
+        "dask": DaskCluster(address=settings.dask, worker_memory=settings.dask_worker_memory),
     }

@@ -85,11 +85,13 @@ def test_metro_momentum_is_a_chained_mean_robust_to_zips_joining():
 def test_sampled_cutoffs_stay_between_the_zips_first_month_and_the_row():
     months = np.full(10_000, 500)
     first = np.where(np.arange(10_000) % 2 == 0, 490, -1)
-    cutoffs = A.sample_cutoffs(months, first, 24, np.random.default_rng(0))
+    cutoffs = A.sample_cutoffs(months, first, 24, np.random.default_rng(0).random(10_000))
     seen = cutoffs[first >= 0]
     assert seen.min() == 490 and seen.max() == 499  # 1..10 months back, never before the zip
     assert (cutoffs[first < 0] == 499).all()  # no history: any cutoff finds no anchor
-    wide = A.sample_cutoffs(np.full(5000, 500), np.full(5000, 100), 24, np.random.default_rng(1))
+    wide = A.sample_cutoffs(
+        np.full(5000, 500), np.full(5000, 100), 24, np.random.default_rng(1).random(5000)
+    )
     assert wide.min() == 476 and wide.max() == 499
 
 

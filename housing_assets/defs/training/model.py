@@ -13,6 +13,7 @@ from housing_assets.defs.metadata import rounded
 from housing_assets.defs.owners import ML
 from housing_assets.defs.training.assets import GROUP
 from housing_assets.defs.training.partitions import vintages
+from housing_assets.resources.dask_cluster import DaskCluster
 from housing_assets.resources.mlflow_tracking import (
     PIP_REQUIREMENTS,
     MlflowTracking,
@@ -22,7 +23,7 @@ from housing_assets.resources.mlflow_tracking import (
 )
 from housing_assets.resources.threads import ThreadBudgetResource
 from housing_core import anchors as A
-from housing_core import evaluation, plots, publishing, pyfunc, training, tuning
+from housing_core import dask_training, evaluation, plots, publishing, pyfunc, training, tuning
 from housing_core import features as F
 from housing_core import splits as S
 from housing_core.predictor import Predictor
@@ -80,8 +81,9 @@ def tuned_model(
     mlflow_tracking: MlflowTracking,
     optuna_storage: OptunaStorage,
     threads: ThreadBudgetResource,
+    dask: DaskCluster,
 ) -> training.ModelArtifact:
-    """XGBoost tuned by Optuna on train/eval, refit on train+eval, registered in MLflow as a pyfunc that prices HouseTS rows (model JSON inside)."""
+    """XGBoost tuned by Optuna on train/eval, refit on train+eval (on the Dask cluster when HOUSING_DASK is set), registered in MLflow as a pyfunc that prices HouseTS rows (model JSON inside)."""
     vintage, rows, state = context.partition_key, splits, feature_state
     settings = config.settings()
     # The study's storage is opened, a local file's directory made, by tuning.open_storage.
@@ -122,7 +124,8 @@ def tuned_model(
                 f"trial {trial.number}: {trial.state} eval log-MAE {trial.value} ({trial.seconds:.1f}s)"
             )
 
-        with threads.fitting() as budget:
+        with threads.fitting() as budget, dask.client() as client:
+            refit = dask_training.DaskRefit(client, context.log.info) if client else None
             model = training.train(
                 rows,
                 state,
@@ -132,6 +135,7 @@ def tuned_model(
                 on_trial=log_trial,
                 say=context.log.info,
                 threads=budget,
+                refit=refit,
             )
         eval_metrics = {f"eval_{k}": v for k, v in model.eval_metrics.items()}
         mlflow.log_params({f"best_{k}": v for k, v in model.tuning.best_params.items()})
@@ -171,6 +175,7 @@ def tuned_model(
             "trials_pruned": sum(t.state == "PRUNED" for t in model.tuning.trials),
             "refit_rounds": model.rounds,
             "threads": model.tuning.nthread,
+            **dask_training.metadata(refit),
             "best_params": dg.MetadataValue.json(model.tuning.best_params),
             **rounded({"best_eval_log_mae": model.tuning.best_value, **eval_metrics}),
             "seconds": round(time.perf_counter() - started, 1),

@@ -9,11 +9,12 @@ import pandas as pd
 from housing_assets.defs.owners import ML
 from housing_assets.defs.training.assets import GROUP
 from housing_assets.defs.training.partitions import vintages
+from housing_assets.resources.dask_cluster import DaskCluster
 from housing_assets.resources.mlflow_tracking import MlflowTracking
 from housing_assets.resources.serving_store import ServingStore
 from housing_assets.resources.threads import ThreadBudgetResource
 from housing_core import anchors as A
-from housing_core import bundle, publishing, training
+from housing_core import bundle, dask_training, publishing, training
 from housing_core import features as F
 
 REFIT_ARTIFACT = "published_model/model.json"
@@ -26,13 +27,17 @@ def final_refit(
     model: training.ModelArtifact,
     mlflow_tracking: MlflowTracking,
     threads: ThreadBudgetResource,
-) -> training.FinalRefit:
+    dask: DaskCluster,
+) -> tuple[training.FinalRefit, dict]:
     """The evaluated parameters refit on every month (runs only once the gate passed), logged to
-    the vintage's MLflow run next to the registered (evaluated) model it was derived from."""
-    with threads.fitting() as budget:
+    the vintage's MLflow run next to the registered (evaluated) model it was derived from; on
+    the Dask cluster when HOUSING_DASK is set (then also what the materialization says of it)."""
+    with threads.fitting() as budget, dask.client() as client:
+        on = dask_training.DaskRefit(client, context.log.info) if client else None
         refit = training.final_refit(
-            rows, state, model.best_params, model.rounds, model.tuning_settings(), budget
+            rows, state, model.best_params, model.rounds, model.tuning_settings(), budget, on
         )
+        cluster = dask_training.metadata(on)
     context.log.info(
         f"final refit through {refit.last_month}: {refit.rows:,} rows, {refit.examples:,} "
         f"examples, {refit.rounds} rounds (evaluated model: {refit.evaluated_rounds})"
@@ -50,7 +55,7 @@ def final_refit(
             {"final_refit_first_month": refit.first_month, "final_refit_through": refit.last_month}
         )
         mlflow.log_text(bytes(refit.booster.save_raw("json")).decode(), REFIT_ARTIFACT)
-    return refit
+    return refit, cluster
 
 
 @dg.asset(partitions_def=vintages, group_name=GROUP, kinds={"json"}, owners=ML, code_version="2")
@@ -64,13 +69,14 @@ def serving_bundle(
     serving_store: ServingStore,
     mlflow_tracking: MlflowTracking,
     threads: ThreadBudgetResource,
+    dask: DaskCluster,
 ) -> publishing.Publication:
     """The published bundle (the tuned model refit on every month through the newest, encoders, zip history, schema, intervals, the holdout metrics of the model before that refit, provenance); MLflow alias `champion` moves to it."""
     vintage, model, rows, state = context.partition_key, tuned_model, splits, feature_state
     history = publishing.served_history(rows, state)
     registered = model.mlflow.version
     version = f"{vintage}-v{registered}"
-    refit = final_refit(context, rows, state, model, mlflow_tracking, threads)
+    refit, cluster = final_refit(context, rows, state, model, mlflow_tracking, threads, dask)
     provenance = publishing.provenance(
         version,
         vintage,
@@ -122,6 +128,7 @@ def serving_bundle(
             "final_refit_examples": refit.examples,
             "final_refit_rounds": refit.rounds,
             "evaluated_rounds": refit.evaluated_rounds,
+            **cluster,
         }
     )
     return publishing.Publication(version, previous, manifest, provenance)

@@ -11,9 +11,9 @@ from housing_assets.definitions import build_definitions
 from housing_assets.resources.automation import RetrainPolicy
 from housing_assets.runner import register_months
 from housing_core import live_performance
-from housing_core.storage import LocalStore
 from housing_core.automation import RANGE_END, RANGE_START
 from housing_core.settings import Settings
+from housing_core.storage import LocalStore
 
 MONTHS = ["2022-02", "2022-03", "2022-04"]
 

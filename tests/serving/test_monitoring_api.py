@@ -249,6 +249,7 @@ def test_a_losing_champion_gives_way_to_persistence_flagged_until_it_wins(store,
     rows = records(holdout.head(20))
     rows[0]["zipcode"] = 501  # a zip the model never saw: no persistence to give
     with make_client(store) as client:
+
         def ask() -> dict:
             client.post("/v1/admin/reload", headers={"X-API-Key": API_KEY})
             return client.post("/v1/predict", json={"rows": rows}).json()

@@ -42,7 +42,8 @@ def page(api: Api, model: dict) -> None:
         return
     st.caption("Start from the real row; change any of these and the model answers at once.")
     edited = dict(row)
-    cols = st.columns(len(WHAT_IF_FIELDS))
+    # Three to a row: six abreast, the longer labels wrapped and pushed their inputs out of line.
+    cols = [c for _ in range(2) for c in st.columns(3)]
     for col, (field, (label, step, shown)) in zip(cols, WHAT_IF_FIELDS.items(), strict=True):
         original = row.get(field)
         edited[field] = col.number_input(

@@ -52,3 +52,42 @@ def test_a_click_on_the_map_opens_that_zip_in_the_explorer(api_url):
         button.click()
         wait.until(shows(f"Zip code {zipcode} ("))
         assert "?page=explorer" in driver.current_url
+
+
+PAGES = {  # page -> what it shows once its data is in
+    "overview": "Model card",
+    "map": "zip codes:",
+    "explorer": "Holdout months shown",
+    "what-if": "Why this price",
+    "errors": "Worst zip codes",
+    "drift": "Drift",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [1440, 1920])
+def test_every_page_draws_at_common_screen_widths_with_dated_axes(api_url, tmp_path, width):
+    """At 1600 px the explorer's date axis read "April October April ..." with no year: the
+    axis labels drawn in the browser must each name their year."""
+    pytest.importorskip("selenium")
+    import re
+
+    from selenium.webdriver.common.by import By
+
+    with running_dashboard(api_url, free_port()) as ui_url, chromium(width=width) as driver:
+        for page, expect in PAGES.items():
+            open_page(driver, f"{ui_url}/?page={page}", expect=expect)
+            body = driver.find_element("tag name", "body").text
+            assert "Traceback" not in body and "Error" not in body.split("\n")[0], page
+            picture = screenshot(driver, tmp_path / f"{page}-{width}.png")
+            assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+            if page == "explorer":
+                chart = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stVegaLiteChart"]')[0]
+                labels = [
+                    t.text
+                    for t in chart.find_elements(By.CSS_SELECTOR, ".role-axis-label text")
+                    if t.text and not t.text.startswith("$")
+                ]
+                assert labels, "no date axis labels drawn"
+                undated = [x for x in labels if not re.search(r"\b(19|20)\d\d\b", x)]
+                assert not undated, undated

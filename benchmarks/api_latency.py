@@ -26,8 +26,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from tests.harness.loopback import api_process
-from tests.harness.soak import holdout_records, peak_rss_mb
+from housing_harness.loopback import api_process
+from housing_harness.soak import holdout_records, peak_rss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.harness.cli_output import holdout_mape
+from housing_harness.cli_output import holdout_mape
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = Path(

@@ -21,8 +21,8 @@ from pathlib import Path
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.harness.loopback import api_process
-from tests.harness.soak import peak_rss_mb
+from housing_harness.loopback import api_process
+from housing_harness.soak import peak_rss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "housing_ui" / "app.py")

@@ -5,10 +5,10 @@ answers a caller:
                                                   [--hold 60] [--against REV] [--json out.json]
 
 A real uvicorn process (the API's entry command) serves the in-process model's bundle
-(tests/tiny.py); each class gets a fresh server.
+(housing_harness/tiny.py); each class gets a fresh server.
 
 * **connections**: 20 connections of one hostile class at once, each reconnecting when the
-  server closes it, held `--hold` seconds (tests/harness/hostile_connections.py), with a probe
+  server closes it, held `--hold` seconds (housing_harness/hostile_connections.py), with a probe
   every 50 ms (a health check; for the last class a small caller's 200-row prediction): the server's memory during and `--after` seconds after, the probe's p99 and
   max, and the bytes the server read per connection (its /proc io counter).
 * **bodies**: one hostile /v1/predict body per class (tests/security/test_hostile_bodies.py's):
@@ -32,8 +32,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.harness import hostile_connections as hc
-from tests.harness.hostile import (
+from housing_harness import hostile_connections as hc
+from housing_harness.hostile import (
     CSV_HOSTILE,
     HOSTILE,
     empty_bands,
@@ -42,8 +42,8 @@ from tests.harness.hostile import (
     measure,
     republish_edited,
 )
-from tests.harness.loopback import api_process
-from tests.tiny import tiny_model
+from housing_harness.loopback import api_process
+from housing_harness.tiny import tiny_model
 
 
 def connection_classes(holdout, only: str | None = None) -> dict:

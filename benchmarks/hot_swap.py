@@ -23,8 +23,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from tests.harness.loopback import api_process
-from tests.harness.soak import Call, holdout_records, peak_rss_mb, republish, soak
+from housing_harness.loopback import api_process
+from housing_harness.soak import Call, holdout_records, peak_rss_mb, republish, soak
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "benchmark-key"

@@ -40,9 +40,9 @@ import pandas as pd
 from loop_latency import RunWatch, load_average, say
 
 from housing_core import contract as c
-from tests.harness.loop import LoopHome, LoopProcesses, steady_load
-from tests.harness.soak import holdout_records
-from tests.harness.webhook import webhook_receiver
+from housing_harness.loop import LoopHome, LoopProcesses, steady_load
+from housing_harness.soak import holdout_records
+from housing_harness.webhook import webhook_receiver
 
 POLICIES = """\
 retrain:

@@ -19,7 +19,7 @@ moved into the landing directory. Measured from that moment:
                latency around each model swap. Target: 0 failed.
 
 While waiting it prints each run's transitions and what the API serves. Every process it starts
-stops with it, on failure and Ctrl-C included (tests/harness/loop.py).
+stops with it, on failure and Ctrl-C included (housing_harness/loop.py).
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from tests.harness.loop import LoopHome, LoopProcesses, steady_load
-from tests.harness.soak import Sample, holdout_records
+from housing_harness.loop import LoopHome, LoopProcesses, steady_load
+from housing_harness.soak import Sample, holdout_records
 
 TARGETS_S = {"history": 180, "retrain": 600}
 HISTORY_UNTIL, VINTAGE, MONTH = "2021-12", "2021-01", "2022-01"

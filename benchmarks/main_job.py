@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.harness.cli_output import holdout_mape
+from housing_harness.cli_output import holdout_mape
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = {  # in growing peak memory: children's ru_maxrss only ever grows

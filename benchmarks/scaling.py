@@ -46,7 +46,7 @@ from pathlib import Path
 
 import host
 
-from tests.harness.cli_output import holdout_mape
+from housing_harness.cli_output import holdout_mape
 
 REPO = Path(__file__).resolve().parents[1]
 MONTHS = 142  # 2012-03 .. 2023-12

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.harness.browser import chromium, open_page, running_dashboard, screenshot
-from tests.harness.loopback import api_process, free_port
+from housing_harness.browser import chromium, open_page, running_dashboard, screenshot
+from housing_harness.loopback import api_process, free_port
 
 DOCS = Path(__file__).resolve().parent
 PAGES = {

@@ -101,9 +101,9 @@ def publisher_layout(frame: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def tiny():
-    """The in-process model and bundle of tests/tiny.py (about a second): for tests that need
+    """The in-process model and bundle of housing_harness/tiny.py (about a second): for tests that need
     a real published model but not the Dagster lineage that builds one (`trained`)."""
-    from tests.tiny import tiny_model
+    from housing_harness.tiny import tiny_model
 
     return tiny_model()
 

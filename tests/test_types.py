@@ -1,4 +1,4 @@
-"""mypy is clean on every package: the code location, the API and the dashboard ([tool.mypy] files)."""
+"""mypy is clean on every package: the code location, the API, the dashboard and the harness ([tool.mypy] files)."""
 
 import subprocess
 import sys

@@ -3,7 +3,7 @@ real MLflow tracking store (SQLite), so MLflow's charts show live error beside p
 
 from housing_assets.resources.mlflow_tracking import MlflowTracking
 from housing_core import live_performance as live
-from tests.harness.live import scored
+from housing_harness.live import scored
 
 
 def test_each_landed_month_is_a_step_of_the_champions_live_metrics(tmp_path):

@@ -17,7 +17,7 @@ from housing_core.splits import HOLDOUT, SPLIT
 from tests.conftest import LINEAGE_ASSETS, TUNING, build_lineage
 
 # Dagster training runs (the session's `trained` lineage and two real-data lineages): the
-# end-to-end tier. The library they run is unit-tested fast (tests/core, tests/tiny.py).
+# end-to-end tier. The library they run is unit-tested fast (tests/core, housing_harness/tiny.py).
 pytestmark = pytest.mark.slow
 
 

@@ -9,8 +9,8 @@ import pytest
 from housing_assets.defs.monitoring.alerts import alert_sensor
 from housing_assets.resources.alerts import AlertNotifier
 from housing_core.alerts import AlertNotDelivered
-from tests.harness.failed_runs import FAILING, GATE_VERDICT, crashing_train
-from tests.harness.webhook import webhook_receiver
+from housing_harness.failed_runs import FAILING, GATE_VERDICT, crashing_train
+from housing_harness.webhook import webhook_receiver
 
 
 @pytest.fixture
@@ -106,8 +106,8 @@ def test_a_champion_losing_to_persistence_two_months_running_is_alerted_once(rec
     from housing_assets.resources.serving_store import ServingStore
     from housing_core import live_performance as live
     from housing_core.storage import LocalStore
-    from tests.harness.live import scored
-    from tests.tiny import tiny_model
+    from housing_harness.live import scored
+    from housing_harness.tiny import tiny_model
 
     url, received = receiver
     serving = tmp_path / "serving"

@@ -36,9 +36,9 @@ import pandas as pd
 import pytest
 
 from housing_core import bundle, drift_reports
-from tests.harness.loop import LoopHome, LoopProcesses, steady_load
-from tests.harness.soak import holdout_records
-from tests.harness.webhook import webhook_receiver
+from housing_harness.loop import LoopHome, LoopProcesses, steady_load
+from housing_harness.soak import holdout_records
+from housing_harness.webhook import webhook_receiver
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ whose `promotion_gate` check is evaluated (and blocks)."""
 import dagster as dg
 
 from housing_assets.defs.monitoring.sensors import _retrain_attempts
-from tests.harness.failed_runs import FAILING, crashing_train
+from housing_harness.failed_runs import FAILING, crashing_train
 
 TAGS = {"housing/sensor": "retrain", "housing/data_until": "2022-06"}
 

@@ -21,11 +21,11 @@ from housing_core.automation import RetrainRules
 from housing_core.cleaning import clean_month
 from housing_core.settings import Settings
 from housing_core.synthetic import SyntheticSpec, generate_panel
+from housing_harness.loopback import serve_in_thread
 from housing_serving.app import create_app
 from housing_serving.settings import ServingSettings
 from tests.automation.daemon import InProcessDaemon
 from tests.conftest import TUNING, frames_by_month
-from tests.harness.loopback import serve_in_thread
 
 # The whole automation loop over a simulated year (~90 s): the end-to-end tier.
 pytestmark = pytest.mark.slow

@@ -17,11 +17,11 @@ from housing_assets.runner import ingest, register_months, train
 from housing_core import bundle
 from housing_core.settings import Settings
 from housing_core.synthetic import SyntheticSpec, generate_panel
+from housing_harness.loopback import free_port, http_ok, stop, wait_for
 from housing_serving.app import create_app
 from housing_serving.settings import ServingSettings
 from tests.cloud.conftest import keys
 from tests.conftest import TUNING, frames_by_month
-from tests.harness.loopback import free_port, http_ok, stop, wait_for
 
 # The main job on S3 and an MLflow server (~50 s): the end-to-end tier.
 pytestmark = pytest.mark.slow

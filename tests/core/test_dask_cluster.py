@@ -16,7 +16,7 @@ from housing_core import features as F
 from housing_core import splits as S
 from housing_core.cleaning import clean_month
 from housing_core.synthetic import SyntheticSpec, generate_panel
-from tests.tiny import SETTINGS
+from housing_harness.tiny import SETTINGS
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from housing_core import features as F
 from housing_core import splits as S
 from housing_core.cleaning import clean_month
 from housing_core.settings import Settings, check_dask, dask_local_workers
-from tests.tiny import SETTINGS
+from housing_harness.tiny import SETTINGS
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_a_zip_that_moved_metro_goes_with_its_latest_one():
     assert dask_training.metro_of_zip(rows).tolist() == ["B", "B", "A"]
 
 
-# Taken on the commit before scale-out (a4ea1a7) from tests/tiny.py: the in-process path must
+# Taken on the commit before scale-out (a4ea1a7) from housing_harness/tiny.py: the in-process path must
 # still produce these exact models. A deliberate change of training moves them: update them in
 # that commit and say why.
 EVALUATED_SHA256 = "5385e6331787074f0b56383bf36b5c7dc81771e2e43d7e158b657db1a83c959b"

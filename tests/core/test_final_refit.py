@@ -8,7 +8,7 @@ import pytest
 
 from housing_core import splits as S
 from housing_core import training
-from tests.tiny import SETTINGS
+from housing_harness.tiny import SETTINGS
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from housing_core.gate import (
     coverage_verdicts,
     decide,
 )
-from tests.tiny import SETTINGS
+from housing_harness.tiny import SETTINGS
 
 
 def _entry(rows: int, ours: float, persistence: float) -> dict:

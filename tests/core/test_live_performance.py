@@ -8,7 +8,7 @@ import pytest
 
 from housing_core import live_performance as live
 from housing_core.storage import LocalStore
-from tests.harness.live import scored
+from housing_harness.live import scored
 
 
 def test_a_month_the_model_lost_to_persistence_says_so_with_both_errors():

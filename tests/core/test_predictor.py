@@ -1,4 +1,4 @@
-"""`Predictor.predict_raw`: the one scoring path, on the in-process model (tests/tiny.py)."""
+"""`Predictor.predict_raw`: the one scoring path, on the in-process model (housing_harness/tiny.py)."""
 
 import json
 

@@ -205,7 +205,7 @@ def test_a_pinned_thread_count_wins_and_an_undecided_one_is_refused():
 def test_the_thread_count_does_not_change_the_model(tiny):
     """XGBoost's hist method gives the same trees with 1 or 2 threads: byte for byte, not just
     within float tolerance. So the budget may differ between machines without changing models."""
-    from tests.tiny import SETTINGS as TINY
+    from housing_harness.tiny import SETTINGS as TINY
 
     settings = tuning.TuningSettings(**{**TINY.__dict__, "nthread": None, "max_rounds": 15})
     models = {

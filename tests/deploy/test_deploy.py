@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.harness.loopback import free_port, http_ok, stop, wait_for
+from housing_harness.loopback import free_port, http_ok, stop, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -13,9 +13,9 @@ import subprocess
 import httpx
 import pytest
 
+from housing_harness.loopback import free_port, http_ok, stop, wait_for
 from tests.conftest import REPO
 from tests.deploy.test_deploy import dockerfile_commands, with_port
-from tests.harness.loopback import free_port, http_ok, stop, wait_for
 from tests.serving.conftest import records
 
 PIPELINE = ["dagster", "mlflow", "optuna", "great_expectations", "sklearn"]

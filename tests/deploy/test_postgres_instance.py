@@ -14,7 +14,7 @@ import yaml
 from housing_assets.definitions import build_definitions
 from housing_assets.runner import register_months
 from housing_core.settings import Settings
-from tests.harness.loopback import free_port
+from housing_harness.loopback import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin"))

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from housing_harness.loopback import free_port, http_ok, wait_for
 from tests.docs.readme import Command, all_commands, block_commands, inline_commands
-from tests.harness.loopback import free_port, http_ok, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 

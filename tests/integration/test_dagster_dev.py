@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from housing_assets.cli.servers import stop_bound_s
+from housing_harness.loopback import free_port
 from tests.conftest import ALL_ASSETS
-from tests.harness.loopback import free_port
 
 # A real `dagster dev` and its daemon as subprocesses (~2 min): the end-to-end tier.
 pytestmark = pytest.mark.slow

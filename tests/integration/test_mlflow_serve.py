@@ -14,8 +14,8 @@ from housing_core import bundle, pyfunc
 from housing_core import splits as S
 from housing_core.predictor import Predictor
 from housing_core.splits import HOLDOUT, SPLIT
+from housing_harness.loopback import HOST, free_port, http_ok, stop, wait_for
 from tests.conftest import PUBLISHED
-from tests.harness.loopback import HOST, free_port, http_ok, stop, wait_for
 
 MODEL = "housing-price-xgb"
 

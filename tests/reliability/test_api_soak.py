@@ -9,8 +9,8 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.harness.loopback import api_process
-from tests.harness.soak import Call, soak
+from housing_harness.loopback import api_process
+from housing_harness.soak import Call, soak
 from tests.serving.conftest import API_KEY, records, republish
 
 # A minute of load by design: the end-to-end tier.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.loop import LoopHome, LoopProcesses, carrying_home
+from housing_harness.loop import LoopHome, LoopProcesses, carrying_home
 
 # A child that starts a grandchild in a new session (out of reach of a process-group signal),
 # writes its pid, and sleeps.

@@ -11,9 +11,9 @@ import time
 import httpx
 import pytest
 
+from housing_harness.loopback import open_socket, read_until_closed, uvicorn_in_thread
 from housing_serving.middleware import BodyLimit
 from housing_serving.protocol import GuardedHttp
-from tests.harness.loopback import open_socket, read_until_closed, uvicorn_in_thread
 
 
 class _Bounded(GuardedHttp):

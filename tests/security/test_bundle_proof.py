@@ -7,7 +7,7 @@ import json
 import pytest
 
 from housing_core import bundle, publishing
-from tests.harness.hostile import empty_bands, republish_edited
+from housing_harness.hostile import empty_bands, republish_edited
 from tests.serving.conftest import API_KEY, make_client, records
 
 

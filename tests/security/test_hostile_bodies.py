@@ -5,10 +5,10 @@ by ~370 MB and froze every request for over a second; 32 MB of them killed it.""
 
 import pytest
 
+from housing_harness.hostile import CSV_HOSTILE, HOSTILE, measure
+from housing_harness.loopback import api_process
 from housing_serving.deps import Runtime
 from housing_serving.settings import ServingSettings
-from tests.harness.hostile import CSV_HOSTILE, HOSTILE, measure
-from tests.harness.loopback import api_process
 
 MAX_PROBE_S = 0.5  # "never delays a concurrent health probe by more than a fraction of a second"
 MAX_GROWTH_MB = 120  # the server's peak memory over its resident size before the request

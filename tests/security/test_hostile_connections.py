@@ -6,8 +6,8 @@ benchmarks/hostile_requests.py."""
 
 import pytest
 
-from tests.harness import hostile_connections as hc
-from tests.harness.loopback import api_process
+from housing_harness import hostile_connections as hc
+from housing_harness.loopback import api_process
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,8 @@ import time
 import httpx
 import pytest
 
+from housing_harness.loopback import api_process, open_socket, read_until_closed, uvicorn_in_thread
 from housing_serving.protocol import MAX_HEAD_BYTES, GuardedHttp
-from tests.harness.loopback import api_process, open_socket, read_until_closed, uvicorn_in_thread
 
 TIMEOUTS = {
     "HOUSING_SERVING_HEADER_TIMEOUT_S": "1",

@@ -1,4 +1,3 @@
-import json
 from pathlib import Path
 
 import numpy as np
@@ -7,9 +6,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from housing_core.splits import HOLDOUT, SPLIT
+from housing_harness.rows import records  # noqa: F401  (re-exported: the tests send rows with it)
+from housing_harness.soak import republish  # noqa: F401  (re-exported: the tests publish with it)
 from housing_serving.app import create_app
 from housing_serving.settings import ServingSettings
-from tests.harness.soak import republish  # noqa: F401  (re-exported: the tests publish with it)
 
 API_KEY = "test-key-please-rotate"
 
@@ -51,13 +51,6 @@ def judged_client(store, tiny):
     publish_with_history(store, rows[rows[SPLIT] != HOLDOUT], "2022-01-v1.judged")
     with make_client(store) as c:
         yield c
-
-
-def records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as a JSON client sends them: dates as text, missing values as null."""
-    out = frame.drop(columns=[SPLIT], errors="ignore").copy()
-    out["date"] = out["date"].dt.strftime("%Y-%m-%d")
-    return json.loads(out.to_json(orient="records"))
 
 
 def make_client(store: Path, **overrides) -> TestClient:

@@ -5,8 +5,8 @@ import time
 
 import httpx
 
+from housing_harness.loopback import serve_in_thread
 from housing_serving.settings import ServingSettings
-from tests.harness.loopback import serve_in_thread
 from tests.serving.conftest import API_KEY, records, republish
 
 

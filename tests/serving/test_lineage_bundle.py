@@ -1,5 +1,5 @@
 """The bundle the real Dagster lineage published (the session's `trained` fixture), served: the
-other serving tests use the in-process model of tests/tiny.py; this one proves the two paths meet."""
+other serving tests use the in-process model of housing_harness/tiny.py; this one proves the two paths meet."""
 
 import shutil
 

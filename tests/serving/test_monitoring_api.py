@@ -215,7 +215,7 @@ def test_gate_lists_rejected_models_with_their_reason_next_to_promoted_ones(stor
 
 def test_live_lists_the_champions_months_against_persistence_and_its_losing_streak(store):
     from housing_core import live_performance as live
-    from tests.harness.live import scored
+    from housing_harness.live import scored
 
     local = bundle.LocalStore(store)
     for month, (model_error, anchor_error) in {
@@ -241,7 +241,7 @@ def test_a_losing_champion_gives_way_to_persistence_flagged_until_it_wins(store,
     row, every answer says persistence serves and each row with zip history is its zip's last
     price; a record about another model, or a month won, puts the model back."""
     from housing_core import live_performance as live
-    from tests.harness.live import scored
+    from housing_harness.live import scored
     from tests.serving.conftest import records
 
     local = bundle.LocalStore(store)

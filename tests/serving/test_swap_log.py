@@ -7,8 +7,8 @@ import sys
 
 import httpx
 
+from housing_harness.loopback import free_port, http_ok, stop, wait_for
 from housing_serving.protocol import uvicorn_command
-from tests.harness.loopback import free_port, http_ok, stop, wait_for
 from tests.serving.conftest import API_KEY, republish
 
 

@@ -1,12 +1,12 @@
-"""A real API on loopback (uvicorn) over the in-process model's bundle (tests/tiny.py), for the dashboard."""
+"""A real API on loopback (uvicorn) over the in-process model's bundle (housing_harness/tiny.py), for the dashboard."""
 
 import contextlib
 from pathlib import Path
 
 import pytest
 
+from housing_harness.loopback import free_port, serve_in_thread
 from housing_serving.settings import ServingSettings
-from tests.harness.loopback import free_port, serve_in_thread
 
 __all__ = ["APP", "free_port", "running_api"]
 

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from tests.harness.browser import chromium, find_browser, open_page, running_dashboard, screenshot
+from housing_harness.browser import chromium, find_browser, open_page, running_dashboard, screenshot
 from tests.ui.conftest import free_port
 
 pytestmark = pytest.mark.skipif(

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from housing_core import live_performance
 from housing_core.storage import LocalStore
-from tests.harness.live import scored
+from housing_harness.live import scored
 from tests.serving.test_monitoring_api import publish_report
 from tests.ui.conftest import APP, free_port, running_api
 

@@ -9,7 +9,7 @@ import time
 
 import httpx
 
-from tests.serving.conftest import records
+from housing_harness.rows import records
 
 PROBE_EVERY_S = 0.02
 
@@ -94,7 +94,9 @@ class Probe:
     """GET /v1/ready every PROBE_EVERY_S in a thread; the slowest answer it saw."""
 
     def __init__(self, url: str):
-        self.url, self.latencies, self.failures = url, [], []
+        self.url = url
+        self.latencies: list[float] = []
+        self.failures: list[int] = []  # status codes other than 200
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -124,7 +126,7 @@ def measure(
 ) -> tuple[httpx.Response, Probe, float]:
     """Send `body` to /v1/predict (or as a file to /v1/predict/csv) with the probe running:
     (answer, probe, server peak memory over its resident size before the request, MB)."""
-    from tests.harness.soak import peak_rss_mb, rss_mb
+    from housing_harness.soak import peak_rss_mb, rss_mb
 
     httpx.get(f"{url}/v1/model", timeout=30)  # warm: the first request loads lazily
     before = rss_mb(pid)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.harness.loopback import HOST, free_port, http_ok, wait_for
-from tests.harness.soak import Sample
+from housing_harness.loopback import HOST, free_port, http_ok, wait_for
+from housing_harness.soak import Sample
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -75,7 +75,7 @@ def tiny_model(seed: int = 3) -> TinyModel:
         publishing.served_history(rows, state),
         {"run_id": "none", "registered_model": "housing-price", "version": "1"},
         run_id="none",
-        trigger_reason="built by tests/tiny.py",
+        trigger_reason="built by housing_harness/tiny.py",
         trained_at="2026-01-01T00:00:00+00:00",
         code="tests (in-process)",
     )

@@ -90,7 +90,7 @@ def running_dashboard(api_url: str, port: int, timeout: float = 60):
     import subprocess
     import sys
 
-    from tests.harness.loopback import http_ok, stop, wait_for
+    from housing_harness.loopback import http_ok, stop, wait_for
 
     command = [
         sys.executable,

@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from tests.harness.loopback import open_socket
-from tests.harness.soak import rss_mb
+from housing_harness.loopback import open_socket
+from housing_harness.soak import rss_mb
 
 CHUNK = b"x" * 65536
 FRAMED = f"{len(CHUNK):x}\r\n".encode() + CHUNK + b"\r\n"

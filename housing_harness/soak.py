@@ -139,7 +139,7 @@ def soak(
     swapped = swap is None
     next_note = 10.0
     while (elapsed := time.monotonic() - t0) < seconds:
-        if not swapped and swap_at is not None and elapsed >= swap_at:
+        if not swapped and swap is not None and swap_at is not None and elapsed >= swap_at:
             say(f"  {elapsed:5.1f} s: swapping the model")
             swap()
             swapped = True

@@ -95,6 +95,11 @@ HOW: list[tuple[str, Rule]] = [  # first match wins
         "the main job at 5x scale: 4.4 M rows, ~13 min and ~11 GB")),
     (r"uv run python docs/screenshots\.py", Rule("not-here", "Chromium over every dashboard page; "
         "the browser test (tests/ui/test_browser.py) drives the same pages")),
+    (r"HOUSING_DASK=local:2 uv run housing train", Rule("not-here", "ingested months and a "
+        "2-worker cluster: minutes; tests/core/test_dask_cluster.py refits through the same resource")),
+    (r"HOUSING_DASK=tcp://\S+ uv run housing run", Rule("not-here", "needs a running Dask scheduler")),
+    (r"uv run python benchmarks/scaling\.py .*--dask \S+", Rule("not-here",
+        "in-process against Dask training, side by side: minutes")),
     (r"P=.*", Rule("not-here", AWS)),
     (r"aws .*", Rule("not-here", AWS)),
     (r"for t in api ui dagster; do docker build .*", Rule("not-here", "needs a Docker engine and "

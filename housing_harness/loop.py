@@ -27,7 +27,7 @@ import httpx
 from housing_harness.loopback import HOST, free_port, http_ok, wait_for
 from housing_harness.soak import Sample
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 

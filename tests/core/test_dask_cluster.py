@@ -1,4 +1,4 @@
-"""Scale-out on a real 2-worker LocalCluster (issue 36's CI target): trained on the workers, the
+"""Scale-out on a real 2-worker LocalCluster, as CI can run it: trained on the workers, the
 model is as good as the in-process one on the holdout (MAPE within 2%, relative) and its examples
 lived on both workers; the training asset uses the cluster when HOUSING_DASK is set; the
 DaskCluster resource leaves no worker behind when a step fails."""

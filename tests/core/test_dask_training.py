@@ -1,4 +1,4 @@
-"""Scale-out (housing_core/dask_training.py, issue 36): parts of whole metros build exactly the
+"""Scale-out (housing_core/dask_training.py): parts of whole metros build exactly the
 in-process training examples, and with HOUSING_DASK off the models are byte for byte those of
 the release before scale-out. The cluster itself: tests/core/test_dask_cluster.py (slow)."""
 

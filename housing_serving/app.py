@@ -108,9 +108,9 @@ def _only_declared_errors(schema: dict) -> None:
             if ref.get("$ref", "").endswith("/HTTPValidationError"):
                 del operation["responses"]["422"]
             for code, said in operation["responses"].items():
-                page = said.get("content", {}).pop("text/html", None)  # an HTML route's errors
-                if code.startswith(("4", "5")) and page is not None:
-                    said["content"]["application/json"] = page
+                content = said.get("content", {})
+                if code.startswith(("4", "5")) and "text/html" in content:  # an HTML route's errors
+                    content["application/json"] = content.pop("text/html")
     components = schema.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)

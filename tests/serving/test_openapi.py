@@ -32,6 +32,11 @@ def test_every_error_answer_is_the_envelope_and_fastapis_own_shape_is_gone(spec)
                 assert ref.endswith("/ErrorResponse"), (name, code)
                 assert answer["description"] != "Error Response", (name, code)  # says what
     assert not {"HTTPValidationError", "ValidationError"} & set(spec["components"]["schemas"])
+    # The HTML report itself is still documented as a page.
+    assert (
+        "text/html"
+        in spec["paths"]["/v1/drift/{month}/report"]["get"]["responses"]["200"]["content"]
+    )
 
 
 def test_a_route_lists_only_the_errors_it_can_give(spec):

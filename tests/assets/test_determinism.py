@@ -1,4 +1,4 @@
-"""Issue 15: the tuning budget is trials, not seconds, so the published model does not depend on
+"""The tuning budget is trials, not seconds, so the published model does not depend on
 how busy the machine was. Two full `train` runs of the same data and settings, each in its own
 home (own Optuna study, own MLflow), publish the same parameters and the same model file."""
 

@@ -402,8 +402,8 @@ def _revisions(instance, run_id: str) -> dict:
 def test_a_past_month_redelivered_with_other_prices_is_held_until_accepted(
     tmp_path, instance, small_panel
 ):
-    """Issue 16: re-delivered past months with shuffled prices were re-ingested without
-    question. A revision beyond the policy's bounds is quarantined naming the month, the column
+    """Re-delivered past months with shuffled prices are not re-ingested without question. A
+    revision beyond the policy's bounds is quarantined naming the month, the column
     and example zips; the accepted version stays what training reads; a small correction is
     accepted and recorded; `--accept-revisions` (a run tag) accepts a reviewed one."""
     landing = tmp_path / "landing"

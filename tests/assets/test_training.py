@@ -101,7 +101,7 @@ def test_features_and_predictions_are_identical_through_assets_and_the_module_al
 
 
 def test_the_bundle_serves_the_evaluated_params_refit_on_every_month(trained, tmp_path):
-    """Issue 16, item 4: the gate judges the tuned model on the holdout; the bundle serves the
+    """The gate judges the tuned model on the holdout; the bundle serves the
     same parameters refit through the newest month, and says so."""
     settings, _, _, outcome = trained
     rows = _value(trained, "splits")
@@ -256,9 +256,9 @@ def test_real_dc_panel_publishes_a_model_that_beats_persistence_at_every_horizon
 
 
 def test_a_quarantined_month_does_not_stop_training_the_gate_decides(trained):
-    """Issue 16: a registered month that never passed its checks (quarantined) crashed `splits`
-    ("cleaned_monthly partition ... was never materialized") and so blocked every retrain. Now
-    the vintage trains on the healthy months, lists the gap, and the gate weighs it; beyond
+    """A registered month that never passed its checks (quarantined) must not crash `splits`
+    ("cleaned_monthly partition ... was never materialized") and so block every retrain: the
+    vintage trains on the healthy months, lists the gap, and the gate weighs it; beyond
     `max_missing_months` it blocks, naming the months."""
     settings, defs, inst, outcome = trained
     cleaned = settings.data_dir / "cleaned_monthly"

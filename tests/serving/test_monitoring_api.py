@@ -191,8 +191,7 @@ def record_verdict(store, version: str, passed: bool, reasons: list[str], at: st
 
 
 def test_gate_lists_rejected_models_with_their_reason_next_to_promoted_ones(store):
-    """Issue 16: a rejected model never becomes a bundle, so the timeline could not show it; the
-    gate's verdicts are their own list, a rejection with its reason."""
+    """A rejected model never becomes a bundle, so the timeline cannot show it; the gate's verdicts are their own list, a rejection with its reason."""
     with make_client(store) as client:
         assert client.get("/v1/gate").json() == {"verdicts": [], "unreadable": []}
         record_verdict(

@@ -220,7 +220,7 @@ def test_an_api_without_a_model_says_so(monkeypatch, empty_api_url):
 
 
 def test_overview_shows_rejected_models_with_their_reason(monkeypatch, tiny, tmp_path):
-    """Issue 16: a model the gate rejected is listed as REJECTED with the gate's reason, next to
+    """A model the gate rejected is listed as REJECTED with the gate's reason, next to
     the promoted one -- not hidden, and not mistaken for a crash (which has no verdict)."""
     from tests.serving.test_monitoring_api import record_verdict
 

@@ -197,7 +197,7 @@ def _run(args, settings: Settings, console) -> int:
                 from housing_core.sources import release_source_caches
 
                 release_source_caches()  # training reads cleaned months, never the source
-                trained = _train(args, settings, defs, resources, instance, say)
+                trained = _train(args, settings, defs, instance, say)
     elapsed = time.perf_counter() - started
     skipped = f", {len(unchanged)} unchanged (skipped)" if unchanged else ""
     _summary(settings, outcome, trained, elapsed, say, skipped)
@@ -208,7 +208,7 @@ def _run(args, settings: Settings, console) -> int:
 def _train_only(args, settings: Settings, console) -> int:
     say = console.say
     started = time.perf_counter()
-    defs, resources = _platform(settings)
+    defs, _ = _platform(settings)
     import dagster as dg
 
     with dg.DagsterInstance.get() as instance:
@@ -219,7 +219,7 @@ def _train_only(args, settings: Settings, console) -> int:
             )
         _require_splits(args, cleaned, "`housing run --no-train --months ...`", ingested=True)
         say(f"vintage {args.vintage} on the {len(cleaned)} ingested month(s) {_span(cleaned)}")
-        trained = _train(args, settings, defs, resources, instance, say)
+        trained = _train(args, settings, defs, instance, say)
     say("")
     say(f"done in {time.perf_counter() - started:.1f}s")
     _model_summary(settings, trained, say)
@@ -243,12 +243,9 @@ def _require_splits(args, months: list[str], fix: str, *, ingested: bool = False
     )
 
 
-def _train(args, settings: Settings, defs, resources, instance, say):
+def _train(args, settings: Settings, defs, instance, say):
     from housing_assets.runner import train
 
-    repaired = resources["mlflow_tracking"].reconcile_champion(resources["serving_store"].store())
-    if repaired:  # a publish that crashed between `current` and the alias
-        say(f"  {repaired}")
     trained = train(defs, instance, args.vintage, _tuning_config(args, settings), say=say)
     if not args.no_forecast:
         from housing_assets.runner import forecast

@@ -149,9 +149,6 @@ class MlflowTracking(dg.ConfigurableResource):
         ):
             client.log_metric(run_id, name, float(record[key]), step=step)
 
-    def set_champion(self, version: str) -> None:
-        self.client().set_registered_model_alias(self.registered_model, "champion", version)
-
     def set_forecast_champion(self, version: str) -> None:
         self.client().set_registered_model_alias(self.forecast_model, FORECAST_ALIAS, version)
 
@@ -178,11 +175,11 @@ class MlflowTracking(dg.ConfigurableResource):
         if not client.get_registered_model(self.registered_model).description:
             client.update_registered_model(self.registered_model, description=MODEL_DESCRIPTION)
 
-    def reconcile_champion(self, store) -> str | None:
-        """`current` in the serving store is the truth about what serves; the MLflow alias
-        `champion` follows it. A crash between the two writes (publish moves `current`, then
-        the alias) leaves them apart: move the alias to the served bundle's registered version.
-        A message when something was repaired, else None."""
+    def mirror_champion(self, store) -> str | None:
+        """Point the alias `champion` at the registered version the store's `current` bundle
+        names. The store is the truth about what serves and the alias only mirrors it, written
+        here, by the publish that just moved `current`: a publish that crashed between the two
+        writes is mended by the next one. A message when the alias named another version."""
         from housing_core import bundle
 
         if bundle.current_version(store) is None:
@@ -190,13 +187,10 @@ class MlflowTracking(dg.ConfigurableResource):
         served = bundle.load(store).json(bundle.PROVENANCE)
         wanted = str(served["mlflow"]["version"])
         alias = self.champion_version()
-        if alias == wanted:
+        self.client().set_registered_model_alias(self.registered_model, "champion", wanted)
+        if alias in (wanted, None):
             return None
-        self.set_champion(wanted)
-        return (
-            f"MLflow alias champion was {f'v{alias}' if alias else 'unset'} but {served['version']} "
-            f"serves: moved it to v{wanted}"
-        )
+        return f"MLflow alias champion named v{alias}, not the served {served['version']}: now v{wanted}"
 
     def champion_version(self) -> str | None:
         """The version the alias names; None when the model or the alias does not exist yet

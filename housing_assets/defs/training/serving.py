@@ -104,12 +104,10 @@ def serving_bundle(
         evaluated_model_json=model.model_json.encode(),
     )
     store = serving_store.store()
-    if repaired := mlflow_tracking.reconcile_champion(store):  # an earlier publish crashed
-        context.log.warning(repaired)
     previous = bundle.current_version(store)
-    # `current` first: it is the truth; a crash before the alias moves is repaired next time.
     manifest = bundle.publish(store, version, files)
-    mlflow_tracking.set_champion(registered)
+    if stale := mlflow_tracking.mirror_champion(store):  # an earlier publish crashed before it
+        context.log.warning(stale)
     context.log.info(
         f"published {version} to {store.describe()} (was {previous}); MLflow champion -> v{registered}"
     )

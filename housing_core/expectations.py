@@ -89,6 +89,23 @@ class Outcome:
                 lines.append(f"{f.rule} ({f.month_counts[month]:,} rows, {f.severity}){detail}")
         return lines
 
+    def month_brief(self, month: str, names: int = 3) -> str:
+        """What fails in one month in one short line: rules of one kind with the same row count
+        are one entry naming their first few targets ("column_reported: a, b, c and 21 more")."""
+        groups: dict[tuple[str, int, str], list[str]] = {}
+        for f in self.findings:
+            if month in f.month_counts:
+                kind, _, target = f.rule.partition("[")
+                key = (kind, f.month_counts[month], f.severity)
+                groups.setdefault(key, []).append(target.rstrip("]"))
+        parts = []
+        for (kind, rows, severity), targets in groups.items():
+            shown = ", ".join(t for t in targets[:names] if t)
+            more = f" and {len(targets) - names} more" if len(targets) > names else ""
+            label = f"{kind}: {shown}{more}" if shown else kind
+            parts.append(f"{label} ({rows:,} rows{' each' if len(targets) > 1 else ''}, {severity})")
+        return "; ".join(parts)
+
     def month_table(self) -> str:
         """One line per failing month: which rules, how many rows."""
         per_month = {

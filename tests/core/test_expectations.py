@@ -135,6 +135,12 @@ def test_not_reported_columns_are_named_per_month_as_warnings(frames, partial):
     named = outcome.month_findings(months[1])
     assert len(named) == len(PUBLISHER_LACKS)
     assert named[0].startswith("column_reported[median_ppsf]")
+    rows = len(partial[months[1]])
+    assert outcome.month_brief(months[1]) == (
+        f"column_reported: median_ppsf, median_list_ppsf, sold_above_list and "
+        f"{len(PUBLISHER_LACKS) - 3} more ({rows:,} rows each, WARN)"
+    )
+    assert outcome.month_brief(months[0]) == ""
     assert validate_reported(frames).passed
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from housing_assets.cli.servers import stop_bound_s
+from housing_harness.browser import chromium, find_browser
 from housing_harness.loopback import free_port
 from tests.conftest import ALL_ASSETS
 
@@ -38,8 +39,26 @@ LAUNCH = """mutation($params: ExecutionParams!) { launchRun(executionParams: $pa
 
 def _dev_env(home: Path) -> dict[str, str]:
     env = {**os.environ, "HOUSING_HOME": str(home), "HOUSING_SCALE": "0.01"}
+    if (home / LANDING).is_dir():
+        env["HOUSING_SOURCE"] = str(home / LANDING)
     env.pop("DAGSTER_HOME", None)
     return env
+
+
+LANDING = "landing"
+
+
+def _land(home: Path) -> None:
+    """2015-01 as the publisher ships it (no POI, most census columns missing: the warning check
+    `raw_columns_reported` fails that month) and 2015-02 in the full layout (it passes)."""
+    from housing_core.synthetic import SyntheticSpec, generate_panel
+    from tests.conftest import frames_by_month, publisher_layout
+
+    landing = home / LANDING
+    landing.mkdir()
+    by_month = frames_by_month(generate_panel(SyntheticSpec(seed=3, scale=0.01)))
+    publisher_layout(by_month["2015-01"]).to_csv(landing / "2015-01.csv", index=False)
+    by_month["2015-02"].to_csv(landing / "2015-02.csv", index=False)
 
 
 def _start_dev(home: Path) -> tuple[subprocess.Popen, str]:
@@ -79,8 +98,9 @@ def _stop_dev(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
 
 @pytest.fixture
 def dagster_dev(tmp_path):
-    # Register (and ingest) two months the way a user's first `housing run` does; the run below
-    # re-materializes one of them through the queue.
+    # Register (and ingest) two landed months the way a user's first `housing run` does; the
+    # run below re-materializes one of them through the queue.
+    _land(tmp_path)
     first = subprocess.run(
         [
             sys.executable,
@@ -132,6 +152,37 @@ def test_dagster_dev_shows_partitioned_assets_and_their_checks(dagster_dev):
             statuses = check["partitionStatuses"]
             judged = statuses["succeededPartitions"] + statuses["failedPartitions"]
             assert sorted(judged) == ["2015-01", "2015-02"], (check["name"], statuses)
+    reported = next(
+        c for c in by_key["raw_monthly"]["assetChecksOrError"]["checks"]
+        if c["name"] == "raw_columns_reported"
+    )  # fmt: skip
+    assert reported["partitionStatuses"]["failedPartitions"] == ["2015-01"]
+    if find_browser() is not None:
+        assert _partitions_tab_in_chromium(dagster_dev, "raw_monthly", "raw_columns_reported") == {
+            "Failed": 1, "Passed": 1, "Missing": 0, "Execution Failed": 0
+        }  # fmt: skip
+
+
+def _partitions_tab_in_chromium(base: str, asset: str, check: str) -> dict[str, int]:
+    """Open the asset's Checks view, pick `check`, click its Partitions tab, and read the
+    counts of the status filters ("Failed (1)") the way a user sees them."""
+    import re
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with chromium() as driver:
+        driver.get(f"{base}/assets/{asset}?view=checks")
+        wait = WebDriverWait(driver, 60, poll_frequency=0.2)
+        wait.until(lambda d: d.find_elements(By.XPATH, f"//*[text()='{check}']"))
+        driver.find_element(By.XPATH, f"//*[text()='{check}']").click()
+        # The check's own tab bar (the asset's has a Partitions link too): its button.
+        wait.until(lambda d: d.find_elements(By.XPATH, "//button[.//text()='Partitions']"))
+        driver.find_element(By.XPATH, "//button[.//text()='Partitions']").click()
+        wait.until(lambda d: "Passed (" in d.find_element(By.TAG_NAME, "body").text)
+        text = driver.find_element(By.TAG_NAME, "body").text
+    counts = re.findall(r"^(Execution Failed|Failed|Missing|Passed) \((\d+)\)$", text, re.M)
+    return {name: int(n) for name, n in counts}
 
 
 def _graphql(base: str, query: str, variables: dict | None = None) -> dict:

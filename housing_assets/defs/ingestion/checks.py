@@ -108,7 +108,7 @@ def _failure_summary(outcome: Outcome, failed: list[str], detailed: int = 3) -> 
         months = ", ".join(failed[:12]) + (" ..." if len(failed) > 12 else "")
         rules = ", ".join(f.rule for f in outcome.findings)
         return (f"{head}{months}; rules: {rules}")[:2000]
-    reasons = [f"partition {m}: {' | '.join(outcome.month_findings(m))}" for m in failed]
+    reasons = [f"{m}: {outcome.month_brief(m)}" for m in failed]
     return (head + "; ".join(reasons))[:2000]
 
 

@@ -155,4 +155,4 @@ def zip_map_chart(
             .encode(lon, lat, tooltip=tooltip)
         )
     projection: Literal["albersUsa", "mercator"] = "albersUsa" if national else "mercator"
-    return alt.layer(*layers).project(type=projection).properties(height=620)
+    return alt.layer(*layers).project(type=projection).properties(height="container")

@@ -32,12 +32,18 @@ def page(api: Api, model: dict) -> None:
         chosen = st.selectbox("Metro", [ALL_METROS, *labels.values()], key="map_metro")
     national = chosen == ALL_METROS
     shown = points if national else points[points["metro"].map(labels) == chosen]
+    # Vega-Lite cannot size a projection's height from its width, so the element's own aspect
+    # ratio does, capped by the window: the map fills wide screens and stays on one screen.
+    st.html(
+        f"<style>.st-key-{CHART} {{aspect-ratio: 1.55; max-height: 80vh; min-height: 420px}}</style>"
+    )
     st.altair_chart(
         zip_map_chart(shown, measure, national=national, selected=st.session_state.get(PICKED)),
         key=CHART,
         on_select=lambda: picked_on_map(labels, points),
         selection_mode=SELECTION,
         width="stretch",
+        height="stretch",
     )
     st.caption(caption(shown, answer["unplaced"]))
     metro_of = dict(zip(points["zipcode"], points["metro"], strict=True))

@@ -91,3 +91,13 @@ def test_every_page_draws_at_common_screen_widths_with_dated_axes(api_url, tmp_p
                 assert labels, "no date axis labels drawn"
                 undated = [x for x in labels if not re.search(r"\b(19|20)\d\d\b", x)]
                 assert not undated, undated
+            if page == "map":  # the map grows with the window, as tall as the screen allows
+                chart = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stVegaLiteChart"]')[0]
+                drawn = chart.find_element(By.CSS_SELECTOR, "svg, canvas").size
+                window = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+                assert drawn["width"] > 0.6 * window[0], (drawn, window)
+                assert min(drawn["width"] / 1.6, 0.75 * window[1]) <= drawn["height"], (
+                    drawn,
+                    window,
+                )
+                assert drawn["height"] <= 0.8 * window[1] + 1, (drawn, window)

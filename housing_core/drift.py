@@ -156,12 +156,15 @@ def judge_feature(
     *,
     count: bool,
     bars: dict[str, float] | None = None,
+    previous: pd.Series | None = None,
 ) -> dict[str, Any]:
     """One feature's numbers. `score` is the statistic that judges it (PSI, or `wasserstein` for
     a count); `severity` is the score over its drift threshold, so features judged by different
     statistics sort and plot on one axis (> 1 drifts). A count's missing share is judged by PSI
     on its own, as the missing bin of PSI judges every other feature. `bars`: this feature's
-    calibrated thresholds (`calibrate`), else the policy's."""
+    calibrated thresholds (`calibrate`), else the policy's. `previous`: the month before, whose
+    distance to this one (`step`, in the same reference IQRs) tells a broken feed from a market
+    that moved there month by month."""
     ref, cur = reference.to_numpy(dtype="float64"), current.to_numpy(dtype="float64")
     bar = bars or _policy_bars(thresholds)
     floor = 1.0 if count else 0.0
@@ -180,12 +183,23 @@ def judge_feature(
         "missing_threshold": bar["missing_drift"],
         "missing_alone": bar["missing_alone"],
         "calibrated": bars is not None,
+        "step_alone": bar.get("step_alone", thresholds.feature_wasserstein),
     }
+    entry["step"] = None if previous is None else _step(previous, cur, entry["scale"])
     entry["score"] = entry["wasserstein"]
     severity = max(entry["score"] / bar["drift"], entry["missing_psi"] / bar["missing_drift"])
     entry["severity"] = float(severity)
     entry["drifting"] = bool(severity > 1)
     return entry
+
+
+def _step(previous: pd.Series, current: np.ndarray, scale: float) -> float | None:
+    """None when either month reported nothing (the missing share judges that)."""
+    before = previous.to_numpy(dtype="float64")
+    before, current = before[np.isfinite(before)], current[np.isfinite(current)]
+    if len(before) == 0 or len(current) == 0:
+        return None
+    return _w1(np.sort(before), np.sort(current)) / scale
 
 
 def _policy_bars(t: Thresholds) -> dict[str, float]:
@@ -194,6 +208,7 @@ def _policy_bars(t: Thresholds) -> dict[str, float]:
         "alone": t.single_feature_wasserstein,
         "missing_drift": t.feature_psi,
         "missing_alone": t.single_feature_psi,
+        "step_alone": t.feature_wasserstein,
     }
 
 
@@ -223,11 +238,16 @@ def compare(
     thresholds: Thresholds = Thresholds(),
     counts: frozenset[str] = COUNT_FEATURES,
     calibration: dict | None = None,
+    previous: pd.DataFrame | None = None,
 ) -> dict:
     """The drift report's numbers for one month; `status` is ok / warn / error with reasons.
     Features named in `counts` are judged by `wasserstein`, the others by PSI. With a
     `calibration` (`calibrate`, from the champion's bundle) each feature and the predictions are
-    judged against what the data's own normal months reached, never below the policy."""
+    judged against what the data's own normal months reached, never below the policy. With the
+    month before (`previous`), a feature far from the reference is an ERROR only if it also
+    jumped from that month further than the data's months ever did: a market that walked there
+    month by month (a bidding war lifting sale-to-list for half a year) is a WARN, and the
+    live error against persistence says whether the model suffers for it."""
     bars = (calibration or {}).get("features", {})
     per_feature = [
         judge_feature(
@@ -237,6 +257,7 @@ def compare(
             thresholds,
             count=name in counts,
             bars=bars.get(name),
+            previous=None if previous is None else previous[name],
         )
         for name in features
     ]
@@ -307,6 +328,7 @@ def calibrate(
     by_month = {m: rows.loc[months == m, [*features, c.TARGET]] for m in order}
     scores: dict[str, list[float]] = {f: [] for f in features}
     missing: dict[str, list[float]] = {f: [] for f in features}
+    steps: dict[str, list[float]] = {f: [] for f in features}
     prices: list[float] = []
     for i in range(first, last + 1):
         window = pd.concat([by_month[m] for m in order[i - REFERENCE_MONTHS : i]])
@@ -315,10 +337,16 @@ def calibrate(
             ref = reference[f].to_numpy("float64")
             known = np.sort(ref[np.isfinite(ref)])
             scale = count_scale(ref, 1.0 if f in counts else 0.0)
-            for month in order[i : i + CALIBRATION_GAPS]:
+            before = None
+            for month in order[i - 1 : i + CALIBRATION_GAPS]:
                 cur = by_month[month][f].to_numpy("float64")
-                scores[f].append(_w1(known, np.sort(cur[np.isfinite(cur)])) / scale)
-                missing[f].append(missing_psi(ref, cur))
+                now = np.sort(cur[np.isfinite(cur)])
+                if before is not None:  # the month before each scored month (the first: i - 1)
+                    scores[f].append(_w1(known, now) / scale)
+                    missing[f].append(missing_psi(ref, cur))
+                    if len(before) and len(now):
+                        steps[f].append(_w1(before, now) / scale)
+                before = now
         for month in order[i : i + CALIBRATION_GAPS]:
             prices.append(psi(reference[c.TARGET].to_numpy("float64"), by_month[month][c.TARGET]))
     out: dict[str, dict[str, float]] = {}
@@ -329,6 +357,7 @@ def calibrate(
             "alone": _most(scores[f], base["alone"]),
             "missing_drift": _quiet(missing[f], base["missing_drift"]),
             "missing_alone": _most(missing[f], base["missing_alone"]),
+            "step_alone": _most(steps[f] or [0.0], base["step_alone"]),
         }
     return {
         "comparisons": len(prices),
@@ -358,11 +387,17 @@ def _calibration_summary(calibration: dict | None) -> dict | None:
     return {k: v for k, v in calibration.items() if k != "features"}
 
 
+def _walked(f: dict) -> bool:
+    """Far from the reference, but no further from the month before than normal months move."""
+    return f["score"] > f["alone"] and f["step"] is not None and f["step"] <= f["step_alone"]
+
+
 def _far_off(f: dict) -> list[str]:
     """Why this one feature is an ERROR on its own (empty when it is not)."""
     out = []
-    if f["score"] > f["alone"]:
-        out.append(f"{f['feature']} moved {f['score']:.2f} IQR > {f['alone']:.2f}{_bar(f)}")
+    if f["score"] > f["alone"] and not _walked(f):
+        step = "" if f["step"] is None else f", {f['step']:.2f} of it since the month before"
+        out.append(f"{f['feature']} moved {f['score']:.2f} IQR > {f['alone']:.2f}{_bar(f)}{step}")
     if f["missing_psi"] > f["missing_alone"]:
         out.append(
             f"{f['feature']} missing {f['missing_reference']:.0%} -> {f['missing_current']:.0%}: "
@@ -380,6 +415,11 @@ def _verdict(report: dict, t: Thresholds) -> tuple[str, list[str]]:
     warnings: list[str] = []
     for f in report["features"]:  # sorted by severity, largest first
         errors += _far_off(f)
+        if _walked(f):
+            warnings.append(
+                f"{f['feature']} moved {f['score']:.2f} IQR > {f['alone']:.2f}{_bar(f)}, month by "
+                f"month ({f['step']:.2f} since the month before, normal up to {f['step_alone']:.2f})"
+            )
     if errors:  # said once, after the features: any one of them is enough
         errors[-1] += "; one feature this far off is enough"
     share = report["share_drifting"]

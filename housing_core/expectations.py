@@ -103,7 +103,9 @@ class Outcome:
             shown = ", ".join(t for t in targets[:names] if t)
             more = f" and {len(targets) - names} more" if len(targets) > names else ""
             label = f"{kind}: {shown}{more}" if shown else kind
-            parts.append(f"{label} ({rows:,} rows{' each' if len(targets) > 1 else ''}, {severity})")
+            parts.append(
+                f"{label} ({rows:,} rows{' each' if len(targets) > 1 else ''}, {severity})"
+            )
         return "; ".join(parts)
 
     def month_table(self) -> str:

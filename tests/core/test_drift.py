@@ -327,3 +327,65 @@ def test_the_merged_cdf_distance_is_scipys_wasserstein():
         assert drift._w1(np.sort(a), np.sort(b)) == pytest.approx(
             stats.wasserstein_distance(a, b), rel=1e-12
         )
+
+
+FEATURES = ["median_dom", "homes_sold", "steady_a", "steady_b", "steady_c"]
+
+
+def _judged_with_the_month_before(panel, start: str, calibration, edit) -> list[dict]:
+    """Each month from `start` (edited by `edit(frame, months since start)`) judged as the
+    drift report judges it: against the reference year before `start` and the month before."""
+    month = panel[c.DATE].dt.strftime("%Y-%m")
+    first = str(pd.Period(start, "M") - drift.REFERENCE_MONTHS)
+    reference = panel[(month >= first) & (month < start)]
+    previous = panel[month == str(pd.Period(start, "M") - 1)]
+    reports = []
+    for k, m in enumerate(sorted(set(month[month >= start]))):
+        current = edit(panel[month == m].copy(), k)
+        reports.append(drift.compare(
+            reference, current, FEATURES,
+            reference_prediction=reference[c.TARGET].to_numpy(),
+            prediction=current[c.TARGET].to_numpy(),
+            actual=None, champion_mape=1.0, calibration=calibration, previous=previous,
+        ))  # fmt: skip
+        previous = current
+    return reports
+
+
+def test_a_market_that_walks_beyond_its_history_warns_and_a_jump_there_is_an_error():
+    """A bidding war lifts a feature a little every month until it is further from the
+    reference than any normal month went: the move is real and gradual, so a WARN that says so
+    (the live error says whether the model suffers). The same distance reached in one month --
+    a broken feed -- is an ERROR."""
+    r = rng()
+    panel = _small_panel(r)
+    for name in FEATURES[2:]:  # steady features beside them, as a real month has
+        panel[name] = r.normal(0, 1, len(panel))
+    month = panel[c.DATE].dt.strftime("%Y-%m")
+    calibration = drift.calibrate(panel[month < "2020-01"], FEATURES)
+    bars = calibration["features"]["median_dom"]
+    assert bars["step_alone"] >= drift.Thresholds().feature_wasserstein
+
+    def walking(frame, k):  # a day and a half longer on the market every month
+        return frame.assign(median_dom=frame["median_dom"] + 1.5 * k)
+
+    walked = _judged_with_the_month_before(panel, "2020-01", calibration, walking)
+    beyond = [r for r in walked if r["features"][0]["score"] > bars["alone"]]
+    assert len(beyond) >= 3  # the walk did go beyond the calibrated ERROR bar
+    for report in beyond:
+        f = next(f for f in report["features"] if f["feature"] == "median_dom")
+        assert f["step"] <= f["step_alone"]
+        assert report["status"] == "warn", report["reasons"]
+        assert any("median_dom moved" in r and "month by month" in r for r in report["reasons"])
+
+    def jumped(frame, k):  # the walk's last distance reached at once, in one month
+        return (
+            frame.assign(median_dom=frame["median_dom"] + 1.5 * (len(walked) - 1))
+            if k == 6
+            else frame
+        )
+
+    reports = _judged_with_the_month_before(panel, "2020-01", calibration, jumped)
+    assert reports[6]["status"] == "error"
+    assert any("since the month before" in r for r in reports[6]["reasons"])
+    assert [r["status"] for r in reports[:6]].count("error") == 0

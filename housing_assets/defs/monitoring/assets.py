@@ -10,6 +10,7 @@ from housing_assets.defs.ingestion.partitions import months
 from housing_assets.defs.metadata import rounded
 from housing_assets.defs.owners import ML
 from housing_assets.resources.automation import DriftPolicy, RetrainPolicy
+from housing_assets.resources.io_manager import ParquetIOManager
 from housing_assets.resources.mlflow_tracking import MlflowTracking
 from housing_assets.resources.month_frames import MonthFrames
 from housing_assets.resources.serving_store import ServingStore
@@ -43,13 +44,14 @@ def drift_features(champion: PublishedModel) -> list[str]:
     return F.base_columns(champion.predictor.state.dropped)
 
 
-# 3: every feature judged by its Wasserstein-1 move, against the champion's calibration.
-@dg.asset(**{**MONTHLY, "code_version": "3"}, kinds={"json", "html"})
+# 4: a feature far off is an ERROR only when it also jumped from the month before.
+@dg.asset(**{**MONTHLY, "code_version": "4"}, kinds={"json", "html"})
 def drift_report(
     context: dg.AssetExecutionContext,
     cleaned_monthly: MonthFrames,
     serving_store: ServingStore,
     drift_policy: DriftPolicy,
+    io_manager: dg.ResourceParam[ParquetIOManager],
 ) -> dict:
     """Month M against the champion's reference: each feature's move (and PSI/KS), prediction
     drift, MAPE when prices are known, judged by thresholds calibrated on the champion's own
@@ -63,7 +65,14 @@ def drift_report(
     reference = champion.reference
     features = drift_features(champion)
     out = {}
-    for month in sorted(cleaned_monthly):  # one month in memory at a time
+    prior: tuple[str, pd.DataFrame] | None = None
+    for month in sorted(cleaned_monthly):  # two months in memory at a time
+        before = _month_before(month)
+        previous = (
+            prior[1]
+            if prior is not None and prior[0] == before
+            else io_manager.stored("cleaned_monthly", before)
+        )
         frame = cleaned_monthly[month]
         if frame.empty:
             raise dg.Failure(f"drift_report {month}: the cleaned month has no rows")
@@ -78,7 +87,9 @@ def drift_report(
             champion_mape=champion.holdout_mape,
             thresholds=drift_policy.thresholds(),
             calibration=champion.drift_calibration,
+            previous=previous if previous is not None and len(previous) else None,
         )
+        prior = (month, frame)
         if month <= champion.trained_through:
             report = drift.not_judged(report, champion.model_version, champion.trained_through)
         report.update(month=month, champion=champion.model_version, bundle=champion.version)
@@ -112,6 +123,10 @@ def drift_report(
         }
     )
     return out
+
+
+def _month_before(month: str) -> str:
+    return str(pd.Period(month, "M") - 1)
 
 
 def _drift_metadata(month: str, report: dict, html_path: str) -> dict:

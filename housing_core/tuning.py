@@ -284,18 +284,27 @@ def tune(
         study.optimize(
             objective, n_trials=remaining, timeout=settings.timeout_s, gc_after_trial=True
         )
-    return outcome(study, settings, objective, resumed=len(finished), orphaned=orphaned)
+    return outcome(
+        study,
+        settings,
+        objective.results,
+        objective.kept,
+        resumed=len(finished),
+        orphaned=orphaned,
+    )
 
 
 def outcome(
     study: optuna.Study,
     settings: TuningSettings,
-    objective: Objective,
+    results: list[TrialResult],
+    kept: dict[int, xgb.Booster],
     *,
     resumed: int,
     orphaned: int,
 ) -> TuningResult:
-    """The study's best trial, with this process's trials and its model when this process ran it."""
+    """The study's best trial, with the trials run here (`results`) and the best one's model
+    when it is among `kept`."""
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         raise RuntimeError(
@@ -306,10 +315,10 @@ def outcome(
         best_params=dict(best.params),
         best_iteration=int(best.user_attrs["best_iteration"]),
         best_value=float(study.best_value),
-        trials=objective.results,
+        trials=results,
         resumed_trials=resumed,
         orphaned_trials=orphaned,
-        best_booster=objective.kept.get(best.number),
+        best_booster=kept.get(best.number),
         nthread=int(settings.nthread or 1),
     )
 

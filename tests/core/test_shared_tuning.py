@@ -1,6 +1,7 @@
 """Tuning workers sharing one Optuna study in a database (housing_core/shared_tuning.py): one
-worker runs the trials one process runs; a worker killed mid-trial loses that trial to the
-heartbeat check, and another worker runs it again."""
+worker runs the trials one process runs; two Dask workers on one Postgres study run at the same
+time and stop at exactly the budget; a worker killed mid-trial loses that trial to the heartbeat
+check, and another worker runs it again."""
 
 import multiprocessing
 import time
@@ -11,7 +12,8 @@ import optuna
 import pytest
 import xgboost as xgb
 
-from housing_core import shared_tuning, tuning
+from housing_assets.resources.dask_cluster import DaskCluster
+from housing_core import dask_training, shared_tuning, training, tuning
 
 State = optuna.trial.TrialState
 SETTINGS = tuning.TuningSettings(
@@ -43,6 +45,35 @@ def test_one_worker_runs_the_trials_one_process_runs(tmp_path):
     assert shared.best_params == alone.best_params and shared.best_value == alone.best_value
     assert shared.best_booster is not None  # the worker's model of the best trial came back
     assert len(_trials(url, "s")) == SETTINGS.n_trials
+
+
+@pytest.mark.slow
+def test_two_dask_workers_share_one_postgres_study_and_stop_at_exactly_the_budget(postgres, tiny):
+    url = postgres.create_database("two_workers")
+    # Trials long enough to overlap (no early stopping), and more than two per worker.
+    settings = replace(SETTINGS, n_trials=7, max_rounds=150, early_stopping_rounds=150)
+    with DaskCluster(address="local:2", worker_memory="1GiB").client() as client:
+        client.wait_for_workers(2)
+        tuner = dask_training.DaskTuning(client, FAST)
+        model = training.train(
+            tiny.splits, tiny.state, settings, storage=url, study_name="v", tuner=tuner
+        )
+    trials = _trials(url, "v")
+    states = [t.state for t in trials]
+    assert sum(s in tuning.COUNTED for s in states) == settings.n_trials == len(trials)
+    assert State.FAIL not in states and State.RUNNING not in states
+    by_worker: dict[str, list] = {}
+    for t in trials:
+        by_worker.setdefault(t.user_attrs["worker"], []).append(t)
+    assert len(by_worker) == 2 and set(by_worker) == set(tuner.trials_by_worker)
+    first, second = by_worker.values()
+    assert any(
+        a.datetime_start < b.datetime_complete and b.datetime_start < a.datetime_complete
+        for a in first
+        for b in second
+    ), "the two workers never ran trials at the same time"
+    assert len(model.tuning.trials) == settings.n_trials and model.tuning.orphaned_trials == 0
+    assert model.tuning.best_booster is not None and model.rounds > 0
 
 
 def _victim(url: str) -> None:

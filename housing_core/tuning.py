@@ -63,8 +63,8 @@ class TuningResult:
     best_value: float
     trials: list[TrialResult] = field(default_factory=list)
     resumed_trials: int = 0
-    # Trials a killed earlier run left RUNNING, marked FAIL when the study was resumed; they do
-    # not count toward `n_trials`.
+    # Trials a killed earlier run left RUNNING, marked FAIL when the study was resumed (workers
+    # sharing a study: failed by heartbeat while they ran); they do not count toward `n_trials`.
     orphaned_trials: int = 0
     # The best trial's model cut at its best round, when that trial ran in this process (a
     # resumed study's best may come from an earlier one): trained on the tuning rows only.
@@ -180,7 +180,8 @@ class KernelLock:
 def fail_orphaned_trials(study: optuna.Study) -> int:
     """Mark FAIL the trials an interrupted run left RUNNING (its process was killed mid-trial:
     nothing will ever finish them); their number. One run tunes a vintage's study at a time (the
-    vintage's training run), so a RUNNING trial seen when the study is loaded is an orphan."""
+    vintage's training run), so a RUNNING trial seen when the study is loaded is an orphan.
+    Workers sharing a study cannot tell so: they go by heartbeats (shared_tuning.py)."""
     orphans = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
     for trial in orphans:
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL)

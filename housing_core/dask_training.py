@@ -11,8 +11,12 @@ zip counts for the metro of its latest row, as the anchor table counts it. Each 
 rows' positions in the whole (`training.Within`), so it draws exactly the whole's cutoffs: the
 examples are the in-process examples, only spread over the workers.
 
+Tuning, when the study lives in a database the workers can reach (`DaskTuning`): the tuning
+examples are broadcast to every worker once, and each runs a tuning worker on the shared study
+(housing_core/shared_tuning.py).
+
 What stays on the driver in this increment: the rows themselves (the splits asset's frame), the
-metro encoding (its out-of-fold priors need every train row), tuning and calibration.
+metro encoding (its out-of-fold priors need every train row), and calibration.
 
 No Dagster here; Dask is imported when a refit runs (the API never loads this module).
 """
@@ -31,7 +35,7 @@ import xgboost as xgb
 
 from housing_core import contract as c
 from housing_core import features as F
-from housing_core import training, tuning
+from housing_core import shared_tuning, training, tuning
 
 if TYPE_CHECKING:
     import dask.array as da
@@ -241,6 +245,91 @@ class DaskRefit:
         }
 
 
+def tune_on_worker(
+    data: training.TuningExamples,
+    url: str,
+    study_name: str,
+    heartbeat: shared_tuning.Heartbeat,
+    index: int,
+) -> shared_tuning.WorkerResult:
+    """A Dask task: one tuning worker, fitting with the worker's threads unless pinned."""
+    from distributed import get_worker
+
+    settings = data.settings
+    if settings.nthread is None:
+        settings = replace(settings, nthread=get_worker().state.nthreads)
+    train, evaluation = data.matrices()
+    return shared_tuning.work(
+        train,
+        evaluation,
+        settings,
+        url=url,
+        study_name=study_name,
+        heartbeat=heartbeat,
+        index=index,
+    )
+
+
+@dataclass
+class DaskTuning:
+    """`training.Tuner` on the cluster behind `client`: one tuning worker per Dask worker, on a
+    study in a database they all reach. `trials_by_worker` records the latest tuning."""
+
+    client: Client
+    heartbeat: shared_tuning.Heartbeat = field(default_factory=shared_tuning.Heartbeat)
+    say: Callable[[str], None] = lambda _m: None
+    trials_by_worker: dict[str, int] = field(default_factory=dict)
+
+    def __call__(
+        self,
+        data: training.TuningExamples,
+        *,
+        storage: str,
+        study_name: str,
+        on_trial: Callable[[tuning.TrialResult], None] | None,
+    ) -> tuning.TuningResult:
+        client, beat = self.client, self.heartbeat
+        workers = sorted(client.scheduler_info()["workers"])
+        if not workers:
+            raise RuntimeError(f"the Dask cluster at {client.scheduler.address} has no workers")
+        before = shared_tuning.prepare(storage, study_name, data.settings, beat)
+        scattered = client.scatter(data, broadcast=True)  # the examples reach each worker once
+        # One loop per worker, preferably its own; a task whose worker died runs elsewhere.
+        futures = [
+            client.submit(
+                tune_on_worker,
+                scattered,
+                storage,
+                study_name,
+                beat,
+                index,
+                workers=[worker],
+                allow_other_workers=True,
+                pure=False,
+            )
+            for index, worker in enumerate(workers)
+        ]
+        done: list[shared_tuning.WorkerResult] = client.gather(futures)
+        self.trials_by_worker = {w.worker: len(w.trials) for w in done}
+        self.say(
+            f"tuned on {len(done)} Dask worker(s): "
+            + ", ".join(f"{w} {n} trial(s)" for w, n in sorted(self.trials_by_worker.items()))
+        )
+        return shared_tuning.gather(
+            storage, study_name, data.settings, beat, before, done, on_trial
+        )
+
+
 def metadata(refit: DaskRefit | None) -> dict:
     """What a step's materialization says of its latest refit on the cluster ({} when off)."""
     return refit.fits[-1].metadata() if refit is not None and refit.fits else {}
+
+
+def tuning_metadata(tuner: DaskTuning | None) -> dict:
+    """What a step's materialization says of its tuning on the cluster ({} when off)."""
+    if tuner is None or not tuner.trials_by_worker:
+        return {}
+    return {
+        "tuned_on": f"dask: {len(tuner.trials_by_worker)} worker(s)",
+        "dask_trials_by_worker": tuner.trials_by_worker,
+    }

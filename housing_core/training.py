@@ -102,6 +102,9 @@ class Examples:
     y: np.ndarray
     horizon: np.ndarray
 
+    def subset(self, rows: np.ndarray) -> Examples:
+        return Examples(self.X[rows], self.y[rows], self.horizon[rows])
+
     def dmatrix(self, state: F.FeatureState, rows: np.ndarray | None = None) -> xgb.DMatrix:
         """A matrix to predict on or evaluate with."""
         pick = slice(None) if rows is None else rows
@@ -129,6 +132,35 @@ class Examples:
             feature_names=state.features,
             max_bin=settings.max_bin,
         )
+
+
+@dataclass(frozen=True)
+class TuningExamples:
+    """What tuning fits (the train sample) and stops on (the eval rows), with what their
+    matrices need: a worker process builds its own matrices from it (XGBoost's do not travel)."""
+
+    train: Examples
+    evaluation: Examples
+    state: F.FeatureState
+    settings: TuningSettings
+
+    def matrices(self) -> tuple[xgb.DMatrix, xgb.DMatrix]:
+        """The matrices `train` tunes on in process, value for value."""
+        return self.train.fit_matrix(self.state, self.settings), self.evaluation.dmatrix(self.state)
+
+
+class Tuner(Protocol):
+    """Tunes on `data` elsewhere than in this process: on a Dask cluster's workers sharing one
+    study (housing_core/dask_training.DaskTuning)."""
+
+    def __call__(
+        self,
+        data: TuningExamples,
+        *,
+        storage: str,
+        study_name: str,
+        on_trial: Callable[[tuning.TrialResult], None] | None,
+    ) -> tuning.TuningResult: ...
 
 
 def horizon_weight(horizon: np.ndarray) -> np.ndarray:
@@ -270,9 +302,11 @@ def train(
     say: Callable[[str], None] = lambda _m: None,
     threads: ThreadBudget | None = None,
     refit: Refit | None = None,
+    tuner: Tuner | None = None,
 ) -> TrainedModel:
     """`threads`: the run's thread budget (default: this process's CPUs, one run). `refit`: where
-    the train + eval refit runs (default: here); tuning and calibration run here either way."""
+    the train + eval refit runs (default: here). `tuner`: where tuning runs (default: here, on
+    `storage`; a tuner needs a URL its workers share). Calibration runs here either way."""
     known_rows, (n_train, n_eval) = S.stacked(splits, (TRAIN, EVAL))
     train_rows = S.part(known_rows, 0, n_train)
     eval_rows = S.part(known_rows, n_train, n_train + n_eval)
@@ -292,15 +326,21 @@ def train(
         "the train history"
     )
     d_eval = eval_ex.dmatrix(state)
-    result = tuning.tune(
-        train_ex.fit_matrix(state, settings, sample),
-        d_eval if len(stopping) == len(eval_ex.y) else eval_ex.dmatrix(state, stopping),
-        settings,
-        storage=storage,
-        study_name=study_name,
-        on_trial=on_trial,
-        threads=threads,
-    )
+    if tuner is None:
+        result = tuning.tune(
+            train_ex.fit_matrix(state, settings, sample),
+            d_eval if len(stopping) == len(eval_ex.y) else eval_ex.dmatrix(state, stopping),
+            settings,
+            storage=storage,
+            study_name=study_name,
+            on_trial=on_trial,
+            threads=threads,
+        )
+    elif storage is None:
+        raise ValueError("tuning elsewhere needs a study storage its workers share")
+    else:
+        data = TuningExamples(train_ex.subset(sample), eval_ex.subset(stopping), state, settings)
+        result = tuner(data, storage=storage, study_name=study_name, on_trial=on_trial)
     say(f"tuned with {result.nthread} XGBoost thread(s) per trial")
     rounds = result.best_iteration + 1
 

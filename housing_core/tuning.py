@@ -63,8 +63,8 @@ class TuningResult:
     best_value: float
     trials: list[TrialResult] = field(default_factory=list)
     resumed_trials: int = 0
-    # Trials a killed earlier run left RUNNING, marked FAIL when the study was resumed; they do
-    # not count toward `n_trials`.
+    # Trials a killed earlier run left RUNNING, marked FAIL when the study was resumed (workers
+    # sharing a study: failed by heartbeat while they ran); they do not count toward `n_trials`.
     orphaned_trials: int = 0
     # The best trial's model cut at its best round, when that trial ran in this process (a
     # resumed study's best may come from an earlier one): trained on the tuning rows only.
@@ -180,11 +180,75 @@ class KernelLock:
 def fail_orphaned_trials(study: optuna.Study) -> int:
     """Mark FAIL the trials an interrupted run left RUNNING (its process was killed mid-trial:
     nothing will ever finish them); their number. One run tunes a vintage's study at a time (the
-    vintage's training run), so a RUNNING trial seen when the study is loaded is an orphan."""
+    vintage's training run), so a RUNNING trial seen when the study is loaded is an orphan.
+    Workers sharing a study cannot tell so: they go by heartbeats (shared_tuning.py)."""
     orphans = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
     for trial in orphans:
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
     return len(orphans)
+
+
+def open_study(
+    storage: str | optuna.storages.BaseStorage | None,
+    study_name: str,
+    settings: TuningSettings,
+    *,
+    sampler: optuna.samplers.BaseSampler | None = None,
+) -> optuna.Study:
+    """The study, created or loaded: seeded TPE (unless `sampler`), median pruning."""
+    return optuna.create_study(
+        study_name=study_name,
+        storage=open_storage(storage) if isinstance(storage, str) else storage,
+        load_if_exists=True,
+        direction="minimize",
+        sampler=sampler or optuna.samplers.TPESampler(seed=settings.seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=50),
+    )
+
+
+@dataclass
+class Objective:
+    """Optuna's objective: fits one trial, records its result and keeps the model of the best
+    trial this process ran (`kept`); `on_result` hears of every trial as it ends."""
+
+    train: xgb.DMatrix
+    evaluation: xgb.DMatrix
+    settings: TuningSettings
+    on_result: Callable[[TrialResult], None] = lambda _r: None
+    results: list[TrialResult] = field(default_factory=list)
+    kept: dict[int, xgb.Booster] = field(default_factory=dict)  # trial number -> model
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        started = time.perf_counter()
+        params = search_space(trial)
+        try:
+            booster = xgb.train(
+                booster_params(params, self.settings),
+                self.train,
+                num_boost_round=self.settings.max_rounds,
+                evals=[(self.evaluation, "eval")],
+                early_stopping_rounds=self.settings.early_stopping_rounds,
+                verbose_eval=False,
+                callbacks=[_PruneOnEval(trial)],
+            )
+        except optuna.TrialPruned:
+            seconds = time.perf_counter() - started
+            self._ended(TrialResult(trial.number, params, None, None, "PRUNED", seconds))
+            raise
+        trial.set_user_attr("best_iteration", booster.best_iteration)
+        value = float(booster.best_score)
+        if not self.kept or value < min(r.value for r in self.results if r.value is not None):
+            self.kept.clear()
+            self.kept[trial.number] = booster[: booster.best_iteration + 1]
+        seconds = time.perf_counter() - started
+        self._ended(
+            TrialResult(trial.number, params, value, booster.best_iteration, "COMPLETE", seconds)
+        )
+        return value
+
+    def _ended(self, result: TrialResult) -> None:
+        self.results.append(result)
+        self.on_result(result)
 
 
 def tune(
@@ -201,64 +265,47 @@ def tune(
     `storage`: a URL (`open_storage`), an Optuna storage, or None (in memory)."""
     settings = with_threads(settings, train.num_row(), threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=study_name,
-        storage=open_storage(storage) if isinstance(storage, str) else storage,
-        load_if_exists=True,
-        direction="minimize",
-        sampler=optuna.samplers.TPESampler(seed=settings.seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=50),
-    )
+    study = open_study(storage, study_name, settings)
     orphaned = fail_orphaned_trials(study)
     finished = [t for t in study.trials if t.state in COUNTED]
     remaining = max(0, settings.n_trials - len(finished))
-    results: list[TrialResult] = []
-    kept: dict[int, xgb.Booster] = {}  # trial number -> model, only the best so far
+    objective = Objective(train, evaluation, settings)
 
-    def reported(result: TrialResult) -> TrialResult:
-        results.append(result)
+    def reported(result: TrialResult) -> None:
         values = [t.value for t in finished if t.value is not None]
-        values += [r.value for r in results if r.value is not None]
+        values += [r.value for r in objective.results if r.value is not None]
         best = f"best eval error ≈ {math.expm1(min(values)):.2%}" if values else "none complete yet"
-        progress.report(
-            "tuning", len(finished) + len(results), settings.n_trials, unit="trials", note=best
-        )
+        done = len(finished) + len(objective.results)
+        progress.report("tuning", done, settings.n_trials, unit="trials", note=best)
         if on_trial:
             on_trial(result)
-        return result
 
-    def objective(trial: optuna.Trial) -> float:
-        started = time.perf_counter()
-        params = search_space(trial)
-        try:
-            booster = xgb.train(
-                booster_params(params, settings),
-                train,
-                num_boost_round=settings.max_rounds,
-                evals=[(evaluation, "eval")],
-                early_stopping_rounds=settings.early_stopping_rounds,
-                verbose_eval=False,
-                callbacks=[_PruneOnEval(trial)],
-            )
-        except optuna.TrialPruned:
-            seconds = time.perf_counter() - started
-            reported(TrialResult(trial.number, params, None, None, "PRUNED", seconds))
-            raise
-        trial.set_user_attr("best_iteration", booster.best_iteration)
-        value = float(booster.best_score)
-        if not kept or value < min(r.value for r in results if r.value is not None):
-            kept.clear()
-            kept[trial.number] = booster[: booster.best_iteration + 1]
-        seconds = time.perf_counter() - started
-        reported(
-            TrialResult(trial.number, params, value, booster.best_iteration, "COMPLETE", seconds)
-        )
-        return value
-
+    objective.on_result = reported
     if remaining:
         study.optimize(
             objective, n_trials=remaining, timeout=settings.timeout_s, gc_after_trial=True
         )
+    return outcome(
+        study,
+        settings,
+        objective.results,
+        objective.kept,
+        resumed=len(finished),
+        orphaned=orphaned,
+    )
+
+
+def outcome(
+    study: optuna.Study,
+    settings: TuningSettings,
+    results: list[TrialResult],
+    kept: dict[int, xgb.Booster],
+    *,
+    resumed: int,
+    orphaned: int,
+) -> TuningResult:
+    """The study's best trial, with the trials run here (`results`) and the best one's model
+    when it is among `kept`."""
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         raise RuntimeError(
@@ -270,7 +317,7 @@ def tune(
         best_iteration=int(best.user_attrs["best_iteration"]),
         best_value=float(study.best_value),
         trials=results,
-        resumed_trials=len(finished),
+        resumed_trials=resumed,
         orphaned_trials=orphaned,
         best_booster=kept.get(best.number),
         nthread=int(settings.nthread or 1),

@@ -109,6 +109,18 @@ def tiny():
 
 
 @pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server for the session (housing_harness/postgres.py): each test
+    creates its own database on it."""
+    from housing_harness.postgres import BINARIES, throwaway_postgres
+
+    if not BINARIES:
+        pytest.skip("no PostgreSQL server here (apt-get install postgresql)")
+    with throwaway_postgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def small_panel():
     from housing_core.synthetic import SyntheticSpec, generate_panel
 

@@ -1,6 +1,7 @@
 """Scale-out on a real 2-worker LocalCluster, as CI can run it: trained on the workers, the
 model is as good as the in-process one on the holdout (MAPE within 2%, relative) and its examples
-lived on both workers; the training asset uses the cluster when HOUSING_DASK is set; the
+lived on both workers; the training asset uses the cluster when HOUSING_DASK is set (for tuning
+too when its study is in a database); the
 DaskCluster resource leaves no worker behind when a step fails."""
 
 import os
@@ -136,9 +137,9 @@ def test_the_final_refit_runs_on_the_cluster_with_the_in_process_counts(client, 
     assert meta["dask_examples_by_worker"] == fit.examples_by_worker
 
 
-def test_the_training_asset_refits_on_the_cluster_when_dask_is_set(client, tiny, tmp_path):
-    """tuned_model in a Dagster run with HOUSING_DASK at the cluster's scheduler: `train`'s
-    refit runs there and the materialization says where its examples lived."""
+def _materialize_tuned_model(client, tiny, storage_url: str, config: dict, tmp_path):
+    """tuned_model in a Dagster run with HOUSING_DASK at the cluster's scheduler: its
+    materialization's metadata and its artifact."""
     import dagster as dg
 
     from housing_assets.defs.training.model import tuned_model
@@ -159,11 +160,10 @@ def test_the_training_asset_refits_on_the_cluster_when_dask_is_set(client, tiny,
             tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
             artifact_location=str(tmp_path / "artifacts"),
         ),
-        "optuna_storage": OptunaStorage(storage_url=f"journal:///{tmp_path / 'optuna.journal'}"),
+        "optuna_storage": OptunaStorage(storage_url=storage_url),
         "threads": ThreadBudgetResource(override=1),
         "dask": DaskCluster(address=client.scheduler.address),
     }
-    config = {"n_trials": 1, "max_rounds": 40, "early_stopping_rounds": 10}
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(vintages.name, ["2022-01"])
         result = dg.materialize_to_memory(
@@ -175,13 +175,40 @@ def test_the_training_asset_refits_on_the_cluster_when_dask_is_set(client, tiny,
         )
     (materialized,) = result.asset_materializations_for_node("tuned_model")
     meta = {k: v.value for k, v in materialized.metadata.items()}
+    return meta, result.output_for_node("tuned_model")
+
+
+def test_the_training_asset_refits_on_the_cluster_when_dask_is_set(client, tiny, tmp_path):
+    """`train`'s refit runs on the cluster and the materialization says where its examples
+    lived; with the study in a local journal the tuning stays in the step's process."""
+    meta, artifact = _materialize_tuned_model(
+        client,
+        tiny,
+        f"journal:///{tmp_path / 'optuna.journal'}",
+        {"n_trials": 1, "max_rounds": 40, "early_stopping_rounds": 10},
+        tmp_path,
+    )
     assert meta["refit_on"] == "dask: 2 worker(s)"
     examples = meta["dask_examples_by_worker"]
     assert set(examples) == set(client.scheduler_info()["workers"])
     known = int((tiny.splits[S.SPLIT] != S.HOLDOUT).sum())
     assert sum(examples.values()) == known * training.draws_for(known)
-    artifact = result.output_for_node("tuned_model")
     assert artifact.rounds == meta["refit_rounds"] > 0
+    assert "tuned_on" not in meta and meta["trials_new"] == 1
+
+
+def test_the_training_asset_tunes_on_the_cluster_when_its_study_is_in_a_database(
+    client, tiny, tmp_path
+):
+    config = {"n_trials": 4, "max_rounds": 40, "early_stopping_rounds": 10}
+    meta, artifact = _materialize_tuned_model(
+        client, tiny, f"sqlite:///{tmp_path / 'optuna.db'}", config, tmp_path
+    )
+    assert meta["tuned_on"] == "dask: 2 worker(s)"
+    by_worker = meta["dask_trials_by_worker"]
+    assert len(by_worker) == 2 and sum(by_worker.values()) == config["n_trials"]
+    assert meta["trials_new"] == config["n_trials"] and meta["trials_orphaned"] == 0
+    assert meta["refit_on"] == "dask: 2 worker(s)" and artifact.rounds > 0
 
 
 def test_a_scheduler_address_connects_without_owning_the_cluster(client):

@@ -23,7 +23,16 @@ from housing_assets.resources.mlflow_tracking import (
 )
 from housing_assets.resources.threads import ThreadBudgetResource
 from housing_core import anchors as A
-from housing_core import dask_training, evaluation, plots, publishing, pyfunc, training, tuning
+from housing_core import (
+    dask_training,
+    evaluation,
+    plots,
+    publishing,
+    pyfunc,
+    shared_tuning,
+    training,
+    tuning,
+)
 from housing_core import features as F
 from housing_core import splits as S
 from housing_core.predictor import Predictor
@@ -83,7 +92,7 @@ def tuned_model(
     threads: ThreadBudgetResource,
     dask: DaskCluster,
 ) -> training.ModelArtifact:
-    """XGBoost tuned by Optuna on train/eval, refit on train+eval (on the Dask cluster when HOUSING_DASK is set), registered in MLflow as a pyfunc that prices HouseTS rows (model JSON inside)."""
+    """XGBoost tuned by Optuna on train/eval, refit on train+eval (on the Dask cluster when HOUSING_DASK is set; the tuning as well when its study is in Postgres or SQLite), registered in MLflow as a pyfunc that prices HouseTS rows (model JSON inside)."""
     vintage, rows, state = context.partition_key, splits, feature_state
     settings = config.settings()
     # The study's storage is opened, a local file's directory made, by tuning.open_storage.
@@ -126,6 +135,12 @@ def tuned_model(
 
         with threads.fitting() as budget, dask.client() as client:
             refit = dask_training.DaskRefit(client, context.log.info) if client else None
+            # Tuning on the cluster needs a study every worker reaches: not a local journal.
+            tuner = (
+                dask_training.DaskTuning(client, say=context.log.info)
+                if client and shared_tuning.shareable(storage)
+                else None
+            )
             model = training.train(
                 rows,
                 state,
@@ -136,6 +151,7 @@ def tuned_model(
                 say=context.log.info,
                 threads=budget,
                 refit=refit,
+                tuner=tuner,
             )
         eval_metrics = {f"eval_{k}": v for k, v in model.eval_metrics.items()}
         mlflow.log_params({f"best_{k}": v for k, v in model.tuning.best_params.items()})
@@ -176,6 +192,7 @@ def tuned_model(
             "refit_rounds": model.rounds,
             "threads": model.tuning.nthread,
             **dask_training.metadata(refit),
+            **dask_training.tuning_metadata(tuner),
             "best_params": dg.MetadataValue.json(model.tuning.best_params),
             **rounded({"best_eval_log_mae": model.tuning.best_value, **eval_metrics}),
             "seconds": round(time.perf_counter() - started, 1),

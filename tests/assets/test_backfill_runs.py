@@ -2,11 +2,14 @@
 (HOUSING_BACKFILL_RUNS): each run judges its first month against the month before, which another
 run may not have cleaned yet, and a run never writes months an earlier run still writes."""
 
+import socket
+import subprocess
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from housing_assets import liveness
 from housing_assets.definitions import build_definitions
 from housing_assets.defs.ingestion.assets import cleaned_monthly, raw_monthly
 from housing_assets.defs.ingestion.partitions import (
@@ -94,6 +97,26 @@ def test_a_run_over_months_an_earlier_run_still_writes_fails_before_writing(
     )
     assert again.success
     assert instance.get_materialized_partitions(cleaned_monthly.key) == set(MONTHS[1:3])
+
+
+def test_a_run_whose_process_is_gone_does_not_hold_its_months(tmp_path, instance, small_panel):
+    """A killed `housing run` leaves its run STARTED until something fails it: its months are
+    not held by it meanwhile."""
+    defs = _landing(tmp_path, small_panel, {})
+    register_months(instance, MONTHS)
+    job = defs.resolve_job_def("ingest")
+    gone = subprocess.Popen(["true"])
+    assert gone.wait() == 0  # exited and reaped: no process has its pid
+    worker = f"{socket.gethostname()}:{gone.pid}"
+    dead = instance.create_run_for_job(
+        job, tags={RANGE_START: MONTHS[0], RANGE_END: MONTHS[1], liveness.WORKER_TAG: worker}
+    )
+    start = dg.DagsterEvent(dg.DagsterEventType.RUN_START.value, job_name=job.name)
+    instance.report_dagster_event(start, dead.run_id)
+    result = job.execute_in_process(
+        instance=instance, tags={RANGE_START: MONTHS[1], RANGE_END: MONTHS[2]}
+    )
+    assert result.success
 
 
 def test_backfills_run_whole_unless_a_chunk_is_configured():

@@ -8,6 +8,7 @@ calendar-based MonthlyPartitionsDefinition would list every month up to today as
 
 import dagster as dg
 
+from housing_assets import liveness
 from housing_core import automation
 from housing_core.settings import Settings
 
@@ -66,10 +67,15 @@ def refuse_overlapping_runs(context: dg.AssetExecutionContext) -> None:
     others = instance.get_run_records(
         filters=dg.RunsFilter(statuses=WRITING, tags={POOL_TAG: "true"})
     )
+    writing = [
+        _in_flight(r)
+        for r in others
+        if r.dagster_run.run_id != context.run_id
+        # a run whose process is known gone writes nothing (run monitoring fails it later)
+        and liveness.dead_reason(instance, r.dagster_run) is None
+    ]
     clashes = automation.overlapping_runs(
-        context.partition_keys,
-        automation.InFlight(context.run_id, started),
-        [_in_flight(r) for r in others if r.dagster_run.run_id != context.run_id],
+        context.partition_keys, automation.InFlight(context.run_id, started), writing
     )
     if clashes:
         raise dg.Failure(description=automation.describe_overlaps(clashes))

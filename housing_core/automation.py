@@ -63,6 +63,49 @@ def after_failure(
 
 
 @dataclass(frozen=True)
+class InFlight:
+    """A run that writes monthly data, as far as telling whether two of them overlap needs."""
+
+    run_id: str
+    started: float | None  # its start time (None: not started yet)
+    first: str | None = None  # its months, first..last (None: it names none)
+    last: str | None = None
+
+    def covers(self, month: str) -> bool:
+        return self.first is not None and self.last is not None and self.first <= month <= self.last
+
+    def before(self, other: InFlight) -> bool:
+        """Started first; of two runs started in the same instant, the smaller run id."""
+        if self.started is None or other.started is None:
+            return False
+        return (self.started, self.run_id) < (other.started, other.run_id)
+
+
+def overlapping_runs(
+    months: Iterable[str], me: InFlight, others: Iterable[InFlight]
+) -> dict[str, list[str]]:
+    """Run id -> the months of `months` it covers, for each of `others` that started before `me`:
+    the runs `me` must not write beside. Only the later of two overlapping runs is told to stop,
+    so one always goes on. 'YYYY-MM' keys compare in calendar order."""
+    wanted = sorted(set(months))
+    out = {}
+    for other in others:
+        if other.before(me) and (shared := [m for m in wanted if other.covers(m)]):
+            out[other.run_id] = shared
+    return out
+
+
+def describe_overlaps(clashes: dict[str, list[str]]) -> str:
+    """The line a run stopped by `overlapping_runs` fails with."""
+    parts = [f"{span(months)} (run {run_id})" for run_id, months in clashes.items()]
+    return (
+        f"another run is still writing month(s) of this run: {'; '.join(parts)}. Nothing was "
+        "written; run these months again once it has finished (a run whose process died is "
+        "failed by run monitoring)"
+    )
+
+
+@dataclass(frozen=True)
 class IngestRequest:
     month: str
     run_key: str

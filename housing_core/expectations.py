@@ -427,6 +427,18 @@ def _with_month_before(
         last = (month, frame)
 
 
+def sound_yardstick(frame: pd.DataFrame, before: pd.DataFrame | None) -> bool:
+    """May a month not yet accepted be the month another is judged against? Only if the contract
+    would not reject it for its schema or its prices next to `before` (its own month before)."""
+    if not _sound(frame):
+        return False
+    return before is None or not _sound(before) or not price_jumps(frame, before)
+
+
+def _sound(frame: pd.DataFrame) -> bool:
+    return bool(len(frame)) and not c.unreadable_reason(frame) and not c.schema_problems(frame)
+
+
 def _price_jumps(
     sound: Mapping[str, pd.DataFrame], stored: dict[str, pd.DataFrame]
 ) -> dict[str, list[str]]:

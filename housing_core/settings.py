@@ -27,6 +27,10 @@ HOUSING_DASK              scale-out (docs/scale-out.md): empty = off (default; t
                           tcp://host:port (or tls://) = a running Dask scheduler
 HOUSING_DASK_WORKER_MEMORY  memory limit of each local:N worker, e.g. 4GiB (default auto: the
                           machine's memory divided among the workers, Dask's own rule)
+HOUSING_BACKFILL_CHUNK    months per run of a monthly backfill (default: the whole backfill in
+                          one run)
+HOUSING_BACKFILL_RUNS     runs writing monthly data at once: the `monthly_data` pool's limit
+                          (default: the instance's, 1; docs/scale-out.md)
 """
 
 from __future__ import annotations
@@ -135,6 +139,18 @@ class Settings(BaseSettings):
     )
     dask_worker_memory: str = Field(
         default="auto", description="Memory limit of each local:N Dask worker, e.g. 4GiB."
+    )
+    backfill_chunk: int | None = Field(
+        default=None,
+        ge=1,
+        description="Months per run of a monthly backfill (HOUSING_BACKFILL_CHUNK); unset: the "
+        "whole backfill in one run.",
+    )
+    backfill_runs: int | None = Field(
+        default=None,
+        ge=1,
+        description="Runs writing monthly data at once (HOUSING_BACKFILL_RUNS), the limit of the "
+        "`monthly_data` pool; unset: the instance's default limit.",
     )
 
     @classmethod

@@ -28,7 +28,7 @@ def cmd_dev(args) -> int:
     from housing_assets.defs.ingestion.partitions import ensure_pool_limits
 
     with dg.DagsterInstance.get() as instance:
-        ensure_pool_limits(instance)
+        ensure_pool_limits(instance, settings.backfill_runs)
     root = project_root()
     os.chdir(root)
     # `dg dev` from the root: the project's code location ([tool.dg] in pyproject.toml) on the

@@ -3,12 +3,15 @@
 from housing_core.automation import (
     Attempt,
     FailedBatch,
+    InFlight,
     IngestRequest,
     RetrainDecision,
     RetrainRules,
     after_failure,
     batch_runs,
+    describe_overlaps,
     held_months,
+    overlapping_runs,
     plan_ingest,
     plan_retrain,
     read_cursor,
@@ -240,3 +243,28 @@ def test_a_month_is_held_while_its_newest_ingest_failed():
     ]
     assert held_months(newest_first) == ["2021-12", "2022-01", "2022-03"]
     assert held_months([]) == []
+
+
+def test_of_two_overlapping_runs_only_the_later_one_stops():
+    early = InFlight("run-a", 100.0, "2020-01", "2020-06")
+    late = InFlight("run-b", 101.0, "2020-05", "2020-12")
+    months = ["2020-05", "2020-06", "2020-07"]
+    assert overlapping_runs(months, late, [early]) == {"run-a": ["2020-05", "2020-06"]}
+    assert overlapping_runs(["2020-01", "2020-05"], early, [late]) == {}
+    # Started in the same instant: the run id decides, so exactly one of them stops.
+    twin = InFlight("run-0", 101.0, "2020-07", "2020-07")
+    assert overlapping_runs(months, late, [twin]) == {"run-0": ["2020-07"]}
+    assert overlapping_runs(["2020-07"], twin, [late]) == {}
+    # Disjoint months, a run not yet started, a run naming no months: nothing to wait for.
+    others = [
+        InFlight("run-c", 50.0, "2021-01", "2021-06"),
+        InFlight("run-d", None, "2020-01", "2020-12"),
+        InFlight("run-e", 50.0),
+    ]
+    assert overlapping_runs(months, late, others) == {}
+
+
+def test_a_run_stopped_for_an_overlap_names_the_months_and_the_other_run():
+    line = describe_overlaps({"run-a": ["2020-05", "2020-06"], "run-0": ["2020-08"]})
+    assert "2020-05..2020-06 (run run-a); 2020-08 (run run-0)" in line
+    assert line.startswith("another run is still writing month(s) of this run")

@@ -6,7 +6,12 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from housing_assets.defs.ingestion.partitions import MONTHLY_POOL, months
+from housing_assets.defs.ingestion.partitions import (
+    BACKFILL_POLICY,
+    MONTHLY_POOL,
+    months,
+    refuse_overlapping_runs,
+)
 from housing_assets.defs.owners import DATA_PLATFORM
 from housing_assets.resources.io_manager import ParquetIOManager
 from housing_assets.resources.month_frames import MonthFrames, MonthSpill
@@ -34,15 +39,16 @@ def contract_schema() -> dg.TableSchema:
     )
 
 
-# Both monthly assets: one Parquet file per month, every month of a backfill in a single run.
-# The pool serializes runs that write monthly data (dagster.yaml: pools of limit 1, enforced per
-# run by the queue), so two runs over the same or overlapping months never interleave.
+# Both monthly assets: one Parquet file per month, every month of a backfill in a single run, or
+# in runs of HOUSING_BACKFILL_CHUNK months. The pool limits the runs that write monthly data at
+# once (dagster.yaml: limit 1, enforced per run by the queue; HOUSING_BACKFILL_RUNS raises it), and
+# a run stops before writing if an earlier one still writes any of its months.
 # A range run materializes every month at once: what describes one month goes on that month's
 # event (`month_metadata`), run-wide figures are named `run_*`.
 MONTHLY: dict[str, Any] = {
     "pool": MONTHLY_POOL,
     "partitions_def": months,
-    "backfill_policy": dg.BackfillPolicy.single_run(),
+    "backfill_policy": BACKFILL_POLICY,
     "group_name": GROUP,
     "kinds": {"pandas", "parquet"},
     "owners": DATA_PLATFORM,
@@ -54,6 +60,7 @@ MONTHLY: dict[str, Any] = {
 @dg.asset(**MONTHLY)
 def raw_monthly(context: dg.AssetExecutionContext, source: HouseTSSource) -> MonthFrames:
     """HouseTS rows of one month as the source delivered them, in the contract's columns (not reported: NaN), cast where castable."""
+    refuse_overlapping_runs(context)
     keys = list(context.partition_keys)
     context.log.info(f"loading {len(keys)} month(s) {keys[0]}..{keys[-1]} from {source.describe()}")
     # One month in memory at a time: each is described, then spilled as Parquet.
@@ -107,6 +114,7 @@ def cleaned_monthly(
     source: HouseTSSource,
 ) -> MonthFrames:
     """Model-ready rows of one month: canonical metro names, one row per zip, NaN for not-reported, outliers removed."""
+    refuse_overlapping_runs(context)  # re-checking stored months writes them too
     total = CleaningReport()
     spill, prints = MonthSpill(), {}
     keys = list(context.partition_keys)

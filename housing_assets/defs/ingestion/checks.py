@@ -19,6 +19,7 @@ from housing_core.expectations import (
     ERROR,
     Finding,
     Outcome,
+    sound_yardstick,
     validate_cleaned,
     validate_contract,
     validate_ranges,
@@ -117,16 +118,55 @@ def raw_contract(
     context: dg.AssetCheckExecutionContext,
     raw_monthly: MonthFrames,
     io_manager: dg.ResourceParam[ParquetIOManager],
+    source: HouseTSSource,
 ) -> dg.AssetCheckResult:
     """Contract columns and dtypes (plus only the kept extras), non-null valid keys, dates inside their month, prices plausible next to the month before, and every column the month before reported still reported (blocks cleaning)."""
-    previous = {}  # the month before each month not delivered in this run: as accepted
+    yardsticks = Yardsticks(io_manager, source)
+    previous = {}  # the month before each month not delivered in this run
     for month in raw_monthly:
-        before = str(pd.Period(month, "M") - 1)
-        if before not in raw_monthly:
-            frame = io_manager.stored("cleaned_monthly", before)
-            if frame is not None and len(frame):
-                previous[month] = frame
+        before = _month_before(month)
+        if before not in raw_monthly and (frame := yardsticks.month(before)) is not None:
+            previous[month] = frame
     return _result(context, validate_contract(raw_monthly, previous), dg.AssetCheckSeverity.ERROR)
+
+
+def _month_before(month: str) -> str:
+    return str(pd.Period(month, "M") - 1)
+
+
+class Yardsticks:
+    """What a run's first month is judged against: the month before as accepted (cleaned), else
+    as the source delivers it. In a backfill split into runs the month before a run's first
+    month is another run's, which may still be ingesting it; its delivery serves instead, only
+    if it is itself sound and plausible next to its own month before, as a rejected month is
+    never the yardstick within a run either."""
+
+    def __init__(self, io_manager: ParquetIOManager, source: HouseTSSource):
+        self.io_manager, self.source = io_manager, source
+        self._delivered: set[str] | None = None
+
+    def month(self, month: str) -> pd.DataFrame | None:
+        accepted = self.accepted(month)
+        if accepted is not None:
+            return accepted
+        delivered = self.delivered(month)
+        if delivered is None:
+            return None
+        earlier = _month_before(month)
+        its_own = self.accepted(earlier)
+        its_own = self.delivered(earlier) if its_own is None else its_own
+        return delivered if sound_yardstick(delivered, its_own) else None
+
+    def accepted(self, month: str) -> pd.DataFrame | None:
+        frame = self.io_manager.stored("cleaned_monthly", month)
+        return frame if frame is not None and len(frame) else None
+
+    def delivered(self, month: str) -> pd.DataFrame | None:
+        if self._delivered is None:
+            self._delivered = set(self.source.months())
+        if month not in self._delivered:
+            return None
+        return self.source.load_months([month])[month].frame
 
 
 @dg.asset_check(asset=raw_monthly, partitions_def=months, blocking=True)

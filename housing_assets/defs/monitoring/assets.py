@@ -6,7 +6,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from housing_assets.defs.ingestion.partitions import months
+from housing_assets.defs.ingestion.partitions import BACKFILL_POLICY, months
 from housing_assets.defs.metadata import rounded
 from housing_assets.defs.owners import ML
 from housing_assets.resources.automation import DriftPolicy, RetrainPolicy
@@ -23,7 +23,7 @@ from housing_core.published import PublishedModel
 GROUP = "monitoring"
 MONTHLY: dict[str, Any] = {
     "partitions_def": months,
-    "backfill_policy": dg.BackfillPolicy.single_run(),
+    "backfill_policy": BACKFILL_POLICY,  # the months of an ingest backfill
     "group_name": GROUP,
     "owners": ML,
     "code_version": "1",  # bump when the asset's logic (or the lib code it calls) changes

@@ -18,6 +18,7 @@ from housing_assets.resources.automation import DriftPolicy, RetrainPolicy, Sens
 from housing_assets.resources.serving_store import ServingStore
 from housing_assets.resources.source import HouseTSSource
 from housing_core import automation, drift_reports, live_performance
+from housing_core.settings import Settings
 
 INGEST_JOB, MONITORED_JOB, TRAIN_JOB, DRIFT_JOB = (
     jobs.ingest_job.name,
@@ -77,7 +78,7 @@ def new_source_months(
             dynamic_partitions_requests=[months.build_add_request(plan.add_partitions)],
             cursor=plan.cursor_json(),
         )
-    ensure_pool_limits(instance)
+    ensure_pool_limits(instance, Settings.from_env().backfill_runs)
     job = MONITORED_JOB if serving_store.has_champion() else INGEST_JOB
     order = sorted(set(fingerprints) | set(instance.get_dynamic_partitions(MONTH)))
     already = automation.read_split(context.cursor)

@@ -42,6 +42,7 @@ def _landing(tmp_path: Path, panel, factors: dict[str, float]) -> dg.Definitions
     return build_definitions(Settings(home=tmp_path / "home", source=str(landing)))
 
 
+@pytest.mark.slow
 def test_a_runs_first_month_is_judged_against_a_month_before_no_run_has_cleaned_yet(
     tmp_path, instance, small_panel
 ):

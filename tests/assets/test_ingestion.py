@@ -336,6 +336,7 @@ def test_dc_panel_in_the_publisher_layout_ingests(tmp_path, instance, dc_panel_p
         assert set(cleaned["state"]) == {"District of Columbia", "Maryland", "Virginia"}
 
 
+@pytest.mark.slow
 def test_a_month_whose_prices_jumped_is_quarantined_against_the_stored_month_before(
     tmp_path, instance, small_panel
 ):

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from fastapi.testclient import TestClient
 
 from housing_core import bundle
@@ -37,6 +38,7 @@ def test_the_api_serves_from_s3_and_follows_a_pointer_flip(tiny, bucket, tmp_pat
         assert api.get("/v1/models").json()["models"][-1]["live"]
 
 
+@pytest.mark.slow
 def test_an_unreachable_store_is_a_refused_refresh_not_a_crash(monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")

@@ -93,6 +93,7 @@ def test_cleaned_data_passes_and_duplicates_fail(frames):
     assert any(f.rule.startswith("compound_columns_to_be_unique") for f in outcome.findings)
 
 
+@pytest.mark.slow
 def test_real_sample_passes_every_suite(sample_path):
     from housing_core.sources import FilePanelSource
 

@@ -163,6 +163,7 @@ def test_a_coverage_shortfall_warns_by_default_and_blocks_when_the_policy_says_s
     assert decide(report, blocking, None, None).description == shortfall
 
 
+@pytest.mark.slow
 def test_the_champion_is_compared_by_its_evaluated_model_not_its_final_refit(tiny, tmp_path):
     """A bundle serves its model refit through the newest month, which may have learned the
     challenger's holdout rows; the gate scores the champion's evaluated model, shipped beside it."""

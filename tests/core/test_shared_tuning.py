@@ -33,6 +33,7 @@ def _trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name=name, storage=url).trials
 
 
+@pytest.mark.slow
 def test_one_worker_runs_the_trials_one_process_runs(tmp_path):
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     alone = tuning.tune(_data(0), _data(1), SETTINGS)

@@ -182,6 +182,7 @@ def _nthread(booster: xgb.Booster) -> int:
 SETTINGS = tuning.TuningSettings(n_trials=2, seed=1, max_rounds=10, early_stopping_rounds=5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("budget", "expected"),
     [(ThreadBudget(cpus=8), 1), (ThreadBudget(cpus=8, override=2), 2)],  # 400 rows: small
@@ -202,6 +203,7 @@ def test_a_pinned_thread_count_wins_and_an_undecided_one_is_refused():
         tuning.booster_params({}, SETTINGS)
 
 
+@pytest.mark.slow
 def test_the_thread_count_does_not_change_the_model(tiny):
     """XGBoost's hist method gives the same trees with 1 or 2 threads: byte for byte, not just
     within float tolerance. So the budget may differ between machines without changing models."""

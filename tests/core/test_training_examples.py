@@ -57,6 +57,7 @@ def test_weights_fall_with_the_horizon():
     assert w.tolist() == pytest.approx([1.0, 0.5, 1 / 24, 1 / 24, 1 / 24])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("nthread", [1, 2])
 def test_fitting_on_the_quantile_matrix_gives_the_dmatrix_model_byte_for_byte(parts, nthread):
     """Training fits on a QuantileDMatrix to spare memory; it must not change the model."""

@@ -48,6 +48,7 @@ def test_an_interrupted_study_resumes_from_storage(tmp_path, kind):
     assert second.best_value <= first.best_value
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", STORAGES)
 def test_trials_a_killed_run_left_running_are_failed_and_do_not_count(tmp_path, kind):
     """A run killed mid-trial leaves that trial RUNNING in the stored study forever: on resume
@@ -96,6 +97,7 @@ def test_the_tuning_cap_bounds_the_sample_and_changes_nothing_below_it():
         tuning.sample_rows(10, 1.0, 0, cap=0)
 
 
+@pytest.mark.slow
 def test_a_journal_lock_dies_with_the_process_that_held_it(tmp_path):
     """A run SIGKILLed while appending to the journal left Optuna's lock file behind, and the
     next run waited out its 30 s grace period. The kernel lock goes with its holder: held, it

@@ -89,6 +89,7 @@ async def _slow_app(scope, receive, send):
     await send({"type": "http.response.body", "body": b"done"})
 
 
+@pytest.mark.slow
 def test_the_servers_own_time_never_counts():
     with uvicorn_in_thread(_slow_app, http=_QuickTimeouts) as url, httpx.Client(timeout=10) as http:
         answer = http.post(f"{url}/", content=b"x" * 100_000)

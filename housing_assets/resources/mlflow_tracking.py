@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 
 import dagster as dg
@@ -148,6 +148,64 @@ class MlflowTracking(dg.ConfigurableResource):
             ("coverage_80", "live_coverage_80"),
         ):
             client.log_metric(run_id, name, float(record[key]), step=step)
+
+    def trial_logger(self, tags: dict[str, str], say: Callable[[str], None]):
+        """Each finished Optuna trial as a nested run of the active parent run."""
+        import mlflow
+
+        def log_trial(trial) -> None:
+            with mlflow.start_run(
+                run_name=f"trial-{trial.number}", nested=True, tags={**tags, "state": trial.state}
+            ):
+                mlflow.log_params(trial.params)
+                if trial.value is not None:
+                    best = trial.best_iteration
+                    mlflow.log_metrics(
+                        {"eval_log_mae": trial.value}
+                        | ({"best_iteration": float(best)} if best is not None else {})
+                    )
+            say(
+                f"trial {trial.number}: {trial.state} eval log-MAE {trial.value} ({trial.seconds:.1f}s)"
+            )
+
+        return log_trial
+
+    def register_price_model(self, model, rows, state, history, importance_png: bytes, tags):
+        """The tuned model's results on the active parent run (best parameters, eval metrics,
+        feature importance, the datasets), the model registered as a pyfunc that prices HouseTS
+        rows, and its version tagged with the vintage and data. The registered version."""
+        import mlflow
+
+        from housing_core import anchors as A
+        from housing_core import publishing, pyfunc
+        from housing_core import splits as S
+
+        mlflow.log_params({f"best_{k}": v for k, v in model.tuning.best_params.items()})
+        mlflow.log_metrics(
+            {f"eval_{k}": v for k, v in model.eval_metrics.items()}
+            | {"refit_rounds": model.rounds, "threads": model.tuning.nthread}
+        )
+        log_png(importance_png, "feature_importance.png")
+        log_datasets(rows, tags["vintage"])
+        info = pyfunc.log_model(
+            publishing.predictor_files(
+                state, bytes(model.booster.save_raw("json")), model.conformal, history
+            ),
+            rows[rows[S.SPLIT] == S.HOLDOUT].head(5),
+            pip_requirements=PIP_REQUIREMENTS,
+            registered_model_name=self.registered_model,
+        )
+        version = str(info.registered_model_version)
+        self.tag_version(
+            version,
+            {
+                "vintage": tags["vintage"],
+                "data_fingerprint": tags["data_fingerprint"],
+                "history_until": A.month_key(int(history[A.MONTH].max())),
+                "dagster_run_id": tags["dagster_run_id"],
+            },
+        )
+        return version
 
     def set_forecast_champion(self, version: str) -> None:
         self.client().set_registered_model_alias(self.forecast_model, FORECAST_ALIAS, version)

@@ -15,20 +15,16 @@ from housing_assets.defs.training.assets import GROUP
 from housing_assets.defs.training.partitions import vintages
 from housing_assets.resources.dask_cluster import DaskCluster
 from housing_assets.resources.mlflow_tracking import (
-    PIP_REQUIREMENTS,
     MlflowTracking,
     OptunaStorage,
-    log_datasets,
     log_png,
 )
 from housing_assets.resources.threads import ThreadBudgetResource
-from housing_core import anchors as A
 from housing_core import (
     dask_training,
     evaluation,
     plots,
     publishing,
-    pyfunc,
     shared_tuning,
     training,
     tuning,
@@ -117,22 +113,6 @@ def tuned_model(
         ),
     ) as parent_id:
         mlflow.log_params({"vintage": vintage, "target": state.target, **settings.__dict__})
-
-        def log_trial(trial: tuning.TrialResult) -> None:
-            with mlflow.start_run(
-                run_name=f"trial-{trial.number}", nested=True, tags={**tags, "state": trial.state}
-            ):
-                mlflow.log_params(trial.params)
-                if trial.value is not None:
-                    best = trial.best_iteration
-                    mlflow.log_metrics(
-                        {"eval_log_mae": trial.value}
-                        | ({"best_iteration": float(best)} if best is not None else {})
-                    )
-            context.log.info(
-                f"trial {trial.number}: {trial.state} eval log-MAE {trial.value} ({trial.seconds:.1f}s)"
-            )
-
         with threads.fitting() as budget, dask.client() as client:
             refit = dask_training.DaskRefit(client, context.log.info) if client else None
             # Tuning on the cluster needs a study every worker reaches: not a local journal.
@@ -147,54 +127,25 @@ def tuned_model(
                 settings,
                 storage=storage,
                 study_name=study,
-                on_trial=log_trial,
+                on_trial=mlflow_tracking.trial_logger(tags, context.log.info),
                 say=context.log.info,
                 threads=budget,
                 refit=refit,
                 tuner=tuner,
             )
-        eval_metrics = {f"eval_{k}": v for k, v in model.eval_metrics.items()}
-        mlflow.log_params({f"best_{k}": v for k, v in model.tuning.best_params.items()})
-        mlflow.log_metrics(
-            {**eval_metrics, "refit_rounds": model.rounds, "threads": model.tuning.nthread}
-        )
         importance_png = plots.importance(model.importance)
-        log_png(importance_png, "feature_importance.png")
-        log_datasets(rows, vintage)
         history = publishing.served_history(rows, state)
-        info = pyfunc.log_model(
-            publishing.predictor_files(
-                state, bytes(model.booster.save_raw("json")), model.conformal, history
-            ),
-            rows[rows[S.SPLIT] == S.HOLDOUT].head(5),
-            pip_requirements=PIP_REQUIREMENTS,
-            registered_model_name=mlflow_tracking.registered_model,
+        version = mlflow_tracking.register_price_model(
+            model, rows, state, history, importance_png, tags
         )
-    version = str(info.registered_model_version)
-    mlflow_tracking.tag_version(
-        version,
-        {
-            "vintage": vintage,
-            "data_fingerprint": tags["data_fingerprint"],
-            "history_until": A.month_key(int(history[A.MONTH].max())),
-            "dagster_run_id": context.run_id,
-        },
-    )
     context.add_output_metadata(
         {
             "mlflow_run_id": parent_id,
             "registered_version": version,
             "data_fingerprint": tags["data_fingerprint"],
-            "trials_new": len(model.tuning.trials),
-            "trials_resumed": model.tuning.resumed_trials,
-            "trials_orphaned": model.tuning.orphaned_trials,
-            "trials_pruned": sum(t.state == "PRUNED" for t in model.tuning.trials),
-            "refit_rounds": model.rounds,
-            "threads": model.tuning.nthread,
+            **_tuning_metadata(model),
             **dask_training.metadata(refit),
             **dask_training.tuning_metadata(tuner),
-            "best_params": dg.MetadataValue.json(model.tuning.best_params),
-            **rounded({"best_eval_log_mae": model.tuning.best_value, **eval_metrics}),
             "seconds": round(time.perf_counter() - started, 1),
             "feature_importance": dg.MetadataValue.md(
                 plots.inline(importance_png, "feature importance")
@@ -204,6 +155,20 @@ def tuned_model(
     return training.ModelArtifact.of(
         model, training.MlflowRef(parent_id, mlflow_tracking.registered_model, version)
     )
+
+
+def _tuning_metadata(model: training.TrainedModel) -> dict:
+    eval_metrics = {f"eval_{k}": v for k, v in model.eval_metrics.items()}
+    return {
+        "trials_new": len(model.tuning.trials),
+        "trials_resumed": model.tuning.resumed_trials,
+        "trials_orphaned": model.tuning.orphaned_trials,
+        "trials_pruned": sum(t.state == "PRUNED" for t in model.tuning.trials),
+        "refit_rounds": model.rounds,
+        "threads": model.tuning.nthread,
+        "best_params": dg.MetadataValue.json(model.tuning.best_params),
+        **rounded({"best_eval_log_mae": model.tuning.best_value, **eval_metrics}),
+    }
 
 
 def predictor_of(

@@ -118,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
             help="share of train rows used for tuning (default 0.5; 0.35 at full scale)",
         )
         p.add_argument(
+            "--dask",
+            default=None,
+            metavar="N|ADDRESS",
+            help="fit (and tune, with a shared study) on a Dask cluster: N local workers, or a "
+            "scheduler's tcp:// address (HOUSING_DASK; default: in this process)",
+        )
+        p.add_argument(
             "--no-forecast",
             action="store_true",
             help="train the price model only: no forecaster, backtest or published forecasts",

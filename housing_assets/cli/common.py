@@ -124,6 +124,8 @@ def settings_for(args) -> Settings:
         changes["seed"] = args.seed
     if getattr(args, "source", None):
         changes["source"] = args.source
+    if dask := getattr(args, "dask", None):
+        changes["dask"] = f"local:{dask}" if dask.isdigit() else dask
     try:
         return settings.with_(**changes)
     except ValidationError as exc:

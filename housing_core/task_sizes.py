@@ -9,9 +9,9 @@ equal). For each kind of task the peak is a line in the panel's cleaned rows,
 
 with b the least-squares slope through the measured points and a the smallest intercept that
 leaves no measured point above the line. A task gets peak(rows) * HEADROOM, rounded up to the
-smallest valid Fargate size (FARGATE) with at least its floor's CPU and memory. The floor of a
-run is the size every run was launched with before (`run_resources` in deploy/dagster.yaml); the
-API's is its task definition's default.
+smallest valid Fargate size (FARGATE) with at least its floor's CPU and memory. A run's floor
+is the instance's fixed `run_resources` (deploy/dagster.yaml), the size of a run that names none
+and the one production runs were proven in; the API's is the stack's default ApiMemory.
 
 Each kind, and which measured peak it follows:
 
@@ -168,7 +168,7 @@ def rows_handled(size: TaskSize, kind: Kind) -> int:
 
 
 # The scales the docs' table shows: the measured ones and, past them, the line extrapolated.
-TABLE_SCALES = (0.25, 1.0, 2.0, 5.0, 10.0, 20.0)
+TABLE_SCALES = (0.25, 1.0, 2.0, 5.0, 10.0)
 API_MEMORY_CHOICES = (2048, 4096, 8192, 12288, 16384)  # deploy/cloudformation.yaml's ApiMemory
 
 
@@ -187,20 +187,20 @@ def markdown() -> str:
             f"{task_size(rows, k)} ({needed_mib(rows, k) / 1024:.1f} GiB needed)" for k in kinds
         )
         note = "" if scale in measured_rows else " (extrapolated)"
-        lines.append(f"| {scale:g}x{note} | {rows:,} | {cells} |")
+        lines.append(f"| {scale:g}×{note} | {rows:,} | {cells} |")
     lines += ["", "| `ApiMemory` | API task | meant for up to |", "|---|---|---|"]
     for memory in API_MEMORY_CHOICES:
         size = fargate_size(memory, API_FLOOR)
         rows = rows_handled(size, "api")
         lines.append(
-            f"| {memory} | {size} | {rows:,} cleaned rows ({rows / FULL_SCALE_ROWS:.1f}x) |"
+            f"| {memory} | {size} | {rows:,} cleaned rows ({rows / FULL_SCALE_ROWS:.1f}×) |"
         )
     fits = "; ".join(
-        f"{k} {peak_line(k).intercept:.0f} MiB + {peak_line(k).per_million:.0f} MiB per million "
+        f"{k.replace('api', 'API')} {peak_line(k).intercept:.0f} MiB + {peak_line(k).per_million:.0f} MiB per million "
         "rows"
         for k in kinds
     )
-    lines += ["", f"Peak lines, before the x{HEADROOM:g} headroom: {fits}."]
+    lines += ["", f"Peak lines, before the ×{HEADROOM:g} headroom: {fits}."]
     return "\n".join(lines) + "\n"
 
 

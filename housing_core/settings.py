@@ -31,6 +31,9 @@ HOUSING_BACKFILL_CHUNK    months per run of a monthly backfill (default: the who
                           one run)
 HOUSING_BACKFILL_RUNS     runs writing monthly data at once: the `monthly_data` pool's limit
                           (default: the instance's, 1; docs/scale-out.md)
+HOUSING_ECS_SIZING        1 = the sensors size each run's Fargate task from the cleaned rows
+                          (`ecs/cpu` and `ecs/memory` run tags, housing_core/task_sizes.py); set
+                          where the code location runs with EcsRunLauncher (default: off)
 """
 
 from __future__ import annotations
@@ -151,6 +154,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Runs writing monthly data at once (HOUSING_BACKFILL_RUNS), the limit of the "
         "`monthly_data` pool; unset: the instance's default limit.",
+    )
+    ecs_sizing: bool = Field(
+        default=False,
+        description="Tag each sensor-requested run with its Fargate size (HOUSING_ECS_SIZING): "
+        "only EcsRunLauncher reads the tags, and counting the rows costs an event-log query.",
     )
 
     @classmethod

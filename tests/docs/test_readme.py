@@ -56,6 +56,7 @@ HOW: list[tuple[str, Rule]] = [  # first match wins
     (r"uv run housing (run|generate|export-rows)( .*)?", Rule("run")),
     (r"uv run dg launch .*", Rule("run")),
     (r"uv run python -c .*", Rule("run")),
+    (r"uv run python -m housing_core\.task_sizes", Rule("run")),
     (r"MLFLOW_TRACKING_URI=\S+ uv run mlflow models serve .*--env-manager local.*", Rule("elsewhere",
         "tests/integration/test_mlflow_serve.py", marker='"mlflow", "models", "serve"')),
     (r"curl .*localhost:5001/invocations .*dataframe_records.*", Rule("elsewhere",

@@ -2,6 +2,7 @@
 reports; drift or new data -> retrain, and the retrained vintage's forecaster after it.
 
 Every tick says what it decided and why (SkipReason or run tags), visible in the Dagster UI.
+With HOUSING_ECS_SIZING every requested run also carries its Fargate task's size (run_sizes.py).
 """
 
 import json
@@ -13,6 +14,7 @@ from housing_assets.defs import jobs
 from housing_assets.defs.ingestion import checks
 from housing_assets.defs.ingestion.partitions import MONTH, ensure_pool_limits, months
 from housing_assets.defs.monitoring.run_history import check_evaluations, first_error
+from housing_assets.defs.monitoring.run_sizes import size_tags
 from housing_assets.defs.training.partitions import vintages
 from housing_assets.resources.automation import DriftPolicy, RetrainPolicy, SensorIntervals
 from housing_assets.resources.serving_store import ServingStore
@@ -99,12 +101,15 @@ def new_source_months(
         failed, already, order, busy={r.month for r in plan.requests}
     )
     plan.split = [b.run_key for b in failed]  # every failed batch still on record is handled
+    runs = automation.batch_runs(plan.requests, order) + retries
+    sized = size_tags(instance, "monthly") if runs else {}
     requests = [
         dg.RunRequest(
             run_key=run.run_key,
             job_name=job,
             partition_key=run.first if run.first == run.last else None,
             tags={
+                **sized,
                 "housing/trigger": run.reason,
                 "housing/months": f"{run.first}..{run.last}"
                 if run.first != run.last
@@ -116,7 +121,7 @@ def new_source_months(
                 ),
             },
         )
-        for run in automation.batch_runs(plan.requests, order) + retries
+        for run in runs
     ]
     if not requests and not plan.add_partitions:
         context.update_cursor(plan.cursor_json())
@@ -251,6 +256,7 @@ def retrain_on_drift_or_new_data(
                 partition_key=decision.vintage,
                 run_config=retrain_policy.run_config(),
                 tags={
+                    **size_tags(context.instance, "training"),
                     "housing/sensor": "retrain",
                     "housing/data_until": max(cleaned),
                     "housing/trigger": decision.trigger,
@@ -284,6 +290,7 @@ def forecast_after_retrain(context: dg.SensorEvaluationContext, retrain_policy: 
         return dg.SkipReason(
             "no finished retraining wrote its splits yet: nothing to fit a forecaster on"
         )
+    sized = size_tags(context.instance, "training")
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
@@ -292,6 +299,7 @@ def forecast_after_retrain(context: dg.SensorEvaluationContext, retrain_policy: 
                 partition_key=vintage,
                 run_config=retrain_policy.forecast_run_config(),
                 tags={
+                    **sized,
                     "housing/sensor": "forecast-after-retrain",
                     "housing/trigger": f"retraining {run.run_id[:8]} wrote the splits",
                 },
@@ -326,6 +334,7 @@ def drift_for_live_champion(
         waiting = f"; {drift_reports.span(missing)} in flight" if missing else ""
         return dg.SkipReason(f"model v{model_version} has its drift reports{waiting}")
     order = sorted(set(cleaned) | set(instance_months(context.instance)))
+    sized = size_tags(context.instance, "monthly")
     requests = []
     for first, last in automation.stretches(order, todo):
         span = first if first == last else f"{first}..{last}"
@@ -335,6 +344,7 @@ def drift_for_live_champion(
                 job_name=DRIFT_JOB,
                 partition_key=first if first == last else None,
                 tags={
+                    **sized,
                     "housing/trigger": "champion-change",
                     "housing/champion_model": model_version,
                     "housing/months": span,

@@ -115,7 +115,7 @@ def settings_for(args) -> Settings:
         settings = Settings.from_env()
     except ValidationError as exc:
         raise CliError(_invalid(exc, lambda f: f"HOUSING_{f.upper()}"), EXIT_SETTINGS) from None
-    changes = {}
+    changes: dict[str, object] = {}
     if getattr(args, "full", False):
         changes["scale"] = 1.0
     elif getattr(args, "scale", None) is not None:

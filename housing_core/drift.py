@@ -186,11 +186,23 @@ def judge_feature(
         "step_alone": bar.get("step_alone", thresholds.feature_wasserstein),
     }
     entry["step"] = None if previous is None else _step(previous, cur, entry["scale"])
+    entry["returning"] = previous is not None and _returning(ref, previous, cur)
     entry["score"] = entry["wasserstein"]
     severity = max(entry["score"] / bar["drift"], entry["missing_psi"] / bar["missing_drift"])
     entry["severity"] = float(severity)
     entry["drifting"] = bool(severity > 1)
     return entry
+
+
+def _returning(reference: np.ndarray, previous: pd.Series, current: np.ndarray) -> bool:
+    """This month's median is nearer the reference's than the month before's was: a feature on
+    its way back (a market cooling after a run-up, a feed mended), not one breaking."""
+    medians = [
+        np.nanmedian(v) if np.isfinite(v).any() else np.nan
+        for v in (reference, previous.to_numpy(dtype="float64"), current)
+    ]
+    ref, before, now = medians
+    return bool(np.isfinite(medians).all() and abs(now - ref) < abs(before - ref))
 
 
 def _step(previous: pd.Series, current: np.ndarray, scale: float) -> float | None:
@@ -246,8 +258,9 @@ def compare(
     judged against what the data's own normal months reached, never below the policy. With the
     month before (`previous`), a feature far from the reference is an ERROR only if it also
     jumped from that month further than the data's months ever did: a market that walked there
-    month by month (a bidding war lifting sale-to-list for half a year) is a WARN, and the
-    live error against persistence says whether the model suffers for it."""
+    month by month (a bidding war lifting sale-to-list for half a year), or that jumped back
+    toward the reference (the war ending), is a WARN; the live error against persistence says
+    whether the model suffers for it."""
     bars = (calibration or {}).get("features", {})
     per_feature = [
         judge_feature(
@@ -392,10 +405,16 @@ def _walked(f: dict) -> bool:
     return f["score"] > f["alone"] and f["step"] is not None and f["step"] <= f["step_alone"]
 
 
+def _receding(f: dict) -> bool:
+    """Far from the reference and a long way from the month before, but back toward the
+    reference: the market turning, or a feed mended."""
+    return f["score"] > f["alone"] and not _walked(f) and f.get("returning", False)
+
+
 def _far_off(f: dict) -> list[str]:
     """Why this one feature is an ERROR on its own (empty when it is not)."""
     out = []
-    if f["score"] > f["alone"] and not _walked(f):
+    if f["score"] > f["alone"] and not _walked(f) and not _receding(f):
         step = "" if f["step"] is None else f", {f['step']:.2f} of it since the month before"
         out.append(f"{f['feature']} moved {f['score']:.2f} IQR > {f['alone']:.2f}{_bar(f)}{step}")
     if f["missing_psi"] > f["missing_alone"]:
@@ -419,6 +438,11 @@ def _verdict(report: dict, t: Thresholds) -> tuple[str, list[str]]:
             warnings.append(
                 f"{f['feature']} moved {f['score']:.2f} IQR > {f['alone']:.2f}{_bar(f)}, month by "
                 f"month ({f['step']:.2f} since the month before, normal up to {f['step_alone']:.2f})"
+            )
+        if _receding(f):
+            warnings.append(
+                f"{f['feature']} moved {f['score']:.2f} IQR > {f['alone']:.2f}{_bar(f)}, on its "
+                f"way back: {f['step']:.2f} since the month before, toward the reference"
             )
     if errors:  # said once, after the features: any one of them is enough
         errors[-1] += "; one feature this far off is enough"

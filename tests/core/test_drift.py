@@ -389,3 +389,24 @@ def test_a_market_that_walks_beyond_its_history_warns_and_a_jump_there_is_an_err
     assert reports[6]["status"] == "error"
     assert any("since the month before" in r for r in reports[6]["reasons"])
     assert [r["status"] for r in reports[:6]].count("error") == 0
+
+
+def test_a_feature_that_jumps_back_toward_the_reference_is_a_warn_not_an_error():
+    """The run-up ends at once: still beyond the ERROR bar, a long way from the month before,
+    but toward the reference -- the market turning (or a feed mended), not a feed breaking."""
+    r = rng()
+    panel = _small_panel(r)
+    for name in FEATURES[2:]:
+        panel[name] = r.normal(0, 1, len(panel))
+    month = panel[c.DATE].dt.strftime("%Y-%m")
+    calibration = drift.calibrate(panel[month < "2020-01"], FEATURES)
+
+    def turning(frame, k):  # 1.5 days more each month, then back 40% of the way in one month
+        shift = 1.5 * k if k <= 15 else 1.5 * 15 * 0.6
+        return frame.assign(median_dom=frame["median_dom"] + shift)
+
+    reports = _judged_with_the_month_before(panel, "2020-01", calibration, turning)
+    f = next(f for f in reports[16]["features"] if f["feature"] == "median_dom")
+    assert f["score"] > f["alone"] and f["step"] > f["step_alone"] and f["returning"]
+    assert reports[16]["status"] == "warn", reports[16]["reasons"]
+    assert any("on its way back" in r for r in reports[16]["reasons"])

@@ -122,6 +122,17 @@ def main() -> int:
     return 0
 
 
+def judged(loop, watch, load, live_model: str, landed_model: str, month: str) -> dict:
+    """The drift verdict on `month` of the model that scored it live. A swap between the
+    month's drift report and its live record leaves that model's report to the drift sensor's
+    recompute: wait for it a while, else take the report of the model serving at landing."""
+    deadline = load.now() + 90
+    while not (report := drift_report(loop.home, live_model, month)) and load.now() < deadline:
+        watch.poll(load.now())
+        time.sleep(1)
+    return report or drift_report(loop.home, landed_model, month)
+
+
 def land_each(loop, procs, staging: Path, landing: list[str], body, alerts, args) -> list[dict]:
     url = procs.api()
     procs.daemon()
@@ -147,7 +158,7 @@ def land_each(loop, procs, staging: Path, landing: list[str], body, alerts, args
                     break
                 time.sleep(1)
             live = live_record(loop.home, month) or {}
-            drift = drift_report(loop.home, live.get("model_version", model), month)
+            drift = judged(loop, watch, load, live.get("model_version", model), model, month)
             events = watch.events[events0:]
             row = {
                 "month": month,

@@ -50,13 +50,7 @@ def new_source_months(
     ingest run; with a champion published, the run also writes the month's drift report and
     batch predictions."""
     fingerprints = source.fingerprints()
-    refused, not_data = source.refused(), source.not_data()
-    for reason in refused:
-        context.log.warning(f"landing file refused: {reason}")
-    for what in not_data:
-        context.log.info(f"landing entry not data: {what}")
-    ignored = f"; ignored {len(refused)} misnamed file(s): {'; '.join(refused[:3])}" * bool(refused)
-    ignored += f"; {len(not_data)} entries not data: {'; '.join(not_data[:3])}" * bool(not_data)
+    ignored = _landing_notes(context, source)
     if not fingerprints:
         return dg.SkipReason(f"{source.describe()} has no monthly files yet{ignored}")
     cursor = automation.read_cursor(context.cursor)
@@ -84,7 +78,42 @@ def new_source_months(
     job = MONITORED_JOB if serving_store.has_champion() else INGEST_JOB
     order = sorted(set(fingerprints) | set(instance.get_dynamic_partitions(MONTH)))
     already = automation.read_split(context.cursor)
-    failed = [
+    failed = _failed_batches(instance, already)
+    retries = automation.retry_failed_batches(
+        failed, already, order, busy={r.month for r in plan.requests}
+    )
+    plan.split = [b.run_key for b in failed]  # every failed batch still on record is handled
+    runs = automation.batch_runs(plan.requests, order) + retries
+    sized = size_tags(instance, "monthly") if runs else {}
+    requests = [_ingest_request(run, job, sized) for run in runs]
+    if not requests and not plan.add_partitions:
+        context.update_cursor(plan.cursor_json())
+        return dg.SkipReason(_nothing_new(instance, source, fingerprints, order, plan, ignored))
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=(
+            [months.build_add_request(plan.add_partitions)] if plan.add_partitions else []
+        ),
+        cursor=plan.cursor_json(),
+    )
+
+
+def _landing_notes(context: dg.SensorEvaluationContext, source: HouseTSSource) -> str:
+    """Landing entries that are not months, logged one by one; the tick's summary of them."""
+    refused, not_data = source.refused(), source.not_data()
+    for reason in refused:
+        context.log.warning(f"landing file refused: {reason}")
+    for what in not_data:
+        context.log.info(f"landing entry not data: {what}")
+    ignored = f"; ignored {len(refused)} misnamed file(s): {'; '.join(refused[:3])}" * bool(refused)
+    ignored += f"; {len(not_data)} entries not data: {'; '.join(not_data[:3])}" * bool(not_data)
+    return ignored
+
+
+def _failed_batches(instance: dg.DagsterInstance, already: set[str]) -> list:
+    """The sensor's failed range runs still on record, each with the months its checks blocked
+    (None for a batch already split: its months are retried one by one)."""
+    return [
         automation.FailedBatch(
             r.tags["dagster/run_key"],
             r.tags[RANGE_START],
@@ -97,53 +126,37 @@ def new_source_months(
         )
         if "dagster/run_key" in r.tags and RANGE_START in r.tags
     ]
-    retries = automation.retry_failed_batches(
-        failed, already, order, busy={r.month for r in plan.requests}
+
+
+def _ingest_request(run, job: str, sized: dict[str, str]) -> dg.RunRequest:
+    """One month as a partition run, several as one range run (tagged as the sensor's batch)."""
+    single = run.first == run.last
+    return dg.RunRequest(
+        run_key=run.run_key,
+        job_name=job,
+        partition_key=run.first if single else None,
+        tags={
+            **sized,
+            "housing/trigger": run.reason,
+            "housing/months": run.first if single else f"{run.first}..{run.last}",
+            **({} if single else {RANGE_START: run.first, RANGE_END: run.last, BATCH_TAG: "true"}),
+        },
     )
-    plan.split = [b.run_key for b in failed]  # every failed batch still on record is handled
-    runs = automation.batch_runs(plan.requests, order) + retries
-    sized = size_tags(instance, "monthly") if runs else {}
-    requests = [
-        dg.RunRequest(
-            run_key=run.run_key,
-            job_name=job,
-            partition_key=run.first if run.first == run.last else None,
-            tags={
-                **sized,
-                "housing/trigger": run.reason,
-                "housing/months": f"{run.first}..{run.last}"
-                if run.first != run.last
-                else run.first,
-                **(
-                    {RANGE_START: run.first, RANGE_END: run.last, BATCH_TAG: "true"}
-                    if run.first != run.last
-                    else {}
-                ),
-            },
-        )
-        for run in runs
-    ]
-    if not requests and not plan.add_partitions:
-        context.update_cursor(plan.cursor_json())
-        adopted = f"; adopted {len(plan.adopted)} ingested month(s)" if plan.adopted else ""
-        held = _held_months(instance, order)
-        waiting = (
-            f"; {len(held)} month(s) held since their last ingest failed (quarantined or "
-            f"crashed; a corrected file, or --accept-revisions, releases them): "
-            f"{automation.span(held)}"
-            if held
-            else ""
-        )
-        return dg.SkipReason(
-            f"{len(fingerprints)} month(s) in {source.describe()}, none new or changed"
-            f"{waiting}{adopted}{ignored}"
-        )
-    return dg.SensorResult(
-        run_requests=requests,
-        dynamic_partitions_requests=(
-            [months.build_add_request(plan.add_partitions)] if plan.add_partitions else []
-        ),
-        cursor=plan.cursor_json(),
+
+
+def _nothing_new(instance, source, fingerprints, order, plan, ignored: str) -> str:
+    adopted = f"; adopted {len(plan.adopted)} ingested month(s)" if plan.adopted else ""
+    held = _held_months(instance, order)
+    waiting = (
+        f"; {len(held)} month(s) held since their last ingest failed (quarantined or "
+        f"crashed; a corrected file, or --accept-revisions, releases them): "
+        f"{automation.span(held)}"
+        if held
+        else ""
+    )
+    return (
+        f"{len(fingerprints)} month(s) in {source.describe()}, none new or changed"
+        f"{waiting}{adopted}{ignored}"
     )
 
 

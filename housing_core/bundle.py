@@ -101,6 +101,17 @@ class BundleError(RuntimeError):
     """A bundle that must not be served: missing, incomplete or not matching its manifest."""
 
 
+class Superseded(BundleError):
+    """A conditional publish found `current` moved to another version while it wrote."""
+
+    def __init__(self, version: str, replaces: str, current: str | None):
+        super().__init__(
+            f"bundle {version} written but not made current: {current} replaced {replaces} "
+            "meanwhile"
+        )
+        self.current = current
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -135,11 +146,8 @@ def publish(
         store.write(f"{kind.folder}/{version}/{name}", files[name])
     manifest = {"version": version, "files": {name: sha256(files[name]) for name in names}}
     store.write(f"{kind.folder}/{version}/{MANIFEST}", json.dumps(manifest, indent=1).encode())
-    if replaces is not None and current_version(store, kind) != replaces:
-        raise BundleError(
-            f"bundle {version} written but not made current: {current_version(store, kind)} "
-            f"replaced {replaces} meanwhile"
-        )
+    if replaces is not None and (now := current_version(store, kind)) != replaces:
+        raise Superseded(version, replaces, now)
     store.write(kind.pointer, version.encode())
     return manifest
 

@@ -29,6 +29,7 @@ class Refresh:
     history_until: str
     zips_updated: int
     published: bool
+    superseded_by: str | None = None  # a model that went live while this refresh wrote
 
 
 def history_of(published: bundle.Bundle) -> pd.DataFrame:
@@ -77,5 +78,10 @@ def refresh(store: bundle.Store, rows: pd.DataFrame) -> Refresh:
         {name: data for name, data in published.files.items() if name != bundle.MANIFEST}, data
     )
     files[bundle.PROVENANCE] = json.dumps(provenance, indent=1).encode()
-    bundle.publish(store, version, files, replaces=current)
+    try:
+        bundle.publish(store, version, files, replaces=current)
+    except bundle.Superseded as lost:
+        # The new model's own refresh takes these months (the drift sensor's recompute run):
+        # folding them into the model it replaced would put that model back.
+        return Refresh(str(lost.current), current, until, 0, False, superseded_by=lost.current)
     return Refresh(version, current, until, zips, published=True)

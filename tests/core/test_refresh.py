@@ -86,6 +86,32 @@ def test_a_refresh_never_puts_back_a_model_replaced_meanwhile(tmp_path, cleaned)
     assert bundle.current_version(store) == "2022-01-v2"
 
 
+class _RetrainLandsMidRefresh(bundle.LocalStore):
+    """A real store where another process publishes `v2` just as a refresh writes its manifest."""
+
+    def write(self, key: str, data: bytes) -> None:
+        if (
+            key.endswith(bundle.MANIFEST)
+            and ".h" in key
+            and bundle.current_version(self) != "2022-01-v2"
+        ):
+            published = bundle.load(self)
+            files = {k: v for k, v in published.files.items() if k != bundle.MANIFEST}
+            bundle.publish(bundle.LocalStore(self.root), "2022-01-v2", files)
+        super().write(key, data)
+
+
+def test_a_refresh_that_loses_the_race_to_a_retrain_leaves_it_serving_and_says_so(
+    tmp_path, cleaned
+):
+    store = _RetrainLandsMidRefresh(tmp_path)
+    _publish(store, cleaned, "2021-12")
+    done = refresh.refresh(store, _month(cleaned, "2022-01"))
+    assert not done.published and done.superseded_by == "2022-01-v2"
+    assert done.version == "2022-01-v2" and done.previous == "2022-01-v1"
+    assert bundle.current_version(store) == "2022-01-v2"
+
+
 def test_refresh_without_a_published_bundle_says_so(tmp_path, cleaned):
     with pytest.raises(bundle.BundleError, match="nothing to refresh"):
         refresh.refresh(bundle.LocalStore(tmp_path), _month(cleaned, "2022-01"))

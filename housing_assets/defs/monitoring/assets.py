@@ -177,7 +177,13 @@ def served_history(
     champion_or_fail(serving_store)
     frames = [cleaned_monthly[m] for m in sorted(cleaned_monthly)]
     done = refresh.refresh(serving_store.store(), pd.concat(frames, ignore_index=True))
-    if done.published:
+    if done.superseded_by:
+        context.log.warning(
+            f"{done.superseded_by} went live while this refresh of {done.previous} wrote: not "
+            f"republished; the new model's history takes these months when the drift sensor "
+            f"recomputes its months"
+        )
+    elif done.published:
         context.log.info(
             f"history through {done.history_until}: {done.zips_updated:,} zips updated; "
             f"published {done.version} (was {done.previous})"
@@ -191,6 +197,7 @@ def served_history(
             "history_until": done.history_until,
             "zips_updated": done.zips_updated,
             "republished": done.published,
+            "superseded_by": str(done.superseded_by),
         }
     )
     return {

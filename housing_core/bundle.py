@@ -23,15 +23,21 @@ Layout in a serving store (a local directory today, an S3 prefix with the cloud 
 
 A reader follows `current`, and refuses a bundle whose manifest is missing (half-written), lists
 a file outside the names above (`../x`, `model.pkl`) or whose files do not match their
-checksums (tampered). Nothing is ever unpickled.
+checksums (tampered). Nothing is ever unpickled. The explorer's tables are verified like the rest
+but kept as local files rather than in memory (`LocalCopy`): they grow with zips x months.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import tempfile
+import weakref
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 # The stores live in storage.py; bundle.LocalStore etc. stay importable from here.
 from housing_core.storage import LocalStore, S3Store, Store, store_for  # noqa: F401
@@ -80,13 +86,20 @@ class Kind:
     pointer: str
     required: tuple[str, ...]
     optional: tuple[str, ...] = ()
+    on_disk: tuple[str, ...] = ()  # kept as local copies when loaded, not in memory
 
     @property
     def known(self) -> tuple[str, ...]:
         return (*self.required, *self.optional)
 
 
-NOWCAST = Kind("bundles", POINTER, FILES, (*EXPLORER_FILES, *DRIFT_FILES, EVALUATED_MODEL, SMOKE))
+NOWCAST = Kind(
+    "bundles",
+    POINTER,
+    FILES,
+    (*EXPLORER_FILES, *DRIFT_FILES, EVALUATED_MODEL, SMOKE),
+    on_disk=EXPLORER_FILES,
+)
 # The forecaster's publication (housing_core/forecast/publishing.py): published apart from the nowcast
 # model, so a forecaster its backtest holds back never stops a nowcast model (nor the reverse).
 FORECAST = Kind(
@@ -150,13 +163,59 @@ def current_version(store: Store, kind: Kind = NOWCAST) -> str | None:
     return store.read(kind.pointer).decode().strip() or None
 
 
+class LocalCopy:
+    """A bundle file on this machine's disk: read in parts by whoever holds it, and removed once
+    nothing references it (a model swapped out takes its copies with it when its last request
+    ends; the store's own files are never touched)."""
+
+    def __init__(self, name: str, version: str = "unpublished"):
+        fd, path = tempfile.mkstemp(prefix=f"housing-{version}-", suffix=f"-{name}")
+        os.close(fd)
+        self.path = Path(path)
+        weakref.finalize(self, self.path.unlink, missing_ok=True)
+
+    @classmethod
+    def holding(cls, name: str, data: bytes, version: str = "unpublished") -> LocalCopy:
+        copy = cls(name, version)
+        copy.path.write_bytes(data)
+        return copy
+
+
+class Files(Mapping[str, bytes]):
+    """A loaded bundle's verified files by name: most held in memory, its kind's `on_disk` as local
+    copies read when asked for (a republication still reads them whole; the API never does)."""
+
+    def __init__(self, held: dict[str, bytes], copies: dict[str, LocalCopy]):
+        self.held = held
+        self.copies = copies
+
+    def __getitem__(self, name: str) -> bytes:
+        if name in self.copies:
+            return self.copies[name].path.read_bytes()
+        return self.held[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self.held, *self.copies])
+
+    def __len__(self) -> int:
+        return len(self.held) + len(self.copies)
+
+
 @dataclass
 class Bundle:
     version: str
-    files: dict[str, bytes]
+    files: Mapping[str, bytes]
 
     def json(self, name: str) -> dict:
         return json.loads(self.files[name])
+
+    def local(self, name: str) -> LocalCopy | None:
+        """A file as a local copy (None if the bundle lacks it): the one loaded with the bundle,
+        else one written from the bytes of a bundle assembled in memory."""
+        if isinstance(self.files, Files) and name in self.files.copies:
+            return self.files.copies[name]
+        data = self.files.get(name)
+        return None if data is None else LocalCopy.holding(name, data, self.version)
 
 
 def versions(store: Store, kind: Kind = NOWCAST) -> list[str]:
@@ -179,16 +238,26 @@ def load(store: Store, version: str | None = None, kind: Kind = NOWCAST) -> Bund
     missing = [name for name in kind.required if name not in listed]
     if missing:
         raise BundleError(f"bundle {version}: manifest lacks {missing}, refusing it")
-    files = {}
+    held: dict[str, bytes] = {}
+    copies: dict[str, LocalCopy] = {}
     for name, digest in listed.items():
+        key = f"{kind.folder}/{version}/{name}"
         try:
-            data = store.read(f"{kind.folder}/{version}/{name}")
+            if name in kind.on_disk:
+                copy = LocalCopy(name, version)
+                store.copy_to(key, copy.path)
+                with copy.path.open("rb") as handle:
+                    found = hashlib.file_digest(handle, "sha256").hexdigest()
+                copies[name] = copy
+            else:
+                data = store.read(key)
+                found = sha256(data)
+                held[name] = data
         except FileNotFoundError as exc:
             raise BundleError(f"bundle {version} is missing {name}") from exc
-        if sha256(data) != digest:
+        if found != digest:
             raise BundleError(f"bundle {version}: {name} does not match its manifest checksum")
-        files[name] = data
-    return Bundle(version, files)
+    return Bundle(version, Files(held, copies))
 
 
 def read_verified(

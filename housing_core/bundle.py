@@ -10,8 +10,13 @@ Layout in a serving store (a local directory today, an S3 prefix with the cloud 
                                           prediction is anchored on; refreshed every month
     bundles/<version>/metrics.json        holdout metrics and baselines
     bundles/<version>/provenance.json     vintage, MLflow run/version, data fingerprint, code version
-    bundles/<version>/history.parquet     zip x month actual prices of every split (for the dashboard)
-    bundles/<version>/holdout.parquet     holdout rows as sent to the model, with its predictions
+    bundles/<version>/series_by_zip.parquet   zip x month actual prices of every split, with the
+                                          model's holdout predictions (for the dashboard)
+    bundles/<version>/holdout_by_zip.parquet  holdout rows as sent to the model, with its predictions
+                                          (both sorted by zip code, row groups of whole zips:
+                                          the API reads them a zip at a time, housing_core/explorer.py)
+    bundles/<version>/history.parquet     the same two tables whole, as bundles published before
+    bundles/<version>/holdout.parquet     carried them (still served: rewritten by zip when loaded)
     bundles/<version>/reference.parquet   drift reference: a sample of the last pre-holdout year
     bundles/<version>/evaluated_model.json  the model the holdout judged, before its final refit
                                           (model.json): what the gate compares a challenger with
@@ -55,6 +60,8 @@ METRICS = "metrics.json"
 PROVENANCE = "provenance.json"
 HISTORY = "history.parquet"
 HOLDOUT = "holdout.parquet"
+SERIES_BY_ZIP = "series_by_zip.parquet"
+HOLDOUT_BY_ZIP = "holdout_by_zip.parquet"
 REFERENCE = "reference.parquet"
 DRIFT_CALIBRATION = "drift_calibration.json"
 FORECASTER = "forecaster.json"
@@ -63,7 +70,9 @@ FORECASTS = "forecasts.parquet"
 BACKTEST = "backtest.json"
 FILES = (MODEL, FEATURE_STATE, SCHEMA, CONFORMAL, METRICS, PROVENANCE, ANCHORS)
 # What the dashboard explores (optional: a bundle without them still serves predictions).
-EXPLORER_FILES = (HISTORY, HOLDOUT)
+EXPLORER_FILES = (SERIES_BY_ZIP, HOLDOUT_BY_ZIP)
+# The same data as bundles published before carried it: whole tables, in no particular order.
+EARLIER_EXPLORER_FILES = (HISTORY, HOLDOUT)
 # What drift reports compare a new month against (optional for the same reason).
 DRIFT_FILES = (REFERENCE, DRIFT_CALIBRATION)
 # The model the holdout judged, when model.json is its final refit (optional: older bundles
@@ -73,7 +82,14 @@ EVALUATED_MODEL = "evaluated_model.json"
 # bundle must answer the same before it serves (optional: older bundles were published without).
 SMOKE = "smoke.parquet"
 SMOKE_OUTPUTS = ("prediction", "lower_80", "upper_80", "lower_95", "upper_95")
-KNOWN_FILES = (*FILES, *EXPLORER_FILES, *DRIFT_FILES, EVALUATED_MODEL, SMOKE)
+KNOWN_FILES = (
+    *FILES,
+    *EXPLORER_FILES,
+    *EARLIER_EXPLORER_FILES,
+    *DRIFT_FILES,
+    EVALUATED_MODEL,
+    SMOKE,
+)
 # A version is one folder name under bundles/: no separators, no leading dot (so no `..`).
 VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -97,8 +113,8 @@ NOWCAST = Kind(
     "bundles",
     POINTER,
     FILES,
-    (*EXPLORER_FILES, *DRIFT_FILES, EVALUATED_MODEL, SMOKE),
-    on_disk=EXPLORER_FILES,
+    (*EXPLORER_FILES, *EARLIER_EXPLORER_FILES, *DRIFT_FILES, EVALUATED_MODEL, SMOKE),
+    on_disk=(*EXPLORER_FILES, *EARLIER_EXPLORER_FILES),
 )
 # The forecaster's publication (housing_core/forecast/publishing.py): published apart from the nowcast
 # model, so a forecaster its backtest holds back never stops a nowcast model (nor the reverse).

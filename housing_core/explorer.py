@@ -46,16 +46,16 @@ def _floats(values) -> list[float | None]:
 # --- the files ------------------------------------------------------------------------------
 
 
-def by_zip(frame: pd.DataFrame) -> bytes:
+def by_zip(frame: pd.DataFrame, row_group_rows: int = ROW_GROUP_ROWS) -> bytes:
     """`frame` as Parquet sorted by zip code and date, each row group whole zips of about
-    `ROW_GROUP_ROWS` rows. Only the zip code carries statistics (a reader filtering on it skips
+    `row_group_rows` rows. Only the zip code carries statistics (a reader filtering on it skips
     the other groups); the other columns' would only grow the metadata a reader keeps."""
     frame = frame.sort_values(c.KEYS, kind="stable").reset_index(drop=True)
     table = pa.Table.from_pandas(frame, preserve_index=False)
     zips = frame[c.ZIPCODE].to_numpy()
     bounds = [0]
     for first in np.flatnonzero(zips[1:] != zips[:-1]) + 1:  # each zip's first row
-        if first - bounds[-1] >= ROW_GROUP_ROWS:
+        if first - bounds[-1] >= row_group_rows:
             bounds.append(int(first))
     bounds.append(len(frame))
     sink = pa.BufferOutputStream()

@@ -33,6 +33,9 @@ HISTOGRAM_BINS = 41
 # Rows per row group, in whole zips: one zip's read decodes about this many rows. Smaller groups
 # read faster but each adds its columns' metadata, which the API keeps for as long as it serves.
 ROW_GROUP_ROWS = 8192
+# Rows a pass over a whole file reads at once (whole row groups): fewer, larger steps for what
+# pandas does per step, at a bounded few megabytes per column.
+PASS_ROWS = 1 << 17
 
 
 def month(value: pd.Timestamp) -> str:
@@ -83,6 +86,8 @@ class ByZip:
         zips, groups, offsets = [], [], []
         for group, table in self.groups([c.ZIPCODE]):
             values = table.column(c.ZIPCODE).to_numpy()
+            if not len(values):
+                continue
             firsts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
             zips.append(values[firsts])
             groups.append(np.full(len(firsts), group, dtype=np.int32))
@@ -108,6 +113,26 @@ class ByZip:
             for group in range(f.num_row_groups):
                 yield group, f.read_row_group(group, columns=columns, use_threads=False)
 
+    def chunks(self, columns: list[str] | None = None) -> Iterator[pa.Table]:
+        """The whole file in runs of consecutive row groups of up to `PASS_ROWS` rows (whole
+        zips, as every group is)."""
+        run: list[int] = []
+        size = 0
+        with self._file() as f:
+            for group in range(f.num_row_groups):
+                rows = self.metadata.row_group(group).num_rows
+                if run and size + rows > PASS_ROWS:
+                    yield f.read_row_groups(run, columns=columns, use_threads=False)
+                    run, size = [], 0
+                run.append(group)
+                size += rows
+            if run:
+                yield f.read_row_groups(run, columns=columns, use_threads=False)
+
+    def groups_of(self, zipcodes: np.ndarray) -> list[int]:
+        """The row groups holding these zips (each one the file holds)."""
+        return [int(g) for g in self._group[np.searchsorted(self.zips, zipcodes)]]
+
     def rows(self, zipcode: int, columns: list[str] | None = None) -> pd.DataFrame | None:
         """The zip's rows in date order; None for a zip the file does not hold."""
         i = int(np.searchsorted(self.zips, zipcode))
@@ -128,18 +153,19 @@ class Explorer:
         self._series = ByZip(series)
         self._holdout = ByZip(holdout)
         pairs, dates, scored = [], [], []
-        self._metro_groups: dict[str, list[int]] = {}
-        for group, table in self._series.groups(
+        for table in self._series.chunks(
             [c.ZIPCODE, c.CITY, c.DATE, c.TARGET, SPLIT, "prediction"]
         ):
             frame = table.to_pandas()
-            located = frame[[c.CITY, c.ZIPCODE]].dropna(subset=[c.CITY]).drop_duplicates()
-            pairs.append(located)
-            for metro in located[c.CITY].unique():
-                self._metro_groups.setdefault(metro, []).append(group)
+            pairs.append(frame[[c.CITY, c.ZIPCODE]].dropna(subset=[c.CITY]).drop_duplicates())
             dates.append(frame[c.DATE].agg(["min", "max"]))
             scored.append(frame[frame[SPLIT] == HOLDOUT].drop(columns=SPLIT))
-        self.catalog = _catalog(pd.concat(pairs), pd.concat(dates), pd.concat(scored)[c.DATE])
+        metros = pd.concat(pairs)
+        self._metro_groups = {
+            metro: sorted(set(self._series.groups_of(zips.to_numpy())))
+            for metro, zips in metros.groupby(c.CITY)[c.ZIPCODE]
+        }
+        self.catalog = _catalog(metros, pd.concat(dates), pd.concat(scored)[c.DATE])
         self.errors = _errors(_with_ape(pd.concat(scored, ignore_index=True)))
         self.metro_series = lru_cache(maxsize=64)(self._metro_series)
 
@@ -154,9 +180,9 @@ class Explorer:
     def map(self) -> dict:
         """Every zip with a position and the measures the map colours by (built on first use:
         the bundled zip list is read once per process, and not cheaply). A zip's measures are
-        its own rows', so a pass over the row groups builds it one group at a time."""
+        its own rows', so a pass over the file builds it a few row groups at a time."""
         points, unplaced = [], []
-        for _, table in self._series.groups():
+        for table in self._series.chunks():
             history = table.to_pandas()
             scored = _with_ape(history[history[SPLIT] == HOLDOUT])
             found, lost = zip_map.zip_points(history, scored)

@@ -34,7 +34,7 @@ HISTOGRAM_BINS = 41
 # read faster but each adds its columns' metadata, which the API keeps for as long as it serves.
 ROW_GROUP_ROWS = 8192
 # Rows a pass over a whole file reads at once (whole row groups): fewer, larger steps for what
-# pandas does per step, at a bounded few megabytes per column.
+# pandas does per step, at about a megabyte per column.
 PASS_ROWS = 1 << 17
 
 
@@ -128,6 +128,8 @@ class ByZip:
                 size += rows
             if run:
                 yield f.read_row_groups(run, columns=columns, use_threads=False)
+        # Arrow's allocator keeps what a pass freed for reuse; the API would carry it as RSS.
+        pa.default_memory_pool().release_unused()
 
     def groups_of(self, zipcodes: np.ndarray) -> list[int]:
         """The row groups holding these zips (each one the file holds)."""

@@ -34,15 +34,18 @@ but kept as local files rather than in memory (`LocalCopy`): they grow with zips
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import re
 import tempfile
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+import pyarrow as pa
 
 # The stores live in storage.py; bundle.LocalStore etc. stay importable from here.
 from housing_core.storage import LocalStore, S3Store, Store, store_for  # noqa: F401
@@ -180,21 +183,37 @@ def current_version(store: Store, kind: Kind = NOWCAST) -> str | None:
 
 
 class LocalCopy:
-    """A bundle file on this machine's disk: read in parts by whoever holds it, and removed once
-    nothing references it (a model swapped out takes its copies with it when its last request
-    ends; the store's own files are never touched)."""
+    """A bundle file on this machine's disk, open for reads in parts (`file`: positional reads, safe
+    from many threads at once). Its name is removed as soon as it is open, so the data lasts
+    exactly as long as a reference to the copy (a swapped-out model keeps its own until its last
+    request ends) and nothing is left behind however the process ends (a server stopped by
+    SIGTERM runs no exit handlers). The store's own files are never touched."""
 
-    def __init__(self, name: str, version: str = "unpublished"):
+    def __init__(self, fill: Callable[[Path], object], name: str, version: str = "unpublished"):
+        """`fill` writes the file at the path it is given."""
         fd, path = tempfile.mkstemp(prefix=f"housing-{version}-", suffix=f"-{name}")
         os.close(fd)
-        self.path = Path(path)
-        weakref.finalize(self, self.path.unlink, missing_ok=True)
+        try:
+            fill(Path(path))
+            self.file = pa.OSFile(path)
+        finally:
+            os.unlink(path)
+        self.name = name
+        self.size = self.file.size()
+        weakref.finalize(self, self.file.close)
 
     @classmethod
     def holding(cls, name: str, data: bytes, version: str = "unpublished") -> LocalCopy:
-        copy = cls(name, version)
-        copy.path.write_bytes(data)
-        return copy
+        return cls(lambda path: path.write_bytes(data), name, version)
+
+    def read(self) -> bytes:
+        return self.file.read_at(self.size, 0)
+
+    def sha256(self) -> str:
+        digest = hashlib.sha256()
+        for offset in range(0, self.size, 1 << 20):
+            digest.update(self.file.read_at(1 << 20, offset))
+        return digest.hexdigest()
 
 
 class Files(Mapping[str, bytes]):
@@ -207,7 +226,7 @@ class Files(Mapping[str, bytes]):
 
     def __getitem__(self, name: str) -> bytes:
         if name in self.copies:
-            return self.copies[name].path.read_bytes()
+            return self.copies[name].read()
         return self.held[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -260,10 +279,8 @@ def load(store: Store, version: str | None = None, kind: Kind = NOWCAST) -> Bund
         key = f"{kind.folder}/{version}/{name}"
         try:
             if name in kind.on_disk:
-                copy = LocalCopy(name, version)
-                store.copy_to(key, copy.path)
-                with copy.path.open("rb") as handle:
-                    found = hashlib.file_digest(handle, "sha256").hexdigest()
+                copy = LocalCopy(functools.partial(store.copy_to, key), name, version)
+                found = copy.sha256()
                 copies[name] = copy
             else:
                 data = store.read(key)

@@ -82,7 +82,7 @@ class ByZip:
 
     def __init__(self, copy: bundle.LocalCopy):
         self.copy = copy  # the file lives as long as its reader
-        self.metadata = pq.read_metadata(copy.path)
+        self.metadata = pq.read_metadata(copy.file)
         zips, groups, offsets = [], [], []
         for group, table in self.groups([c.ZIPCODE]):
             values = table.column(c.ZIPCODE).to_numpy()
@@ -97,11 +97,12 @@ class ByZip:
         self._start = np.concatenate([o[:-1] for o in offsets]) if offsets else self._group
         self._end = np.concatenate([o[1:] for o in offsets]) if offsets else self._group
         if np.any(np.diff(self.zips) <= 0):
-            raise bundle.BundleError(f"{copy.path.name} is not sorted by zip code in whole zips")
+            raise bundle.BundleError(f"{copy.name} is not sorted by zip code in whole zips")
 
     def _file(self) -> pq.ParquetFile:
-        # One reader per call: requests run on many threads, the parsed footer is shared.
-        return pq.ParquetFile(self.copy.path, metadata=self.metadata)
+        # One reader per call over the shared open file: requests run on many threads, and
+        # positional reads need no lock; the parsed footer is shared too.
+        return pq.ParquetFile(self.copy.file, metadata=self.metadata)
 
     def group(self, group: int, columns: list[str] | None = None) -> pa.Table:
         with self._file() as f:

@@ -65,5 +65,5 @@ def test_the_explorer_of_an_s3_bundle_reads_its_local_copy(tiny, bucket, tmp_pat
         series = api.get("/v1/explore/series", params={"zipcode": zipcode}).json()["points"]
         copies = api.app.state.runtime.holder.current.published.files.copies
         assert set(copies) == set(bundle.EXPLORER_FILES)
-        assert all(copy.path.read_bytes() == local.files[n] for n, copy in copies.items())
+        assert all(copy.read() == local.files[n] for n, copy in copies.items())
     assert series == PublishedModel.from_bundle(local).explorer.zip_series(zipcode)

@@ -85,7 +85,7 @@ def test_explorer_tables_are_checksummed_and_kept_on_disk_not_in_memory(tmp_path
     bundle.publish(store, "v1", files)
     loaded = bundle.load(store)
     assert set(loaded.files.held) == set(bundle.FILES)
-    assert {n: c.path.read_bytes() for n, c in loaded.files.copies.items()} == tables
+    assert {n: c.read() for n, c in loaded.files.copies.items()} == tables
     assert dict(loaded.files) == files  # a republication still reads them whole
     (tmp_path / "bundles" / "v1" / bundle.SERIES_BY_ZIP).write_bytes(b"PAR1 tampered")
     with pytest.raises(bundle.BundleError, match=r"series_by_zip\.parquet does not match"):

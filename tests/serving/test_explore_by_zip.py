@@ -68,7 +68,7 @@ def test_the_live_explorer_keeps_a_few_numbers_per_zip_not_every_zips_months(sto
     assert max(len(v) for v in held if isinstance(v, np.ndarray)) == zips < len(tiny.splits)
     copies = model.published.files.copies
     assert set(copies) == set(bundle.EXPLORER_FILES)
-    assert pq.read_metadata(copies[bundle.SERIES_BY_ZIP].path).num_row_groups > 5
+    assert pq.read_metadata(copies[bundle.SERIES_BY_ZIP].file).num_row_groups > 5
     assert not set(bundle.EXPLORER_FILES) & set(model.published.files.held)
 
 
@@ -150,16 +150,16 @@ def test_a_swapped_out_bundle_reads_its_own_files_until_its_last_request_ends(st
     serving = holder.current
     zipcode = int(tiny.holdout["zipcode"].iloc[0])
     before = serving.explorer.zip_series(zipcode)
-    paths = [copy.path for copy in serving.published.files.copies.values()]
-    assert paths and all(p.is_file() for p in paths)
+    handles = [copy.file for copy in serving.published.files.copies.values()]
+    assert handles and not any(h.closed for h in handles)
 
     republish(store, "2022-01-v2")
     assert holder.refresh() and holder.current.version == "2022-01-v2"
     # A request that took the old model before the swap still reads the old model's files.
     assert serving.explorer.zip_series(zipcode) == before
-    assert all(p.is_file() for p in paths)
+    assert not any(h.closed for h in handles)
 
     del serving
     gc.collect()
-    assert not any(p.exists() for p in paths)
+    assert all(h.closed for h in handles)
     assert holder.current.explorer.zip_series(zipcode) == before

@@ -10,8 +10,13 @@ Layout in a serving store (a local directory today, an S3 prefix with the cloud 
                                           prediction is anchored on; refreshed every month
     bundles/<version>/metrics.json        holdout metrics and baselines
     bundles/<version>/provenance.json     vintage, MLflow run/version, data fingerprint, code version
-    bundles/<version>/history.parquet     zip x month actual prices of every split (for the dashboard)
-    bundles/<version>/holdout.parquet     holdout rows as sent to the model, with its predictions
+    bundles/<version>/series_by_zip.parquet   zip x month actual prices of every split, with the
+                                          model's holdout predictions (for the dashboard)
+    bundles/<version>/holdout_by_zip.parquet  holdout rows as sent to the model, with its predictions
+                                          (both sorted by zip code, row groups of whole zips:
+                                          the API reads them a zip at a time, housing_core/explorer.py)
+    bundles/<version>/history.parquet     the same two tables whole, as bundles published before
+    bundles/<version>/holdout.parquet     carried them (still served: rewritten by zip when loaded)
     bundles/<version>/reference.parquet   drift reference: a sample of the last pre-holdout year
     bundles/<version>/evaluated_model.json  the model the holdout judged, before its final refit
                                           (model.json): what the gate compares a challenger with
@@ -23,15 +28,24 @@ Layout in a serving store (a local directory today, an S3 prefix with the cloud 
 
 A reader follows `current`, and refuses a bundle whose manifest is missing (half-written), lists
 a file outside the names above (`../x`, `model.pkl`) or whose files do not match their
-checksums (tampered). Nothing is ever unpickled.
+checksums (tampered). Nothing is ever unpickled. The explorer's tables are verified like the rest
+but kept as local files rather than in memory (`LocalCopy`): they grow with zips x months.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
 import re
+import tempfile
+import weakref
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
 
 # The stores live in storage.py; bundle.LocalStore etc. stay importable from here.
 from housing_core.storage import LocalStore, S3Store, Store, store_for  # noqa: F401
@@ -49,6 +63,8 @@ METRICS = "metrics.json"
 PROVENANCE = "provenance.json"
 HISTORY = "history.parquet"
 HOLDOUT = "holdout.parquet"
+SERIES_BY_ZIP = "series_by_zip.parquet"
+HOLDOUT_BY_ZIP = "holdout_by_zip.parquet"
 REFERENCE = "reference.parquet"
 DRIFT_CALIBRATION = "drift_calibration.json"
 FORECASTER = "forecaster.json"
@@ -57,7 +73,9 @@ FORECASTS = "forecasts.parquet"
 BACKTEST = "backtest.json"
 FILES = (MODEL, FEATURE_STATE, SCHEMA, CONFORMAL, METRICS, PROVENANCE, ANCHORS)
 # What the dashboard explores (optional: a bundle without them still serves predictions).
-EXPLORER_FILES = (HISTORY, HOLDOUT)
+EXPLORER_FILES = (SERIES_BY_ZIP, HOLDOUT_BY_ZIP)
+# The same data as bundles published before carried it: whole tables, in no particular order.
+EARLIER_EXPLORER_FILES = (HISTORY, HOLDOUT)
 # What drift reports compare a new month against (optional for the same reason).
 DRIFT_FILES = (REFERENCE, DRIFT_CALIBRATION)
 # The model the holdout judged, when model.json is its final refit (optional: older bundles
@@ -67,7 +85,14 @@ EVALUATED_MODEL = "evaluated_model.json"
 # bundle must answer the same before it serves (optional: older bundles were published without).
 SMOKE = "smoke.parquet"
 SMOKE_OUTPUTS = ("prediction", "lower_80", "upper_80", "lower_95", "upper_95")
-KNOWN_FILES = (*FILES, *EXPLORER_FILES, *DRIFT_FILES, EVALUATED_MODEL, SMOKE)
+KNOWN_FILES = (
+    *FILES,
+    *EXPLORER_FILES,
+    *EARLIER_EXPLORER_FILES,
+    *DRIFT_FILES,
+    EVALUATED_MODEL,
+    SMOKE,
+)
 # A version is one folder name under bundles/: no separators, no leading dot (so no `..`).
 VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -80,13 +105,20 @@ class Kind:
     pointer: str
     required: tuple[str, ...]
     optional: tuple[str, ...] = ()
+    on_disk: tuple[str, ...] = ()  # kept as local copies when loaded, not in memory
 
     @property
     def known(self) -> tuple[str, ...]:
         return (*self.required, *self.optional)
 
 
-NOWCAST = Kind("bundles", POINTER, FILES, (*EXPLORER_FILES, *DRIFT_FILES, EVALUATED_MODEL, SMOKE))
+NOWCAST = Kind(
+    "bundles",
+    POINTER,
+    FILES,
+    (*EXPLORER_FILES, *EARLIER_EXPLORER_FILES, *DRIFT_FILES, EVALUATED_MODEL, SMOKE),
+    on_disk=(*EXPLORER_FILES, *EARLIER_EXPLORER_FILES),
+)
 # The forecaster's publication (housing_core/forecast/publishing.py): published apart from the nowcast
 # model, so a forecaster its backtest holds back never stops a nowcast model (nor the reverse).
 FORECAST = Kind(
@@ -158,13 +190,75 @@ def current_version(store: Store, kind: Kind = NOWCAST) -> str | None:
     return store.read(kind.pointer).decode().strip() or None
 
 
+class LocalCopy:
+    """A bundle file on this machine's disk, open for reads in parts (`file`: positional reads, safe
+    from many threads at once). Its name is removed as soon as it is open, so the data lasts
+    exactly as long as a reference to the copy (a swapped-out model keeps its own until its last
+    request ends) and nothing is left behind however the process ends (a server stopped by
+    SIGTERM runs no exit handlers). The store's own files are never touched."""
+
+    def __init__(self, fill: Callable[[Path], object], name: str, version: str = "unpublished"):
+        """`fill` writes the file at the path it is given."""
+        fd, path = tempfile.mkstemp(prefix=f"housing-{version}-", suffix=f"-{name}")
+        os.close(fd)
+        try:
+            fill(Path(path))
+            self.file = pa.OSFile(path)
+        finally:
+            os.unlink(path)
+        self.name = name
+        self.size = self.file.size()
+        weakref.finalize(self, self.file.close)
+
+    @classmethod
+    def holding(cls, name: str, data: bytes, version: str = "unpublished") -> LocalCopy:
+        return cls(lambda path: path.write_bytes(data), name, version)
+
+    def read(self) -> bytes:
+        return self.file.read_at(self.size, 0)
+
+    def sha256(self) -> str:
+        digest = hashlib.sha256()
+        for offset in range(0, self.size, 1 << 20):
+            digest.update(self.file.read_at(1 << 20, offset))
+        return digest.hexdigest()
+
+
+class Files(Mapping[str, bytes]):
+    """A loaded bundle's verified files by name: most held in memory, its kind's `on_disk` as local
+    copies read when asked for (a republication still reads them whole; the API never does)."""
+
+    def __init__(self, held: dict[str, bytes], copies: dict[str, LocalCopy]):
+        self.held = held
+        self.copies = copies
+
+    def __getitem__(self, name: str) -> bytes:
+        if name in self.copies:
+            return self.copies[name].read()
+        return self.held[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self.held, *self.copies])
+
+    def __len__(self) -> int:
+        return len(self.held) + len(self.copies)
+
+
 @dataclass
 class Bundle:
     version: str
-    files: dict[str, bytes]
+    files: Mapping[str, bytes]
 
     def json(self, name: str) -> dict:
         return json.loads(self.files[name])
+
+    def local(self, name: str) -> LocalCopy | None:
+        """A file as a local copy (None if the bundle lacks it): the one loaded with the bundle,
+        else one written from the bytes of a bundle assembled in memory."""
+        if isinstance(self.files, Files) and name in self.files.copies:
+            return self.files.copies[name]
+        data = self.files.get(name)
+        return None if data is None else LocalCopy.holding(name, data, self.version)
 
 
 def versions(store: Store, kind: Kind = NOWCAST) -> list[str]:
@@ -187,16 +281,24 @@ def load(store: Store, version: str | None = None, kind: Kind = NOWCAST) -> Bund
     missing = [name for name in kind.required if name not in listed]
     if missing:
         raise BundleError(f"bundle {version}: manifest lacks {missing}, refusing it")
-    files = {}
+    held: dict[str, bytes] = {}
+    copies: dict[str, LocalCopy] = {}
     for name, digest in listed.items():
+        key = f"{kind.folder}/{version}/{name}"
         try:
-            data = store.read(f"{kind.folder}/{version}/{name}")
+            if name in kind.on_disk:
+                copy = LocalCopy(functools.partial(store.copy_to, key), name, version)
+                found = copy.sha256()
+                copies[name] = copy
+            else:
+                data = store.read(key)
+                found = sha256(data)
+                held[name] = data
         except FileNotFoundError as exc:
             raise BundleError(f"bundle {version} is missing {name}") from exc
-        if sha256(data) != digest:
+        if found != digest:
             raise BundleError(f"bundle {version}: {name} does not match its manifest checksum")
-        files[name] = data
-    return Bundle(version, files)
+    return Bundle(version, Files(held, copies))
 
 
 def read_verified(

@@ -121,5 +121,10 @@ class PublishedModel:
     @cached_property
     def explorer(self) -> Explorer | None:
         """The dashboard's data; None for a bundle published without it (it still serves)."""
-        history, holdout = (self._frame(name) for name in bundle.EXPLORER_FILES)
-        return None if history is None or holdout is None else Explorer(history, holdout)
+        series, holdout = (self.published.local(name) for name in bundle.EXPLORER_FILES)
+        if series is not None and holdout is not None:
+            return Explorer(series, holdout)
+        history, holdout = (self._frame(name) for name in bundle.EARLIER_EXPLORER_FILES)
+        return (
+            None if history is None or holdout is None else Explorer.from_frames(history, holdout)
+        )

@@ -14,7 +14,7 @@ from importlib.metadata import version as package_version
 import pandas as pd
 
 from housing_core import anchors as A
-from housing_core import bundle, drift
+from housing_core import bundle, drift, explorer
 from housing_core import contract as c
 from housing_core import features as F
 from housing_core import splits as S
@@ -62,8 +62,9 @@ PREDICTION_COLUMNS = [
 
 def explorer_files(rows: pd.DataFrame, predictions: pd.DataFrame) -> dict[str, bytes]:
     """What the dashboard explores, shipped inside the bundle so the API needs nothing else:
-    every split's actual prices (small: five columns, seven with a source's coordinates) and the
-    holdout rows exactly as a client would send them, beside the model's predictions for them."""
+    every split's actual prices (five columns, seven with a source's coordinates) and the holdout
+    rows exactly as a client would send them, beside the model's predictions for them; written by
+    zip code (`explorer.files`) so the API reads them a zip at a time."""
     # A source's own longitude/latitude (the HouseTS per-metro panels) ride along for the map.
     located = [col for col in ("longitude", "latitude") if col in rows]
     history = rows[[c.ZIPCODE, c.DATE, c.CITY, c.TARGET, S.SPLIT, *located]].reset_index(drop=True)
@@ -72,10 +73,7 @@ def explorer_files(rows: pd.DataFrame, predictions: pd.DataFrame) -> dict[str, b
     if not holdout[c.KEYS].equals(predictions[c.KEYS].reset_index(drop=True)):
         raise ValueError("holdout predictions are not row-aligned with the holdout split")
     holdout = pd.concat([holdout, predictions[PREDICTION_COLUMNS]], axis=1)
-    return {
-        bundle.HISTORY: history.to_parquet(index=False),
-        bundle.HOLDOUT: holdout.to_parquet(index=False),
-    }
+    return explorer.files(history, holdout)
 
 
 def drift_reference(rows: pd.DataFrame, predictor) -> pd.DataFrame:

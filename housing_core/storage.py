@@ -14,6 +14,7 @@ docs/decisions/store.md.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Protocol
@@ -25,6 +26,7 @@ class Store(Protocol):
     def describe(self) -> str: ...
     def write(self, key: str, data: bytes) -> None: ...
     def read(self, key: str) -> bytes: ...
+    def copy_to(self, key: str, path: Path) -> None: ...
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str) -> list[str]: ...
 
@@ -63,6 +65,13 @@ class LocalStore:
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist")
         return path.read_bytes()
+
+    def copy_to(self, key: str, path: Path) -> None:
+        """Copy a key to a local file without holding it in memory."""
+        source = self.root / key
+        if not source.exists():
+            raise FileNotFoundError(f"{source} does not exist")
+        shutil.copyfile(source, path)
 
     def exists(self, key: str) -> bool:
         return (self.root / key).exists()
@@ -111,6 +120,17 @@ class S3Store:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
         except self.client.exceptions.NoSuchKey as exc:
             raise FileNotFoundError(f"{self.describe()}/{key} does not exist") from exc
+
+    def copy_to(self, key: str, path: Path) -> None:
+        """Download a key to a local file in parts, never whole in memory."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.download_file(self.bucket, self._key(key), str(path))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                raise FileNotFoundError(f"{self.describe()}/{key} does not exist") from exc
+            raise
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError

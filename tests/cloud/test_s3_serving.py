@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from housing_core import bundle
+from housing_core.published import PublishedModel
 from housing_serving.app import create_app
 from housing_serving.settings import ServingSettings
 from tests.serving.conftest import API_KEY, records
@@ -52,3 +53,17 @@ def test_an_unreachable_store_is_a_refused_refresh_not_a_crash(monkeypatch):
         assert ready.status_code == 503 and "store could not be loaded" in ready.text
         # Public words: neither the store's location nor the endpoint it failed on.
         assert "s3://nowhere" not in ready.text and "127.0.0.1:9" not in ready.text
+
+
+def test_the_explorer_of_an_s3_bundle_reads_its_local_copy(tiny, bucket, tmp_path):
+    local = bundle.load(bundle.LocalStore(tiny.publish(tmp_path / "serving")))
+    uri = f"s3://{bucket}/serving"
+    bundle.publish(bundle.store_for(uri), local.version, local.files)
+    zipcode = int(tiny.holdout["zipcode"].iloc[0])
+    settings = ServingSettings(store=uri, poll_seconds=0, api_key=API_KEY)
+    with TestClient(create_app(settings)) as api:
+        series = api.get("/v1/explore/series", params={"zipcode": zipcode}).json()["points"]
+        copies = api.app.state.runtime.holder.current.published.files.copies
+        assert set(copies) == set(bundle.EXPLORER_FILES)
+        assert all(copy.read() == local.files[n] for n, copy in copies.items())
+    assert series == PublishedModel.from_bundle(local).explorer.zip_series(zipcode)

@@ -76,3 +76,17 @@ def test_unknown_files_are_refused_and_explorer_files_are_checksummed(tmp_path):
     manifest = bundle.publish(store, "v1", {**files, "history.parquet": b"PAR1"})
     assert "history.parquet" in manifest["files"] and "holdout.parquet" not in manifest["files"]
     assert bundle.load(store).files["history.parquet"] == b"PAR1"
+
+
+def test_explorer_tables_are_checksummed_and_kept_on_disk_not_in_memory(tmp_path):
+    store = bundle.LocalStore(tmp_path)
+    tables = {bundle.SERIES_BY_ZIP: b"PAR1 series", bundle.HOLDOUT_BY_ZIP: b"PAR1 holdout"}
+    files = {**_files("a"), **tables}
+    bundle.publish(store, "v1", files)
+    loaded = bundle.load(store)
+    assert set(loaded.files.held) == set(bundle.FILES)
+    assert {n: c.read() for n, c in loaded.files.copies.items()} == tables
+    assert dict(loaded.files) == files  # a republication still reads them whole
+    (tmp_path / "bundles" / "v1" / bundle.SERIES_BY_ZIP).write_bytes(b"PAR1 tampered")
+    with pytest.raises(bundle.BundleError, match=r"series_by_zip\.parquet does not match"):
+        bundle.load(store)

@@ -1,14 +1,13 @@
 """Zip positions for the dashboard's map: the source's own, the USPS centroid, or between the
 real neighbours of a made-up zip."""
 
-import io
 import itertools
 
 import pandas as pd
 import pytest
 import zipcodes
 
-from housing_core import publishing, zip_map
+from housing_core import bundle, publishing, zip_map
 from housing_core.explorer import Explorer
 
 
@@ -78,9 +77,8 @@ def test_the_sources_own_coordinates_win_over_the_centroid():
 def test_a_sources_coordinates_ride_along_in_the_bundle_to_the_map(tiny):
     rows = tiny.splits.assign(longitude=-77.1, latitude=38.8)  # as the DC panel delivers them
     files = publishing.explorer_files(rows, tiny.holdout_predictions)
-    history = pd.read_parquet(io.BytesIO(files["history.parquet"]))
-    holdout = pd.read_parquet(io.BytesIO(files["holdout.parquet"]))
-    points = Explorer(history, holdout).map["zipcodes"]
+    series, holdout = (bundle.LocalCopy.holding(n, files[n]) for n in bundle.EXPLORER_FILES)
+    points = Explorer(series, holdout).map["zipcodes"]
     assert len(points) == rows["zipcode"].nunique()
     assert {(p["longitude"], p["latitude"], p["located"]) for p in points} == {
         (-77.1, 38.8, "source")

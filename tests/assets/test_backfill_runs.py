@@ -57,6 +57,7 @@ def test_a_runs_first_month_is_judged_against_a_month_before_no_run_has_cleaned_
     assert not (tmp_path / "home" / "data" / "cleaned_monthly" / "2019-12.parquet").exists()
 
 
+@pytest.mark.slow
 def test_a_delivered_month_before_that_is_itself_implausible_is_no_yardstick(
     tmp_path, instance, small_panel
 ):
@@ -100,6 +101,7 @@ def test_a_run_over_months_an_earlier_run_still_writes_fails_before_writing(
     assert instance.get_materialized_partitions(cleaned_monthly.key) == set(MONTHS[1:3])
 
 
+@pytest.mark.slow
 def test_a_run_whose_process_is_gone_does_not_hold_its_months(tmp_path, instance, small_panel):
     """A killed `housing run` leaves its run STARTED until something fails it: its months are
     not held by it meanwhile."""

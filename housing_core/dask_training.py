@@ -155,6 +155,7 @@ class DaskRefit:
         self, rows: pd.DataFrame, state: F.FeatureState, encoding: np.ndarray, seed: int
     ) -> OnWorkers:
         """Each part scattered to its worker and its examples built there (`plan`)."""
+        import dask
         import dask.array as da
 
         client = self.client
@@ -163,6 +164,7 @@ class DaskRefit:
             raise RuntimeError(f"the Dask cluster at {client.scheduler.address} has no workers")
         draws = training.draws_for(len(rows))
         positions: list[np.ndarray] = []
+        placed: list[str] = []  # the worker of each part
         columns: tuple[list[Future], ...] = ([], [], [])  # X, y, weight: a future per part
         for worker, metros in plan(rows, workers).items():
             for part in metros:
@@ -177,15 +179,18 @@ class DaskRefit:
                         client.submit(operator.getitem, built, k, workers=[worker], pure=False)
                     )
                 positions.append(part)
+                placed.append(worker)
 
         def array(futures: list[Future], shape: Callable[[int], tuple], dtype: str) -> da.Array:
             sizes = [len(p) * draws for p in positions]
-            return da.concatenate(
-                [
-                    da.from_delayed(f, shape(n), dtype=dtype)
-                    for f, n in zip(futures, sizes, strict=True)
-                ]
-            )
+            chunks = []
+            for f, n, worker in zip(futures, sizes, placed, strict=True):
+                # The chunk's own task stays with its part too: left free, a busy scheduler
+                # may run it on the other worker and copy the part there, and each worker's
+                # quantile sketch -- so the model -- would depend on the machine's load.
+                with dask.annotate(workers=[worker], allow_other_workers=False):
+                    chunks.append(da.from_delayed(f, shape(n), dtype=dtype))
+            return da.concatenate(chunks)
 
         width = len(state.features)
         return OnWorkers(

@@ -96,6 +96,10 @@ def test_trained_on_two_workers_the_model_is_as_good_and_the_data_lived_on_both(
     assert set(placement) == workers and len(workers) == 2  # XGBoost trained on both
     assert sum(placement.values()) == len(known) * training.draws_for(len(known))
     assert min(placement.values()) > 0.3 * sum(placement.values())
+    # Every example lives where the plan put its metro, however busy a worker was.
+    planned = dask_training.plan(known, sorted(workers))
+    draws = training.draws_for(len(known))
+    assert placement == {w: sum(len(p) for p in parts) * draws for w, parts in planned.items()}
     assert set(fit.workers_peak_rss_mb) == workers
     assert all(mb > 50 for mb in [*fit.workers_peak_rss_mb.values(), fit.driver_peak_rss_mb])
 

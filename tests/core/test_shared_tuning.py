@@ -87,7 +87,8 @@ def _running(url: str, within: float) -> optuna.trial.FrozenTrial:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         running = [t for t in _trials(url, "s") if t.state == State.RUNNING]
-        if running and "worker" in running[0].user_attrs:
+        # Its params are written after the worker attribute: wait for both, so it is mid-trial.
+        if running and "worker" in running[0].user_attrs and running[0].params:
             return running[0]
         time.sleep(0.1)
     raise AssertionError(f"no trial started within {within} s")
@@ -121,6 +122,7 @@ def test_a_worker_killed_mid_trial_loses_it_to_the_heartbeat_and_another_reruns_
         for t in trials
         if optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(t) == killed.number
     ]
+    assert killed.params and trials[killed.number].params == killed.params
     assert rerun.state in tuning.COUNTED and rerun.params == killed.params
     assert rerun.user_attrs["worker"] == survivor.worker
     assert result.orphaned_trials == 1 and len(result.trials) == SETTINGS.n_trials

@@ -231,6 +231,32 @@ def training_examples(
     return _drawn(rows, state, history, seed, metro_encoding=metro_encoding, within=within)
 
 
+def sampled_examples(
+    rows: pd.DataFrame,
+    state: F.FeatureState,
+    history: A.AnchorTable,
+    seed: int,
+    metro_encoding: np.ndarray,
+    sample: np.ndarray,
+) -> Examples:
+    """`training_examples(...).subset(sample)` for a sorted `sample` of its example positions,
+    building only the sampled rows' examples: tuning fits a capped sample, and at scale the
+    rest of the train rows' examples would be most of the step's memory and time."""
+    n, draws = len(rows), draws_for(len(rows))
+    if len(sample) == n * draws:
+        return training_examples(rows, state, history, seed, metro_encoding)
+    picked = np.unique(sample % n)
+    subset = rows.take(picked)
+    subset.index = pd.RangeIndex(len(subset))
+    built = training_examples(
+        subset, state, history, seed, metro_encoding[picked], Within(picked, n)
+    )
+    # Built draw by draw over `picked`: each example's position among the whole's examples,
+    # ascending, as the sorted sample is.
+    position = (np.arange(draws)[:, None] * n + picked[None, :]).ravel()
+    return built.subset(np.flatnonzero(np.isin(position, sample, assume_unique=True)))
+
+
 def served_examples(rows: pd.DataFrame, state: F.FeatureState, history: A.AnchorTable) -> Examples:
     """Rows anchored as a served request is: on the latest month of `history` before each."""
     base = F.Rows.from_frame(rows)
@@ -312,11 +338,12 @@ def train(
     eval_rows = S.part(known_rows, n_train, n_train + n_eval)
     train_history = F.anchor_table(train_rows, state)  # what is known when eval starts
     oof = F.out_of_fold_metro_encoding(train_rows, state, settings.seed)
-    train_ex = training_examples(train_rows, state, train_history, settings.seed, oof)
-    eval_ex = served_examples(eval_rows, state, train_history)
+    train_examples = _example_count(len(train_rows))
     sample = tuning.sample_rows(
-        len(train_ex.y), settings.sample_fraction, settings.seed, settings.max_tuning_examples
+        train_examples, settings.sample_fraction, settings.seed, settings.max_tuning_examples
     )
+    train_ex = sampled_examples(train_rows, state, train_history, settings.seed, oof, sample)
+    eval_ex = served_examples(eval_rows, state, train_history)
     # Every boosting round of every trial scores the early-stopping rows: past the cap they
     # cost more than the tuning rows themselves (5x scale: 0.75 M eval rows) and tell no more.
     stopping = tuning.sample_rows(len(eval_ex.y), 1.0, settings.seed, settings.max_tuning_examples)
@@ -328,7 +355,7 @@ def train(
     d_eval = eval_ex.dmatrix(state)
     if tuner is None:
         result = tuning.tune(
-            train_ex.fit_matrix(state, settings, sample),
+            train_ex.fit_matrix(state, settings),
             d_eval if len(stopping) == len(eval_ex.y) else eval_ex.dmatrix(state, stopping),
             settings,
             storage=storage,
@@ -339,7 +366,7 @@ def train(
     elif storage is None:
         raise ValueError("tuning elsewhere needs a study storage its workers share")
     else:
-        data = TuningExamples(train_ex.subset(sample), eval_ex.subset(stopping), state, settings)
+        data = TuningExamples(train_ex, eval_ex.subset(stopping), state, settings)
         result = tuner(data, storage=storage, study_name=study_name, on_trial=on_trial)
     say(f"tuned with {result.nthread} XGBoost thread(s) per trial")
     rounds = result.best_iteration + 1
@@ -349,10 +376,11 @@ def train(
         train_only = result.best_booster
     else:  # the best trial ran in an earlier process (a resumed study): fit its twin
         say(f"calibrating intervals: best params on all train examples, {rounds} rounds")
+        every = training_examples(train_rows, state, train_history, settings.seed, oof)
         train_only = tuning.fit(
-            result.best_params, rounds, train_ex.fit_matrix(state, settings), settings, threads
+            result.best_params, rounds, every.fit_matrix(state, settings), settings, threads
         )
-    train_examples = len(train_ex.y)
+        del every
     del train_ex, train_history, sample  # what the refit below no longer needs: memory
     eval_log_price = np.log(eval_rows[c.TARGET].to_numpy())
     eval_pred = train_only.predict(d_eval) + (eval_log_price - eval_ex.y)  # + the anchor level

@@ -52,6 +52,22 @@ def test_calibration_origins_stay_inside_the_eval_window(parts):
     assert ex.horizon.min() == 1 and (anchor < months).all()
 
 
+@pytest.mark.parametrize("cap", [2_000, 20_000])
+def test_tuning_builds_only_its_sample_and_gets_exactly_those_examples(parts, cap):
+    """Several draws per row here: a sample that takes some rows in one draw only, and one that
+    takes most rows in several."""
+    train, _, _, state = parts
+    history, encoding = F.anchor_table(train, state), F.out_of_fold_metro_encoding(train, state, 3)
+    every = training.training_examples(train, state, history, 3, encoding)
+    assert training.draws_for(len(train)) > 1 and len(every.y) > cap
+    sample = training.tuning.sample_rows(len(every.y), 1.0, 3, cap)
+    got = training.sampled_examples(train, state, history, 3, encoding, sample)
+    want = every.subset(sample)
+    assert len(got.y) == cap
+    for k in ("X", "y", "horizon"):
+        np.testing.assert_array_equal(getattr(got, k), getattr(want, k))
+
+
 def test_weights_fall_with_the_horizon():
     w = training.horizon_weight(np.array([1.0, 2.0, 24.0, 60.0, np.nan]))
     assert w.tolist() == pytest.approx([1.0, 0.5, 1 / 24, 1 / 24, 1 / 24])

@@ -52,8 +52,22 @@ def history_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return out[["zipcode", "metro", "month", c.TARGET, *(s for s in STATS if s in rows)]]
 
 
+ATTEMPTS = 3  # publications that may replace the live one while a month advances it
+
+
 def advance(store: bundle.Store, rows: pd.DataFrame) -> Advanced:
-    """Republish the live forecaster's publication forecasting from the newest of `rows`' months."""
+    """Republish the live forecaster's publication forecasting from the newest of `rows`' months.
+    A forecaster published meanwhile is advanced in turn: the landed month belongs in whichever
+    publication serves, and the one it replaced is never put back."""
+    for _ in range(ATTEMPTS - 1):
+        try:
+            return _advance(store, rows)
+        except bundle.Superseded:
+            continue
+    return _advance(store, rows)
+
+
+def _advance(store: bundle.Store, rows: pd.DataFrame) -> Advanced:
     current = bundle.current_version(store, bundle.FORECAST)
     if current is None:
         raise bundle.BundleError(f"no forecaster published to {store.describe()}")

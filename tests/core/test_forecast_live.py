@@ -44,6 +44,32 @@ def test_a_landed_month_republishes_forecasts_from_it(store):
     assert not again.published and again.version == done.version
 
 
+class _RetrainLandsMidAdvance(bundle.LocalStore):
+    """A real store where a newly trained forecaster is published just as a month's advance
+    writes its manifest (once)."""
+
+    retrained = False
+
+    def write(self, key: str, data: bytes) -> None:
+        if key.endswith(bundle.MANIFEST) and ".m" in key and not self.retrained:
+            self.retrained = True
+            found = bundle.load(self, kind=bundle.FORECAST)
+            files = {k: v for k, v in found.files.items() if k != bundle.MANIFEST}
+            bundle.publish(bundle.LocalStore(self.root), "2022-02-f1", files, kind=bundle.FORECAST)
+        super().write(key, data)
+
+
+def test_a_forecaster_published_mid_advance_is_advanced_in_turn_and_keeps_serving(tmp_path):
+    publish_forecast(tmp_path, months=60)
+    store = _RetrainLandsMidAdvance(tmp_path)
+    done = live.advance(store, landed(60))
+    assert store.retrained and done.published and done.origin == "2017-03"
+    # Built on the new publication: its version names it, and the replaced one never returns.
+    assert done.version == "2022-02-f1.m2017-03"
+    assert bundle.current_version(store, bundle.FORECAST) == done.version
+    assert publishing.PublishedForecast.load(store).provenance["origin"] == "2017-03"
+
+
 def test_forecasts_issued_for_a_month_are_scored_when_it_lands(store):
     issued = publishing.PublishedForecast.load(store).forecasts
     live.record_issued(store, issued)

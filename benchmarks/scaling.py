@@ -52,6 +52,7 @@ REPO = Path(__file__).resolve().parents[1]
 MONTHS = 142  # 2012-03 .. 2023-12
 STAGES = ("ingest", "training", "main")
 DASK_STAGE = "training-dask"  # the training stage again with HOUSING_DASK (--dask)
+DASK_SETTINGS = ("HOUSING_DASK", "HOUSING_DASK_WORKER_MEMORY")
 REFIT_STEPS = ("tuned_model", "serving_bundle")  # the steps whose refits run on the cluster
 TARGETS = {"main_wall_s": 20 * 60, "peak_rss_mb": 12 * 1024, "cost_vs_1x": 1.5}
 
@@ -73,15 +74,15 @@ def stage(
     home: Path,
     scale: float,
     policies: Path | None = None,
-    dask: str | None = None,
+    dask: dict[str, str] | None = None,
 ) -> dict:
     """Run one stage as a fresh process on `home`; wall time, peak RSS, load around it.
     HOUSING_SCALE: `housing train` takes the scale (and so its tuning budget) from settings.
-    `dask`: HOUSING_DASK for it (otherwise scale-out is off, whatever this shell has)."""
+    `dask`: HOUSING_DASK* settings for it (otherwise scale-out is off, whatever this shell has)."""
     env = {**os.environ, "HOUSING_HOME": str(home), "HOUSING_SCALE": str(scale)}
-    env.pop("HOUSING_DASK", None)
-    if dask is not None:
-        env["HOUSING_DASK"] = dask
+    for name in DASK_SETTINGS:
+        env.pop(name, None)
+    env.update(dask or {})
     if policies is not None:
         env["HOUSING_POLICIES"] = str(policies)
     env["PYTHONUNBUFFERED"] = "1"
@@ -133,7 +134,8 @@ def default_gate(home: Path) -> dict:
 
 def cluster_memory(home: Path) -> dict:
     """What the refit steps of the training run on `home` recorded of the cluster: per step, the
-    driver's peak RSS and each worker's (MB)."""
+    driver's peak RSS and each worker's (MB), the workers lost, and the trials per worker when
+    tuning ran there; `run`: the driver's peak over the whole run (its last step's)."""
     sys.path.insert(0, str(REPO))
     import dagster as dg
 
@@ -152,7 +154,12 @@ def cluster_memory(home: Path) -> dict:
                 "driver_peak_rss_mb": meta["driver_peak_rss_mb"].value,
                 "workers_peak_rss_mb": sorted(meta["dask_workers_peak_rss_mb"].value.values()),
                 "examples_by_worker": sorted(meta["dask_examples_by_worker"].value.values()),
+                "workers_lost": meta["dask_workers_lost"].value,
             }
+            if "process_peak_rss_mb" in meta:
+                out["run"] = {"driver_peak_rss_mb": meta["process_peak_rss_mb"].value}
+            if "dask_trials_by_worker" in meta:
+                out[step]["trials_by_worker"] = meta["dask_trials_by_worker"].value
     return out
 
 
@@ -192,7 +199,12 @@ def measure(
     api_seconds: float | None,
     policies: Path | None = None,
     dask: str | None = None,
+    worker_memory: str | None = None,
+    tune_on_workers: bool = False,
 ) -> dict:
+    """`worker_memory`, `tune_on_workers`: the Dask stage's worker memory limit, and tuning on
+    its workers on a study in an SQLite file of its own home (the in-process stage keeps its
+    journal)."""
     rows = rows_at(scale)
     print(f"scale {scale:g}: {rows:,} rows", flush=True)
     record: dict = {"scale": scale, "rows": rows, "stages": {}}
@@ -210,8 +222,19 @@ def measure(
             record["stages"][name] = stage(name, commands[name], home, scale, policies)
             print(f"  {name}: {record['stages'][name]}", flush=True)
         if dask and "training" in stages:
-            run = stage(DASK_STAGE, commands["training"], twin, scale, policies, dask=dask)
-            record["stages"][DASK_STAGE] = {**run, "dask": dask, "cluster": cluster_memory(twin)}
+            settings = {"HOUSING_DASK": dask}
+            if worker_memory:
+                settings["HOUSING_DASK_WORKER_MEMORY"] = worker_memory
+            env = dict(settings)
+            if tune_on_workers:
+                env["HOUSING_OPTUNA_URL"] = f"sqlite:///{twin / 'optuna-shared.db'}"
+            run = stage(DASK_STAGE, commands["training"], twin, scale, policies, dask=env)
+            record["stages"][DASK_STAGE] = {
+                **run,
+                "dask": " ".join(f"{k}={v}" for k, v in settings.items()),
+                "tuned_on_workers": tune_on_workers,
+                "cluster": cluster_memory(twin),
+            }
             print(f"  {DASK_STAGE}: {record['stages'][DASK_STAGE]}", flush=True)
         trained = record["stages"].get("training", {})
         if "training" in stages and api_seconds and trained.get("published", True):
@@ -291,33 +314,40 @@ def markdown(report: dict) -> str:
 def dask_table(records: list[dict]) -> str:
     """The training stage in process and on the Dask cluster, side by side."""
     lines = [
-        "| scale | training | wall | holdout MAPE | peak RSS (the stage: driver and workers) | "
-        "driver peak by the end of the refits | worker peaks: train + eval refit / final refit |",
-        "|---|---|---|---|---|---|---|",
+        "| scale | rows | training | wall | holdout MAPE | peak RSS (the stage: driver and "
+        "workers) | driver peak: the refits / the whole run | worker peaks: train + eval refit "
+        "/ final refit | workers lost | tuning |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
         here, there = r["stages"].get("training"), r["stages"].get(DASK_STAGE)
         if not (here and there):
             continue
-        for label, s in (("in process", here), (f"HOUSING_DASK={there['dask']}", there)):
+        on = there["dask"] if "=" in there["dask"] else f"HOUSING_DASK={there['dask']}"
+        for label, s in (("in process", here), (on, there)):
             mape = f"{s['holdout_mape']:.2f}%" if "holdout_mape" in s else "-"
             cluster = s.get("cluster")
-            driver = (
-                _gb(max(step["driver_peak_rss_mb"] for step in cluster.values()))
-                if cluster
-                else f"{_gb(s['peak_rss_mb'])} (the process)"
-            )
-            workers = (
-                " / ".join(
-                    ", ".join(_gb(mb) for mb in cluster[step]["workers_peak_rss_mb"])
-                    for step in REFIT_STEPS
+            steps = [cluster[step] for step in REFIT_STEPS] if cluster else []
+            if cluster:
+                refits = _gb(max(step["driver_peak_rss_mb"] for step in steps))
+                run = cluster.get("run", {}).get("driver_peak_rss_mb")
+                driver = f"{refits} / {_gb(run) if run else '-'}"
+                workers = " / ".join(
+                    ", ".join(_gb(mb) for mb in step["workers_peak_rss_mb"]) for step in steps
                 )
-                if cluster
-                else "-"
-            )
+                lost = str(sum(step.get("workers_lost", 0) for step in steps))
+                trials = steps[0].get("trials_by_worker")
+                tuning = (
+                    f"on the workers ({', '.join(str(n) for n in sorted(trials.values()))})"
+                    if trials
+                    else "in the driver"
+                )
+            else:
+                driver = f"{_gb(s['peak_rss_mb'])} (the process)"
+                workers, lost, tuning = "-", "-", "in process"
             lines.append(
-                f"| {r['scale']:g} | {label} | {s['wall_s']:.0f} s | {mape} | "
-                f"{_gb(s['peak_rss_mb'])} | {driver} | {workers} |"
+                f"| {r['scale']:g} | {r['rows']:,} | {label} | {s['wall_s']:.0f} s | {mape} | "
+                f"{_gb(s['peak_rss_mb'])} | {driver} | {workers} | {lost} | {tuning} |"
             )
     return "\n".join(lines)
 
@@ -379,6 +409,14 @@ def main() -> int:
         help="also train with HOUSING_DASK set to this (local:N or tcp://host:port), side by side",
     )  # fmt: skip
     parser.add_argument(
+        "--dask-memory", metavar="SIZE",
+        help="HOUSING_DASK_WORKER_MEMORY for the Dask stage (e.g. 1.2GB): each worker's limit",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tune-on-workers", action="store_true",
+        help="the Dask stage also tunes on its workers (a study in an SQLite file of its home)",
+    )  # fmt: skip
+    parser.add_argument(
         "--from", dest="sources", type=Path, nargs="+",
         help="measure nothing: table and plot from these earlier --json results, merged by scale",
     )  # fmt: skip
@@ -405,7 +443,17 @@ def main() -> int:
             inside = policies.is_relative_to(REPO)
             report["policies"] = str(policies.relative_to(REPO) if inside else policies)
         for scale in sorted(float(s) for s in args.scales.split(",")):
-            report["scales"].append(measure(scale, stages, args.api_seconds, policies, args.dask))
+            report["scales"].append(
+                measure(
+                    scale,
+                    stages,
+                    args.api_seconds,
+                    policies,
+                    args.dask,
+                    args.dask_memory,
+                    args.tune_on_workers,
+                )
+            )
             if args.json:  # kept as it goes: a run cut short keeps its finished scales
                 args.json.write_text(json.dumps(report, indent=1))
     if args.json:

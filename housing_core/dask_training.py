@@ -130,11 +130,15 @@ class ClusterFit:
     examples_by_worker: dict[str, int]
     workers_peak_rss_mb: dict[str, float]
     driver_peak_rss_mb: float
+    # Workers that left while it ran: a worker over its memory limit is restarted by its nanny
+    # under a new address (a peak above only says how close the others came).
+    workers_lost: list[str] = field(default_factory=list)
 
     def metadata(self) -> dict:
         return {
             "refit_on": f"dask: {len(self.examples_by_worker)} worker(s)",
             "dask_examples_by_worker": self.examples_by_worker,
+            "dask_workers_lost": len(self.workers_lost),
             # The step's own process: what scale-out is meant to keep small as data grows.
             "driver_peak_rss_mb": round(self.driver_peak_rss_mb),
             "dask_workers_peak_rss_mb": {
@@ -213,6 +217,7 @@ class DaskRefit:
     ) -> xgb.Booster:
         from xgboost import dask as dxgb
 
+        started = set(self.client.scheduler_info()["workers"])
         built = self.examples(rows, state, encoding, seed)
         matrix = dxgb.DaskQuantileDMatrix(
             self.client,
@@ -234,7 +239,10 @@ class DaskRefit:
         del booster_params["nthread"]
         out = dxgb.train(self.client, booster_params, matrix, num_boost_round=max(1, rounds))
         peaks = workers_peak_rss_mb(self.client)
-        self.fits.append(ClusterFit(placement, peaks, peak_rss_mb()))
+        lost = sorted(started - set(self.client.scheduler_info()["workers"]))
+        if lost:
+            self.say(f"{len(lost)} Dask worker(s) left during the refit: {', '.join(lost)}")
+        self.fits.append(ClusterFit(placement, peaks, peak_rss_mb(), lost))
         return out["booster"]
 
     def _placement(self, built: OnWorkers, matrix: DaskDMatrix) -> dict[str, int]:

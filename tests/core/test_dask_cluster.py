@@ -100,7 +100,7 @@ def test_trained_on_two_workers_the_model_is_as_good_and_the_data_lived_on_both(
     planned = dask_training.plan(known, sorted(workers))
     draws = training.draws_for(len(known))
     assert placement == {w: sum(len(p) for p in parts) * draws for w, parts in planned.items()}
-    assert set(fit.workers_peak_rss_mb) == workers
+    assert set(fit.workers_peak_rss_mb) == workers and fit.workers_lost == []
     assert all(mb > 50 for mb in [*fit.workers_peak_rss_mb.values(), fit.driver_peak_rss_mb])
 
 

@@ -127,6 +127,9 @@ def serving_bundle(
             "final_refit_rounds": refit.rounds,
             "evaluated_rounds": refit.evaluated_rounds,
             **cluster,
+            # The run's own process by the end of its last training step (every step runs in
+            # it): what a Fargate task for the run must hold, with or without a cluster.
+            "process_peak_rss_mb": round(dask_training.peak_rss_mb()),
         }
     )
     return publishing.Publication(version, previous, manifest, provenance)

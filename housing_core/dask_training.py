@@ -161,6 +161,7 @@ class DaskRefit:
         """Each part scattered to its worker and its examples built there (`plan`)."""
         import dask
         import dask.array as da
+        from distributed import wait
 
         client = self.client
         workers = sorted(client.scheduler_info()["workers"])
@@ -194,16 +195,25 @@ class DaskRefit:
                 # quantile sketch -- so the model -- would depend on the machine's load.
                 with dask.annotate(workers=[worker], allow_other_workers=False):
                     chunks.append(da.from_delayed(f, shape(n), dtype=dtype))
-            return da.concatenate(chunks)
+            # So does each chunk of the concatenation (a task of its own per chunk; the second
+            # element of its key is its place along the rows, the part's).
+            with dask.annotate(workers=lambda key: [placed[key[1]]], allow_other_workers=False):
+                return da.concatenate(chunks)
 
         width = len(state.features)
-        return OnWorkers(
+        X, y, weight = (
             array(columns[0], lambda n: (n, width), "float32"),
             array(columns[1], lambda n: (n,), "float64"),
             array(columns[2], lambda n: (n,), "float64"),
-            positions,
-            columns[0],
         )
+        # Computed here, not by XGBoost: an optimized graph fuses the chunk tasks and drops their
+        # worker restrictions. And all of it before XGBoost gathers the parts: it packs each
+        # part's X, y and weight in a task the scheduler places by load as well as by where the
+        # data are, so a worker still busy building would see its finished parts packed -- and
+        # trained -- on the idle one. Once all are built, where the data are decides.
+        X, y, weight = self.client.persist([X, y, weight], optimize_graph=False)
+        wait([X, y, weight])
+        return OnWorkers(X, y, weight, positions, columns[0])
 
     def __call__(
         self,

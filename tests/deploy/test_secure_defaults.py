@@ -303,6 +303,16 @@ INTENDED = {
     ("DagsterWebserverService", 3000): {"operator"},
     # The runs are launched with the daemon's network configuration (EcsRunLauncher).
     ("MlflowService", 5000): {"DagsterDaemonService", "operator"},
+    # The Dask cluster (DaskWorkers > 0): the runs are its clients; workers fetch from each
+    # other; the scheduler talks to each worker and to its nanny. XGBoost's own ports:
+    # tests/deploy/test_dask_cluster.py.
+    ("DaskSchedulerService", 8786): {"DagsterDaemonService", "DaskWorkerService"},
+    ("DaskWorkerService", 8788): {
+        "DagsterDaemonService",
+        "DaskSchedulerService",
+        "DaskWorkerService",
+    },
+    ("DaskWorkerService", 8789): {"DaskSchedulerService"},
 }
 
 
@@ -327,11 +337,17 @@ def test_each_service_port_is_reachable_from_exactly_the_intended_services(resou
         assert found == intended, (service, port, found)
 
 
-def test_the_public_services_cannot_reach_dagster_or_mlflow(resources):
+def test_the_public_services_cannot_reach_dagster_mlflow_or_dask(resources):
     rules = security_group_rules(resources)
     who = members(resources)
     for client in ("ApiService", "UiService", "LoadBalancer"):
-        for server in ("DagsterCodeService", "DagsterWebserverService", "MlflowService"):
+        for server in (
+            "DagsterCodeService",
+            "DagsterWebserverService",
+            "MlflowService",
+            "DaskSchedulerService",
+            "DaskWorkerService",
+        ):
             opened = [
                 (source, group, low, high)
                 for source, group, low, high in rules

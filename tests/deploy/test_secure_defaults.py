@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import urllib.parse
+from collections.abc import Collection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -88,9 +89,57 @@ def ref(value) -> str | None:
     return None
 
 
-def env_of(task: dict) -> dict[str, object]:
+def true_conditions(template: dict, **parameters: str) -> set[str]:
+    """The template's conditions that hold for these parameter values (the others at their
+    defaults), evaluated as CloudFormation does: parameters compare as strings."""
+    values = {
+        name: str(p["Default"]) for name, p in template["Parameters"].items() if "Default" in p
+    }
+    values |= parameters
+    conditions = template.get("Conditions", {})
+
+    def value(node):
+        if not isinstance(node, dict):
+            return str(node)
+        if "Ref" in node:
+            return values[node["Ref"]]
+        if "Condition" in node or "Fn::Condition" in node:  # `!Condition X` parses as the latter
+            return value(conditions[node.get("Condition") or node["Fn::Condition"]])
+        ((function, args),) = node.items()
+        if function == "Fn::Equals":
+            return value(args[0]) == value(args[1])
+        if function == "Fn::Not":
+            return not value(args[0])
+        if function == "Fn::And":
+            return all(value(a) for a in args)
+        if function == "Fn::Or":
+            return any(value(a) for a in args)
+        raise ValueError(f"no evaluation for {function}")
+
+    return {name for name, condition in conditions.items() if value(condition)}
+
+
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def resolved(node, when: Collection[str] = ()):
+    """`node` as deployed with the conditions in `when` true and every other false: each `!If`
+    replaced by its branch, and what is `!Ref AWS::NoValue` left out."""
+    if isinstance(node, dict):
+        if "Fn::If" in node:
+            condition, then, otherwise = node["Fn::If"]
+            return resolved(then if condition in when else otherwise, when)
+        items = {k: resolved(v, when) for k, v in node.items()}
+        return {k: v for k, v in items.items() if v != NO_VALUE}
+    if isinstance(node, list):
+        return [v for v in (resolved(v, when) for v in node) if v != NO_VALUE]
+    return node
+
+
+def env_of(task: dict, when: Collection[str] = ()) -> dict[str, object]:
+    """A task's environment, with the conditions in `when` true and every other false."""
     (container,) = task["Properties"]["ContainerDefinitions"]
-    return {e["Name"]: e["Value"] for e in container.get("Environment", [])}
+    return {e["Name"]: e["Value"] for e in resolved(container.get("Environment", []), when)}
 
 
 # --- CloudFormation: the public endpoint ---------------------------------------------------------
@@ -239,14 +288,14 @@ def members(resources: dict) -> dict[str, set[str]]:
     return found
 
 
-def listening_port(resources: dict, service: str) -> int:
+def listening_ports(resources: dict, service: str) -> set[int]:
     task = resources[ref(resources[service]["Properties"]["TaskDefinition"])]
     (container,) = task["Properties"]["ContainerDefinitions"]
-    (mapping,) = container["PortMappings"]
-    return mapping["ContainerPort"]
+    return {mapping["ContainerPort"] for mapping in container["PortMappings"]}
 
 
-# The platform's flows: which services may open a connection to which service's port.
+# The platform's flows: which services may open a connection to which service's port (a
+# service is listed as its own client when its tasks talk to each other).
 INTENDED = {
     ("ApiService", 8000): {"LoadBalancer", "UiService"},
     ("UiService", 8501): {"LoadBalancer"},
@@ -254,32 +303,51 @@ INTENDED = {
     ("DagsterWebserverService", 3000): {"operator"},
     # The runs are launched with the daemon's network configuration (EcsRunLauncher).
     ("MlflowService", 5000): {"DagsterDaemonService", "operator"},
+    # The Dask cluster (DaskWorkers > 0): the runs are its clients; workers fetch from each
+    # other; the scheduler talks to each worker and to its nanny. XGBoost's own ports:
+    # tests/deploy/test_dask_cluster.py.
+    ("DaskSchedulerService", 8786): {"DagsterDaemonService", "DaskWorkerService"},
+    ("DaskWorkerService", 8788): {
+        "DagsterDaemonService",
+        "DaskSchedulerService",
+        "DaskWorkerService",
+    },
+    ("DaskWorkerService", 8789): {"DaskSchedulerService"},
 }
 
 
-def test_each_service_port_is_reachable_from_exactly_the_intended_services(resources):
+def reaching(resources: dict, service: str, low_port: int, high_port: int) -> set[str]:
+    """Who may open a connection to any port of low_port..high_port of the service's tasks."""
     rules = security_group_rules(resources)
     who = members(resources)
+    return {
+        client
+        for client, groups in who.items()
+        if any(
+            source in groups and group in who[service] and low <= high_port and low_port <= high
+            for source, group, low, high in rules
+        )
+    }
+
+
+def test_each_service_port_is_reachable_from_exactly_the_intended_services(resources):
     for (service, port), intended in INTENDED.items():
-        assert listening_port(resources, service) == port
-        receiving = who[service]
-        reaching = {
-            client
-            for client, groups in who.items()
-            if client != service
-            and any(
-                source in groups and group in receiving and low <= port <= high
-                for source, group, low, high in rules
-            )
-        }
-        assert reaching == intended, (service, port, reaching)
+        assert port in listening_ports(resources, service)
+        found = reaching(resources, service, port, port)
+        assert found == intended, (service, port, found)
 
 
-def test_the_public_services_cannot_reach_dagster_or_mlflow(resources):
+def test_the_public_services_cannot_reach_dagster_mlflow_or_dask(resources):
     rules = security_group_rules(resources)
     who = members(resources)
     for client in ("ApiService", "UiService", "LoadBalancer"):
-        for server in ("DagsterCodeService", "DagsterWebserverService", "MlflowService"):
+        for server in (
+            "DagsterCodeService",
+            "DagsterWebserverService",
+            "MlflowService",
+            "DaskSchedulerService",
+            "DaskWorkerService",
+        ):
             opened = [
                 (source, group, low, high)
                 for source, group, low, high in rules

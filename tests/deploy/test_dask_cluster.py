@@ -88,7 +88,16 @@ def port_range(task: dict) -> tuple[int, int]:
 
 
 def test_the_default_stack_has_no_dask_cluster_and_no_scheduler_address(template, resources):
-    assert template["Parameters"]["DaskWorkers"]["Default"] == 0
+    workers = template["Parameters"]["DaskWorkers"]
+    assert workers["Default"] == "0"
+    # Only one spelling of none: "00" would pass a Number, miss the condition and start a
+    # scheduler without workers.
+    allowed = re.compile(workers["AllowedPattern"])
+    assert [n for n in ("0", "00", "01", "1", "32", "33", "-1") if allowed.match(n)] == [
+        "0",
+        "1",
+        "32",
+    ]
     default = true_conditions(template)
     assert "WithDask" not in default and "ServicesOn" in default
     stack = deployed(resources, default)

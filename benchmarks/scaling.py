@@ -80,8 +80,8 @@ def stage(
     HOUSING_SCALE: `housing train` takes the scale (and so its tuning budget) from settings.
     `dask`: HOUSING_DASK* settings for it (otherwise scale-out is off, whatever this shell has)."""
     env = {**os.environ, "HOUSING_HOME": str(home), "HOUSING_SCALE": str(scale)}
-    for name in DASK_SETTINGS:
-        env.pop(name, None)
+    for setting in DASK_SETTINGS:
+        env.pop(setting, None)
     env.update(dask or {})
     if policies is not None:
         env["HOUSING_POLICIES"] = str(policies)

@@ -77,6 +77,8 @@ HOW: list[tuple[str, Rule]] = [  # first match wins
     (r"uv run python benchmarks/real_data\.py", Rule("not-here", "trains on the real files in ../shared: minutes")),
     (r"uv run python benchmarks/forecast_scale\.py", Rule("not-here",
         "the forecaster on the full-scale synthetic panel: ~1 min, 2.3 GB")),
+    (r"uv run python benchmarks/forecast_serving\.py", Rule("not-here", "builds and loads "
+        "publications of up to 30,000 zips: ~15 s; tests/serving/test_forecast_api.py has the lookups")),
     (r"uv run python benchmarks/forecast_protocol\.py", Rule("elsewhere",
         "tests/core/test_forecast_protocol.py", marker='"benchmarks/forecast_protocol.py"')),
     (r"uv run python benchmarks/refit_value\.py( \[--seed N\])?", Rule("not-here",

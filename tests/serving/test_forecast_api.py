@@ -3,6 +3,8 @@ clear 404/422/503 answers; a refused publication never replaces the one serving.
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from housing_core import bundle
@@ -11,6 +13,7 @@ from housing_core.forecast import model as M
 from housing_core.forecast import publishing
 from housing_core.forecast import signals as S
 from housing_core.forecast.panel import Panel
+from housing_serving.forecasts import ZipRows
 from tests.core.test_forecast import rows as momentum_rows
 from tests.serving.conftest import make_client
 
@@ -135,3 +138,15 @@ def test_a_tampered_publication_is_refused_and_the_live_one_keeps_serving(store,
         client.app.state.runtime.refresh()
         r = client.get("/v1/forecast/20001")
     assert r.status_code == 200 and r.json()["model_version"] == "2022-01-f1"
+
+
+def test_zip_rows_find_each_zips_run_and_nothing_between_or_beyond():
+    zips = np.array([501, 501, 20001, 20001, 20001, 99950])
+    rows = ZipRows.of(pd.DataFrame({"step": [1, 2, 1, 2, 3, 1]}), zips)
+    assert rows[20001]["step"].tolist() == [1, 2, 3] and rows[99950]["step"].tolist() == [1]
+    assert rows[501]["step"].tolist() == [1, 2]
+    for absent in (0, 502, 20000, 99951):
+        assert absent not in rows and rows.get(absent) is None
+        with pytest.raises(KeyError):
+            rows[absent]
+    assert "20001" not in rows  # zip codes are numbers here, as the routes parse them

@@ -200,11 +200,10 @@ def measure(
     policies: Path | None = None,
     dask: str | None = None,
     worker_memory: str | None = None,
-    tune_on_workers: bool = False,
 ) -> dict:
-    """`worker_memory`, `tune_on_workers`: the Dask stage's worker memory limit, and tuning on
-    its workers on a study in an SQLite file of its own home (the in-process stage keeps its
-    journal)."""
+    """`worker_memory`: the Dask stage's worker memory limit. A `local:N` stage tunes on its
+    workers too (its study in a database file of its home); a scheduler's only with a shared
+    HOUSING_OPTUNA_URL, in prod."""
     rows = rows_at(scale)
     print(f"scale {scale:g}: {rows:,} rows", flush=True)
     record: dict = {"scale": scale, "rows": rows, "stages": {}}
@@ -225,14 +224,10 @@ def measure(
             settings = {"HOUSING_DASK": dask}
             if worker_memory:
                 settings["HOUSING_DASK_WORKER_MEMORY"] = worker_memory
-            env = dict(settings)
-            if tune_on_workers:
-                env["HOUSING_OPTUNA_URL"] = f"sqlite:///{twin / 'optuna-shared.db'}"
-            run = stage(DASK_STAGE, commands["training"], twin, scale, policies, dask=env)
+            run = stage(DASK_STAGE, commands["training"], twin, scale, policies, dask=settings)
             record["stages"][DASK_STAGE] = {
                 **run,
                 "dask": " ".join(f"{k}={v}" for k, v in settings.items()),
-                "tuned_on_workers": tune_on_workers,
                 "cluster": cluster_memory(twin),
             }
             print(f"  {DASK_STAGE}: {record['stages'][DASK_STAGE]}", flush=True)
@@ -413,10 +408,6 @@ def main() -> int:
         help="HOUSING_DASK_WORKER_MEMORY for the Dask stage (e.g. 1.2GB): each worker's limit",
     )  # fmt: skip
     parser.add_argument(
-        "--tune-on-workers", action="store_true",
-        help="the Dask stage also tunes on its workers (a study in an SQLite file of its home)",
-    )  # fmt: skip
-    parser.add_argument(
         "--from", dest="sources", type=Path, nargs="+",
         help="measure nothing: table and plot from these earlier --json results, merged by scale",
     )  # fmt: skip
@@ -451,7 +442,6 @@ def main() -> int:
                     policies,
                     args.dask,
                     args.dask_memory,
-                    args.tune_on_workers,
                 )
             )
             if args.json:  # kept as it goes: a run cut short keeps its finished scales

@@ -260,5 +260,12 @@ class Settings(BaseSettings):
 
     @property
     def optuna_storage_url(self) -> str:
+        if self.optuna_url:
+            return self.optuna_url
+        studies = self.data_dir / "optuna"
+        if self.dask and dask_local_workers(self.dask) is not None:
+            # A local cluster's workers tune on one study (housing_core/shared_tuning.py), which
+            # needs a database file they all open; locally HOUSING_OPTUNA_URL is not read.
+            return f"sqlite:///{studies / 'studies.db'}"
         # Optuna's file journal (housing_core/tuning.py, open_storage): far cheaper per trial than SQLite.
-        return self.optuna_url or f"journal:///{self.data_dir / 'optuna' / 'studies.journal'}"
+        return f"journal:///{studies / 'studies.journal'}"

@@ -80,6 +80,17 @@ def test_studies_persist_in_a_file_journal_by_default(tmp_path):
     assert tuning.open_storage(None) is None
 
 
+def test_a_local_cluster_tunes_on_a_database_file_its_workers_share(tmp_path):
+    from housing_core import shared_tuning
+
+    local = Settings(home=tmp_path / "home", dask="local:2").optuna_storage_url
+    assert local == f"sqlite:///{tmp_path / 'home' / 'data' / 'optuna' / 'studies.db'}"
+    assert shared_tuning.shareable(local)
+    # A scheduler's workers may be on other machines: only a URL they reach would do (prod's).
+    remote = Settings(home=tmp_path / "home", dask="tcp://scheduler:8786").optuna_storage_url
+    assert remote.startswith(tuning.JOURNAL) and not shared_tuning.shareable(remote)
+
+
 def test_sampling_keeps_order_and_size():
     rows = tuning.sample_rows(1000, 0.25, seed=3)
     assert len(rows) == 250 and (np.diff(rows) > 0).all()

@@ -15,14 +15,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from housing_core import task_sizes
 from housing_core.settings import check_dask
 from housing_harness.loopback import free_port, stop, wait_for
 from tests.core.test_task_sizes import valid_fargate
 from tests.deploy.test_secure_defaults import (
-    CfnLoader,
     env_of,
     members,
     reaching,
@@ -41,16 +39,6 @@ MIB = 2**20
 # definitions (its resources, shown in the UI).
 RUN_TASKS = ("DagsterDaemonTask", "DagsterCodeTask")
 DASK_GROUPS = {"DaskSchedulerSecurityGroup", "DaskWorkerSecurityGroup"}
-
-
-@pytest.fixture(scope="module")
-def template() -> dict:
-    return yaml.load((REPO / "deploy/cloudformation.yaml").read_text(), Loader=CfnLoader)
-
-
-@pytest.fixture(scope="module")
-def resources(template) -> dict:
-    return template["Resources"]
 
 
 @pytest.fixture(scope="module")

@@ -56,16 +56,6 @@ CfnLoader.add_multi_constructor("!", _intrinsic)
 
 
 @pytest.fixture(scope="module")
-def template() -> dict:
-    return yaml.load((REPO / "deploy/cloudformation.yaml").read_text(), Loader=CfnLoader)
-
-
-@pytest.fixture(scope="module")
-def resources(template) -> dict:
-    return template["Resources"]
-
-
-@pytest.fixture(scope="module")
 def compose_text() -> str:
     return (REPO / "docker-compose.yml").read_text()
 

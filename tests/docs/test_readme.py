@@ -101,8 +101,8 @@ HOW: list[tuple[str, Rule]] = [  # first match wins
     (r"HOUSING_DASK=local:2 uv run housing train", Rule("not-here", "ingested months and a "
         "2-worker cluster: minutes; tests/core/test_dask_cluster.py refits through the same resource")),
     (r"HOUSING_DASK=tcp://\S+ uv run housing run", Rule("not-here", "needs a running Dask scheduler")),
-    (r"uv run python benchmarks/scaling\.py .*--dask \S+", Rule("not-here",
-        "in-process against Dask training, side by side: minutes")),
+    (r"uv run python benchmarks/scaling\.py .*--dask \S+( --dask-memory \S+)?", Rule("not-here",
+        "in-process against Dask training, side by side: ~25 min up to 2x")),
     (r"P=.*", Rule("not-here", AWS)),
     (r"aws .*", Rule("not-here", AWS)),
     (r"for t in api ui dagster; do docker build .*", Rule("not-here", "needs a Docker engine and "

@@ -76,6 +76,12 @@ def files(history: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, bytes]:
     return {bundle.SERIES_BY_ZIP: by_zip(series), bundle.HOLDOUT_BY_ZIP: by_zip(holdout)}
 
 
+def position(zips: np.ndarray, zipcode: int) -> int | None:
+    """Where `zipcode` is in the sorted, unique `zips`; None if it is not there."""
+    i = int(np.searchsorted(zips, zipcode))
+    return i if i < len(zips) and zips[i] == zipcode else None
+
+
 class ByZip:
     """A by-zip Parquet file read a zip at a time: its footer parsed once and, per zip, the row
     group and rows it lies in (a few numbers per zip)."""
@@ -138,8 +144,8 @@ class ByZip:
 
     def rows(self, zipcode: int, columns: list[str] | None = None) -> pd.DataFrame | None:
         """The zip's rows in date order; None for a zip the file does not hold."""
-        i = int(np.searchsorted(self.zips, zipcode))
-        if i == len(self.zips) or self.zips[i] != zipcode:
+        i = position(self.zips, zipcode)
+        if i is None:
             return None
         start, end = int(self._start[i]), int(self._end[i])
         return self.group(int(self._group[i]), columns).slice(start, end - start).to_pandas()

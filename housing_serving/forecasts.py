@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from housing_core import bundle
+from housing_core import bundle, explorer
 from housing_core.forecast.publishing import PublishedForecast
 from housing_serving.model_holder import ModelHolder
 
@@ -32,8 +32,8 @@ class ZipRows:
         return cls(rows.reset_index(drop=True), zips, np.append(starts, len(rows)))
 
     def get(self, zipcode: int) -> pd.DataFrame | None:
-        i = int(np.searchsorted(self.zips, zipcode))
-        if i == len(self.zips) or self.zips[i] != zipcode:
+        i = explorer.position(self.zips, zipcode)
+        if i is None:
             return None
         return self.rows.iloc[self.bounds[i] : self.bounds[i + 1]]
 
